@@ -1,0 +1,64 @@
+using EvolQ.Quantization.Modules;
+using EvolQ.Quantization.Quantizers;
+using static TorchSharp.torch;
+
+namespace EvolQ.Quantization;
+
+/// <summary>Switches every quantized layer of a model between float, calibration and quantized modes (FQ-ViT's model_* calls).</summary>
+public static class ModelQuantization
+{
+    /// <summary>
+    /// FQ-ViT's calibration: statistics on float activations over all batches, every layer at once; on the last batch
+    /// each quantizer computes its final parameters; then quantized mode, with integer LayerNorm when asked (PTF).
+    /// </summary>
+    /// <param name="runBatch">Runs the model's forward pass on calibration batch i (the caller owns data and devices).</param>
+    public static void Calibrate(nn.Module model, int batchCount, Action<int> runBatch, bool integerLayerNorm)
+    {
+        if (batchCount < 1)
+            throw new ArgumentOutOfRangeException(nameof(batchCount), "Calibration needs at least one batch.");
+        SetLayerNormMode(model, LayerNormMode.Float);
+        SetQuantized(model, false);
+        using (no_grad())
+        {
+            for (var i = 0; i < batchCount; i++)
+            {
+                SetCalibration(model, i == batchCount - 1 ? CalibrationPhase.CollectAndFinish : CalibrationPhase.Collect);
+                using var scope = NewDisposeScope();
+                runBatch(i);
+            }
+        }
+        SetCalibration(model, CalibrationPhase.Off);
+        SetQuantized(model, true);
+        SetLayerNormMode(model, integerLayerNorm ? LayerNormMode.Integer : LayerNormMode.Float);
+    }
+
+    public static void SetCalibration(nn.Module model, CalibrationPhase phase)
+    {
+        foreach (var layer in Layers(model))
+            layer.Calibration = phase;
+    }
+
+    /// <summary>Turns fake quantization of weights and activations on or off; LayerNorm modes are left alone.</summary>
+    /// <remarks>Evol-Q's teacher is this with quantization off and integer LayerNorm still on (spec 2.3).</remarks>
+    public static void SetQuantized(nn.Module model, bool quantized)
+    {
+        foreach (var layer in Layers(model))
+            layer.Quantized = quantized;
+    }
+
+    public static void SetLayerNormMode(nn.Module model, LayerNormMode mode)
+    {
+        foreach (var (_, module) in model.named_modules())
+        {
+            if (module is QIntLayerNorm norm)
+                norm.Mode = mode;
+        }
+    }
+
+    public static IEnumerable<IQuantizedLayer> Layers(nn.Module model) =>
+        model.named_modules().Select(m => m.module).OfType<IQuantizedLayer>();
+
+    /// <summary>Every quantizer with its path ("blocks.0.attn.qkv.quantizer"), in module order.</summary>
+    public static IEnumerable<(string Path, Quantizer Quantizer)> Quantizers(nn.Module model) =>
+        model.named_modules().Where(m => m.module is Quantizer).Select(m => (m.name, (Quantizer)m.module));
+}

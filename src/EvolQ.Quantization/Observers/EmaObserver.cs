@@ -1,0 +1,20 @@
+using static TorchSharp.torch;
+
+namespace EvolQ.Quantization.Observers;
+
+/// <summary>Exponential moving average of each batch's extremes (the first batch initialises).</summary>
+public sealed class EmaObserver(BitType bitType, TensorRole role, Granularity granularity)
+    : Observer(bitType, role, granularity)
+{
+    /// <summary>The weight of a new batch, as in FQ-ViT.</summary>
+    public const double Sigma = 0.01;
+
+    protected override (Tensor Min, Tensor Max) Accumulate(Tensor channelRows)
+    {
+        var min = channelRows.amin(1);
+        var max = channelRows.amax(1);
+        if (MinValue is null)
+            return (min, max);
+        return (MinValue + Sigma * (min - MinValue), MaxValue! + Sigma * (max - MaxValue!));
+    }
+}

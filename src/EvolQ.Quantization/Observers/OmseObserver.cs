@@ -1,0 +1,48 @@
+using static TorchSharp.torch;
+
+namespace EvolQ.Quantization.Observers;
+
+/// <summary>
+/// Running min/max, then on the last batch the shrink factor (1 - 0.01 i, i = 0..89) whose asymmetric fake
+/// quantization of that batch has the lowest mean squared error; the chosen range overwrites the statistics.
+/// </summary>
+public sealed class OmseObserver(BitType bitType, TensorRole role, Granularity granularity)
+    : Observer(bitType, role, granularity)
+{
+    public const int ShrinkSteps = 90;
+
+    /// <summary>The shrink index the last search chose (0 keeps the full range).</summary>
+    public int ChosenShrinkIndex { get; private set; } = -1;
+
+    protected override (Tensor Min, Tensor Max) Accumulate(Tensor channelRows)
+    {
+        var min = channelRows.amin(1);
+        var max = channelRows.amax(1);
+        return MinValue is null ? (min, max) : (minimum(min, MinValue), maximum(max, MaxValue!));
+    }
+
+    protected override (Tensor Scale, Tensor ZeroPoint) Finish(Tensor lastBatch)
+    {
+        var broadcast = BroadcastShape.For(Role, lastBatch.dim());
+        float bestScore = 1e10f;
+        (Tensor Scale, Tensor ZeroPoint, Tensor Min, Tensor Max)? best = null;
+        for (var i = 0; i < ShrinkSteps; i++)
+        {
+            var factor = 1.0 - i * 0.01;
+            var min = MinValue! * factor;
+            var max = MaxValue! * factor;
+            var (scale, zeroPoint) = AsymmetricFromRange(min, max);
+            var quantized = FakeQuantize(lastBatch, scale.reshape(broadcast), zeroPoint.reshape(broadcast));
+            var score = (lastBatch - quantized).abs().pow(2).mean().item<float>();
+            if (score < bestScore)
+            {
+                bestScore = score;
+                best = (scale, zeroPoint, min, max);
+                ChosenShrinkIndex = i;
+            }
+        }
+        var chosen = best ?? throw new InvalidOperationException("OMSE found no finite score: the calibration batch holds NaN or Inf.");
+        OverwriteStatistics(chosen.Min, chosen.Max);
+        return (chosen.Scale, chosen.ZeroPoint);
+    }
+}

@@ -1,0 +1,48 @@
+using static TorchSharp.torch;
+
+namespace EvolQ.Quantization.Observers;
+
+/// <summary>
+/// Power-of-Two Factor: one zero-point from the global range at scale s8 = range / (qmax - qmin), and per channel
+/// the scale s1 * 2^alpha (alpha in 0..3, s1 = s8 / 8) whose fake quantization of the last batch has the lowest MSE.
+/// </summary>
+public sealed class PtfObserver : Observer
+{
+    public PtfObserver(BitType bitType, TensorRole role, Granularity granularity)
+        : base(bitType, role, granularity)
+    {
+        if (granularity != Granularity.ChannelWise || role != TensorRole.Activation)
+            throw new QuantizationConfigException("The PTF observer works channel-wise on activations only.");
+    }
+
+    /// <summary>The exponents alpha of the last search, one per channel.</summary>
+    public long[] ChosenAlphas { get; private set; } = [];
+
+    protected override (Tensor Min, Tensor Max) Accumulate(Tensor channelRows)
+    {
+        var min = channelRows.amin(1);
+        var max = channelRows.amax(1);
+        return MinValue is null ? (min, max) : (minimum(min, MinValue), maximum(max, MaxValue!));
+    }
+
+    protected override (Tensor Scale, Tensor ZeroPoint) Finish(Tensor lastBatch)
+    {
+        var globalMax = MaxValue!.max();
+        var globalMin = MinValue!.min();
+        var scale8 = ((globalMax - globalMin) / (QMax - QMin)).clamp_min(ScaleEpsilon);
+        var scale4 = scale8 / 2;
+        var scale2 = scale4 / 2;
+        var scale1 = scale2 / 2;
+        var zeroPoint = (QMin - (globalMin / scale8).round()).clamp(QMin, QMax);
+
+        // Channels are the last axis of (N, tokens, C) activations and axis 1 of (N, C, H, W) ones.
+        var channelAxis = lastBatch.dim() == 4 ? 1 : (int)lastBatch.dim() - 1;
+        var otherAxes = Enumerable.Range(0, (int)lastBatch.dim()).Where(a => a != channelAxis).Select(a => (long)a).ToArray();
+        var errors = stack(new[] { scale1, scale2, scale4, scale8 }.Select(s =>
+            (lastBatch - FakeQuantize(lastBatch, s, zeroPoint)).abs().pow(2).mean(otherAxes)));
+        // argmin returns the first minimum: ties go to the smaller scale, as the original's list.index(min(...)).
+        var alpha = errors.argmin(0);
+        ChosenAlphas = alpha.data<long>().ToArray();
+        return (scale1 * alpha.to_type(ScalarType.Float32).exp2(), zeroPoint);
+    }
+}
