@@ -10,7 +10,7 @@ public sealed class QConv2d : QuantizedWeightLayer
 
     public QConv2d(string name, long inChannels, long outChannels, long kernelSize, long stride, long padding, bool hasBias,
         QuantizerSpec weightSpec, bool biasCorrection = false)
-        : base(name, empty(outChannels, inChannels, kernelSize, kernelSize), hasBias, weightSpec, TensorRole.ConvWeight, biasCorrection)
+        : base(name, zeros(outChannels, inChannels, kernelSize, kernelSize), hasBias, weightSpec, TensorRole.ConvWeight, biasCorrection)
     {
         this.stride = stride;
         this.padding = padding;

@@ -6,7 +6,7 @@ namespace EvolQ.Quantization.Modules;
 public sealed class QLinear : QuantizedWeightLayer
 {
     public QLinear(string name, long inFeatures, long outFeatures, bool hasBias, QuantizerSpec weightSpec, bool biasCorrection = false)
-        : base(name, empty(outFeatures, inFeatures), hasBias, weightSpec, TensorRole.LinearWeight, biasCorrection)
+        : base(name, zeros(outFeatures, inFeatures), hasBias, weightSpec, TensorRole.LinearWeight, biasCorrection)
     {
         InFeatures = inFeatures;
         OutFeatures = outFeatures;

@@ -23,7 +23,7 @@ public abstract class QuantizedWeightLayer : nn.Module<Tensor, Tensor>, IQuantiz
         : base(name)
     {
         weight = new Parameter(initialWeight, requires_grad: false);
-        bias = hasBias ? new Parameter(zeros(initialWeight.shape[0]), requires_grad: false) : null;
+        bias = hasBias ? new Parameter(zeros(weight.shape[0]), requires_grad: false) : null;
         quantizer = new UniformQuantizer(weightSpec, role);
         quantizer.ParametersChanged += DropCachedWeight;
         BiasCorrection = biasCorrection;
