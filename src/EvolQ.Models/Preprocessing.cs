@@ -23,6 +23,9 @@ public sealed record Preprocessing(int InputSize, double CropPct, string Interpo
     /// <summary>Swin: bicubic, crop 0.9 (resize 248), ImageNet mean and std.</summary>
     public static Preprocessing Swin => new(224, 0.9, "bicubic", ImageNetMean, ImageNetStd);
 
+    /// <summary>A short form for tables: "bicubic 256->224, mean 0.485/0.456/0.406, std 0.229/0.224/0.225".</summary>
     public string Describe() =>
-        $"{Interpolation} resize {ResizeSize}, crop {InputSize}, mean ({string.Join(", ", Mean)}), std ({string.Join(", ", Std)})";
+        $"{Interpolation} {ResizeSize}->{InputSize}, mean {string.Join('/', Mean.Select(Format))}, std {string.Join('/', Std.Select(Format))}";
+
+    private static string Format(float value) => value.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
 }

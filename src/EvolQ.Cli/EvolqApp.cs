@@ -1,0 +1,29 @@
+using System.CommandLine;
+using EvolQ.Cli.Commands;
+
+namespace EvolQ.Cli;
+
+/// <summary>The evolq command line: builds the command tree and turns user errors into one sentence and exit code 2.</summary>
+public static class EvolqApp
+{
+    public const int UserErrorExitCode = 2;
+
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        var console = new CommandConsole(output, error);
+        var root = new RootCommand("evolq: Evol-Q post-training quantization of vision transformers (FQ-ViT baseline + evolutionary scale search).")
+        {
+            ModelsCommand.Create(console),
+        };
+        try
+        {
+            var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
+            return root.Parse(args).Invoke(configuration);
+        }
+        catch (Exception exception) when (UserErrors.Describe(exception) is { } sentence)
+        {
+            error.WriteLine($"evolq: {sentence}");
+            return UserErrorExitCode;
+        }
+    }
+}

@@ -1,0 +1,3 @@
+using EvolQ.Cli;
+
+return EvolqApp.Run(args, Console.Out, Console.Error);

@@ -1,0 +1,17 @@
+using EvolQ.Models;
+using EvolQ.Quantization;
+
+namespace EvolQ.Cli;
+
+/// <summary>Which exceptions a user caused (bad file, flag or spec) and deserve one sentence instead of a stack trace.</summary>
+public static class UserErrors
+{
+    public static string? Describe(Exception exception) => exception switch
+    {
+        QuantizationConfigException or UnknownModelException or EvolQ.TensorIO.TensorFileException => exception.Message,
+        FileNotFoundException notFound => $"The file {notFound.FileName ?? "given"} does not exist.",
+        DirectoryNotFoundException => exception.Message,
+        OperationCanceledException => "Cancelled.",
+        _ => null,
+    };
+}
