@@ -14,6 +14,7 @@ public static class EvolqApp
         var root = new RootCommand("evolq: Evol-Q post-training quantization of vision transformers (FQ-ViT baseline + evolutionary scale search).")
         {
             ModelsCommand.Create(console),
+            BenchCommand.Create(console),
         };
         try
         {

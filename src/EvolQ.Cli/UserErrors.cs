@@ -8,7 +8,7 @@ public static class UserErrors
 {
     public static string? Describe(Exception exception) => exception switch
     {
-        QuantizationConfigException or UnknownModelException or EvolQ.TensorIO.TensorFileException => exception.Message,
+        UserInputException or QuantizationConfigException or UnknownModelException or EvolQ.TensorIO.TensorFileException => exception.Message,
         FileNotFoundException notFound => $"The file {notFound.FileName ?? "given"} does not exist.",
         DirectoryNotFoundException => exception.Message,
         OperationCanceledException => "Cancelled.",

@@ -14,5 +14,10 @@ public sealed record ModelInfo(
     string CheckpointSource,
     Func<QuantizationConfig, QuantizableModel> Factory)
 {
-    public QuantizableModel Create(QuantizationConfig quantization) => Factory(quantization);
+    public QuantizableModel Create(QuantizationConfig quantization)
+    {
+        var model = Factory(quantization);
+        model.RegistryName = Name;
+        return model;
+    }
 }

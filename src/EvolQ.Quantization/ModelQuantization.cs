@@ -61,4 +61,35 @@ public static class ModelQuantization
     /// <summary>Every quantizer with its path ("blocks.0.attn.qkv.quantizer"), in module order.</summary>
     public static IEnumerable<(string Path, Quantizer Quantizer)> Quantizers(nn.Module model) =>
         model.named_modules().Where(m => m.module is Quantizer).Select(m => (m.name, (Quantizer)m.module));
+
+    /// <summary>
+    /// The calibrated state of every quantizer, named "&lt;quantizer path&gt;.scale" and ".zero_point"
+    /// (e.g. "blocks.0.attn.qkv.quantizer.scale"), for the quantized-model file.
+    /// </summary>
+    public static IEnumerable<(string Name, Tensor Tensor)> QuantizerState(nn.Module model)
+    {
+        foreach (var (path, quantizer) in Quantizers(model))
+        {
+            if (!quantizer.IsCalibrated)
+                continue;
+            yield return (path + ".scale", quantizer.Scale);
+            yield return (path + ".zero_point", quantizer.ZeroPoint);
+        }
+    }
+
+    /// <summary>Sets every uniform quantizer's scale and zero-point from named tensors; a missing one is an error.</summary>
+    /// <param name="lookup">Returns the tensor stored under a name, or null.</param>
+    public static void LoadQuantizerState(nn.Module model, Func<string, Tensor?> lookup, string source)
+    {
+        foreach (var (path, quantizer) in Quantizers(model))
+        {
+            if (quantizer is not UniformQuantizer)
+                continue;
+            var scale = lookup(path + ".scale");
+            var zeroPoint = lookup(path + ".zero_point");
+            if (scale is null || zeroPoint is null)
+                throw new QuantizationConfigException($"{source} holds no scale or zero-point for {path}: it was not calibrated for this model.");
+            quantizer.SetParameters(scale, zeroPoint);
+        }
+    }
 }

@@ -51,6 +51,55 @@ public sealed record QuantizationConfig
 
     /// <summary>The original's flags, for reports: "W uint4 / A uint8 omse / ptf / bias-corr".</summary>
     public string Describe() =>
-        $"W {WeightBits} {WeightObserver.ToString().ToLowerInvariant()} / A {ActivationBits} {ActivationObserver.ToString().ToLowerInvariant()}"
+        $"W {WeightBits} {ObserverName(WeightObserver)} / A {ActivationBits} {ObserverName(ActivationObserver)}"
         + (Ptf ? " / ptf" : "") + (Lis ? " / lis" : "") + (BiasCorrection ? " / bias-corr" : "");
+
+    /// <summary>The settings as strings with the original's flag names, for file metadata and reports.</summary>
+    public IReadOnlyDictionary<string, string> ToMetadata() => new Dictionary<string, string>
+    {
+        ["w_bit_type"] = WeightBits.Name,
+        ["w_observer"] = ObserverName(WeightObserver),
+        ["a_bit_type"] = ActivationBits.Name,
+        ["quant_method"] = ObserverName(ActivationObserver),
+        ["ptf"] = Ptf ? "true" : "false",
+        ["lis"] = Lis ? "true" : "false",
+        ["bias_corr"] = BiasCorrection ? "true" : "false",
+    };
+
+    /// <summary>Reads what <see cref="ToMetadata"/> wrote; a missing or unreadable entry is named in the error.</summary>
+    public static QuantizationConfig FromMetadata(IReadOnlyDictionary<string, string> metadata, string source)
+    {
+        string Get(string key) => metadata.TryGetValue(key, out var value)
+            ? value
+            : throw new QuantizationConfigException($"{source} does not say its quantization setting '{key}'.");
+        bool Flag(string key) => Get(key) switch
+        {
+            "true" => true,
+            "false" => false,
+            var other => throw new QuantizationConfigException($"{source} has '{other}' for '{key}', which is neither true nor false."),
+        };
+        return new QuantizationConfig
+        {
+            WeightBits = BitType.Parse(Get("w_bit_type")),
+            WeightObserver = ParseObserver(Get("w_observer")),
+            ActivationBits = BitType.Parse(Get("a_bit_type")),
+            ActivationObserver = ParseObserver(Get("quant_method")),
+            Ptf = Flag("ptf"),
+            Lis = Flag("lis"),
+            BiasCorrection = Flag("bias_corr"),
+        };
+    }
+
+    /// <summary>The observer's name as the original's --quant-method spells it: minmax, ema, percentile, omse, ptf.</summary>
+    public static string ObserverName(ObserverKind kind) => kind.ToString().ToLowerInvariant();
+
+    public static ObserverKind ParseObserver(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "minmax" => ObserverKind.MinMax,
+        "ema" => ObserverKind.Ema,
+        "percentile" => ObserverKind.Percentile,
+        "omse" => ObserverKind.Omse,
+        "ptf" => ObserverKind.Ptf,
+        _ => throw new QuantizationConfigException($"'{name}' is not an observer: use minmax, ema, percentile or omse."),
+    };
 }

@@ -76,6 +76,9 @@ public sealed class VisionTransformer : QuantizableModel
         return act_out.forward(head.forward(qact2.forward(features)));
     }
 
+    /// <summary>One transformer block alone (teacher-forced checks feed it a reference input).</summary>
+    public Tensor ForwardBlock(int index, Tensor x) => blocks[index].forward(x, InputQuantizerOf(index));
+
     // Block 0 reads the embedding's PTF quantizer, later blocks the previous block's output quantizer.
     private Quantization.Quantizers.Quantizer InputQuantizerOf(int block) =>
         block == 0 ? qact1.Quantizer : blocks[block - 1].OutputQuantizer;

@@ -28,6 +28,8 @@ public sealed class OmseObserver(BitType bitType, TensorRole role, Granularity g
         (Tensor Scale, Tensor ZeroPoint, Tensor Min, Tensor Max)? best = null;
         for (var i = 0; i < ShrinkSteps; i++)
         {
+            // Each try allocates several batch-sized tensors: free them per try, keep only the best parameters.
+            using var tryScope = NewDisposeScope();
             var factor = 1.0 - i * 0.01;
             var min = MinValue! * factor;
             var max = MaxValue! * factor;
@@ -37,7 +39,14 @@ public sealed class OmseObserver(BitType bitType, TensorRole role, Granularity g
             if (score < bestScore)
             {
                 bestScore = score;
-                best = (scale, zeroPoint, min, max);
+                if (best is { } previous)
+                {
+                    previous.Scale.Dispose();
+                    previous.ZeroPoint.Dispose();
+                    previous.Min.Dispose();
+                    previous.Max.Dispose();
+                }
+                best = (scale.MoveToOuterDisposeScope(), zeroPoint.MoveToOuterDisposeScope(), min.MoveToOuterDisposeScope(), max.MoveToOuterDisposeScope());
                 ChosenShrinkIndex = i;
             }
         }
