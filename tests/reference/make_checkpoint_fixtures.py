@@ -20,7 +20,8 @@ tensorio/ (EvolQ.TensorIO.Tests):
 
 tiny_vit.* (EvolQ.Models.Tests): the tiny ViT of the tests (img 28, patch 7, 1 channel, embed 64, depth 2, heads 4,
 MLP 256, 10 classes) with random weights under timm names:
-  tiny_vit.model.pth       torch.save({"model": state_dict, "epoch": 300}); head.weight is saved non-contiguous
+  tiny_vit.model.pth       torch.save({"model": state_dict, "epoch": 300}); head.weight is saved non-contiguous, and
+                           blocks.0.attn.qkv.bias and blocks.0.attn.proj.bias are views of one storage
   tiny_vit.bare.pth        torch.save(state_dict)
   tiny_vit.safetensors     the state dict
   tiny_vit.augreg.npz      the same weights in Google's AugReg (Flax) layout and names
@@ -34,7 +35,8 @@ micro_vit.* : a smaller model of the same family (embed 8, depth 1, heads 2, MLP
   micro_vit.extra_key.pth       an extra dist_token [1, 1, 8]
   micro_vit.truncated.pth       the first half of micro_vit.pth
   micro_vit.truncated.safetensors  the good micro safetensors cut 100 bytes into the data
-  micro_vit.legacy.pth          torch.save(..., _use_new_zipfile_serialization=False) (unsupported)
+  micro_vit.legacy.pth          torch.save(..., _use_new_zipfile_serialization=False) (unsupported; the legacy
+                                format embeds storage addresses, so only this file changes between runs)
   micro_vit.pos_grid.npz        AugReg layout of a 35-px model (a 5x5 grid, 26 tokens instead of 17)
 """
 import io
@@ -178,7 +180,8 @@ def random_state_dict(seed, **config):
 def to_augreg(sd, heads):
     """The inverse of timm's _load_weights: timm names and layouts to the AugReg npz."""
     out = OrderedDict()
-    a = lambda t: t.detach().numpy().astype(np.float32)
+    # Flax writes C-ordered arrays; a transposed torch view would otherwise be saved in Fortran order.
+    a = lambda t: np.ascontiguousarray(t.detach().numpy().astype(np.float32))
     out["cls"] = a(sd["cls_token"])
     out["embedding/kernel"] = a(sd["patch_embed.proj.weight"].permute(2, 3, 1, 0))  # OIHW -> HWIO
     out["embedding/bias"] = a(sd["patch_embed.proj.bias"])
@@ -303,10 +306,15 @@ def checkpoint_fixtures(out):
     tiny_config = dict(img=28, patch=7, channels=1, dim=64, depth=2, hidden=256, classes=10)
     sd = random_state_dict(0, **tiny_config)
 
-    # DeiT-style container; one tensor non-contiguous to exercise the storage strides of the zip format.
+    # DeiT-style container. Some tensors are views, to exercise storage strides and offsets of the zip format:
+    # head.weight is non-contiguous, and blocks.0.attn.qkv.bias / proj.bias share one storage (the second at offset 192).
     model_sd = OrderedDict(sd)
     model_sd["head.weight"] = sd["head.weight"].t().contiguous().t()
     assert not model_sd["head.weight"].is_contiguous()
+    shared = torch.cat([sd["blocks.0.attn.qkv.bias"], sd["blocks.0.attn.proj.bias"]])
+    model_sd["blocks.0.attn.qkv.bias"] = shared[:192]
+    model_sd["blocks.0.attn.proj.bias"] = shared[192:]
+    assert model_sd["blocks.0.attn.proj.bias"].storage_offset() == 192
     model_sd._metadata = sd._metadata
     torch.save({"model": model_sd, "epoch": 300}, os.path.join(out, "tiny_vit.model.pth"))
     torch.save(sd, os.path.join(out, "tiny_vit.bare.pth"))
