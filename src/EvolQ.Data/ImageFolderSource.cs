@@ -1,0 +1,118 @@
+namespace EvolQ.Data;
+
+/// <summary>torchvision's ImageFolder: <c>root/&lt;class&gt;/**/&lt;image&gt;</c>, with the same class and image order.</summary>
+/// <remarks>
+/// Classes are the sub-folders of the root sorted by code point; a class's images are all files under its folder
+/// (recursively, following links) whose extension is one of torchvision's image extensions, ordered as
+/// <c>sorted(os.walk(...))</c> then <c>sorted(fnames)</c> order them. The same order gives the same indices, so a
+/// seeded draw picks the same images as on a machine that lists the folder with Python. Files are decoded when read
+/// (see <see cref="ImageDecoder"/>): JPEG and PNG, and BMP/WebP where SkiaSharp decodes them. For ImageNet, make one
+/// source per split folder (<c>root/train</c>, <c>root/val</c>).
+/// </remarks>
+public sealed class ImageFolderSource : ImageSource
+{
+    // torchvision.datasets.folder.IMG_EXTENSIONS: listing the same files keeps indices equal even where a file
+    // cannot be decoded here (that image then fails with its name instead of silently shifting every index).
+    private static readonly string[] Extensions =
+        [".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"];
+
+    private readonly string[] _classes;
+    private readonly string[] _paths;
+    private readonly int[] _labels;
+
+    /// <summary>Lists <paramref name="root"/>; nothing is decoded yet.</summary>
+    public ImageFolderSource(string root)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        Root = Path.GetFullPath(root);
+        if (!Directory.Exists(Root))
+        {
+            throw new DataSourceException($"The image folder '{root}' does not exist.");
+        }
+
+        // Python's os.scandir sees hidden entries too; .NET skips them unless told not to.
+        var options = new EnumerationOptions { AttributesToSkip = 0, IgnoreInaccessible = false, RecurseSubdirectories = false };
+        _classes = Directory.EnumerateDirectories(Root, "*", options)
+            .Select(d => Path.GetFileName(d))
+            .Order(CodePointComparer.Instance)
+            .ToArray();
+        if (_classes.Length == 0)
+        {
+            throw new DataSourceException($"The image folder '{root}' has no class folders (expected {root}/<class>/<image>).");
+        }
+
+        var paths = new List<string>();
+        var labels = new List<int>();
+        var empty = new List<string>();
+        for (int label = 0; label < _classes.Length; label++)
+        {
+            int before = paths.Count;
+            foreach (string file in ListImages(Path.Combine(Root, _classes[label])))
+            {
+                paths.Add(file);
+                labels.Add(label);
+            }
+
+            if (paths.Count == before)
+            {
+                empty.Add(_classes[label]);
+            }
+        }
+
+        if (empty.Count > 0)
+        {
+            string which = empty.Count == 1 ? $"class folder '{empty[0]}' has" : $"class folders {string.Join(", ", empty.Select(e => $"'{e}'"))} have";
+            throw new DataSourceException(
+                $"In image folder '{root}' the {which} no image files ({string.Join(", ", Extensions)}).");
+        }
+
+        _paths = paths.ToArray();
+        _labels = labels.ToArray();
+    }
+
+    /// <summary>The folder this source lists (absolute).</summary>
+    public string Root { get; }
+
+    /// <inheritdoc/>
+    public override int Count => _paths.Length;
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<string> ClassNames => _classes;
+
+    /// <inheritdoc/>
+    public override string Description => $"image folder '{Root}'";
+
+    /// <summary>The file of image <paramref name="index"/>.</summary>
+    public string PathOf(int index)
+    {
+        CheckIndex(index);
+        return _paths[index];
+    }
+
+    /// <inheritdoc/>
+    public override long LabelOf(int index)
+    {
+        CheckIndex(index);
+        return _labels[index];
+    }
+
+    /// <inheritdoc/>
+    public override RawImage Read(int index)
+    {
+        CheckIndex(index);
+        return ImageDecoder.DecodeRgb(_paths[index]);
+    }
+
+    /// <summary>Image files under <paramref name="classDir"/> in torchvision's order.</summary>
+    private static IEnumerable<string> ListImages(string classDir)
+    {
+        // sorted(os.walk(d)) orders by directory path, then each directory's names are sorted: collect (dir, name).
+        var options = new EnumerationOptions { AttributesToSkip = 0, IgnoreInaccessible = false, RecurseSubdirectories = true };
+        return Directory.EnumerateFiles(classDir, "*", options)
+            .Where(f => Extensions.Any(e => f.EndsWith(e, StringComparison.OrdinalIgnoreCase)))
+            .Select(f => (Dir: Path.GetDirectoryName(f)!, Name: Path.GetFileName(f), Full: f))
+            .OrderBy(t => t.Dir, CodePointComparer.Instance)
+            .ThenBy(t => t.Name, CodePointComparer.Instance)
+            .Select(t => t.Full);
+    }
+}

@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using SkiaSharp;
+using Xunit.Abstractions;
+
+namespace EvolQ.Data.Tests;
+
+/// <summary>Images per second of the loader (EVOLQ_BENCH=1 dotnet test --filter LoaderThroughput --logger "console;verbosity=detailed").</summary>
+public sealed class LoaderThroughput(ITestOutputHelper output)
+{
+    private static readonly float[] ImageNetMean = [0.485f, 0.456f, 0.406f];
+    private static readonly float[] ImageNetStd = [0.229f, 0.224f, 0.225f];
+
+    [BenchmarkFact]
+    public void Jpeg_image_folder_at_224()
+    {
+        using var dir = new TempDir();
+        WriteJpegs(dir, count: 200, width: 500, height: 375);
+        var source = new ImageFolderSource(dir.Path);
+        var transform = EvalTransform.FromCropPct(224, 0.875, ImageNetMean, ImageNetStd);
+        int[] all = Enumerable.Range(0, source.Count).ToArray();
+
+        // Where the time goes, on one thread.
+        all.Take(20).Select(source.Read).ToArray();
+        var sw = Stopwatch.StartNew();
+        RawImage[] decoded = all.Select(source.Read).ToArray();
+        double decodeRate = all.Length / sw.Elapsed.TotalSeconds;
+        sw.Restart();
+        foreach (RawImage image in decoded)
+        {
+            transform.Apply(image);
+        }
+
+        double transformRate = all.Length / sw.Elapsed.TotalSeconds;
+        output.WriteLine($"one thread: decode {decodeRate:F0} img/s, resize+crop+normalize {transformRate:F0} img/s");
+        output.WriteLine($"JPEG files: {Directory.EnumerateFiles(dir.Path, "*", SearchOption.AllDirectories).Average(f => new FileInfo(f).Length) / 1024:F0} KB on average; GC server={System.Runtime.GCSettings.IsServerGC}");
+
+        foreach (int threads in new[] { 1, 2, 4 })
+        {
+            int gen2 = GC.CollectionCount(2);
+            (double rate, double cpuMs) = Rate(source, transform, all, 50, threads);
+            output.WriteLine(
+                $"ImageFolder JPEG 500x375 -> 224, batch 50, {threads} threads: {rate:F0} img/s, {cpuMs:F2} CPU ms/img ({GC.CollectionCount(2) - gen2} gen2 GCs)");
+        }
+    }
+
+    [BenchmarkFact]
+    public void Fashion_mnist()
+    {
+        var sw = Stopwatch.StartNew();
+        var source = new FashionMnistSource("train");
+        output.WriteLine($"Fashion-MNIST train loaded in {sw.Elapsed.TotalSeconds:F2} s");
+        var transform = EvalTransform.NormalizeOnly([0.286f], [0.353f], channels: 1);
+        int[] all = Enumerable.Range(0, 20_000).ToArray();
+        foreach (int threads in new[] { 1, 2 })
+        {
+            (double rate, double cpuMs) = Rate(source, transform, all, 256, threads);
+            output.WriteLine($"Fashion-MNIST 28x28, batch 256, {threads} threads: {rate:F0} img/s, {cpuMs * 1000:F1} CPU us/img");
+        }
+    }
+
+    /// <summary>Wall-clock images/s, and process CPU time per image (which the machine's other load does not inflate).</summary>
+    private static (double Rate, double CpuMs) Rate(ImageSource source, EvalTransform transform, int[] indices, int batchSize, int threads)
+    {
+        var loader = new BatchLoader(source, transform, indices, batchSize, threads: threads);
+        Drain(loader); // warm-up: JIT and page cache
+        TimeSpan cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var sw = Stopwatch.StartNew();
+        int images = Drain(loader);
+        double wall = sw.Elapsed.TotalSeconds;
+        return (images / wall, (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds / images);
+    }
+
+    private static int Drain(BatchLoader loader)
+    {
+        int images = 0;
+        foreach (Batch batch in loader)
+        {
+            using (batch)
+            {
+                images += (int)batch.Images.shape[0];
+            }
+        }
+
+        return images;
+    }
+
+    private static void WriteJpegs(TempDir dir, int count, int width, int height)
+    {
+        // Photo-like entropy: smooth gradients, shapes and noise, so the JPEG sizes (about 40-80 KB) resemble ImageNet's.
+        var random = new Random(1);
+        for (int n = 0; n < count; n++)
+        {
+            using var bitmap = new SKBitmap(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque);
+            var pixels = new byte[width * height * 4];
+            double fx = random.NextDouble() * 0.05;
+            double fy = random.NextDouble() * 0.05;
+            for (int y = 0; y < height; y++)
+            {
+                for (int x = 0; x < width; x++)
+                {
+                    int p = ((y * width) + x) * 4;
+                    pixels[p] = (byte)Math.Clamp(128 + (100 * Math.Sin(x * fx)) + random.Next(-20, 20), 0, 255);
+                    pixels[p + 1] = (byte)Math.Clamp((255.0 * y / height) + random.Next(-20, 20), 0, 255);
+                    pixels[p + 2] = (byte)Math.Clamp(128 + (100 * Math.Cos((x + y) * fy)) + random.Next(-20, 20), 0, 255);
+                    pixels[p + 3] = 255;
+                }
+            }
+
+            System.Runtime.InteropServices.Marshal.Copy(pixels, 0, bitmap.GetPixels(), pixels.Length);
+            using SKData data = bitmap.Encode(SKEncodedImageFormat.Jpeg, 90);
+            dir.File($"class{n % 4}/img{n:D4}.JPEG", data.ToArray());
+        }
+    }
+}
