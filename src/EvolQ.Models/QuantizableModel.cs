@@ -17,7 +17,7 @@ public abstract class QuantizableModel : nn.Module<Tensor, Tensor>
     public QuantizationConfig Quantization { get; }
 
     /// <summary>The registry name this model was created under (stored in quantized-model files).</summary>
-    public string RegistryName { get; internal set; } = "unregistered";
+    public string RegistryName { get; set; } = "unregistered";
 
     /// <summary>The attention modules whose weight scales Evol-Q searches, in model (forward) order.</summary>
     public abstract IReadOnlyList<SearchableBlock> SearchableBlocks { get; }

@@ -50,25 +50,26 @@ public sealed class QIntLayerNorm : nn.Module<Tensor, Quantizer?, Quantizer?, Te
         var beta = bias.reshape(lastAxis);
 
         // Integer codes, brought to the smallest channel scale s1 by the PTF power-of-two factors.
-        var codes = (x / inScale).round();
+        // In-place chains keep the operation order of the reference (bit-identical) with fewer allocations.
         var smallestScale = inScale.min();
-        codes = codes * (inScale / smallestScale).round();
-        var mean = codes.mean([-1]) * smallestScale;
-        var std = (smallestScale / channels) * (channels * codes.pow(2).sum(-1) - codes.sum(-1).pow(2)).sqrt();
+        var codes = x.div(inScale).round_().mul_(inScale.div(smallestScale).round_());
+        var mean = codes.mean([-1]).mul_(smallestScale);
+        var sumOfSquares = codes.square().sum(-1);
+        var std = (smallestScale / channels) * sumOfSquares.mul_(channels).sub_(codes.sum(-1).square()).sqrt_();
 
-        var a = (smallestScale / std).unsqueeze(-1) * gamma / outScale;
+        var a = (smallestScale / std).unsqueeze_(-1).mul(gamma).div_(outScale);
         var (mantissa, shift) = MantissaAndShift(a.abs());
-        var powShift = shift.exp2();
-        var b = ((beta - (mean / std).unsqueeze(-1) * gamma) / outScale * powShift).round();
-        var outCodes = ((a.sign() * mantissa * codes + b) / powShift).round();
-        return outCodes * outScale;
+        var powShift = shift.exp2_();
+        var b = mean.div_(std).unsqueeze_(-1).mul(gamma).neg_().add_(beta).div_(outScale).mul_(powShift).round_();
+        var outCodes = a.sign_().mul_(mantissa).mul_(codes).add_(b).div_(powShift).round_();
+        return outCodes.mul_(outScale);
     }
 
     /// <summary>Splits |A| into an 8-bit mantissa M and a right shift N with |A| ~ M / 2^N.</summary>
     private static (Tensor Mantissa, Tensor Shift) MantissaAndShift(Tensor magnitude)
     {
-        var shift = (MantissaBits - magnitude.log2().floor()).clamp(0, 31);
-        var mantissa = (magnitude * shift.exp2()).floor().clamp(0, (1 << (MantissaBits + 1)) - 1);
+        var shift = magnitude.log2().floor_().neg_().add_(MantissaBits).clamp_(0, 31);
+        var mantissa = magnitude.mul_(shift.exp2()).floor_().clamp_(0, (1 << (MantissaBits + 1)) - 1);
         return (mantissa, shift);
     }
 }
