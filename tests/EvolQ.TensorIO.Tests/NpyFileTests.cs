@@ -1,3 +1,4 @@
+using EvolQ.Testing;
 using System.Text;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -1,3 +1,4 @@
+using EvolQ.Testing;
 using System.IO.Compression;
 using static TorchSharp.torch;
 

@@ -1,3 +1,4 @@
+using EvolQ.Testing;
 using System.Buffers.Binary;
 using System.Text;
 using TorchSharp;

@@ -1,3 +1,4 @@
+using EvolQ.Testing;
 using EvolQ.Models.Checkpoints;
 using EvolQ.TensorIO;
 using TorchSharp;

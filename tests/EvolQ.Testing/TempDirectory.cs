@@ -1,11 +1,11 @@
-namespace EvolQ.TensorIO.Tests;
+namespace EvolQ.Testing;
 
 /// <summary>A fresh directory per test, removed afterwards.</summary>
-internal sealed class TempDirectory : IDisposable
+public sealed class TempDirectory : IDisposable
 {
-    public TempDirectory()
+    public TempDirectory(string prefix = "evolq-test")
     {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "evolq-tensorio-" + Guid.NewGuid().ToString("N"));
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), prefix + "-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Path);
     }
 
