@@ -1,0 +1,301 @@
+using EvolQ.Models;
+using EvolQ.Quantization;
+using EvolQ.Quantization.Modules;
+using EvolQ.Quantization.Quantizers;
+using static TorchSharp.torch;
+
+namespace EvolQ.Engine.Fitness;
+
+/// <summary>Evol-Q's fitness of candidate scales for one job on one device: quantized outputs against the teacher's.</summary>
+/// <remarks>
+/// <para>
+/// The teacher outputs are computed once, at construction, with fake quantization off but LayerNorm left in its
+/// integer mode (the original's model_dequant, spec 2.3 step 2), and kept on the CPU.
+/// </para>
+/// <para>
+/// Between <see cref="BeginBlockVisit"/> and <see cref="EndBlockVisit"/> each batch's input of the visited block's
+/// stage is computed once and reused, so a candidate only runs the model from that stage on. The cache cannot go
+/// stale: only the visited block may be evaluated during a visit, and any parameter change of another quantizer, or
+/// a change of quantization or LayerNorm modes, drops it (it is rebuilt on the next evaluation). Float weights are
+/// assumed not to change in place during a job.
+/// </para>
+/// <para>
+/// Evaluating sets the candidate scales into the model and restores nothing. Not thread-safe: one owner drives it.
+/// </para>
+/// </remarks>
+public sealed class FitnessEvaluator : IDisposable
+{
+    private readonly QuantizableModel model;
+    private readonly IReadOnlyList<Tensor> batches;
+    private readonly Device device;
+    private readonly Tensor[] teacher;
+    private readonly int[] allBatches;
+    private readonly IQuantizedLayer[] layers;
+    private readonly QIntLayerNorm[] norms;
+    private readonly List<(Quantizer Quantizer, Action Handler)> subscriptions = [];
+    private readonly Tensor?[] cachedInputs;
+    private SearchableBlock? activeBlock;
+    private HashSet<Quantizer> activeQuantizers = [];
+    private bool[] visitQuantizedModes = [];
+    private LayerNormMode[] visitNormModes = [];
+    private bool disposed;
+
+    /// <param name="model">The job's model, calibrated and in quantized mode; its device is where batches run.</param>
+    /// <param name="batches">
+    /// The calibration images, [B, C, H, W] each, in the fixed order of the job. Not owned: the caller keeps them
+    /// alive (ideally already on the model's device) and disposes them after the evaluator.
+    /// </param>
+    /// <param name="loss">The fitness loss.</param>
+    /// <param name="temperature">The infoNCE temperature T (the original's --temp).</param>
+    public FitnessEvaluator(
+        QuantizableModel model,
+        IReadOnlyList<Tensor> batches,
+        FitnessLoss loss = FitnessLoss.InfoNce,
+        double temperature = FitnessLosses.DefaultTemperature)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(batches);
+        if (batches.Count == 0)
+            throw new ArgumentException("A fitness evaluation needs at least one calibration batch.", nameof(batches));
+        if (batches.Any(b => b is null || b.dim() != 4))
+            throw new ArgumentException("Every calibration batch must be a [B, C, H, W] image tensor.", nameof(batches));
+        if (!Enum.IsDefined(loss))
+            throw new ArgumentOutOfRangeException(nameof(loss), loss, "Unknown fitness loss.");
+        if (!(temperature > 0 && double.IsFinite(temperature)))
+            throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "The infoNCE temperature must be a positive number.");
+
+        this.model = model;
+        this.batches = batches;
+        Loss = loss;
+        Temperature = temperature;
+        device = model.parameters().First().device;
+        layers = ModelQuantization.Layers(model).ToArray();
+        norms = model.modules().OfType<QIntLayerNorm>().ToArray();
+        if (layers.Any(l => !l.Quantized))
+            throw new ArgumentException("The model must be calibrated and in quantized mode before its fitness is evaluated.", nameof(model));
+        allBatches = Enumerable.Range(0, batches.Count).ToArray();
+        cachedInputs = new Tensor?[batches.Count];
+        teacher = ComputeTeacher();
+
+        foreach (var (_, quantizer) in ModelQuantization.Quantizers(model))
+        {
+            var q = quantizer;
+            Action handler = () => OnParametersChanged(q);
+            q.ParametersChanged += handler;
+            subscriptions.Add((q, handler));
+        }
+    }
+
+    public QuantizableModel Model => model;
+    public FitnessLoss Loss { get; }
+    public double Temperature { get; }
+    public int BatchCount => batches.Count;
+
+    /// <summary>The block whose visit is in progress, or null when evaluations run the whole model.</summary>
+    public SearchableBlock? ActiveBlock => activeBlock;
+
+    /// <summary>Calls of <see cref="Evaluate"/> and <see cref="EvaluateBatches"/>.</summary>
+    public long Evaluations { get; private set; }
+
+    /// <summary>Batches whose fitness was computed (a full evaluation counts all of them).</summary>
+    public long BatchesEvaluated { get; private set; }
+
+    /// <summary>Images whose candidate outputs were computed (teacher forwards not included).</summary>
+    public long ImagesForwarded { get; private set; }
+
+    /// <summary>Batches the teacher was run on: the batch count, once per job.</summary>
+    public long TeacherBatchesForwarded { get; private set; }
+
+    /// <summary>The teacher outputs of batch <paramref name="batch"/> (CPU, float32; owned by the evaluator).</summary>
+    public Tensor TeacherOutputs(int batch) => teacher[CheckBatch(batch)];
+
+    /// <summary>
+    /// Starts the visit of <paramref name="block"/>: from now on only that block may be evaluated, and its stage's
+    /// input is cached per batch (lazily, on first use). Ends any visit in progress.
+    /// </summary>
+    public void BeginBlockVisit(SearchableBlock block)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        CheckOwnBlock(block);
+        EndBlockVisit();
+        activeBlock = block;
+        activeQuantizers = block.Layers.Select(l => (Quantizer)l.Layer.WeightQuantizer).ToHashSet();
+        SnapshotModes();
+    }
+
+    /// <summary>Ends the visit in progress, if any, and frees its cached stage inputs.</summary>
+    public void EndBlockVisit()
+    {
+        DropCache();
+        activeBlock = null;
+        activeQuantizers = [];
+    }
+
+    /// <summary>
+    /// Sets <paramref name="scales"/> as the block's weight scales and returns the mean of the per-batch losses over
+    /// all batches, in batch order (exactly <see cref="Combine"/> of <see cref="EvaluateBatches"/> over all batches).
+    /// </summary>
+    public double Evaluate(SearchableBlock block, float[] scales) => Combine(EvaluateBatches(block, scales, allBatches));
+
+    /// <summary>
+    /// Sets <paramref name="scales"/> as the block's weight scales and returns the loss of each batch in
+    /// <paramref name="batchIndices"/>, in that order, so several devices can share one candidate's batches.
+    /// </summary>
+    public double[] EvaluateBatches(SearchableBlock block, float[] scales, IReadOnlyList<int> batchIndices)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        CheckOwnBlock(block);
+        ArgumentNullException.ThrowIfNull(scales);
+        ArgumentNullException.ThrowIfNull(batchIndices);
+        foreach (var i in batchIndices)
+            CheckBatch(i);
+        if (activeBlock is not null && !ReferenceEquals(activeBlock, block))
+            throw new InvalidOperationException(
+                $"The visit of {activeBlock.Name} is in progress; end it before evaluating {block.Name}.");
+
+        block.SetScales(scales);
+        if (activeBlock is not null && !ModesUnchanged())
+        {
+            DropCache();
+            SnapshotModes();
+        }
+
+        var losses = new double[batchIndices.Count];
+        using var noGrad = no_grad();
+        for (var k = 0; k < batchIndices.Count; k++)
+        {
+            var i = batchIndices[k];
+            using var scope = NewDisposeScope();
+            var outputs = activeBlock is null
+                ? model.forward(batches[i].to(device))
+                : model.ForwardFromStage(CachedInput(i), block.Stage);
+            losses[k] = FitnessLosses.Compute(Loss, outputs, teacher[i], Temperature);
+            ImagesForwarded += batches[i].shape[0];
+        }
+        Evaluations++;
+        BatchesEvaluated += batchIndices.Count;
+        return losses;
+    }
+
+    /// <summary>The fitness from all per-batch losses, given in batch order: their sum in that order / batch count.</summary>
+    public double Combine(IReadOnlyList<double> perBatchLosses)
+    {
+        ArgumentNullException.ThrowIfNull(perBatchLosses);
+        if (perBatchLosses.Count != batches.Count)
+            throw new ArgumentException(
+                $"The fitness combines one loss per batch ({batches.Count}), not {perBatchLosses.Count}.", nameof(perBatchLosses));
+        // A fixed summation order makes split evaluations combine to the very bits a single device computes.
+        var sum = 0.0;
+        for (var i = 0; i < perBatchLosses.Count; i++)
+            sum += perBatchLosses[i];
+        return sum / perBatchLosses.Count;
+    }
+
+    public void Dispose()
+    {
+        if (disposed)
+            return;
+        disposed = true;
+        EndBlockVisit();
+        foreach (var (quantizer, handler) in subscriptions)
+            quantizer.ParametersChanged -= handler;
+        subscriptions.Clear();
+        foreach (var t in teacher)
+            t.Dispose();
+    }
+
+    private Tensor[] ComputeTeacher()
+    {
+        var outputs = new Tensor[batches.Count];
+        ModelQuantization.SetQuantized(model, false);
+        try
+        {
+            using var noGrad = no_grad();
+            for (var i = 0; i < batches.Count; i++)
+            {
+                using var scope = NewDisposeScope();
+                var logits = model.forward(batches[i].to(device));
+                // A copy, so the teacher never aliases a tensor the model or the caller might reuse.
+                outputs[i] = logits.detach().to(ScalarType.Float32).cpu().clone().DetachFromDisposeScope();
+                TeacherBatchesForwarded++;
+            }
+        }
+        catch
+        {
+            foreach (var t in outputs)
+                t?.Dispose();
+            throw;
+        }
+        finally
+        {
+            ModelQuantization.SetQuantized(model, true);
+        }
+        return outputs;
+    }
+
+    private Tensor CachedInput(int batch)
+    {
+        if (cachedInputs[batch] is { } cached)
+            return cached;
+        // Built inside the caller's per-batch scope: everything but the stage input itself is freed with it.
+        var images = batches[batch].to(device);
+        var input = model.ForwardToStage(images, activeBlock!.Stage);
+        // The cache owns what it holds, so it must never hold the caller's batch itself.
+        if (ReferenceEquals(input, images) || ReferenceEquals(input, batches[batch]))
+            input = input.clone();
+        input.DetachFromDisposeScope();
+        cachedInputs[batch] = input;
+        return input;
+    }
+
+    private void DropCache()
+    {
+        for (var i = 0; i < cachedInputs.Length; i++)
+        {
+            cachedInputs[i]?.Dispose();
+            cachedInputs[i] = null;
+        }
+    }
+
+    private void OnParametersChanged(Quantizer quantizer)
+    {
+        // Only the visited block's weight scales leave its stage input valid; anything else may have changed it.
+        if (activeBlock is not null && !activeQuantizers.Contains(quantizer))
+            DropCache();
+    }
+
+    private void SnapshotModes()
+    {
+        visitQuantizedModes = layers.Select(l => l.Quantized).ToArray();
+        visitNormModes = norms.Select(n => n.Mode).ToArray();
+    }
+
+    private bool ModesUnchanged()
+    {
+        for (var i = 0; i < layers.Length; i++)
+        {
+            if (layers[i].Quantized != visitQuantizedModes[i])
+                return false;
+        }
+        for (var i = 0; i < norms.Length; i++)
+        {
+            if (norms[i].Mode != visitNormModes[i])
+                return false;
+        }
+        return true;
+    }
+
+    private void CheckOwnBlock(SearchableBlock block)
+    {
+        ArgumentNullException.ThrowIfNull(block);
+        if (!model.SearchableBlocks.Contains(block))
+            throw new ArgumentException($"{block.Name} is not a searchable block of this evaluator's model.", nameof(block));
+    }
+
+    private int CheckBatch(int batch)
+    {
+        if (batch < 0 || batch >= batches.Count)
+            throw new ArgumentOutOfRangeException(nameof(batch), batch, $"There are {batches.Count} calibration batches.");
+        return batch;
+    }
+}

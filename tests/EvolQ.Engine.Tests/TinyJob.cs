@@ -1,0 +1,61 @@
+using EvolQ.Models;
+using EvolQ.Models.Vit;
+using EvolQ.Quantization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EvolQ.Engine.Tests;
+
+/// <summary>The demo model's shape with random weights, random image batches, calibrated the Evol-Q way.</summary>
+internal sealed class TinyJob : IDisposable
+{
+    private TinyJob(VisionTransformer model, Tensor[] batches)
+    {
+        Model = model;
+        Batches = batches;
+    }
+
+    public VisionTransformer Model { get; }
+    public Tensor[] Batches { get; }
+
+    public static TinyJob Create(ulong seed, int batchCount = 3, int batchSize = 16)
+    {
+        var model = RandomModel(seed);
+        var generator = new Generator(seed + 1000);
+        var batches = Enumerable.Range(0, batchCount).Select(_ => randn(batchSize, 1, 28, 28, generator: generator)).ToArray();
+        ModelQuantization.Calibrate(model, batches.Length, i => model.forward(batches[i]), integerLayerNorm: true);
+        return new TinyJob(model, batches);
+    }
+
+    /// <summary>Weights on the scale of a trained small ViT, so activations and quantization steps are realistic.</summary>
+    public static VisionTransformer RandomModel(ulong seed)
+    {
+        var model = new VisionTransformer(ModelRegistry.TinyConfig, new QuantizationConfig());
+        var generator = new Generator(seed);
+        using var noGrad = no_grad();
+        foreach (var (name, parameter) in model.named_parameters())
+        {
+            var isNormWeight = name.EndsWith("norm1.weight", StringComparison.Ordinal)
+                || name.EndsWith("norm2.weight", StringComparison.Ordinal) || name == "norm.weight";
+            if (isNormWeight)
+                parameter.copy_(1 + 0.1 * randn(parameter.shape, generator: generator));
+            else
+                parameter.copy_(0.05 * randn(parameter.shape, generator: generator));
+        }
+        return model;
+    }
+
+    /// <summary>The block's scales with absolute uniform noise of ±range, as Evol-Q mutates them.</summary>
+    public static float[] Perturbed(float[] scales, int seed, double range = 1e-3)
+    {
+        var random = new Random(seed);
+        return scales.Select(s => Math.Abs(s + (float)((random.NextDouble() * 2 - 1) * range))).ToArray();
+    }
+
+    public void Dispose()
+    {
+        foreach (var b in Batches)
+            b.Dispose();
+        Model.Dispose();
+    }
+}
