@@ -15,6 +15,9 @@ public static class EvolqApp
         {
             ModelsCommand.Create(console),
             BenchCommand.Create(console),
+            TrainCommand.Create(console),
+            EvalCommand.Create(console),
+            CalibrateCommand.Create(console),
         };
         try
         {

@@ -1,4 +1,6 @@
+using EvolQ.Data;
 using EvolQ.Models;
+using EvolQ.Models.Checkpoints;
 using EvolQ.Quantization;
 
 namespace EvolQ.Cli;
@@ -8,7 +10,8 @@ public static class UserErrors
 {
     public static string? Describe(Exception exception) => exception switch
     {
-        UserInputException or QuantizationConfigException or UnknownModelException or EvolQ.TensorIO.TensorFileException => exception.Message,
+        UserInputException or QuantizationConfigException or UnknownModelException or EvolQ.TensorIO.TensorFileException
+            or CheckpointException or DataSourceException => exception.Message,
         FileNotFoundException notFound => $"The file {notFound.FileName ?? "given"} does not exist.",
         DirectoryNotFoundException => exception.Message,
         OperationCanceledException => "Cancelled.",
