@@ -1,0 +1,114 @@
+using System.Globalization;
+using System.Reflection;
+using Akka.Configuration;
+
+namespace EvolQ.Cluster.Configuration;
+
+/// <summary>
+/// Loads a node's configuration: hocon/base.conf, then a profile (local, multi-node), then the file named by
+/// EVOLQ_CONFIG, then the EVOLQ_* environment variables, then the caller's overrides; later ones win.
+/// </summary>
+/// <remarks>
+/// Environment variables: EVOLQ_HOSTNAME (the address other nodes reach this one at), EVOLQ_PORT, EVOLQ_SEEDS
+/// (comma-separated host:port or akka.tcp:// addresses), EVOLQ_ROLES (comma-separated: coordinator, worker),
+/// EVOLQ_DB (the SQLite file of the journal and snapshots), EVOLQ_CONFIG (a HOCON file).
+/// </remarks>
+public static class NodeConfig
+{
+    /// <summary>The actor system name every node of one cluster must share.</summary>
+    public const string SystemName = "evolq";
+
+    /// <summary>The profiles shipped in hocon/.</summary>
+    public static readonly IReadOnlyList<string> Profiles = ["local", "multi-node"];
+
+    /// <summary>hocon/base.conf alone.</summary>
+    public static Config Base => Embedded("base");
+
+    /// <summary>The configuration of a node with <paramref name="profile"/>, the environment and overrides applied.</summary>
+    /// <param name="environment">Reads an environment variable; the process environment when null.</param>
+    /// <exception cref="ConfigurationException">A profile, file or variable is not usable (one sentence).</exception>
+    public static Config Load(string profile = "local", Func<string, string?>? environment = null, Config? overrides = null)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        environment ??= Environment.GetEnvironmentVariable;
+        if (!Profiles.Contains(profile))
+            throw new ConfigurationException(
+                $"There is no node profile '{profile}': choose one of {string.Join(", ", Profiles)}.");
+
+        var config = Embedded(profile).WithFallback(Base);
+        if (Variable(environment, "EVOLQ_CONFIG") is { } file)
+        {
+            if (!File.Exists(file))
+                throw new ConfigurationException($"EVOLQ_CONFIG names '{file}', which does not exist.");
+            config = ConfigurationFactory.ParseString(File.ReadAllText(file)).WithFallback(config);
+        }
+
+        config = EnvironmentOverrides(environment).WithFallback(config);
+        return overrides is null ? config : overrides.WithFallback(config);
+    }
+
+    /// <summary>The HOCON that the EVOLQ_* variables (other than EVOLQ_CONFIG) stand for; empty when none is set.</summary>
+    public static Config EnvironmentOverrides(Func<string, string?> environment)
+    {
+        ArgumentNullException.ThrowIfNull(environment);
+        var lines = new List<string>();
+        if (Variable(environment, "EVOLQ_HOSTNAME") is { } host)
+        {
+            lines.Add($"akka.remote.dot-netty.tcp.hostname = {Quote(host)}");
+            lines.Add($"akka.remote.dot-netty.tcp.public-hostname = {Quote(host)}");
+        }
+        if (Variable(environment, "EVOLQ_PORT") is { } portText)
+        {
+            if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
+                throw new ConfigurationException($"EVOLQ_PORT is '{portText}', not a port number.");
+            lines.Add($"akka.remote.dot-netty.tcp.port = {port.ToString(CultureInfo.InvariantCulture)}");
+        }
+        if (Variable(environment, "EVOLQ_SEEDS") is { } seeds)
+            lines.Add($"akka.cluster.seed-nodes = [{string.Join(", ", List(seeds).Select(s => Quote(SeedAddress(s))))}]");
+        if (Variable(environment, "EVOLQ_ROLES") is { } roles)
+        {
+            var names = List(roles);
+            if (names.FirstOrDefault(r => r is not ("coordinator" or "worker")) is { } bad)
+                throw new ConfigurationException($"EVOLQ_ROLES names the role '{bad}': use coordinator, worker or both.");
+            lines.Add($"akka.cluster.roles = [{string.Join(", ", names.Select(Quote))}]");
+        }
+        if (Variable(environment, "EVOLQ_DB") is { } db)
+        {
+            var connection = Quote($"Data Source={db}");
+            lines.Add($"akka.persistence.journal.sql.connection-string = {connection}");
+            lines.Add($"akka.persistence.snapshot-store.sql.connection-string = {connection}");
+            lines.Add($"akka.persistence.query.journal.sql.connection-string = {connection}");
+        }
+        return lines.Count == 0 ? Config.Empty : ConfigurationFactory.ParseString(string.Join('\n', lines));
+    }
+
+    /// <summary>A seed written as host:port or as a full address, as the full akka.tcp address.</summary>
+    public static string SeedAddress(string seed)
+    {
+        ArgumentNullException.ThrowIfNull(seed);
+        if (seed.StartsWith("akka.tcp://", StringComparison.Ordinal))
+            return seed;
+        var colon = seed.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(seed.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out _))
+            throw new ConfigurationException($"The seed '{seed}' is neither host:port nor an akka.tcp:// address.");
+        return $"akka.tcp://{SystemName}@{seed}";
+    }
+
+    private static Config Embedded(string name)
+    {
+        var resource = $"EvolQ.Cluster.hocon.{name}.conf";
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(resource)
+            ?? throw new InvalidOperationException($"The configuration {resource} is not embedded in EvolQ.Cluster.");
+        using var reader = new StreamReader(stream);
+        return ConfigurationFactory.ParseString(reader.ReadToEnd());
+    }
+
+    private static string? Variable(Func<string, string?> environment, string name) =>
+        environment(name) is { } value && value.Trim().Length > 0 ? value.Trim() : null;
+
+    private static string[] List(string text) =>
+        text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    private static string Quote(string value) =>
+        "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+}

@@ -1,0 +1,4 @@
+namespace EvolQ.Cluster.Protocol;
+
+/// <summary>A fact a job coordinator persists (journal events and snapshots).</summary>
+public interface IJobEvent : IEvolQMessage;

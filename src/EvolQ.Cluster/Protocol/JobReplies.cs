@@ -1,0 +1,54 @@
+using MessagePack;
+
+namespace EvolQ.Cluster.Protocol;
+
+/// <summary>The job was submitted (now or earlier, with the same spec).</summary>
+[MessagePackObject]
+public sealed record JobAccepted([property: Key(0)] string JobId, [property: Key(1)] JobPhase Phase) : IEvolQMessage;
+
+/// <summary>The job cannot be submitted; the reason is one sentence.</summary>
+[MessagePackObject]
+public sealed record JobRejected([property: Key(0)] string JobId, [property: Key(1)] string Reason) : IEvolQMessage;
+
+/// <summary>Where a job stands.</summary>
+/// <param name="Block">The block being visited; -1 outside the search.</param>
+/// <param name="Workers">Workers the coordinator currently dispatches to.</param>
+/// <param name="Error">Why the job failed; null otherwise.</param>
+[MessagePackObject]
+public sealed record JobStatus(
+    [property: Key(0)] string JobId,
+    [property: Key(1)] JobPhase Phase,
+    [property: Key(2)] long EvaluationsDone,
+    [property: Key(3)] long EvaluationsPlanned,
+    [property: Key(4)] int Pass,
+    [property: Key(5)] int Block,
+    [property: Key(6)] int Workers,
+    [property: Key(7)] string? Error) : IEvolQMessage;
+
+/// <summary>One told fitness: the candidate and its combined loss.</summary>
+[MessagePackObject]
+public sealed record FitnessRecord([property: Key(0)] long CandidateId, [property: Key(1)] double Loss) : IEvolQMessage;
+
+/// <summary>The wire form of one finished block visit (EvolQ.Search's BlockVisit).</summary>
+[MessagePackObject]
+public sealed record VisitRecord(
+    [property: Key(0)] int Pass,
+    [property: Key(1)] int Block,
+    [property: Key(2)] double InitialLoss,
+    [property: Key(3)] double BestLoss,
+    [property: Key(4)] long BestCandidateId,
+    [property: Key(5)] int Evaluations) : IEvolQMessage;
+
+/// <summary>A job's outcome so far: current (final, once done) scales, every told fitness, finished visits, metrics.</summary>
+/// <param name="Scales">The current scales of every block; empty before calibration.</param>
+/// <param name="Told">Every told fitness in the order it was told.</param>
+[MessagePackObject]
+public sealed record JobResult(
+    [property: Key(0)] string JobId,
+    [property: Key(1)] JobPhase Phase,
+    [property: Key(2)] string[] BlockNames,
+    [property: Key(3)] float[][] Scales,
+    [property: Key(4)] FitnessRecord[] Told,
+    [property: Key(5)] VisitRecord[] Visits,
+    [property: Key(6)] IReadOnlyDictionary<string, double> Metrics,
+    [property: Key(7)] string? Error) : IEvolQMessage;

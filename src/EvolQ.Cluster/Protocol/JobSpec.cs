@@ -1,0 +1,68 @@
+using System.Globalization;
+using MessagePack;
+
+namespace EvolQ.Cluster.Protocol;
+
+/// <summary>Everything a job is: which model and data, the bit widths, the seeds and the search knobs.</summary>
+/// <param name="JobId">The job's id: its sharded coordinator's entity id and its persistence key.</param>
+/// <param name="ModelName">A registered model name, or "synthetic" for the test backend.</param>
+/// <param name="CheckpointPath">The float checkpoint (or quantized-model file) as every worker sees it.</param>
+/// <param name="CalibrationData">A data spec (see EvolQ.Engine's DataSpec) for the calibration images.</param>
+/// <param name="ValidationData">A data spec for the final evaluation, or null to skip it.</param>
+/// <param name="WeightBits">The weight bit width.</param>
+/// <param name="ActivationBits">The activation bit width.</param>
+/// <param name="CalibrationSize">Calibration images drawn.</param>
+/// <param name="CalibrationBatchSize">Images per calibration batch; the batches are the fitness's unit of work.</param>
+/// <param name="CalibrationSeed">Seeds the calibration draw, so every worker draws the same images.</param>
+/// <param name="Search">The search knobs; their seed keys every random draw of the search.</param>
+/// <param name="FitnessLoss">The fitness loss by name (infonce, mse, kl, cosine).</param>
+/// <param name="Temperature">The infoNCE temperature.</param>
+/// <param name="Options">Backend-specific settings (the synthetic backend's sizes, a device hint).</param>
+[MessagePackObject]
+public sealed record JobSpec(
+    [property: Key(0)] string JobId,
+    [property: Key(1)] string ModelName,
+    [property: Key(2)] string CheckpointPath,
+    [property: Key(3)] string CalibrationData,
+    [property: Key(4)] string? ValidationData,
+    [property: Key(5)] int WeightBits,
+    [property: Key(6)] int ActivationBits,
+    [property: Key(7)] int CalibrationSize,
+    [property: Key(8)] int CalibrationBatchSize,
+    [property: Key(9)] long CalibrationSeed,
+    [property: Key(10)] SearchSettingsData Search,
+    [property: Key(11)] string FitnessLoss,
+    [property: Key(12)] double Temperature,
+    [property: Key(13)] IReadOnlyDictionary<string, string> Options) : IEvolQMessage
+{
+    /// <summary>One sentence naming the first thing wrong with the spec, or null when it can run.</summary>
+    public string? Problem()
+    {
+        if (string.IsNullOrWhiteSpace(JobId))
+            return "A job needs a non-empty id.";
+        if (string.IsNullOrWhiteSpace(ModelName))
+            return $"Job '{JobId}' names no model.";
+        if (Search is null)
+            return $"Job '{JobId}' has no search settings.";
+        if (Search.WeightBits != WeightBits)
+            return string.Create(CultureInfo.InvariantCulture,
+                $"Job '{JobId}' has {WeightBits}-bit weights but its search settings say {Search.WeightBits}.");
+        if (CalibrationSize < 1 || CalibrationBatchSize < 1)
+            return $"Job '{JobId}' needs a positive calibration size and batch size.";
+        try
+        {
+            Search.ToSettings().Validate();
+        }
+        catch (ArgumentException e)
+        {
+            return $"Job '{JobId}' has invalid search settings: {e.Message}";
+        }
+        return null;
+    }
+
+    /// <summary>A backend option as an integer, or <paramref name="fallback"/> when absent.</summary>
+    public int IntOption(string name, int fallback) =>
+        Options is not null && Options.TryGetValue(name, out var text)
+            ? int.Parse(text, NumberStyles.Integer, CultureInfo.InvariantCulture)
+            : fallback;
+}

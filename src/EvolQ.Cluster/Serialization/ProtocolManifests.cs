@@ -1,0 +1,64 @@
+using System.Collections.Frozen;
+using EvolQ.Cluster.Protocol;
+
+namespace EvolQ.Cluster.Serialization;
+
+/// <summary>The short manifest of every protocol type; a manifest, once used, keeps its meaning forever.</summary>
+/// <remarks>Journals hold manifests, so renaming or moving a type never breaks reading old events; reusing one would.</remarks>
+public static class ProtocolManifests
+{
+    private static readonly FrozenDictionary<Type, string> ByType = new Dictionary<Type, string>
+    {
+        // job commands and replies
+        [typeof(SubmitJob)] = "SJ",
+        [typeof(GetJobStatus)] = "GS",
+        [typeof(GetJobResult)] = "GR",
+        [typeof(JobAccepted)] = "JA",
+        [typeof(JobRejected)] = "JX",
+        [typeof(JobStatus)] = "ST",
+        [typeof(JobResult)] = "RS",
+        [typeof(FitnessRecord)] = "FR",
+        [typeof(VisitRecord)] = "VR",
+        [typeof(JobSpec)] = "SP",
+        [typeof(SearchSettingsData)] = "SS",
+        // workers
+        [typeof(WorkerHeartbeat)] = "WH",
+        [typeof(WorkerQuery)] = "WQ",
+        [typeof(HeldJob)] = "HJ",
+        [typeof(PrepareJob)] = "PJ",
+        [typeof(JobPrepared)] = "PD",
+        [typeof(PrepareFailed)] = "PF",
+        [typeof(ReleaseJob)] = "RJ",
+        // evaluation
+        [typeof(EvaluationKey)] = "EK",
+        [typeof(EvaluationRequest)] = "EQ",
+        [typeof(EvaluationResult)] = "ER",
+        [typeof(EvaluationRejected)] = "EX",
+        [typeof(FinalEvaluationRequest)] = "FQ",
+        [typeof(FinalEvaluationResult)] = "FE",
+        // notifications
+        [typeof(JobPhaseChanged)] = "PC",
+        [typeof(JobProgress)] = "PG",
+        // journal and snapshots
+        [typeof(JobSubmitted)] = "e.S",
+        [typeof(JobCalibrated)] = "e.C",
+        [typeof(FitnessTold)] = "e.T",
+        [typeof(JobEvaluated)] = "e.E",
+        [typeof(JobFailed)] = "e.F",
+        [typeof(CoordinatorSnapshot)] = "s.C",
+    }.ToFrozenDictionary();
+
+    private static readonly FrozenDictionary<string, Type> ByManifest =
+        ByType.ToDictionary(p => p.Value, p => p.Key, StringComparer.Ordinal).ToFrozenDictionary(StringComparer.Ordinal);
+
+    /// <summary>Every protocol type with a manifest.</summary>
+    public static IReadOnlyCollection<Type> Types => ByType.Keys;
+
+    public static string Of(Type type) =>
+        ByType.TryGetValue(type, out var manifest)
+            ? manifest
+            : throw new ArgumentException($"{type.FullName} is not a protocol message type with a manifest.", nameof(type));
+
+    public static bool TryGetType(string manifest, out Type type) =>
+        ByManifest.TryGetValue(manifest, out type!);
+}

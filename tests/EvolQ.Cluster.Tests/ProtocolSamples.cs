@@ -1,0 +1,62 @@
+using Akka.Actor;
+using EvolQ.Cluster.Protocol;
+
+namespace EvolQ.Cluster.Tests;
+
+/// <summary>One instance of every protocol type with no field left at its default.</summary>
+internal static class ProtocolSamples
+{
+    public static SearchSettingsData Settings => new(4, 77, 2, 3, 15, 10, 2, true, 2.5e-3);
+
+    public static JobSpec Spec => new(
+        "job-1", "deit_tiny", "/models/deit_tiny.pth", "imagefolder:/data/train", "imagefolder:/data/val",
+        4, 8, 1000, 100, 42, Settings, "infonce", 3.0,
+        new Dictionary<string, string> { ["device"] = "cuda:0", ["blocks"] = "12" });
+
+    public static EvaluationKey Key => new("job-1", 3, 17, 2, 4);
+
+    public static float[][] Scales => [[0.5f, float.Epsilon, -0f], [1e-7f, 3.25f]];
+
+    public static IReadOnlyList<IEvolQMessage> All(IActorRef worker)
+    {
+        var metrics = new Dictionary<string, double> { ["top1"] = 71.25, ["loss"] = double.PositiveInfinity };
+        return
+        [
+            new SubmitJob(Spec),
+            new GetJobStatus("job-1"),
+            new GetJobResult("job-1"),
+            new JobAccepted("job-1", JobPhase.Searching),
+            new JobRejected("job-1", "Job 'job-1' names no model."),
+            new JobStatus("job-1", JobPhase.Failed, 12, 80, 1, 5, 3, "it broke"),
+            new FitnessRecord(5, 0.125),
+            new VisitRecord(1, 2, 0.5, 0.25, 9, 7),
+            new JobResult("job-1", JobPhase.Done, ["blocks.0.attn", "blocks.1.attn"], Scales,
+                [new FitnessRecord(0, 1.5), new FitnessRecord(1, -0.0)], [new VisitRecord(0, 1, 1.5, 1.25, 1, 7)],
+                metrics, "none"),
+            Spec,
+            Settings,
+            new WorkerHeartbeat(worker, "node-a/gpu0", "cuda:0", 80L << 30, [new HeldJob("job-1", "ab12")], 2),
+            new WorkerQuery("job-1"),
+            new HeldJob("job-1", "ab12"),
+            new PrepareJob(Spec),
+            new JobPrepared("job-1", "node-a/gpu0", ["blocks.0.attn", "blocks.1.attn"], Scales, 10, "ab12"),
+            new PrepareFailed("job-1", "node-a/gpu0", "There is no checkpoint at /models/x.pth."),
+            new ReleaseJob("job-1"),
+            Key,
+            new EvaluationRequest(Key, 1, [0.25f, 0.75f, float.MaxValue], Scales),
+            new EvaluationResult(Key, [0.1, 1e-300, double.MaxValue, 3], "node-a/gpu0", 0.75),
+            new EvaluationRejected(Key, "node-a/gpu0", RejectionReason.StateUnknown, "version 2 held"),
+            new FinalEvaluationRequest("job-1", Scales),
+            new FinalEvaluationResult("job-1", "node-a/gpu0", metrics),
+            new JobPhaseChanged("job-1", JobPhase.Evaluating, "search finished"),
+            new JobProgress("job-1", 40, 80, 1, 3, 39, 0.0625),
+            new JobSubmitted(Spec),
+            new JobCalibrated("job-1", ["blocks.0.attn", "blocks.1.attn"], Scales, 10, "ab12", "node-a/gpu0"),
+            new FitnessTold("job-1", 39, 0.0625),
+            new JobEvaluated("job-1", metrics),
+            new JobFailed("job-1", "No worker could prepare the job."),
+            new CoordinatorSnapshot(Spec, JobPhase.Searching, 10, "ab12", [1, 2, 3, 255], [0, 1, 2], [1.5, 1.25, 1.0],
+                metrics, "none"),
+        ];
+    }
+}

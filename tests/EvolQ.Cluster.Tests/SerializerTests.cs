@@ -1,0 +1,123 @@
+using System.Runtime.Serialization;
+using Akka.Actor;
+using EvolQ.Cluster.Protocol;
+using EvolQ.Cluster.Serialization;
+using MessagePack;
+
+namespace EvolQ.Cluster.Tests;
+
+public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
+{
+    public SerializerTests()
+        : base(ClusterTestConfig.Local)
+    {
+    }
+
+    private EvolQSerializer Serializer => (EvolQSerializer)Sys.Serialization.FindSerializerForType(typeof(IEvolQMessage));
+
+    [Fact]
+    public void Every_protocol_type_has_a_sample_a_unique_manifest_and_the_EvolQ_serializer()
+    {
+        var declared = typeof(IEvolQMessage).Assembly.GetTypes()
+            .Where(t => typeof(IEvolQMessage).IsAssignableFrom(t) && t is { IsInterface: false, IsAbstract: false })
+            .ToHashSet();
+        Assert.Equal(declared.OrderBy(t => t.Name), ProtocolManifests.Types.OrderBy(t => t.Name));
+        Assert.Equal(declared.OrderBy(t => t.Name), ProtocolSamples.All(TestActor).Select(m => m.GetType()).OrderBy(t => t.Name));
+        Assert.Equal(declared.Count, declared.Select(ProtocolManifests.Of).Distinct().Count());
+        Assert.All(ProtocolManifests.Types, t => Assert.True(ProtocolManifests.Of(t).Length <= 3));
+        Assert.All(ProtocolSamples.All(TestActor), m =>
+            Assert.Equal(EvolQSerializer.SerializerId, Sys.Serialization.FindSerializerFor(m).Identifier));
+    }
+
+    [Fact]
+    public void Every_protocol_type_survives_a_round_trip_bit_for_bit()
+    {
+        foreach (var message in ProtocolSamples.All(TestActor))
+        {
+            var manifest = Serializer.Manifest(message);
+            var bytes = Serializer.ToBinary(message);
+            var back = Serializer.FromBinary(bytes, manifest);
+            DeepEqual.Assert(message, back);
+            Assert.Equal(bytes, Serializer.ToBinary(back));
+        }
+    }
+
+    [Fact]
+    public void The_structural_comparison_sees_a_difference_deep_inside()
+    {
+        var other = ProtocolSamples.Spec with
+        {
+            Options = new Dictionary<string, string> { ["device"] = "cuda:1", ["blocks"] = "12" },
+        };
+        Assert.ThrowsAny<Exception>(() => DeepEqual.Assert(ProtocolSamples.Spec, other));
+        Assert.ThrowsAny<Exception>(() => DeepEqual.Assert(new FitnessRecord(1, 0.0), new FitnessRecord(1, -0.0)));
+    }
+
+    [Fact]
+    public void An_actor_reference_travels_as_a_path_and_resolves_to_the_same_actor()
+    {
+        var heartbeat = new WorkerHeartbeat(TestActor, "w", "cpu", 1, [], 0);
+        var back = (WorkerHeartbeat)Serializer.FromBinary(Serializer.ToBinary(heartbeat), "WH");
+        Assert.Equal(TestActor, back.Worker);
+        back.Worker.Tell("ping", ActorRefs.NoSender);
+        ExpectMsg("ping");
+    }
+
+    [Fact]
+    public void Malformed_payloads_fail_with_a_serialization_exception()
+    {
+        var good = Serializer.ToBinary(new EvaluationResult(ProtocolSamples.Key, [1, 2, 3], "w", 1));
+        Assert.Throws<SerializationException>(() => Serializer.FromBinary(good, "??"));
+        Assert.Throws<SerializationException>(() => Serializer.FromBinary(good[..^5], "ER"));
+        Assert.Throws<SerializationException>(() => Serializer.FromBinary([0xC1, 0x00, 0xFF], "ER"));
+        Assert.Throws<SerializationException>(() => Serializer.FromBinary([0xC0], "ER"));
+        // A type mismatch: the bytes of a key read as a request.
+        Assert.Throws<SerializationException>(() => Serializer.FromBinary(Serializer.ToBinary(ProtocolSamples.Key), "EQ"));
+    }
+
+    [Fact]
+    public void A_payload_claiming_a_huge_array_is_refused_without_allocating_it()
+    {
+        // An EvaluationResult whose losses array header claims 2^31-1 doubles but carries none.
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        var w = new MessagePackWriter(buffer);
+        w.WriteArrayHeader(4);
+        w.WriteArrayHeader(5);
+        w.Write("job");
+        w.Write(0);
+        w.Write(0L);
+        w.Write(0);
+        w.Write(1);
+        w.WriteArrayHeader(int.MaxValue);
+        w.Flush();
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Throws<SerializationException>(() => Serializer.FromBinary(buffer.WrittenSpan.ToArray(), "ER"));
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20);
+    }
+
+    [Fact]
+    public void Oversized_payloads_are_refused_both_ways()
+    {
+        var huge = new EvaluationRequest(ProtocolSamples.Key, 0, new float[3_000_000], null);
+        Assert.Throws<SerializationException>(() => Serializer.ToBinary(huge));
+        var bytes = new byte[Serializer.MaxMessageBytes + 1];
+        Assert.Throws<SerializationException>(() => Serializer.FromBinary(bytes, "EQ"));
+    }
+
+    [Fact]
+    public void The_extension_method_and_base_conf_register_the_same_serializer()
+    {
+        var fromBase = Configuration.NodeConfig.Base;
+        var fromCode = Akka.Configuration.Config.Empty.WithEvolQSerialization();
+        foreach (var path in new[]
+                 {
+                     "akka.actor.serializers.evolq",
+                     "akka.actor.serialization-bindings.\"EvolQ.Cluster.Protocol.IEvolQMessage, EvolQ.Cluster\"",
+                     "akka.actor.serialization-identifiers.\"EvolQ.Cluster.Serialization.EvolQSerializer, EvolQ.Cluster\"",
+                 })
+        {
+            Assert.Equal(fromCode.GetString(path), fromBase.GetString(path));
+            Assert.False(string.IsNullOrEmpty(fromBase.GetString(path)));
+        }
+    }
+}
