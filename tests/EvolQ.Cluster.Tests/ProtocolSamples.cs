@@ -10,7 +10,8 @@ internal static class ProtocolSamples
 
     public static JobSpec Spec => new(
         "job-1", "deit_tiny", "/models/deit_tiny.pth", "imagefolder:/data/train", "imagefolder:/data/val",
-        4, 8, 1000, 100, 42, Settings, "infonce", 3.0,
+        new Dictionary<string, string>(new Quantization.QuantizationConfig().ToMetadata()), 1000, 100, 42, Settings,
+        "infonce", 3.0,
         new Dictionary<string, string> { ["device"] = "cuda:0", ["blocks"] = "12" });
 
     public static EvaluationKey Key => new("job-1", 3, 17, 2, 4);
@@ -48,6 +49,7 @@ internal static class ProtocolSamples
             new EvaluationRejected(Key, "node-a/gpu0", RejectionReason.StateUnknown, "version 2 held"),
             new FinalEvaluationRequest("job-1", Scales),
             new FinalEvaluationResult("job-1", "node-a/gpu0", metrics),
+            new FinalEvaluationFailed("job-1", "node-a/gpu0", RejectionReason.JobUnknown, "not held"),
             new JobPhaseChanged("job-1", JobPhase.Evaluating, "search finished"),
             new JobProgress("job-1", 40, 80, 1, 3, 39, 0.0625),
             new JobSubmitted(Spec),

@@ -44,3 +44,11 @@ public sealed record FinalEvaluationResult(
     [property: Key(0)] string JobId,
     [property: Key(1)] string WorkerId,
     [property: Key(2)] IReadOnlyDictionary<string, double> Metrics) : IEvolQMessage;
+
+/// <summary>A worker could not evaluate the final scales; the coordinator tries another.</summary>
+[MessagePackObject]
+public sealed record FinalEvaluationFailed(
+    [property: Key(0)] string JobId,
+    [property: Key(1)] string WorkerId,
+    [property: Key(2)] RejectionReason Reason,
+    [property: Key(3)] string Message) : IEvolQMessage;

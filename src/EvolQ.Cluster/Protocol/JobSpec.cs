@@ -1,23 +1,25 @@
 using System.Globalization;
+using EvolQ.Quantization;
 using MessagePack;
 
 namespace EvolQ.Cluster.Protocol;
 
-/// <summary>Everything a job is: which model and data, the bit widths, the seeds and the search knobs.</summary>
+/// <summary>Everything a job is: which model and data, the quantization settings, the seeds and the search knobs.</summary>
 /// <param name="JobId">The job's id: its sharded coordinator's entity id and its persistence key.</param>
 /// <param name="ModelName">A registered model name, or "synthetic" for the test backend.</param>
-/// <param name="CheckpointPath">The float checkpoint (or quantized-model file) as every worker sees it.</param>
-/// <param name="CalibrationData">A data spec (see EvolQ.Engine's DataSpec) for the calibration images.</param>
+/// <param name="CheckpointPath">The float checkpoint as every worker sees it.</param>
+/// <param name="CalibrationData">A data spec (EvolQ.Engine's DataSpec) for the calibration images.</param>
 /// <param name="ValidationData">A data spec for the final evaluation, or null to skip it.</param>
-/// <param name="WeightBits">The weight bit width.</param>
-/// <param name="ActivationBits">The activation bit width.</param>
+/// <param name="Quantization">
+/// The bit types, observers and switches in QuantizationConfig's metadata form (w_bit_type, a_bit_type, ...).
+/// </param>
 /// <param name="CalibrationSize">Calibration images drawn.</param>
 /// <param name="CalibrationBatchSize">Images per calibration batch; the batches are the fitness's unit of work.</param>
 /// <param name="CalibrationSeed">Seeds the calibration draw, so every worker draws the same images.</param>
 /// <param name="Search">The search knobs; their seed keys every random draw of the search.</param>
 /// <param name="FitnessLoss">The fitness loss by name (infonce, mse, kl, cosine).</param>
 /// <param name="Temperature">The infoNCE temperature.</param>
-/// <param name="Options">Backend-specific settings (the synthetic backend's sizes, a device hint).</param>
+/// <param name="Options">Backend-specific settings (the synthetic backend's sizes, for instance).</param>
 [MessagePackObject]
 public sealed record JobSpec(
     [property: Key(0)] string JobId,
@@ -25,16 +27,20 @@ public sealed record JobSpec(
     [property: Key(2)] string CheckpointPath,
     [property: Key(3)] string CalibrationData,
     [property: Key(4)] string? ValidationData,
-    [property: Key(5)] int WeightBits,
-    [property: Key(6)] int ActivationBits,
-    [property: Key(7)] int CalibrationSize,
-    [property: Key(8)] int CalibrationBatchSize,
-    [property: Key(9)] long CalibrationSeed,
-    [property: Key(10)] SearchSettingsData Search,
-    [property: Key(11)] string FitnessLoss,
-    [property: Key(12)] double Temperature,
-    [property: Key(13)] IReadOnlyDictionary<string, string> Options) : IEvolQMessage
+    [property: Key(5)] IReadOnlyDictionary<string, string> Quantization,
+    [property: Key(6)] int CalibrationSize,
+    [property: Key(7)] int CalibrationBatchSize,
+    [property: Key(8)] long CalibrationSeed,
+    [property: Key(9)] SearchSettingsData Search,
+    [property: Key(10)] string FitnessLoss,
+    [property: Key(11)] double Temperature,
+    [property: Key(12)] IReadOnlyDictionary<string, string> Options) : IEvolQMessage
 {
+    /// <summary>The quantization settings as the engine takes them.</summary>
+    /// <exception cref="QuantizationConfigException">An entry is missing or unreadable (one sentence).</exception>
+    public QuantizationConfig QuantizationConfig() =>
+        EvolQ.Quantization.QuantizationConfig.FromMetadata(Quantization, $"Job '{JobId}'");
+
     /// <summary>One sentence naming the first thing wrong with the spec, or null when it can run.</summary>
     public string? Problem()
     {
@@ -42,16 +48,21 @@ public sealed record JobSpec(
             return "A job needs a non-empty id.";
         if (string.IsNullOrWhiteSpace(ModelName))
             return $"Job '{JobId}' names no model.";
-        if (Search is null)
-            return $"Job '{JobId}' has no search settings.";
-        if (Search.WeightBits != WeightBits)
-            return string.Create(CultureInfo.InvariantCulture,
-                $"Job '{JobId}' has {WeightBits}-bit weights but its search settings say {Search.WeightBits}.");
+        if (Search is null || Quantization is null || Options is null)
+            return $"Job '{JobId}' lacks its search settings, quantization settings or options.";
         if (CalibrationSize < 1 || CalibrationBatchSize < 1)
             return $"Job '{JobId}' needs a positive calibration size and batch size.";
         try
         {
+            var weightBits = QuantizationConfig().WeightBits.Bits;
+            if (Search.WeightBits != weightBits)
+                return string.Create(CultureInfo.InvariantCulture,
+                    $"Job '{JobId}' quantizes weights to {weightBits} bits but its search settings say {Search.WeightBits}.");
             Search.ToSettings().Validate();
+        }
+        catch (QuantizationConfigException e)
+        {
+            return e.Message;
         }
         catch (ArgumentException e)
         {

@@ -36,6 +36,7 @@ public static class ProtocolManifests
         [typeof(EvaluationRejected)] = "EX",
         [typeof(FinalEvaluationRequest)] = "FQ",
         [typeof(FinalEvaluationResult)] = "FE",
+        [typeof(FinalEvaluationFailed)] = "FX",
         // notifications
         [typeof(JobPhaseChanged)] = "PC",
         [typeof(JobProgress)] = "PG",

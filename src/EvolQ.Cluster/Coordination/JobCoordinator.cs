@@ -1,0 +1,424 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Event;
+using Akka.Persistence;
+using AkkaCluster = Akka.Cluster.Cluster;
+using EvolQ.Cluster.Protocol;
+using EvolQ.Search;
+
+namespace EvolQ.Cluster.Coordination;
+
+/// <summary>
+/// The coordinator of one job: a persistent actor (a sharded entity in the cluster) that drives the job's
+/// <see cref="EvolutionarySearch"/> through its phases and dispatches its fitness evaluations to workers.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Each phase is a behaviour: Pending (no spec yet), Calibrating (one worker prepares the job and reports its blocks),
+/// Searching (ask, dispatch, tell), Evaluating (one worker evaluates the final scales), Done and Failed. The phase is
+/// not stored: it follows from the journal (spec, calibration, told fitness, final metrics or failure).
+/// </para>
+/// <para>
+/// Every told fitness is persisted before the search is told, and snapshots hold the search's own binary state, so a
+/// coordinator that crashes resumes from its last told fitness; since every random draw is keyed, the resumed job
+/// ends bit-identical to an uninterrupted one. Work in flight at the crash is simply sent again.
+/// </para>
+/// </remarks>
+public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
+{
+    private readonly string jobId;
+    private readonly CoordinatorSettings settings;
+    private readonly IActorRef mediator;
+    private readonly ILoggingAdapter log = Context.GetLogger();
+    private readonly List<FitnessRecord> told = [];
+    private JobSpec? spec;
+    private EvolutionarySearch? search;
+    private int batchCount;
+    private string? fingerprint;
+    private IReadOnlyDictionary<string, double>? metrics;
+    private string? error;
+    private JobPhase phase;
+    private WorkDispatcher? dispatcher;
+    private int toldSinceSnapshot;
+
+    /// <param name="mediator">The pub-sub mediator; the cluster's when null.</param>
+    public JobCoordinator(string jobId, CoordinatorSettings settings, IActorRef? mediator = null)
+    {
+        this.jobId = jobId;
+        this.settings = settings;
+        this.mediator = mediator ?? DistributedPubSub.Get(Context.System).Mediator;
+
+        Recover<SnapshotOffer>(offer => ApplySnapshot((CoordinatorSnapshot)offer.Snapshot));
+        Recover<JobSubmitted>(Apply);
+        Recover<JobCalibrated>(Apply);
+        Recover<FitnessTold>(Apply);
+        Recover<JobEvaluated>(Apply);
+        Recover<JobFailed>(Apply);
+        Recover<RecoveryCompleted>(_ => Enter(Derive(), resumed: spec is not null));
+        Pending();
+    }
+
+    public override string PersistenceId => PersistenceIdOf(jobId);
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>The journal key of a job.</summary>
+    public static string PersistenceIdOf(string jobId) => "job-" + jobId;
+
+    public static Props Props(string jobId, CoordinatorSettings settings, IActorRef? mediator = null) =>
+        Akka.Actor.Props.Create(() => new JobCoordinator(jobId, settings, mediator));
+
+    protected override void PostStop()
+    {
+        if (dispatcher is not null)
+            AkkaCluster.Get(Context.System).Unsubscribe(Self);
+        base.PostStop();
+    }
+
+    // ---- behaviours ----
+
+    private void Pending()
+    {
+        Command<SubmitJob>(Submit);
+        Common();
+    }
+
+    private void Calibrating()
+    {
+        Command<JobPrepared>(Calibrated);
+        Command<PrepareFailed>(f => After(d => d.OnPrepareFailed(f, Sender, DateTime.UtcNow)));
+        Common();
+    }
+
+    private void Searching()
+    {
+        Command<EvaluationResult>(Result);
+        Command<EvaluationRejected>(r => After(d => d.OnRejected(r, Sender, DateTime.UtcNow)));
+        Command<JobPrepared>(p => After(d => d.OnPrepared(p, Sender, DateTime.UtcNow)));
+        Command<PrepareFailed>(f => After(d => d.OnPrepareFailed(f, Sender, DateTime.UtcNow)));
+        Common();
+    }
+
+    private void Evaluating()
+    {
+        Command<FinalEvaluationResult>(Final);
+        Command<FinalEvaluationFailed>(f => After(d => d.OnFinalFailed(f, Sender, DateTime.UtcNow)));
+        Command<JobPrepared>(p => After(d => d.OnPrepared(p, Sender, DateTime.UtcNow)));
+        Command<PrepareFailed>(f => After(d => d.OnPrepareFailed(f, Sender, DateTime.UtcNow)));
+        Common();
+    }
+
+    private void Finished() => Common();
+
+    /// <summary>What every phase answers: queries, worker liveness, snapshot bookkeeping, late replies.</summary>
+    private void Common()
+    {
+        Command<SubmitJob>(s => Sender.Tell(SameSpec(s.Spec)
+            ? new JobAccepted(jobId, phase)
+            : new JobRejected(jobId, $"Job '{jobId}' was already submitted with another spec.")));
+        Command<GetJobStatus>(_ => Sender.Tell(Status()));
+        Command<GetJobResult>(_ => Sender.Tell(Result()));
+        Command<WorkerHeartbeat>(h => After(d => d.Heard(h, DateTime.UtcNow)));
+        Command<Terminated>(t => After(d => d.Remove(t.ActorRef, "stopped")));
+        Command<ClusterEvent.MemberRemoved>(m => After(d => d.RemoveAt(m.Member.Address, "its node left the cluster")));
+        Command<Tick>(_ => After(d => d.Tick(DateTime.UtcNow)));
+        Command<QueryWorkers>(_ => mediator.Tell(new Publish(Topics.Workers, new WorkerQuery(jobId)), Self));
+        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
+        Command<SaveSnapshotFailure>(f => log.Warning("Job {0}: a snapshot was not saved: {1}", jobId, f.Cause.Message));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(f => log.Warning("Job {0}: old snapshots were not deleted: {1}", jobId, f.Cause.Message));
+        Command<SubscribeAck>(_ => { });
+        Command<UnsubscribeAck>(_ => { });
+        Command<ClusterEvent.CurrentClusterState>(_ => { });
+        // Replies that arrive after their phase (a late result, a preparation once done) change nothing.
+        Command<IEvolQMessage>(m => log.Debug("Job {0} in phase {1} ignores a late {2}.", jobId, phase, m.GetType().Name));
+    }
+
+    // ---- commands ----
+
+    private void Submit(SubmitJob submit)
+    {
+        var problem = submit.Spec.JobId != jobId
+            ? $"Job '{submit.Spec.JobId}' reached the coordinator of job '{jobId}'."
+            : submit.Spec.Problem();
+        if (problem is not null)
+        {
+            Sender.Tell(new JobRejected(submit.Spec.JobId, problem));
+            return;
+        }
+        var replyTo = Sender;
+        Persist(new JobSubmitted(submit.Spec), e =>
+        {
+            Apply(e);
+            replyTo.Tell(new JobAccepted(jobId, JobPhase.Calibrating));
+            Enter(JobPhase.Calibrating);
+        });
+    }
+
+    private void Calibrated(JobPrepared prepared)
+    {
+        if (prepared.JobId != jobId || dispatcher is null)
+            return;
+        var calibrated = new JobCalibrated(
+            jobId, prepared.BlockNames, prepared.InitialScales, prepared.BatchCount, prepared.Fingerprint, prepared.WorkerId);
+        try
+        {
+            // The search checks the blocks; a calibration it refuses would fail again on every recovery.
+            _ = NewSearch(calibrated);
+        }
+        catch (ArgumentException e)
+        {
+            Fail($"The calibration of job '{jobId}' is unusable: {e.Message}");
+            return;
+        }
+        var worker = Sender;
+        Persist(calibrated, e =>
+        {
+            Apply(e);
+            dispatcher.Fingerprint = fingerprint;
+            dispatcher.BatchCount = batchCount;
+            dispatcher.OnPrepared(prepared, worker, DateTime.UtcNow);
+            Snapshot();
+            Enter(JobPhase.Searching);
+        });
+    }
+
+    private void Result(EvaluationResult result)
+    {
+        if (dispatcher?.OnResult(result, Sender, DateTime.UtcNow) is not { } done)
+        {
+            Pump();
+            return;
+        }
+        if (double.IsNaN(done.Loss))
+        {
+            Fail($"The fitness of candidate {done.CandidateId} is NaN; a fitness evaluation must return a number.");
+            return;
+        }
+        Persist(new FitnessTold(jobId, done.CandidateId, done.Loss), e =>
+        {
+            Apply(e);
+            Publish(new JobProgress(jobId, search!.EvaluationsDone, search.EvaluationsPlanned, search.CurrentPass,
+                search.CurrentBlock, e.CandidateId, e.Loss));
+            if (++toldSinceSnapshot >= settings.SnapshotEvery)
+                Snapshot();
+            if (search.Completed)
+            {
+                Snapshot();
+                Enter(JobPhase.Evaluating);
+                return;
+            }
+            StartStep();
+            Pump();
+        });
+    }
+
+    private void Final(FinalEvaluationResult result)
+    {
+        if (dispatcher is null || !dispatcher.OnFinalResult(result, Sender, DateTime.UtcNow))
+            return;
+        Persist(new JobEvaluated(jobId, result.Metrics), e =>
+        {
+            Apply(e);
+            Snapshot();
+            Enter(JobPhase.Done);
+        });
+    }
+
+    private void Fail(string reason)
+    {
+        log.Error("Job {0} failed: {1}", jobId, reason);
+        Persist(new JobFailed(jobId, reason), e =>
+        {
+            Apply(e);
+            Enter(JobPhase.Failed);
+        });
+    }
+
+    /// <summary>Runs a dispatcher update, then sends what can be sent (or fails the job when it cannot go on).</summary>
+    private void After(Action<WorkDispatcher> update)
+    {
+        if (dispatcher is null)
+            return;
+        update(dispatcher);
+        Pump();
+    }
+
+    private void Pump()
+    {
+        if (dispatcher is null)
+            return;
+        if (dispatcher.Fatal is null)
+            dispatcher.Dispatch(DateTime.UtcNow);
+        if (dispatcher.Fatal is { } fatal && phase is not (JobPhase.Done or JobPhase.Failed))
+        {
+            // Stop dispatching before the failure is persisted; the message is the one sentence the user sees.
+            StopActive();
+            Fail(fatal);
+        }
+    }
+
+    // ---- phases ----
+
+    private JobPhase Derive() =>
+        spec is null ? JobPhase.Pending
+        : error is not null ? JobPhase.Failed
+        : metrics is not null ? JobPhase.Done
+        : search is null ? JobPhase.Calibrating
+        : search.Completed ? JobPhase.Evaluating
+        : JobPhase.Searching;
+
+    private void Enter(JobPhase next, bool resumed = false)
+    {
+        phase = next;
+        switch (next)
+        {
+            case JobPhase.Pending:
+                Become(Pending);
+                return;
+            case JobPhase.Calibrating:
+                StartActive();
+                Become(Calibrating);
+                break;
+            case JobPhase.Searching:
+                StartActive();
+                Become(Searching);
+                StartStep();
+                break;
+            case JobPhase.Evaluating:
+                StartActive();
+                Become(Evaluating);
+                dispatcher!.StartFinal(AllScales());
+                break;
+            default:
+                StopActive();
+                Become(Finished);
+                break;
+        }
+        var message = next switch
+        {
+            JobPhase.Searching when resumed => $"resumed at evaluation {search!.EvaluationsDone} of {search.EvaluationsPlanned}",
+            JobPhase.Searching => $"{search!.BlockCount} blocks, {batchCount} batches, {search.EvaluationsPlanned} evaluations",
+            JobPhase.Failed => error ?? "failed",
+            _ => resumed ? "resumed" : next.ToString().ToLowerInvariant(),
+        };
+        log.Info("Job {0}: {1} ({2}).", jobId, next, message);
+        Publish(new JobPhaseChanged(jobId, next, message));
+        Pump();
+    }
+
+    private void StartActive()
+    {
+        if (dispatcher is not null)
+            return;
+        dispatcher = new WorkDispatcher(spec!, settings, Self, log, w => Context.Watch(w))
+        {
+            Fingerprint = fingerprint,
+            BatchCount = batchCount,
+        };
+        mediator.Tell(new Subscribe(Topics.WorkerHeartbeats, Self));
+        AkkaCluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.MemberRemoved));
+        Timers.StartPeriodicTimer(Tick.Instance, Tick.Instance, settings.TickInterval);
+        Timers.StartPeriodicTimer(QueryWorkers.Instance, QueryWorkers.Instance, TimeSpan.Zero, settings.WorkerQueryInterval);
+    }
+
+    private void StopActive()
+    {
+        if (dispatcher is null)
+            return;
+        Timers.CancelAll();
+        mediator.Tell(new Unsubscribe(Topics.WorkerHeartbeats, Self));
+        AkkaCluster.Get(Context.System).Unsubscribe(Self);
+        foreach (var worker in dispatcher.WorkerRefs)
+        {
+            Context.Unwatch(worker);
+            worker.Tell(new ReleaseJob(jobId), Self);
+        }
+        dispatcher = null;
+    }
+
+    private void StartStep() =>
+        dispatcher?.StartStep(search!.Ask(), search.History.Count, AllScales());
+
+    // ---- state ----
+
+    private void Apply(JobSubmitted e) => spec = e.Spec;
+
+    private void Apply(JobCalibrated e)
+    {
+        search = NewSearch(e);
+        batchCount = e.BatchCount;
+        fingerprint = e.Fingerprint;
+    }
+
+    private void Apply(FitnessTold e)
+    {
+        var outcome = search!.Tell(e.CandidateId, e.Loss);
+        if (outcome == TellOutcome.Accepted)
+            told.Add(new FitnessRecord(e.CandidateId, e.Loss));
+        else
+            log.Warning("Job {0}: the journal tells candidate {1} again ({2}).", jobId, e.CandidateId, outcome);
+    }
+
+    private void Apply(JobEvaluated e) => metrics = e.Metrics;
+
+    private void Apply(JobFailed e) => error = e.Reason;
+
+    private void ApplySnapshot(CoordinatorSnapshot s)
+    {
+        spec = s.Spec;
+        batchCount = s.BatchCount;
+        fingerprint = s.Fingerprint;
+        search = s.SearchState is null ? null : EvolutionarySearch.Deserialize(s.SearchState);
+        told.Clear();
+        told.AddRange(s.ToldIds.Zip(s.ToldLosses, (id, loss) => new FitnessRecord(id, loss)));
+        metrics = s.Metrics;
+        error = s.Error;
+    }
+
+    private void Snapshot()
+    {
+        toldSinceSnapshot = 0;
+        SaveSnapshot(new CoordinatorSnapshot(
+            spec, Derive(), batchCount, fingerprint, search?.Serialize(),
+            told.Select(t => t.CandidateId).ToArray(), told.Select(t => t.Loss).ToArray(), metrics, error));
+    }
+
+    private EvolutionarySearch NewSearch(JobCalibrated e) =>
+        new(e.BlockNames.Select((name, b) => new SearchBlock(name, e.InitialScales[b])).ToArray(), spec!.Search.ToSettings());
+
+    private float[][] AllScales() =>
+        search is null ? [] : Enumerable.Range(0, search.BlockCount).Select(search.GetScales).ToArray();
+
+    private JobStatus Status() => new(
+        jobId, phase, search?.EvaluationsDone ?? 0, search?.EvaluationsPlanned ?? 0, search?.CurrentPass ?? 0,
+        search?.CurrentBlock ?? -1, dispatcher?.UsableWorkers ?? 0, error);
+
+    private JobResult Result() => new(
+        jobId, phase, search?.BlockNames.ToArray() ?? [], AllScales(), told.ToArray(),
+        search?.History.Select(v => new VisitRecord(v.Pass, v.Block, v.InitialLoss, v.BestLoss, v.BestCandidateId, v.Evaluations)).ToArray() ?? [],
+        metrics ?? new Dictionary<string, double>(), error);
+
+    private bool SameSpec(JobSpec other)
+    {
+        if (spec is null)
+            return false;
+        // Records compare dictionaries by reference; the wire bytes compare everything.
+        var serialization = Context.System.Serialization;
+        var serializer = serialization.FindSerializerFor(spec);
+        return serializer.ToBinary(spec).AsSpan().SequenceEqual(serializer.ToBinary(other));
+    }
+
+    private void Publish(IEvolQMessage message) => mediator.Tell(new Publish(Topics.Jobs, message), Self);
+
+    private sealed class Tick : INoSerializationVerificationNeeded
+    {
+        public static readonly Tick Instance = new();
+    }
+
+    private sealed class QueryWorkers : INoSerializationVerificationNeeded
+    {
+        public static readonly QueryWorkers Instance = new();
+    }
+}

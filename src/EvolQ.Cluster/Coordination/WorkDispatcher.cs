@@ -1,0 +1,419 @@
+using System.Globalization;
+using Akka.Actor;
+using Akka.Event;
+using EvolQ.Cluster.Protocol;
+using EvolQ.Search;
+
+namespace EvolQ.Cluster.Coordination;
+
+/// <summary>
+/// A job's dispatcher, owned by its coordinator (one thread): which workers it knows, which pieces of work are in
+/// flight where and until when, and the per-batch losses gathered for each candidate of the current step.
+/// </summary>
+/// <remarks>
+/// <para>
+/// A step's candidates are split into contiguous batch ranges when usable workers outnumber them, so the workers
+/// share one candidate; the losses are put back in batch order and combined with <see cref="LossCombiner"/>, which
+/// gives the bits one worker would. Every piece carries an <see cref="EvaluationKey"/>; a result for a piece already
+/// had, a candidate already told or an older state version changes nothing.
+/// </para>
+/// <para>
+/// Workers that hold the job are used first; others are prepared only while work is left unassigned. A piece whose
+/// deadline passes, or whose worker dies, goes back to the queue; a worker that timed out is skipped until it is
+/// heard from again. After MaxAttempts tries of one piece, or MaxAttempts failed preparations, <see cref="Fatal"/>
+/// says why the job cannot go on.
+/// </para>
+/// </remarks>
+internal sealed class WorkDispatcher
+{
+    private readonly JobSpec spec;
+    private readonly CoordinatorSettings settings;
+    private readonly IActorRef self;
+    private readonly ILoggingAdapter log;
+    private readonly Action<IActorRef> watch;
+    private readonly Dictionary<IActorRef, WorkerEntry> workers = [];
+    private readonly Dictionary<long, CandidateWork> candidates = [];
+    private readonly List<WorkUnit> units = [];
+    private int stateVersion;
+    private float[][] currentScales = [];
+    private float[][]? finalScales;
+    private WorkerEntry? finalWorker;
+    private DateTime finalDeadline;
+    private int finalAttempts;
+    private int prepareFailures;
+
+    /// <param name="watch">Called once for every worker first heard of, so the coordinator can watch it.</param>
+    public WorkDispatcher(JobSpec spec, CoordinatorSettings settings, IActorRef self, ILoggingAdapter log, Action<IActorRef> watch)
+    {
+        this.spec = spec;
+        this.settings = settings;
+        this.self = self;
+        this.log = log;
+        this.watch = watch;
+    }
+
+    /// <summary>The fingerprint of the job's calibration; null until it is calibrated.</summary>
+    public string? Fingerprint { get; set; }
+
+    public int BatchCount { get; set; }
+
+    /// <summary>Why the job cannot go on (tries exhausted); null while it can.</summary>
+    public string? Fatal { get; private set; }
+
+    /// <summary>Results or rejections that changed nothing (repeats, stale versions, candidates already told).</summary>
+    public long Duplicates { get; private set; }
+
+    /// <summary>Pieces of work sent again after a time-out, a rejection or a worker's death.</summary>
+    public long Redispatches { get; private set; }
+
+    /// <summary>Requests sent.</summary>
+    public long RequestsSent { get; private set; }
+
+    public IEnumerable<IActorRef> WorkerRefs => workers.Keys;
+
+    /// <summary>Workers that hold the job and are not suspected.</summary>
+    public int UsableWorkers => workers.Values.Count(w => w.Preparation == Preparation.Ready && !w.Suspect);
+
+    public void Heard(WorkerHeartbeat heartbeat, DateTime now)
+    {
+        var worker = Touch(heartbeat.Worker, heartbeat.WorkerId, now);
+        worker.Device = heartbeat.Device;
+        // A worker that still holds the job from before (this coordinator restarted) can serve at once; which state
+        // version it holds is unknown, so its first request carries the scales.
+        if (Fingerprint is not null && worker.Preparation == Preparation.None
+            && heartbeat.Jobs.Any(j => j.JobId == spec.JobId && j.Fingerprint == Fingerprint))
+        {
+            worker.Preparation = Preparation.Ready;
+            worker.KnownVersion = -1;
+        }
+    }
+
+    /// <summary>Forgets a worker (it died or went silent); its work goes back to the queue.</summary>
+    public void Remove(IActorRef worker, string why)
+    {
+        if (!workers.Remove(worker, out var entry))
+            return;
+        log.Info("Job {0}: worker {1} is gone ({2}).", spec.JobId, entry.WorkerId, why);
+        if (entry.Assigned is { } unit)
+        {
+            unit.AssignedTo = null;
+            Redispatches++;
+        }
+        if (entry.FinalAssigned)
+            finalWorker = null;
+    }
+
+    /// <summary>Forgets every worker at a cluster member's address.</summary>
+    public void RemoveAt(Address address, string why)
+    {
+        foreach (var worker in workers.Keys.Where(w => w.Path.Address.Equals(address)).ToArray())
+            Remove(worker, why);
+    }
+
+    /// <summary>Plans the pieces of a new step: the search's outstanding candidates at a state version.</summary>
+    public void StartStep(IReadOnlyList<Candidate> ask, int version, float[][] scales)
+    {
+        stateVersion = version;
+        currentScales = scales;
+        var wanted = ask.Select(c => c.Id).ToHashSet();
+        foreach (var stale in candidates.Keys.Where(id => !wanted.Contains(id)).ToArray())
+            candidates.Remove(stale);
+        units.RemoveAll(u => !wanted.Contains(u.Key.CandidateId) || u.Key.StateVersion != version);
+        foreach (var worker in workers.Values.Where(w => w.Assigned is { } a && !units.Contains(a)))
+            worker.Assigned = null;
+
+        var fresh = ask.Where(c => !candidates.ContainsKey(c.Id)).ToArray();
+        if (fresh.Length == 0)
+            return;
+        var usable = Math.Max(1, UsableWorkers);
+        var parts = usable > fresh.Length ? Math.Min(BatchCount, (usable + fresh.Length - 1) / fresh.Length) : 1;
+        foreach (var candidate in fresh)
+        {
+            var work = new CandidateWork(candidate, BatchCount);
+            for (var p = 0; p < parts; p++)
+            {
+                var first = BatchCount * p / parts;
+                var end = BatchCount * (p + 1) / parts;
+                var unit = new WorkUnit(new EvaluationKey(spec.JobId, version, candidate.Id, first, end - first), candidate.Block, candidate.Scales);
+                work.Units.Add(unit);
+                units.Add(unit);
+            }
+            candidates[candidate.Id] = work;
+        }
+    }
+
+    /// <summary>Takes a result; returns the candidate and its combined loss when this result completed it.</summary>
+    public (long CandidateId, double Loss)? OnResult(EvaluationResult result, IActorRef sender, DateTime now)
+    {
+        var key = result.Key;
+        var worker = Touch(sender, result.WorkerId, now);
+        worker.Suspect = false;
+        if (key.StateVersion == stateVersion)
+            worker.KnownVersion = stateVersion;
+        if (worker.Assigned?.Key == key)
+            worker.Assigned = null;
+
+        if (key.JobId != spec.JobId || key.StateVersion != stateVersion || !candidates.TryGetValue(key.CandidateId, out var work))
+        {
+            Duplicates++;
+            return null;
+        }
+        if (key.FirstBatch < 0 || key.BatchCount != result.Losses.Length || key.FirstBatch + key.BatchCount > BatchCount)
+        {
+            log.Warning("Job {0}: worker {1} answered {2} with {3} losses; ignored.", spec.JobId, result.WorkerId, key, result.Losses.Length);
+            return null;
+        }
+
+        if (work.Units.FirstOrDefault(u => u.Key == key) is { } unit && !unit.Done)
+        {
+            unit.Done = true;
+            worker.Completed++;
+            // Another worker may still be computing this piece (it was sent again after a time-out): its answer
+            // will be a duplicate, and it is free for new work as far as this job is concerned.
+            if (unit.AssignedTo is { } other && other != worker && other.Assigned == unit)
+                other.Assigned = null;
+            unit.AssignedTo = null;
+        }
+
+        var added = false;
+        for (var i = 0; i < result.Losses.Length; i++)
+        {
+            var batch = key.FirstBatch + i;
+            if (work.Have[batch])
+            {
+                if (BitConverter.DoubleToInt64Bits(work.Losses[batch]) != BitConverter.DoubleToInt64Bits(result.Losses[i]))
+                    log.Warning("Job {0}: batch {1} of candidate {2} came back as {3:R} and as {4:R}; evaluations are not deterministic.",
+                        spec.JobId, batch, key.CandidateId, work.Losses[batch], result.Losses[i]);
+                continue;
+            }
+            work.Losses[batch] = result.Losses[i];
+            work.Have[batch] = true;
+            work.Missing--;
+            added = true;
+        }
+        if (!added)
+            Duplicates++;
+        if (work.Missing > 0)
+            return null;
+
+        candidates.Remove(key.CandidateId);
+        units.RemoveAll(u => u.Key.CandidateId == key.CandidateId);
+        foreach (var w in workers.Values.Where(w => w.Assigned?.Key.CandidateId == key.CandidateId))
+            w.Assigned = null;
+        return (key.CandidateId, LossCombiner.Combine(work.Losses));
+    }
+
+    public void OnRejected(EvaluationRejected rejection, IActorRef sender, DateTime now)
+    {
+        var key = rejection.Key;
+        var worker = Touch(sender, rejection.WorkerId, now);
+        worker.Suspect = false;
+        if (worker.Assigned?.Key == key)
+            worker.Assigned = null;
+        switch (rejection.Reason)
+        {
+            case RejectionReason.JobUnknown:
+                worker.Preparation = Preparation.None;
+                worker.KnownVersion = -1;
+                break;
+            case RejectionReason.StateUnknown:
+                worker.KnownVersion = -1;
+                break;
+            case RejectionReason.Invalid:
+                log.Warning("Job {0}: worker {1} finds {2} invalid ({3}); it is not used for this job.", spec.JobId, worker.WorkerId, key, rejection.Message);
+                worker.Preparation = Preparation.Incompatible;
+                break;
+            default:
+                log.Warning("Job {0}: worker {1} failed {2}: {3}", spec.JobId, worker.WorkerId, key, rejection.Message);
+                break;
+        }
+
+        var unit = units.FirstOrDefault(u => u.Key == key);
+        if (unit is null || unit.Done)
+        {
+            Duplicates++;
+            return;
+        }
+        if (unit.AssignedTo == worker)
+            unit.AssignedTo = null;
+        Redispatches++;
+        if (rejection.Reason is RejectionReason.Failed or RejectionReason.Invalid && ++unit.Attempts >= settings.MaxAttempts)
+            Fatal = $"Candidate {key.CandidateId} failed {unit.Attempts} times; the last error: {rejection.Message}";
+    }
+
+    /// <summary>Takes a worker's preparation; true when it matches the job's fingerprint (or sets it, when calibrating).</summary>
+    public bool OnPrepared(JobPrepared prepared, IActorRef sender, DateTime now)
+    {
+        var worker = Touch(sender, prepared.WorkerId, now);
+        worker.Suspect = false;
+        if (Fingerprint is not null && prepared.Fingerprint != Fingerprint)
+        {
+            log.Warning("Job {0}: worker {1} prepared the job with fingerprint {2}, not {3}; it is not used for this job.",
+                spec.JobId, worker.WorkerId, prepared.Fingerprint, Fingerprint);
+            worker.Preparation = Preparation.Incompatible;
+            return false;
+        }
+        worker.Preparation = Preparation.Ready;
+        // A fresh preparation holds the calibrated scales: state version 0.
+        worker.KnownVersion = 0;
+        return true;
+    }
+
+    public void OnPrepareFailed(PrepareFailed failure, IActorRef sender, DateTime now)
+    {
+        var worker = Touch(sender, failure.WorkerId, now);
+        log.Warning("Job {0}: worker {1} could not prepare it: {2}", spec.JobId, worker.WorkerId, failure.Message);
+        worker.Preparation = Preparation.Incompatible;
+        if (++prepareFailures >= settings.MaxAttempts || Fingerprint is null && !workers.Values.Any(CanPrepare))
+            Fatal = failure.Message;
+    }
+
+    /// <summary>Asks for the final evaluation of these scales (replaces any step).</summary>
+    public void StartFinal(float[][] scales)
+    {
+        candidates.Clear();
+        units.Clear();
+        foreach (var w in workers.Values)
+            w.Assigned = null;
+        finalScales = scales;
+        finalWorker = null;
+    }
+
+    /// <summary>Takes a final result; true when it is the awaited one.</summary>
+    public bool OnFinalResult(FinalEvaluationResult result, IActorRef sender, DateTime now)
+    {
+        var worker = Touch(sender, result.WorkerId, now);
+        worker.Suspect = false;
+        worker.FinalAssigned = false;
+        if (finalScales is null)
+            return false;
+        finalScales = null;
+        finalWorker = null;
+        return true;
+    }
+
+    public void OnFinalFailed(FinalEvaluationFailed failure, IActorRef sender, DateTime now)
+    {
+        var worker = Touch(sender, failure.WorkerId, now);
+        worker.FinalAssigned = false;
+        if (failure.Reason == RejectionReason.JobUnknown)
+            worker.Preparation = Preparation.None;
+        if (finalWorker == worker)
+            finalWorker = null;
+        if (failure.Reason != RejectionReason.JobUnknown && ++finalAttempts >= settings.MaxAttempts)
+            Fatal = $"The final evaluation failed {finalAttempts} times; the last error: {failure.Message}";
+    }
+
+    /// <summary>Drops silent workers and sends overdue work elsewhere.</summary>
+    public void Tick(DateTime now)
+    {
+        foreach (var silent in workers.Values.Where(w => now - w.LastSeen > settings.WorkerTimeout).ToArray())
+            Remove(silent.Ref, "silent for " + settings.WorkerTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture) + " s");
+
+        foreach (var unit in units.Where(u => !u.Done && u.AssignedTo is not null && u.Deadline <= now))
+        {
+            var worker = unit.AssignedTo!;
+            log.Warning("Job {0}: {1} timed out on worker {2}; sending it elsewhere.", spec.JobId, unit.Key, worker.WorkerId);
+            worker.Suspect = true;
+            worker.Assigned = null;
+            unit.AssignedTo = null;
+            Redispatches++;
+            if (++unit.Attempts >= settings.MaxAttempts)
+                Fatal = $"Candidate {unit.Key.CandidateId} timed out {unit.Attempts} times.";
+        }
+
+        foreach (var worker in workers.Values.Where(w => w.Preparation == Preparation.Preparing && w.PrepareDeadline <= now))
+        {
+            log.Warning("Job {0}: worker {1} did not prepare it in time.", spec.JobId, worker.WorkerId);
+            worker.Preparation = Preparation.None;
+            worker.Suspect = true;
+        }
+
+        if (finalWorker is { } fw && finalDeadline <= now)
+        {
+            fw.Suspect = true;
+            fw.FinalAssigned = false;
+            finalWorker = null;
+            if (++finalAttempts >= settings.MaxAttempts)
+                Fatal = $"The final evaluation timed out {finalAttempts} times.";
+        }
+    }
+
+    /// <summary>Sends what can be sent: pieces to free prepared workers, preparations to others while work waits.</summary>
+    public void Dispatch(DateTime now)
+    {
+        if (Fatal is not null)
+            return;
+        if (Fingerprint is null)
+        {
+            // Calibrating: one preparation at a time, since its outcome (the fingerprint) decides who may join.
+            if (!workers.Values.Any(w => w.Preparation == Preparation.Preparing)
+                && workers.Values.Where(CanPrepare).OrderBy(w => w.WorkerId, StringComparer.Ordinal).FirstOrDefault() is { } first)
+                SendPrepare(first, now);
+            return;
+        }
+
+        var free = new Queue<WorkerEntry>(workers.Values
+            .Where(w => w.Preparation == Preparation.Ready && !w.Suspect && w.Free)
+            .OrderByDescending(w => w.KnownVersion == stateVersion)
+            .ThenBy(w => w.WorkerId, StringComparer.Ordinal));
+
+        var waiting = 0;
+        if (finalScales is not null && finalWorker is null)
+        {
+            if (free.TryDequeue(out var worker))
+            {
+                worker.FinalAssigned = true;
+                finalWorker = worker;
+                finalDeadline = now + settings.RequestTimeout;
+                worker.Ref.Tell(new FinalEvaluationRequest(spec.JobId, finalScales), self);
+            }
+            else
+            {
+                waiting++;
+            }
+        }
+
+        foreach (var unit in units.Where(u => !u.Done && u.AssignedTo is null))
+        {
+            if (!free.TryDequeue(out var worker))
+            {
+                waiting++;
+                continue;
+            }
+            unit.AssignedTo = worker;
+            unit.Deadline = now + settings.RequestTimeout;
+            worker.Assigned = unit;
+            var scales = worker.KnownVersion == stateVersion ? null : currentScales;
+            worker.KnownVersion = stateVersion;
+            RequestsSent++;
+            worker.Ref.Tell(new EvaluationRequest(unit.Key, unit.Block, unit.Scales, scales), self);
+        }
+
+        waiting -= workers.Values.Count(w => w.Preparation == Preparation.Preparing);
+        foreach (var worker in workers.Values.Where(CanPrepare).OrderBy(w => w.WorkerId, StringComparer.Ordinal).Take(Math.Max(0, waiting)))
+            SendPrepare(worker, now);
+    }
+
+    private static bool CanPrepare(WorkerEntry w) => w.Preparation == Preparation.None && !w.Suspect && w.Free;
+
+    private void SendPrepare(WorkerEntry worker, DateTime now)
+    {
+        worker.Preparation = Preparation.Preparing;
+        worker.PrepareDeadline = now + settings.PrepareTimeout;
+        worker.Ref.Tell(new PrepareJob(spec), self);
+    }
+
+    private WorkerEntry Touch(IActorRef worker, string workerId, DateTime now)
+    {
+        if (!workers.TryGetValue(worker, out var entry))
+        {
+            entry = new WorkerEntry(worker, workerId);
+            workers[worker] = entry;
+            watch(worker);
+        }
+        entry.WorkerId = workerId;
+        entry.LastSeen = now;
+        return entry;
+    }
+}

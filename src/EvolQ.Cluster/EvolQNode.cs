@@ -1,0 +1,100 @@
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Akka.Configuration;
+using EvolQ.Cluster.Configuration;
+using EvolQ.Cluster.Coordination;
+using EvolQ.Cluster.Workers;
+using AkkaCluster = Akka.Cluster.Cluster;
+
+namespace EvolQ.Cluster;
+
+/// <summary>
+/// One running cluster node: its actor system, the job coordinators' shard region (or a proxy to it on a node
+/// without the coordinator role) and one DeviceWorker per backend on a worker node.
+/// </summary>
+public sealed class EvolQNode : IAsyncDisposable
+{
+    /// <summary>The sharding type name of job coordinators.</summary>
+    public const string JobTypeName = "job";
+
+    private readonly IReadOnlyList<IEvaluationBackend> backends;
+
+    private EvolQNode(ActorSystem system, IActorRef jobs, IReadOnlyList<IActorRef> workers, IReadOnlyList<IEvaluationBackend> backends)
+    {
+        System = system;
+        Jobs = jobs;
+        Workers = workers;
+        this.backends = backends;
+    }
+
+    public ActorSystem System { get; }
+
+    /// <summary>Where job commands (SubmitJob, GetJobStatus, ...) go: the shard region or its proxy.</summary>
+    public IActorRef Jobs { get; }
+
+    /// <summary>This node's DeviceWorkers, one per backend (none without the worker role).</summary>
+    public IReadOnlyList<IActorRef> Workers { get; }
+
+    public Address Address => AkkaCluster.Get(System).SelfAddress;
+
+    /// <summary>Starts a node and waits until it is Up in the cluster.</summary>
+    /// <param name="config">The node configuration (see <see cref="NodeConfig.Load"/>).</param>
+    /// <param name="backends">The devices of a worker node; owned (disposed) by the node from now on.</param>
+    /// <param name="join">
+    /// A node to join; when null the configured seed nodes are used, and a node with none joins itself.
+    /// </param>
+    /// <exception cref="TimeoutException">The node did not reach Up within <paramref name="upTimeout"/>.</exception>
+    public static async Task<EvolQNode> StartAsync(
+        Config config, IReadOnlyList<IEvaluationBackend>? backends = null, Address? join = null, TimeSpan? upTimeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        backends ??= [];
+        var system = ActorSystem.Create(NodeConfig.SystemName, config);
+        try
+        {
+            var cluster = AkkaCluster.Get(system);
+            var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            cluster.RegisterOnMemberUp(() => up.TrySetResult());
+            if (join is not null)
+                cluster.Join(join);
+            else if (system.Settings.Config.GetStringList("akka.cluster.seed-nodes", []).Count == 0)
+                cluster.Join(cluster.SelfAddress);
+
+            var coordinator = CoordinatorSettings.From(system.Settings.Config);
+            var sharding = ClusterSharding.Get(system);
+            var extractor = new JobMessageExtractor();
+            var jobs = cluster.SelfRoles.Contains("coordinator")
+                ? await sharding.StartAsync(JobTypeName, id => JobCoordinator.Props(id, coordinator),
+                    ClusterShardingSettings.Create(system).WithRole("coordinator"), extractor)
+                : await sharding.StartProxyAsync(JobTypeName, "coordinator", extractor);
+
+            var workers = new List<IActorRef>();
+            if (cluster.SelfRoles.Contains("worker"))
+            {
+                for (var i = 0; i < backends.Count; i++)
+                {
+                    var settings = DeviceWorkerSettings.From(system.Settings.Config, $"{cluster.SelfAddress.Host}:{cluster.SelfAddress.Port}/{backends[i].Device}#{i}");
+                    workers.Add(system.ActorOf(DeviceWorker.Props(settings, backends[i]), $"worker-{i}"));
+                }
+            }
+
+            await up.Task.WaitAsync(upTimeout ?? TimeSpan.FromSeconds(30));
+            return new EvolQNode(system, jobs, workers, backends);
+        }
+        catch (Exception e) when (e is TimeoutException or ConfigurationException)
+        {
+            await system.Terminate();
+            foreach (var backend in backends)
+                backend.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Leaves the cluster gracefully (coordinators hand their shards over) and frees the devices.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
+        foreach (var backend in backends)
+            backend.Dispose();
+    }
+}

@@ -1,0 +1,287 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Event;
+using EvolQ.Cluster.Protocol;
+
+namespace EvolQ.Cluster.Workers;
+
+/// <summary>
+/// One device's worker: runs the requests of every job one at a time on its <see cref="IEvaluationBackend"/>, keeps
+/// up to MaxHeldJobs jobs prepared, and reports itself on the heartbeat topic.
+/// </summary>
+/// <remarks>
+/// Behaviours: Idle (nothing runs) and Busy (one backend call runs on the thread pool; new work queues in arrival
+/// order, which is the fairness between jobs). A request repeated while still queued is queued once. Whether a job
+/// is held and which state version its scales are at is checked when the request is taken from the queue, after
+/// whatever was queued before it.
+/// </remarks>
+public sealed class DeviceWorker : ReceiveActor, IWithTimers
+{
+    private readonly DeviceWorkerSettings settings;
+    private readonly IEvaluationBackend backend;
+    private readonly IActorRef mediator;
+    private readonly ILoggingAdapter log = Context.GetLogger();
+    private readonly LinkedList<Work> queue = new();
+    private readonly HashSet<EvaluationKey> queuedKeys = [];
+    private readonly Dictionary<string, HeldState> held = [];
+    private readonly CancellationTokenSource stopping = new();
+    private long useClock;
+
+    /// <param name="mediator">The pub-sub mediator; the cluster's when null (tests pass a probe).</param>
+    public DeviceWorker(DeviceWorkerSettings settings, IEvaluationBackend backend, IActorRef? mediator = null)
+    {
+        this.settings = settings;
+        this.backend = backend;
+        this.mediator = mediator ?? DistributedPubSub.Get(Context.System).Mediator;
+        Idle();
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(DeviceWorkerSettings settings, IEvaluationBackend backend, IActorRef? mediator = null) =>
+        Akka.Actor.Props.Create(() => new DeviceWorker(settings, backend, mediator));
+
+    protected override void PreStart()
+    {
+        mediator.Tell(new Subscribe(Topics.Workers, Self));
+        Timers.StartPeriodicTimer(HeartbeatTick.Instance, HeartbeatTick.Instance, TimeSpan.Zero, settings.HeartbeatInterval);
+    }
+
+    protected override void PostStop()
+    {
+        // The backend belongs to the node; a call in flight finishes on its own and its reply goes nowhere.
+        stopping.Cancel();
+        stopping.Dispose();
+    }
+
+    private void Idle()
+    {
+        Common();
+        Receive<PrepareJob>(m => { Enqueue(new Work(m, Sender)); RunNext(); });
+        Receive<EvaluationRequest>(m => { EnqueueRequest(m); RunNext(); });
+        Receive<FinalEvaluationRequest>(m => { Enqueue(new Work(m, Sender)); RunNext(); });
+        Receive<ReleaseJob>(m => { Enqueue(new Work(m, Sender)); RunNext(); });
+    }
+
+    private void Busy()
+    {
+        Common();
+        Receive<PrepareJob>(m => Enqueue(new Work(m, Sender)));
+        Receive<EvaluationRequest>(EnqueueRequest);
+        Receive<FinalEvaluationRequest>(m => Enqueue(new Work(m, Sender)));
+        Receive<ReleaseJob>(m => Enqueue(new Work(m, Sender)));
+        Receive<WorkDone>(done =>
+        {
+            Apply(done);
+            Become(Idle);
+            RunNext();
+        });
+    }
+
+    private void Common()
+    {
+        Receive<WorkerQuery>(_ => Sender.Tell(Heartbeat()));
+        Receive<HeartbeatTick>(_ => mediator.Tell(new Publish(Topics.WorkerHeartbeats, Heartbeat())));
+        Receive<SubscribeAck>(_ => { });
+    }
+
+    private WorkerHeartbeat Heartbeat() => new(
+        Self, settings.WorkerId, backend.Device, backend.MemoryBytes,
+        held.Select(p => new HeldJob(p.Key, p.Value.Prepared.Fingerprint)).ToArray(), queue.Count);
+
+    private void EnqueueRequest(EvaluationRequest request)
+    {
+        // A retry of a request still waiting here would only compute the same losses twice.
+        if (queuedKeys.Add(request.Key))
+            Enqueue(new Work(request, Sender));
+    }
+
+    private void Enqueue(Work work) => queue.AddLast(work);
+
+    /// <summary>Takes queued work until one needs the backend (then Busy) or the queue is empty (stays Idle).</summary>
+    private void RunNext()
+    {
+        while (queue.First is { } first)
+        {
+            queue.RemoveFirst();
+            var work = first.Value;
+            if (work.Message is EvaluationRequest r)
+                queuedKeys.Remove(r.Key);
+            if (Start(work))
+            {
+                Become(Busy);
+                return;
+            }
+        }
+    }
+
+    /// <summary>Answers work that needs no backend call at once; starts the call otherwise and returns true.</summary>
+    private bool Start(Work work)
+    {
+        var replyTo = work.ReplyTo;
+        switch (work.Message)
+        {
+            case PrepareJob prepare when held.TryGetValue(prepare.Spec.JobId, out var state):
+                Touch(state);
+                replyTo.Tell(Prepared(prepare.Spec.JobId, state.Prepared));
+                return false;
+
+            case PrepareJob prepare:
+            {
+                var spec = prepare.Spec;
+                // Over the limit, the least recently used job is released first, on the backend's own turn.
+                var evict = held.Count >= Math.Max(1, settings.MaxHeldJobs)
+                    ? held.MinBy(p => p.Value.LastUsed).Key
+                    : null;
+                if (evict is not null)
+                    held.Remove(evict);
+                var token = stopping.Token;
+                Launch(() =>
+                {
+                    if (evict is not null)
+                        backend.Release(evict);
+                    try
+                    {
+                        var job = backend.Prepare(spec, token);
+                        return new WorkDone(Prepared(spec.JobId, job), replyTo, spec.JobId, job, null);
+                    }
+                    catch (Exception e)
+                    {
+                        return new WorkDone(new PrepareFailed(spec.JobId, settings.WorkerId, Sentence(e)), replyTo, spec.JobId, null, null);
+                    }
+                });
+                return true;
+            }
+
+            case EvaluationRequest request:
+                return StartEvaluation(request, replyTo);
+
+            case FinalEvaluationRequest final when !held.ContainsKey(final.JobId):
+                replyTo.Tell(new FinalEvaluationFailed(final.JobId, settings.WorkerId, RejectionReason.JobUnknown, "The job is not prepared here."));
+                return false;
+
+            case FinalEvaluationRequest final:
+                Touch(held[final.JobId]);
+                // The final scales replace the current ones, so no state version is held afterwards.
+                held[final.JobId].Version = -1;
+                Launch(() =>
+                {
+                    try
+                    {
+                        var metrics = backend.EvaluateFinal(final.JobId, final.Scales);
+                        return new WorkDone(new FinalEvaluationResult(final.JobId, settings.WorkerId, metrics), replyTo, null, null, null);
+                    }
+                    catch (Exception e)
+                    {
+                        return new WorkDone(new FinalEvaluationFailed(final.JobId, settings.WorkerId, RejectionReason.Failed, Sentence(e)), replyTo, null, null, null);
+                    }
+                });
+                return true;
+
+            case ReleaseJob release when held.Remove(release.JobId):
+                Launch(() =>
+                {
+                    backend.Release(release.JobId);
+                    return new WorkDone(null, ActorRefs.Nobody, null, null, null);
+                });
+                return true;
+
+            default:
+                return false;
+        }
+    }
+
+    private bool StartEvaluation(EvaluationRequest request, IActorRef replyTo)
+    {
+        var key = request.Key;
+        if (!held.TryGetValue(key.JobId, out var state))
+        {
+            replyTo.Tell(new EvaluationRejected(key, settings.WorkerId, RejectionReason.JobUnknown, "The job is not prepared here."));
+            return false;
+        }
+        var prepared = state.Prepared;
+        if (request.Block < 0 || request.Block >= prepared.BlockNames.Length || key.FirstBatch < 0 || key.BatchCount < 1
+            || key.FirstBatch + key.BatchCount > prepared.BatchCount
+            || request.Scales.Length != prepared.InitialScales[request.Block].Length
+            || (request.CurrentScales is { } all && all.Length != prepared.BlockNames.Length))
+        {
+            replyTo.Tell(new EvaluationRejected(key, settings.WorkerId, RejectionReason.Invalid,
+                $"The request does not fit the job's {prepared.BlockNames.Length} blocks and {prepared.BatchCount} batches."));
+            return false;
+        }
+        if (request.CurrentScales is null && state.Version != key.StateVersion)
+        {
+            replyTo.Tell(new EvaluationRejected(key, settings.WorkerId, RejectionReason.StateUnknown,
+                $"The scales of state version {key.StateVersion} are not here (version {state.Version} is)."));
+            return false;
+        }
+
+        Touch(state);
+        var setVersion = request.CurrentScales is not null ? key.StateVersion : (int?)null;
+        if (setVersion is not null)
+            state.Version = -1; // until the new scales are in
+        Launch(() =>
+        {
+            try
+            {
+                var clock = Stopwatch.StartNew();
+                if (request.CurrentScales is { } current)
+                    backend.SetCurrentScales(key.JobId, current);
+                var losses = backend.Evaluate(key.JobId, request.Block, request.Scales, key.FirstBatch, key.BatchCount);
+                return new WorkDone(new EvaluationResult(key, losses, settings.WorkerId, clock.Elapsed.TotalSeconds), replyTo, key.JobId, null, setVersion);
+            }
+            catch (Exception e)
+            {
+                return new WorkDone(new EvaluationRejected(key, settings.WorkerId, RejectionReason.Failed, Sentence(e)), replyTo, null, null, null);
+            }
+        });
+        return true;
+    }
+
+    private void Launch(Func<WorkDone> call)
+    {
+        var self = Self;
+        Task.Run(call).PipeTo(self, failure: e => new WorkDone(null, ActorRefs.Nobody, null, null, null) { Crash = e });
+    }
+
+    private void Apply(WorkDone done)
+    {
+        if (done.Crash is not null)
+            log.Error(done.Crash, "Worker {0}: a backend call crashed.", settings.WorkerId);
+        if (done.Prepared is not null && done.JobId is not null)
+            held[done.JobId] = new HeldState(done.Prepared) { LastUsed = ++useClock, Version = 0 };
+        if (done.Version is { } version && done.JobId is not null && held.TryGetValue(done.JobId, out var state))
+            state.Version = version;
+        if (done.Reply is not null && !done.ReplyTo.IsNobody())
+            done.ReplyTo.Tell(done.Reply);
+    }
+
+    private JobPrepared Prepared(string jobId, PreparedJob job) =>
+        new(jobId, settings.WorkerId, job.BlockNames, job.InitialScales, job.BatchCount, job.Fingerprint);
+
+    private void Touch(HeldState state) => state.LastUsed = ++useClock;
+
+    private static string Sentence(Exception e) => (e is AggregateException { InnerException: { } inner } ? inner : e).Message;
+
+    private sealed record Work(object Message, IActorRef ReplyTo);
+
+    /// <summary>Version 0 is the prepared (calibrated) scales; -1 means unknown, so the next request must carry them.</summary>
+    private sealed class HeldState(PreparedJob prepared)
+    {
+        public PreparedJob Prepared { get; } = prepared;
+        public long LastUsed { get; set; }
+        public int Version { get; set; }
+    }
+
+    private sealed record WorkDone(object? Reply, IActorRef ReplyTo, string? JobId, PreparedJob? Prepared, int? Version)
+        : INoSerializationVerificationNeeded
+    {
+        public Exception? Crash { get; init; }
+    }
+
+    private sealed class HeartbeatTick : INoSerializationVerificationNeeded
+    {
+        public static readonly HeartbeatTick Instance = new();
+    }
+}

@@ -1,0 +1,149 @@
+using EvolQ.Cluster.Protocol;
+using EvolQ.Data;
+using EvolQ.Engine.Calibration;
+using EvolQ.Engine.DataSpecs;
+using EvolQ.Engine.Evaluation;
+using EvolQ.Engine.Fitness;
+using EvolQ.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EvolQ.Cluster.Workers;
+
+/// <summary>The real backend: FQ-ViT calibration and EvolQ.Engine's FitnessEvaluator on one TorchSharp device.</summary>
+/// <remarks>
+/// Preparing a job loads the float checkpoint, calibrates it on the job's seeded draw and keeps the calibration
+/// batches on the device, so every worker holds the same model bits (on the same kind of hardware). The block-input
+/// cache of the evaluator stays valid while requests of one block visit arrive; a new state version drops it.
+/// </remarks>
+public sealed class EngineBackend : IEvaluationBackend
+{
+    private readonly Device device;
+    private readonly int loaderThreads;
+    private readonly Dictionary<string, Held> jobs = [];
+
+    /// <param name="device">Where models and batches live ("cpu", "cuda:0").</param>
+    /// <param name="loaderThreads">Image decoding threads; 0 for one per processor.</param>
+    public EngineBackend(string device = "cpu", int loaderThreads = 0)
+    {
+        this.device = torch.device(device);
+        this.loaderThreads = loaderThreads;
+        Device = device;
+    }
+
+    public string Device { get; }
+
+    public long MemoryBytes => device.type == DeviceType.CPU ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes : 0;
+
+    public PreparedJob Prepare(JobSpec spec, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        Release(spec.JobId);
+        var info = ModelRegistry.Get(spec.ModelName);
+        var loss = Enum.TryParse<FitnessLoss>(spec.FitnessLoss, ignoreCase: true, out var parsed)
+            ? parsed
+            : throw new ArgumentException($"Job '{spec.JobId}' asks for the unknown fitness loss '{spec.FitnessLoss}'.");
+        var source = DataSpec.Parse(spec.CalibrationData).Open();
+        var options = new CalibrationOptions
+        {
+            Size = spec.CalibrationSize,
+            BatchSize = spec.CalibrationBatchSize,
+            Seed = spec.CalibrationSeed,
+            Device = device,
+            LoaderThreads = loaderThreads,
+        };
+        var set = FqVitCalibrator.Draw(source, options);
+        var transform = ModelTransforms.For(info);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        var model = ModelFiles.LoadFloat(info, spec.CheckpointPath, spec.QuantizationConfig());
+        var batches = new List<Tensor>();
+        try
+        {
+            model.to(device);
+            FqVitCalibrator.Run(model, source, transform, set, options);
+            cancellationToken.ThrowIfCancellationRequested();
+            foreach (var batch in new BatchLoader(source, transform, set.Indices, set.BatchSize, dropLast: true, threads: loaderThreads))
+            {
+                using (batch)
+                    batches.Add(batch.Images.to(device).detach().clone());
+            }
+            var evaluator = new FitnessEvaluator(model, batches, loss, spec.Temperature);
+            var blocks = model.SearchableBlocks;
+            jobs[spec.JobId] = new Held(model, batches, evaluator, spec);
+            return new PreparedJob(blocks.Select(b => b.Name).ToArray(), blocks.Select(b => b.GetScales()).ToArray(), batches.Count);
+        }
+        catch
+        {
+            foreach (var t in batches)
+                t.Dispose();
+            model.Dispose();
+            throw;
+        }
+    }
+
+    public void SetCurrentScales(string jobId, float[][] scales)
+    {
+        var job = Job(jobId);
+        var blocks = job.Model.SearchableBlocks;
+        if (scales.Length != blocks.Count)
+            throw new ArgumentException($"Job '{jobId}' has {blocks.Count} searchable blocks, not {scales.Length}.");
+        // Other blocks change, so the cached stage inputs of a visit in progress no longer hold.
+        job.Evaluator.EndBlockVisit();
+        for (var b = 0; b < blocks.Count; b++)
+            blocks[b].SetScales(scales[b]);
+    }
+
+    public double[] Evaluate(string jobId, int block, float[] scales, int firstBatch, int batchCount)
+    {
+        var job = Job(jobId);
+        var target = job.Model.SearchableBlocks[block];
+        if (!ReferenceEquals(job.Evaluator.ActiveBlock, target))
+            job.Evaluator.BeginBlockVisit(target);
+        return job.Evaluator.EvaluateBatches(target, scales, Enumerable.Range(firstBatch, batchCount).ToArray());
+    }
+
+    public IReadOnlyDictionary<string, double> EvaluateFinal(string jobId, float[][] scales)
+    {
+        var job = Job(jobId);
+        SetCurrentScales(jobId, scales);
+        var blocks = job.Model.SearchableBlocks;
+        var metrics = new Dictionary<string, double> { ["loss"] = job.Evaluator.Evaluate(blocks[0], scales[0]) };
+        if (job.Spec.ValidationData is { } validation)
+        {
+            var info = ModelRegistry.Get(job.Spec.ModelName);
+            var result = Evaluator.Run(job.Model, DataSpec.Parse(validation).Open(), ModelTransforms.For(info), new EvaluationOptions
+            {
+                Device = device,
+                LoaderThreads = loaderThreads,
+                Stage = "final",
+            });
+            metrics["top1"] = result.Top1;
+            metrics["top5"] = result.Top5;
+        }
+        return metrics;
+    }
+
+    public void Release(string jobId)
+    {
+        if (!jobs.Remove(jobId, out var job))
+            return;
+        job.Evaluator.Dispose();
+        foreach (var t in job.Batches)
+            t.Dispose();
+        job.Model.Dispose();
+    }
+
+    public void Dispose()
+    {
+        foreach (var id in jobs.Keys.ToArray())
+            Release(id);
+    }
+
+    private Held Job(string jobId) =>
+        jobs.TryGetValue(jobId, out var job)
+            ? job
+            : throw new InvalidOperationException($"This device does not hold job '{jobId}'.");
+
+    private sealed record Held(QuantizableModel Model, List<Tensor> Batches, FitnessEvaluator Evaluator, JobSpec Spec);
+}
