@@ -18,6 +18,8 @@ public static class EvolqApp
             TrainCommand.Create(console),
             EvalCommand.Create(console),
             CalibrateCommand.Create(console),
+            QuantizeCommand.Create(console),
+            DemoCommand.Create(console),
         };
         try
         {

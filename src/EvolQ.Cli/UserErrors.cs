@@ -11,7 +11,7 @@ public static class UserErrors
     public static string? Describe(Exception exception) => exception switch
     {
         UserInputException or QuantizationConfigException or UnknownModelException or EvolQ.TensorIO.TensorFileException
-            or CheckpointException or DataSourceException => exception.Message,
+            or CheckpointException or DataSourceException or EvolQ.Engine.Quantize.RunFolderException => exception.Message,
         FileNotFoundException notFound => $"The file {notFound.FileName ?? "given"} does not exist.",
         DirectoryNotFoundException => exception.Message,
         OperationCanceledException => "Cancelled.",

@@ -1,7 +1,7 @@
 namespace EvolQ.TensorIO;
 
 /// <summary>Writes a file through a temporary sibling and a rename, so readers never see half a file.</summary>
-internal static class AtomicFile
+public static class AtomicFile
 {
     public static void Write(string path, Action<Stream> write)
     {
@@ -26,4 +26,9 @@ internal static class AtomicFile
             throw;
         }
     }
+
+    public static void WriteAllBytes(string path, byte[] bytes) => Write(path, stream => stream.Write(bytes));
+
+    public static void WriteAllText(string path, string text) =>
+        WriteAllBytes(path, System.Text.Encoding.UTF8.GetBytes(text));
 }

@@ -1,0 +1,46 @@
+using System.CommandLine;
+using EvolQ.Engine.DataSpecs;
+
+namespace EvolQ.Cli.Options;
+
+/// <summary>Calibration and validation data flags shared by calibrate and quantize.</summary>
+public sealed class DataFlags
+{
+    private readonly Option<string> calibrationData = new("--calib-data") { Description = $"Calibration data (ImageNet: its train folder): {DataSpec.Usage}.", Required = true };
+    private readonly Option<int> calibrationSize = new("--calib-size") { Description = "Calibration images, drawn by the seed.", DefaultValueFactory = _ => 1000 };
+    private readonly Option<int> calibrationBatch = new("--calib-batch") { Description = "Calibration batch size (an incomplete last batch is dropped).", DefaultValueFactory = _ => 100 };
+    private readonly Option<long> seed = new("--seed") { Description = "Seed of the calibration draw (and of the search).", DefaultValueFactory = _ => 0 };
+    private readonly Option<string?> validationData = new("--val-data") { Description = "Validation data: top-1/top-5 are measured on it." };
+    private readonly Option<int?> validationLimit = new("--val-limit") { Description = "Validate on the first N images only." };
+    private readonly Option<int> validationBatch = new("--val-batch") { Description = "Validation batch size.", DefaultValueFactory = _ => 100 };
+
+    public void AddTo(Command command)
+    {
+        foreach (var option in new Option[] { calibrationData, calibrationSize, calibrationBatch, seed, validationData, validationLimit, validationBatch })
+            command.Options.Add(option);
+    }
+
+    public DataSpec CalibrationData(ParseResult parse) => DataSpec.Parse(parse.GetValue(calibrationData)!);
+
+    public long Seed(ParseResult parse) => parse.GetValue(seed);
+
+    /// <summary>Calibration size and batch size, checked.</summary>
+    public (int Size, int Batch) Calibration(ParseResult parse)
+    {
+        var size = parse.GetValue(calibrationSize) is > 0 and var s ? s : throw new UserInputException("--calib-size must be positive.");
+        var batch = parse.GetValue(calibrationBatch) is > 0 and var b ? b : throw new UserInputException("--calib-batch must be positive.");
+        if (batch > size)
+            throw new UserInputException($"--calib-batch {batch} is larger than --calib-size {size}, which leaves no full batch.");
+        return (size, batch);
+    }
+
+    /// <summary>Validation data (or null), limit and batch size, checked.</summary>
+    public (DataSpec? Data, int? Limit, int Batch) Validation(ParseResult parse)
+    {
+        var limit = parse.GetValue(validationLimit);
+        if (limit is < 1)
+            throw new UserInputException("--val-limit must be positive.");
+        var batch = parse.GetValue(validationBatch) is > 0 and var b ? b : throw new UserInputException("--val-batch must be positive.");
+        return (parse.GetValue(validationData) is { } text ? DataSpec.Parse(text) : null, limit, batch);
+    }
+}

@@ -1,0 +1,290 @@
+using System.Diagnostics;
+using System.Globalization;
+using EvolQ.Data;
+using EvolQ.Engine.Calibration;
+using EvolQ.Engine.DataSpecs;
+using EvolQ.Engine.Evaluation;
+using EvolQ.Engine.Fitness;
+using EvolQ.Models;
+using EvolQ.Search;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EvolQ.Engine.Quantize;
+
+/// <summary>
+/// One Evol-Q job on one device, resumable: FQ-ViT calibration (the baseline), the block-wise search with the
+/// block-input cache, optional checkpoint selection, the final evaluation, and a report. Its folder keeps the
+/// baseline, the search state after every block visit, and the results; rerunning the same job continues where it
+/// stopped and ends bit-identical to an uninterrupted run.
+/// </summary>
+public static class QuantizePipeline
+{
+    public static QuantizeReport Run(QuantizeJob job, IProgress<QuantizeProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        var clock = Stopwatch.StartNew();
+        var files = new RunFiles(job.OutputDirectory);
+        files.ClaimFor(job.Identity());
+        if (File.Exists(files.ReportJsonPath) && File.Exists(files.ResultPath))
+            return QuantizeReport.FromJson(File.ReadAllText(files.ReportJsonPath));
+        if (job.Selection == SelectionMode.TestSetPaperCompatible && job.ValidationData is null)
+            throw new RunFolderException("Selection on the test set needs validation data (--val-data).");
+        if (job.Selection == SelectionMode.Holdout && job.HoldoutSize < 1)
+            throw new RunFolderException("Selection on held-out calibration images needs a holdout size above 0 (--holdout N).");
+
+        var device = job.Calibration.Device;
+        var transform = ModelTransforms.For(job.Model);
+        var calibrationSource = job.CalibrationData.Open();
+        var draw = DrawCalibration(job, calibrationSource);
+        var validation = job.ValidationData?.Open();
+
+        var (model, baseline) = PrepareBaseline(job, files, calibrationSource, transform, draw, validation, progress);
+        using (model)
+        {
+            var calibrationBatches = LoadImages(calibrationSource, transform, draw.Indices, draw.BatchSize, dropLast: true, device, job);
+            var holdout = job.Selection == SelectionMode.Holdout
+                ? LoadImages(calibrationSource, transform, draw.Holdout, draw.BatchSize, dropLast: false, device, job)
+                : new List<LoadedBatch>();
+            try
+            {
+                var searchClock = Stopwatch.StartNew();
+                var (search, selector, scores) = RunSearch(job, files, model, calibrationBatches, holdout, validation, transform, progress, cancellationToken);
+                var searchSeconds = searchClock.Elapsed.TotalSeconds;
+
+                if (selector?.BestScales is { } kept)
+                {
+                    for (var b = 0; b < kept.Length; b++)
+                        model.SearchableBlocks[b].SetScales(kept[b]);
+                }
+                var resultMetadata = new Dictionary<string, string>(job.Identity())
+                {
+                    ["selection_kept"] = selector is null ? "final" : $"pass {selector.BestVisit.Pass + 1}, block {selector.BestVisit.Block}",
+                };
+                model.cpu();
+                QuantizedModelFile.Save(files.ResultPath, model, resultMetadata);
+                model.to(device);
+
+                var evolq = validation is null ? null : Evaluate(model, validation, transform, job, "Evol-Q top-1", progress);
+                var report = new QuantizeReport
+                {
+                    Model = job.Model.Name,
+                    Settings = job.Identity(),
+                    Float = baseline.Float,
+                    FqVit = baseline.FqVit,
+                    EvolQ = evolq,
+                    Selection = job.Selection.ToString(),
+                    SelectedVisit = selector is null ? null : $"pass {selector.BestVisit.Pass + 1}, {model.SearchableBlocks[selector.BestVisit.Block].Name}",
+                    Visits = search.History.Select(v => new VisitRecord(v.Pass, v.Block, search.BlockNames[v.Block], v.InitialLoss, v.BestLoss, v.Evaluations,
+                        scores.TryGetValue(VisitKey(v.Pass, v.Block), out var top1) ? top1 : null)).ToArray(),
+                    Evaluations = search.EvaluationsDone,
+                    SearchSeconds = searchSeconds,
+                    TotalSeconds = clock.Elapsed.TotalSeconds,
+                    Device = device.ToString(),
+                };
+                AtomicWrite(files.ReportMarkdownPath, report.ToMarkdown());
+                AtomicWrite(files.ReportJsonPath, report.ToJson());
+                return report;
+            }
+            finally
+            {
+                foreach (var batch in calibrationBatches.Concat(holdout))
+                    batch.Dispose();
+            }
+        }
+    }
+
+    private static CalibrationSet DrawCalibration(QuantizeJob job, ImageSource source)
+    {
+        var options = job.Calibration;
+        if (options.Size < 1 || options.BatchSize < 1 || options.Size < options.BatchSize)
+            throw new DataSourceException($"Calibration needs a size of at least one batch, not {options.Size} images in batches of {options.BatchSize}.");
+        if (job.HoldoutSize < 0 || options.Size + job.HoldoutSize > source.Count)
+            throw new DataSourceException(
+                $"Cannot draw {options.Size} calibration and {job.HoldoutSize} held-out images from {source.Description}, which holds {source.Count}.");
+        return CalibrationSet.Draw(source.Count, options.Seed, options.Size, options.BatchSize, job.HoldoutSize);
+    }
+
+    private sealed record Baseline(AccuracyRecord? Float, AccuracyRecord? FqVit);
+
+    /// <summary>The calibrated model: loaded from the folder on a resume (bit-identical), else calibrated and saved.</summary>
+    private static (QuantizableModel Model, Baseline Baseline) PrepareBaseline(
+        QuantizeJob job, RunFiles files, ImageSource calibrationSource, EvalTransform transform, CalibrationSet draw,
+        ImageSource? validation, IProgress<QuantizeProgress>? progress)
+    {
+        var device = job.Calibration.Device;
+        if (File.Exists(files.BaselinePath) && File.Exists(files.BaselineAccuracyPath))
+        {
+            progress?.Report(new QuantizeProgress("resuming", $"FQ-ViT baseline from {files.BaselinePath}"));
+            var (loaded, _) = ModelFiles.LoadQuantized(files.BaselinePath);
+            loaded.to(device);
+            return (loaded, RunFiles.ReadJson<Baseline>(files.BaselineAccuracyPath));
+        }
+
+        var model = ModelFiles.LoadFloat(job.Model, job.CheckpointPath, job.Quantization);
+        try
+        {
+            model.to(device);
+            var floatAccuracy = validation is null ? null : Evaluate(model, validation, transform, job, "float top-1", progress);
+            progress?.Report(new QuantizeProgress("calibrating", $"FQ-ViT, {draw.Indices.Count} images in batches of {draw.BatchSize}"));
+            FqVitCalibrator.Run(model, calibrationSource, transform, draw, job.Calibration,
+                progress is null ? null : new Relay<StageProgress>(p => progress.Report(new QuantizeProgress(p.Stage, p.Detail ?? ""))));
+            var fqvitAccuracy = validation is null ? null : Evaluate(model, validation, transform, job, "FQ-ViT top-1", progress);
+
+            model.cpu();
+            QuantizedModelFile.Save(files.BaselinePath, model, job.Identity());
+            model.to(device);
+            var baseline = new Baseline(floatAccuracy, fqvitAccuracy);
+            RunFiles.WriteJson(files.BaselineAccuracyPath, baseline);
+            return (model, baseline);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    private static (EvolutionarySearch Search, CheckpointSelector? Selector, Dictionary<string, double> Scores) RunSearch(
+        QuantizeJob job, RunFiles files, QuantizableModel model, IReadOnlyList<LoadedBatch> calibration, IReadOnlyList<LoadedBatch> holdout,
+        ImageSource? validation, EvalTransform transform, IProgress<QuantizeProgress>? progress, CancellationToken cancellationToken)
+    {
+        using var evaluator = new FitnessEvaluator(model, calibration.Select(b => b.Images).ToArray(), job.Loss, job.Temperature);
+        var runner = new LocalSearchRunner(evaluator);
+        var settings = LocalSearchRunner.SettingsFor(model, job.Calibration.Seed) with
+        {
+            Passes = job.Passes,
+            Cycles = job.Cycles,
+            PopulationSize = job.PopulationSize,
+            TournamentSize = job.TournamentSize,
+            Offspring = job.Offspring,
+            RelativeMutation = job.RelativeMutation,
+        };
+        var search = File.Exists(files.SearchStatePath)
+            ? EvolutionarySearch.Deserialize(File.ReadAllBytes(files.SearchStatePath))
+            : runner.CreateSearch(settings);
+        if (search.Settings != settings)
+            throw new RunFolderException($"{files.SearchStatePath} was written with other search settings; delete the output folder to start again.");
+
+        var selector = job.Selection == SelectionMode.Final ? null
+            : File.Exists(files.SelectionPath) ? CheckpointSelector.Restore(RunFiles.ReadJson<CheckpointSelectorState>(files.SelectionPath))
+            : new CheckpointSelector();
+        var scores = File.Exists(files.SelectionScoresPath)
+            ? RunFiles.ReadJson<Dictionary<string, double>>(files.SelectionScoresPath)
+            : [];
+
+        var pace = Stopwatch.StartNew();
+        var startEvaluations = search.EvaluationsDone;
+        void OnProgress(SearchProgress step)
+        {
+            if (step.VisitFinished)
+            {
+                if (selector is not null)
+                {
+                    var top1 = job.Selection == SelectionMode.Holdout
+                        ? Top1(model, holdout, job.Calibration.Device)
+                        : Evaluate(model, validation!, transform, job, "selection top-1", null).Top1;
+                    scores[VisitKey(step.Pass, step.Block)] = top1;
+                    selector.Offer(step.Pass, step.Block, top1, Enumerable.Range(0, search.BlockCount).Select(search.GetScales).ToArray());
+                    RunFiles.WriteJson(files.SelectionScoresPath, scores);
+                    RunFiles.WriteJson(files.SelectionPath, selector.Save());
+                }
+                // Selection first, then the state: a crash between them replays this visit, and Offer is idempotent.
+                AtomicWrite(files.SearchStatePath, search.Serialize());
+            }
+            var done = search.EvaluationsDone - startEvaluations;
+            var rate = done / Math.Max(pace.Elapsed.TotalSeconds, 1e-9);
+            var remaining = rate > 0 ? TimeSpan.FromSeconds((search.EvaluationsPlanned - search.EvaluationsDone) / rate) : (TimeSpan?)null;
+            progress?.Report(new QuantizeProgress("searching",
+                $"pass {step.Pass + 1}/{job.Passes}, {step.BlockName}, cycle {Math.Max(step.Cycle, 0) + (step.Cycle < 0 ? 0 : 1)}/{job.Cycles}",
+                step.Pass, job.Passes, step.BlockName, step.Cycle, step.BestLoss, step.EvaluationsDone, step.EvaluationsPlanned, rate, remaining,
+                step.VisitFinished, step.InitialLoss));
+        }
+
+        try
+        {
+            runner.Run(search, OnProgress, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // Keep every told fitness: the state mid-visit resumes exactly where it stopped.
+            AtomicWrite(files.SearchStatePath, search.Serialize());
+            throw;
+        }
+        AtomicWrite(files.SearchStatePath, search.Serialize());
+        return (search, selector, scores);
+    }
+
+    /// <summary>Images and labels held in memory for the whole job, images on the job's device.</summary>
+    private sealed record LoadedBatch(Tensor Images, Tensor Labels) : IDisposable
+    {
+        public void Dispose()
+        {
+            Images.Dispose();
+            Labels.Dispose();
+        }
+    }
+
+    private static List<LoadedBatch> LoadImages(ImageSource source, EvalTransform transform, IReadOnlyList<int> indices, int batchSize, bool dropLast, Device device, QuantizeJob job)
+    {
+        var batches = new List<LoadedBatch>();
+        if (indices.Count == 0)
+            return batches;
+        try
+        {
+            foreach (var batch in new BatchLoader(source, transform, indices, batchSize, dropLast, threads: job.Calibration.LoaderThreads))
+            {
+                using (batch)
+                    batches.Add(new LoadedBatch(batch.Images.to(device).clone().DetachFromDisposeScope(), batch.Labels.clone().DetachFromDisposeScope()));
+            }
+            return batches;
+        }
+        catch
+        {
+            batches.ForEach(b => b.Dispose());
+            throw;
+        }
+    }
+
+    /// <summary>Reports synchronously, in order (System.Progress would post to the thread pool).</summary>
+    private sealed class Relay<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+
+    /// <summary>Top-1 (percent) of the model as it is, on batches already in memory.</summary>
+    private static double Top1(QuantizableModel model, IReadOnlyList<LoadedBatch> batches, Device device)
+    {
+        using var noGrad = no_grad();
+        long correct = 0, total = 0;
+        foreach (var batch in batches)
+        {
+            using var scope = NewDisposeScope();
+            var predicted = model.forward(batch.Images.to(device)).argmax(1).cpu();
+            correct += predicted.eq(batch.Labels).sum().item<long>();
+            total += batch.Labels.shape[0];
+        }
+        return 100.0 * correct / total;
+    }
+
+    private static AccuracyRecord Evaluate(QuantizableModel model, ImageSource source, EvalTransform transform, QuantizeJob job, string stage, IProgress<QuantizeProgress>? progress)
+    {
+        var options = new EvaluationOptions
+        {
+            BatchSize = job.ValidationBatchSize,
+            Limit = job.ValidationLimit,
+            Device = job.Calibration.Device,
+            LoaderThreads = job.Calibration.LoaderThreads,
+            Stage = stage,
+        };
+        var result = Evaluator.Run(model, source, transform, options,
+            progress is null ? null : new Relay<StageProgress>(p => progress.Report(new QuantizeProgress(p.Stage, $"{p.Done}/{p.Total} {p.Detail}"))));
+        return new AccuracyRecord(result.Top1, result.Top5, result.Images);
+    }
+
+    private static string VisitKey(int pass, int block) => string.Create(CultureInfo.InvariantCulture, $"{pass}/{block}");
+
+    private static void AtomicWrite(string path, string text) => EvolQ.TensorIO.AtomicFile.WriteAllText(path, text);
+
+    private static void AtomicWrite(string path, byte[] bytes) => EvolQ.TensorIO.AtomicFile.WriteAllBytes(path, bytes);
+}
