@@ -27,12 +27,14 @@ internal sealed class TestNodes : IAsyncDisposable
         }
         evolq.worker.heartbeat-interval = 300ms
         akka.cluster.pub-sub.gossip-interval = 200ms
+        akka.cluster.split-brain-resolver.stable-after = 1s
+        akka.cluster.failure-detector.acceptable-heartbeat-pause = 2s
         """;
 
     public static Config ConfigFor(string roles, string database, string extra = "") =>
         NodeConfig.Load("local", _ => null, ConfigurationFactory.ParseString($"""
             {extra}
-            akka.loglevel = INFO
+            akka.loglevel = WARNING
             akka.remote.dot-netty.tcp.port = 0
             akka.cluster.roles = [{roles}]
             akka.actor.serialize-messages = on
@@ -58,6 +60,9 @@ internal sealed class TestNodes : IAsyncDisposable
         nodes.Remove(node);
         await node.DisposeAsync();
     }
+
+    /// <summary>Stops tracking a node the test ends itself.</summary>
+    public void Forget(EvolQNode node) => nodes.Remove(node);
 
     public async ValueTask DisposeAsync()
     {

@@ -41,6 +41,9 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
     private JobPhase phase;
     private WorkDispatcher? dispatcher;
     private int toldSinceSnapshot;
+    private long requests;
+    private long redispatches;
+    private long duplicates;
 
     /// <param name="mediator">The pub-sub mediator; the cluster's when null.</param>
     public JobCoordinator(string jobId, CoordinatorSettings settings, IActorRef? mediator = null)
@@ -328,6 +331,10 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
         if (dispatcher is null)
             return;
         Timers.CancelAll();
+        // The counters outlive the dispatcher, for the status of a finished job.
+        requests += dispatcher.RequestsSent;
+        redispatches += dispatcher.Redispatches;
+        duplicates += dispatcher.Duplicates;
         mediator.Tell(new Unsubscribe(Topics.WorkerHeartbeats, Self));
         AkkaCluster.Get(Context.System).Unsubscribe(Self);
         foreach (var worker in dispatcher.WorkerRefs)
@@ -393,7 +400,8 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
 
     private JobStatus Status() => new(
         jobId, phase, search?.EvaluationsDone ?? 0, search?.EvaluationsPlanned ?? 0, search?.CurrentPass ?? 0,
-        search?.CurrentBlock ?? -1, dispatcher?.UsableWorkers ?? 0, error);
+        search?.CurrentBlock ?? -1, dispatcher?.UsableWorkers ?? 0, error, requests + (dispatcher?.RequestsSent ?? 0),
+        redispatches + (dispatcher?.Redispatches ?? 0), duplicates + (dispatcher?.Duplicates ?? 0));
 
     private JobResult Result() => new(
         jobId, phase, search?.BlockNames.ToArray() ?? [], AllScales(), told.ToArray(),

@@ -125,8 +125,10 @@ internal sealed class WorkDispatcher
         var fresh = ask.Where(c => !candidates.ContainsKey(c.Id)).ToArray();
         if (fresh.Length == 0)
             return;
-        var usable = Math.Max(1, UsableWorkers);
-        var parts = usable > fresh.Length ? Math.Min(BatchCount, (usable + fresh.Length - 1) / fresh.Length) : 1;
+        // Workers that could join count too: splitting leaves pieces waiting, which is what gets them prepared.
+        var available = Math.Max(1, workers.Values.Count(w =>
+            !w.Suspect && w.Preparation is Preparation.Ready or Preparation.Preparing || CanPrepare(w)));
+        var parts = available > fresh.Length ? Math.Min(BatchCount, (available + fresh.Length - 1) / fresh.Length) : 1;
         foreach (var candidate in fresh)
         {
             var work = new CandidateWork(candidate, BatchCount);

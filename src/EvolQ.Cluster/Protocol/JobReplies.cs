@@ -14,6 +14,9 @@ public sealed record JobRejected([property: Key(0)] string JobId, [property: Key
 /// <param name="Block">The block being visited; -1 outside the search.</param>
 /// <param name="Workers">Workers the coordinator currently dispatches to.</param>
 /// <param name="Error">Why the job failed; null otherwise.</param>
+/// <param name="Requests">Evaluation requests sent by this coordinator incarnation.</param>
+/// <param name="Redispatches">Pieces of work sent again (time-out, rejection, dead worker) by this incarnation.</param>
+/// <param name="Duplicates">Results that changed nothing (repeats, stale versions) seen by this incarnation.</param>
 [MessagePackObject]
 public sealed record JobStatus(
     [property: Key(0)] string JobId,
@@ -23,7 +26,10 @@ public sealed record JobStatus(
     [property: Key(4)] int Pass,
     [property: Key(5)] int Block,
     [property: Key(6)] int Workers,
-    [property: Key(7)] string? Error) : IEvolQMessage;
+    [property: Key(7)] string? Error,
+    [property: Key(8)] long Requests,
+    [property: Key(9)] long Redispatches,
+    [property: Key(10)] long Duplicates) : IEvolQMessage;
 
 /// <summary>One told fitness: the candidate and its combined loss.</summary>
 [MessagePackObject]
