@@ -81,8 +81,9 @@ public sealed class EvolQNode : IAsyncDisposable
             await up.Task.WaitAsync(upTimeout ?? TimeSpan.FromSeconds(30));
             return new EvolQNode(system, jobs, workers, backends);
         }
-        catch (Exception e) when (e is TimeoutException or ConfigurationException)
+        catch
         {
+            // A node that did not start must not keep its port, threads or devices.
             await system.Terminate();
             foreach (var backend in backends)
                 backend.Dispose();
