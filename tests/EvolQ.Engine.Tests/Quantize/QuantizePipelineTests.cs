@@ -1,0 +1,106 @@
+using EvolQ.Engine.Calibration;
+using EvolQ.Engine.DataSpecs;
+using EvolQ.Engine.Quantize;
+using EvolQ.Models;
+using EvolQ.Testing;
+using EvolQ.TensorIO;
+using static TorchSharp.torch;
+
+namespace EvolQ.Engine.Tests.Quantize;
+
+/// <summary>The local Evol-Q job on real Fashion-MNIST files with a random tiny checkpoint: results, resume, refusal.</summary>
+public sealed class QuantizePipelineTests : IDisposable
+{
+    private readonly TempDirectory folder = new("evolq-quantize");
+    private readonly string checkpoint;
+
+    public QuantizePipelineTests()
+    {
+        checkpoint = folder.File("tiny.safetensors");
+        using var model = TinyJob.RandomModel(seed: 21);
+        SafeTensorsFile.Write(checkpoint, model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)));
+    }
+
+    private QuantizeJob Job(string name, int holdout = 0, SelectionMode selection = SelectionMode.Final) => new()
+    {
+        Model = ModelRegistry.Get("vit_tiny_patch7_28"),
+        CheckpointPath = checkpoint,
+        CalibrationData = DataSpec.Parse("fashion-mnist:train"),
+        Calibration = new CalibrationOptions { Size = 200, BatchSize = 100, Seed = 3 },
+        HoldoutSize = holdout,
+        Selection = selection,
+        ValidationData = DataSpec.Parse("fashion-mnist:test"),
+        ValidationLimit = 200,
+        Passes = 2,
+        Cycles = 2,
+        OutputDirectory = folder.File(name),
+    };
+
+    [Fact]
+    public void A_job_stopped_mid_search_resumes_and_ends_bit_identical_to_an_uninterrupted_one()
+    {
+        var whole = QuantizePipeline.Run(Job("whole"));
+
+        using var stop = new CancellationTokenSource();
+        var stopAfter = new Progress(p =>
+        {
+            if (p.Stage == "searching" && p.EvaluationsDone >= 7)
+                stop.Cancel();
+        });
+        Assert.ThrowsAny<OperationCanceledException>(() => QuantizePipeline.Run(Job("stopped"), stopAfter, stop.Token));
+        Assert.True(File.Exists(Path.Combine(folder.File("stopped"), "search.state")));
+        Assert.False(File.Exists(Path.Combine(folder.File("stopped"), "evolq.safetensors")));
+        var resumed = QuantizePipeline.Run(Job("stopped"));
+
+        Assert.Equal(whole.Visits.Select(v => (v.Pass, v.Block, v.InitialLoss, v.BestLoss)), resumed.Visits.Select(v => (v.Pass, v.Block, v.InitialLoss, v.BestLoss)));
+        Assert.Equal(whole.EvolQ, resumed.EvolQ);
+        using var a = SafeTensorsFile.Read(Path.Combine(folder.File("whole"), "evolq.safetensors"));
+        using var b = SafeTensorsFile.Read(Path.Combine(folder.File("stopped"), "evolq.safetensors"));
+        Assert.Equal(a.Names, b.Names);
+        foreach (var name in a.Names)
+            Assert.True(a[name].allclose(b[name], 0, 0), name);
+    }
+
+    [Fact]
+    public void The_report_holds_every_visit_and_a_block_loss_never_rises_within_a_visit()
+    {
+        var report = QuantizePipeline.Run(Job("report"));
+        Assert.Equal(2 * 4, report.Visits.Count);
+        Assert.Equal(["blocks.3.attn", "blocks.2.attn", "blocks.1.attn", "blocks.0.attn"], report.Visits.Take(4).Select(v => v.BlockName));
+        Assert.All(report.Visits, v => Assert.True(v.BestLoss <= v.InitialLoss));
+        Assert.Equal(2 * 4 * (1 + 2), report.Evaluations);
+        Assert.NotNull(report.Float);
+        Assert.NotNull(report.FqVit);
+        Assert.NotNull(report.EvolQ);
+        Assert.Contains("| Evol-Q |", File.ReadAllText(Path.Combine(folder.File("report"), "report.md")));
+        // A finished job is not run again: the same command returns its report.
+        Assert.Equal(report.Visits, QuantizePipeline.Run(Job("report")).Visits);
+    }
+
+    [Fact]
+    public void Holdout_selection_scores_every_visit_and_keeps_the_papers_rule()
+    {
+        var report = QuantizePipeline.Run(Job("holdout", holdout: 100, selection: SelectionMode.Holdout));
+        Assert.All(report.Visits, v => Assert.NotNull(v.SelectionTop1));
+        var secondPass = report.Visits.Where(v => v.Pass == 1).ToArray();
+        var lastFirstPass = report.Visits.Last(v => v.Pass == 0).SelectionTop1!.Value;
+        var best = secondPass.Aggregate((Top1: lastFirstPass, Visit: "pass 1, blocks.0.attn"),
+            (kept, v) => v.SelectionTop1 > kept.Top1 ? (v.SelectionTop1!.Value, $"pass 2, {v.BlockName}") : kept);
+        Assert.Equal(best.Visit, report.SelectedVisit);
+    }
+
+    [Fact]
+    public void A_folder_of_another_job_is_refused_with_one_sentence()
+    {
+        QuantizePipeline.Run(Job("taken") with { Passes = 1, Cycles = 0 });
+        var error = Assert.Throws<RunFolderException>(() => QuantizePipeline.Run(Job("taken") with { Passes = 1, Cycles = 0, Calibration = new CalibrationOptions { Size = 200, BatchSize = 100, Seed = 4 } }));
+        Assert.Contains("holds a different job (seed was '3')", error.Message);
+    }
+
+    public void Dispose() => folder.Dispose();
+
+    private sealed class Progress(Action<QuantizeProgress> report) : IProgress<QuantizeProgress>
+    {
+        public void Report(QuantizeProgress value) => report(value);
+    }
+}
