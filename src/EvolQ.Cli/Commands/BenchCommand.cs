@@ -37,7 +37,31 @@ public static class BenchCommand
             console.Ansi.Write(table);
             return 0;
         });
-        return new Command("bench", "Measure throughput (numbers for docs/benchmarks.md).") { forward };
+        var fitnessModels = new Option<string[]>("--model") { Description = "Models to measure (repeatable).", DefaultValueFactory = _ => ["vit_tiny_patch7_28"], AllowMultipleArgumentsPerToken = true };
+        var batches = new Option<int>("--batches") { Description = "Calibration batches per evaluation (the paper: 10).", DefaultValueFactory = _ => 10 };
+        var batchSize = new Option<int>("--batch") { Description = "Images per batch (the paper: 100).", DefaultValueFactory = _ => 100 };
+        var evaluations = new Option<int>("--evaluations") { Description = "Timed evaluations per case.", DefaultValueFactory = _ => 5 };
+        var fitnessDevice = DeviceOption.Create();
+        var fitness = new Command("fitness", "Fitness evaluations per second on random weights, with and without the block-input cache.")
+        {
+            fitnessModels, batches, batchSize, evaluations, fitnessDevice,
+        };
+        fitness.SetAction(parse =>
+        {
+            var device = DeviceOption.Resolve(parse.GetValue(fitnessDevice)!);
+            var table = new Table().AddColumns("model", "images/evaluation", "device", "threads", "uncached eval/s", "cached, last block", "cached, first block");
+            foreach (var name in parse.GetValue(fitnessModels)!)
+            {
+                var r = FitnessBenchmark.Run(name, parse.GetValue(batches), parse.GetValue(batchSize), parse.GetValue(evaluations), device);
+                table.AddRow(r.Model, Num(r.Batches * r.BatchSize), r.Device, Num(r.Threads),
+                    r.UncachedPerSecond.ToString("0.00", CultureInfo.InvariantCulture),
+                    r.CachedLastBlockPerSecond.ToString("0.00", CultureInfo.InvariantCulture),
+                    r.CachedFirstBlockPerSecond.ToString("0.00", CultureInfo.InvariantCulture));
+            }
+            console.Ansi.Write(table);
+            return 0;
+        });
+        return new Command("bench", "Measure throughput (numbers for docs/benchmarks.md).") { forward, fitness };
     }
 
     private static string Num(int value) => value.ToString(CultureInfo.InvariantCulture);

@@ -49,13 +49,13 @@ public static class ForwardBenchmark
         return images.shape[0] / timings[timings.Count / 2];
     }
 
-    private static void Synchronize(Device device)
+    internal static void Synchronize(Device device)
     {
         if (device.type == DeviceType.CUDA)
             cuda.synchronize();
     }
 
-    private static void RandomizeWeights(nn.Module model, ulong seed)
+    internal static void RandomizeWeights(nn.Module model, ulong seed)
     {
         var generator = new Generator(seed);
         using var noGrad = no_grad();
