@@ -1,0 +1,61 @@
+using EvolQ.Data;
+using EvolQ.Engine.DataSpecs;
+
+namespace EvolQ.Cli.Tests;
+
+/// <summary>The data-spec forms every command accepts, and one sentence for each malformed spec.</summary>
+public sealed class DataSpecTests
+{
+    [Theory]
+    [InlineData("fashion-mnist:train", DataSpecKind.FashionMnist, FashionMnistSource.DefaultDirectory, "train", null)]
+    [InlineData("fashion-mnist:test:/data/fm", DataSpecKind.FashionMnist, "/data/fm", "test", null)]
+    [InlineData("imagefolder:/data/imagenet/val", DataSpecKind.ImageFolder, "/data/imagenet/val", null, null)]
+    [InlineData("npy:x.npy,y.npy", DataSpecKind.Npy, "x.npy", null, "y.npy")]
+    public void Parses_each_form(string text, DataSpecKind kind, string location, string? split, string? labels)
+    {
+        var spec = DataSpec.Parse(text);
+        Assert.Equal(kind, spec.Kind);
+        Assert.Equal(location, spec.Location);
+        Assert.Equal(split, spec.Split);
+        Assert.Equal(labels, spec.LabelsPath);
+        Assert.Equal(text, spec.Text);
+    }
+
+    [Theory]
+    [InlineData("fashion-mnist")]
+    [InlineData("mnist:train")]
+    [InlineData("fashion-mnist:valid")]
+    [InlineData("fashion-mnist:train:")]
+    [InlineData("imagefolder:")]
+    [InlineData("npy:images.npy")]
+    [InlineData("npy:images.npy,")]
+    public void Malformed_specs_are_one_sentence(string text)
+    {
+        var error = Assert.Throws<DataSourceException>(() => DataSpec.Parse(text));
+        Assert.Contains(text, error.Message, StringComparison.Ordinal);
+        Assert.EndsWith(".", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Fact]
+    public void The_demo_model_transform_only_normalizes_at_28_pixels()
+    {
+        var transform = ModelTransforms.For(EvolQ.Models.ModelRegistry.Get(DemoModel.Name));
+        Assert.Null(transform.ResizeSize);
+        Assert.Equal(28, transform.CropSize);
+        Assert.Equal(1, transform.Channels);
+        var image = RawImage.FromBytes(1, 28, 28, Enumerable.Range(0, 784).Select(i => (byte)(i % 256)).ToArray());
+        var values = transform.Apply(image);
+        Assert.Equal((0 / 255f - 0.2860f) / 0.3530f, values[0]);
+        Assert.Equal((200 / 255f - 0.2860f) / 0.3530f, values[200]);
+    }
+
+    [Fact]
+    public void Imagenet_models_resize_bicubic_and_center_crop()
+    {
+        var transform = ModelTransforms.For(EvolQ.Models.ModelRegistry.Get("deit_tiny"));
+        Assert.Equal(256, transform.ResizeSize);
+        Assert.Equal(224, transform.CropSize);
+        Assert.Equal(Interpolation.Bicubic, transform.Interpolation);
+    }
+}

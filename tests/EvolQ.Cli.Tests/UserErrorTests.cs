@@ -1,0 +1,114 @@
+using EvolQ.Testing;
+
+namespace EvolQ.Cli.Tests;
+
+/// <summary>Mistakes a user can make end in exit code 2 and one sentence on stderr, never a stack trace.</summary>
+public sealed class UserErrorTests : IDisposable
+{
+    private readonly TempDirectory temp = new();
+
+    public void Dispose() => temp.Dispose();
+
+    private static string[] Eval(params string[] args) => ["eval", "--data", "fashion-mnist:test", "--limit", "10", .. args];
+
+    private string[] Calibrate(params string[] args) =>
+    [
+        "calibrate", "--model", DemoModel.Name, "--checkpoint", DemoModel.Checkpoint, "--calib-data", "fashion-mnist:test",
+        "--out", temp.File("q.safetensors"), .. args,
+    ];
+
+    [Fact]
+    public void Missing_checkpoint() =>
+        Assert.Contains("does not exist", Cli.Run(Eval("--model", DemoModel.Name, "--checkpoint", temp.File("none.safetensors"))).AssertUserError());
+
+    [Fact]
+    public void Missing_quantized_file() =>
+        Assert.Contains("does not exist", Cli.Run(Eval("--quantized", temp.File("none.safetensors"))).AssertUserError());
+
+    [Fact]
+    public void Checkpoint_that_is_not_one()
+    {
+        var path = temp.File("garbage.pth");
+        File.WriteAllBytes(path, "this is not a checkpoint at all"u8.ToArray());
+        Assert.Contains("garbage.pth", Cli.Run(Eval("--model", DemoModel.Name, "--checkpoint", path)).AssertUserError());
+    }
+
+    [Fact]
+    public void Truncated_checkpoint()
+    {
+        var path = temp.File("truncated.safetensors");
+        var bytes = File.ReadAllBytes(DemoModel.Checkpoint);
+        File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
+        Assert.Contains("truncated.safetensors", Cli.Run(Eval("--model", DemoModel.Name, "--checkpoint", path)).AssertUserError());
+    }
+
+    [Fact]
+    public void Checkpoint_of_another_model() =>
+        Assert.Contains("does not match deit_tiny", Cli.Run(Eval("--model", "deit_tiny", "--checkpoint", DemoModel.Checkpoint)).AssertUserError());
+
+    [Fact]
+    public void Float_checkpoint_given_as_quantized_file() =>
+        Assert.Contains("not an evolq quantized-model file", Cli.Run(Eval("--quantized", DemoModel.Checkpoint)).AssertUserError());
+
+    [Fact]
+    public void Unknown_model() =>
+        Assert.Contains("no model named 'vit_huge'", Cli.Run(Eval("--model", "vit_huge", "--checkpoint", DemoModel.Checkpoint)).AssertUserError());
+
+    [Fact]
+    public void Checkpoint_and_quantized_together_or_neither()
+    {
+        Cli.Run(Eval("--model", DemoModel.Name, "--checkpoint", DemoModel.Checkpoint, "--quantized", DemoModel.Checkpoint)).AssertUserError();
+        Cli.Run(Eval()).AssertUserError();
+        Assert.Contains("--model", Cli.Run(Eval("--checkpoint", DemoModel.Checkpoint)).AssertUserError(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("mnist:train", "unknown kind")]
+    [InlineData("fashion-mnist:valid", "split 'valid'")]
+    [InlineData("npy:images.npy", "two files")]
+    [InlineData("imagefolder:/no/such/folder", "does not exist")]
+    [InlineData("fashion-mnist:test:/no/such/folder", "does not exist")]
+    [InlineData("npy:/no/images.npy,/no/labels.npy", "does not exist")]
+    public void Bad_data_spec(string spec, string expected)
+    {
+        var run = Cli.Run("eval", "--model", DemoModel.Name, "--checkpoint", DemoModel.Checkpoint, "--data", spec);
+        Assert.Contains(expected, run.AssertUserError(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Data_with_more_classes_than_the_model()
+    {
+        var data = SmallData.Write(temp, 20, classes: 12);
+        var run = Cli.Run("eval", "--model", DemoModel.Name, "--checkpoint", DemoModel.Checkpoint, "--data", data);
+        Assert.Contains("has 12 classes but the model predicts 10", run.AssertUserError(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--w-bits", "uint9", "bit width of 9")]
+    [InlineData("--w-bits", "float8", "'float8' is not a bit type")]
+    [InlineData("--a-bits", "int", "'int' is not a bit type")]
+    [InlineData("--quant-method", "kl", "'kl' is not an observer")]
+    public void Bad_quantization_setting(string flag, string value, string expected) =>
+        Assert.Contains(expected, Cli.Run(Calibrate(flag, value)).AssertUserError(), StringComparison.Ordinal);
+
+    [Fact]
+    public void Contradicting_switches() =>
+        Assert.Contains("contradict", Cli.Run(Calibrate("--ptf", "--no-ptf")).AssertUserError(), StringComparison.Ordinal);
+
+    [Fact]
+    public void Calibration_set_larger_than_the_source()
+    {
+        var data = SmallData.Write(temp, 150);
+        var run = Cli.Run("calibrate", "--model", DemoModel.Name, "--checkpoint", DemoModel.Checkpoint, "--calib-data", data,
+            "--calib-size", "200", "--out", temp.File("q.safetensors"));
+        Assert.Contains("Cannot draw 200 calibration images", run.AssertUserError(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Output_folder_that_does_not_exist()
+    {
+        var run = Cli.Run("calibrate", "--model", DemoModel.Name, "--checkpoint", DemoModel.Checkpoint, "--calib-data", "fashion-mnist:test",
+            "--out", Path.Combine(temp.Path, "missing", "q.safetensors"));
+        Assert.Contains("does not exist", run.AssertUserError(), StringComparison.Ordinal);
+    }
+}
