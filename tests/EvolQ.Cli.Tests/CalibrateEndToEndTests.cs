@@ -41,7 +41,8 @@ public sealed partial class CalibrateEndToEndTests
         run.AssertSuccess();
 
         var (floatTop1, quantizedTop1) = Accuracies(run.Output);
-        Assert.Equal(88.90, floatTop1); // models/README.md: 1,778 of the first 2,000 test images
+        // models/README.md: 1,778 of the first 2,000 test images (EvalTests checks the count exactly).
+        Assert.InRange(floatTop1, 88.80, 89.00);
         Assert.True(Math.Abs(quantizedTop1 - floatTop1) <= bound,
             $"{setting}: quantized top-1 {quantizedTop1}% vs float {floatTop1}%, more than {bound} points apart");
 
