@@ -19,6 +19,7 @@ public static class EvolqApp
             EvalCommand.Create(console),
             CalibrateCommand.Create(console),
             QuantizeCommand.Create(console),
+            LandscapeCommand.Create(console),
             DemoCommand.Create(console),
         };
         try
