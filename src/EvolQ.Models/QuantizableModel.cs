@@ -31,5 +31,12 @@ public abstract class QuantizableModel : nn.Module<Tensor, Tensor>
     /// <summary>Runs from the input of stage <paramref name="stage"/> to the final outputs.</summary>
     public abstract Tensor ForwardFromStage(Tensor stageInput, int stage);
 
+    /// <summary>
+    /// Fills the float weights from an original checkpoint's state dict, strictly. Families whose checkpoints need
+    /// more than a name match (LeViT folds BatchNorm) override this.
+    /// </summary>
+    public virtual void LoadFloatCheckpoint(IReadOnlyDictionary<string, Tensor> stateDict, string checkpointName) =>
+        Checkpoints.CheckpointLoader.Load(this, stateDict, new Checkpoints.CheckpointLoadOptions { CheckpointName = checkpointName, ModelName = RegistryName });
+
     public override Tensor forward(Tensor images) => ForwardFromStage(ForwardToStage(images, 0), 0);
 }

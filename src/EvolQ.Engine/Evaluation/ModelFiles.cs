@@ -17,7 +17,7 @@ public static class ModelFiles
         var model = info.Create(quantization ?? new QuantizationConfig());
         try
         {
-            CheckpointLoader.Load(model, stateDict, new CheckpointLoadOptions { ModelName = info.Name });
+            model.LoadFloatCheckpoint(stateDict, stateDict.SourceName);
             model.eval();
             return model;
         }

@@ -14,6 +14,10 @@ namespace EvolQ.Models.Levit;
 /// </summary>
 public sealed class LevitModel : QuantizableModel
 {
+    /// <summary>Facebook's checkpoints hold BatchNorm layers: load them strictly, then fold (see <see cref="LevitCheckpoint"/>).</summary>
+    public override void LoadFloatCheckpoint(IReadOnlyDictionary<string, Tensor> stateDict, string checkpointName) =>
+        LevitCheckpoint.LoadInto(this, stateDict, checkpointName);
+
     private readonly LevitStem patch_embed;
     private readonly QAct qact_embed;
     private readonly ModuleList<nn.Module<Tensor, Tensor>> blocks;
