@@ -6,7 +6,7 @@ namespace EvolQ.Models;
 public static class ModelRegistry
 {
     // One list per family; a new family adds its list here.
-    private static readonly IReadOnlyList<ModelInfo> All = [.. VitFamily.Models, .. Levit.LevitFamily.Models];
+    private static readonly IReadOnlyList<ModelInfo> All = [.. VitFamily.Models, .. Swin.SwinFamily.Models, .. Levit.LevitFamily.Models];
 
     /// <summary>The demo model's shape (see <see cref="VitFamily.TinyConfig"/>).</summary>
     public static VitConfig TinyConfig => VitFamily.TinyConfig;
