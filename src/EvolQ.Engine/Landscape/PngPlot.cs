@@ -22,7 +22,7 @@ public static class PngPlot
             var plot = new SKRect(Left, Top, Width - Right, Height - Bottom);
             var (x0, x1) = Range(x);
             var (y0, y1) = Range(y);
-            using var font = new SKFont(SKTypeface.Default, 13);
+            using var font = new SKFont(LabelTypeface.Value, 13);
             using var axisPaint = Stroke(SKColors.Black, 1.2f);
             using var gridPaint = Stroke(new SKColor(225, 225, 225), 1);
             using var text = new SKPaint { Color = SKColors.Black, IsAntialias = true };
@@ -75,7 +75,7 @@ public static class PngPlot
             var plot = new SKRect(Left, Top, Left + size, Top + size);
             var flat = values.Cast<double>().ToArray();
             var (v0, v1) = Range(flat);
-            using var font = new SKFont(SKTypeface.Default, 13);
+            using var font = new SKFont(LabelTypeface.Value, 13);
             using var text = new SKPaint { Color = SKColors.Black, IsAntialias = true };
             using var axisPaint = Stroke(SKColors.Black, 1.2f);
             Title(canvas, title, font, text);
@@ -148,6 +148,16 @@ public static class PngPlot
 
     private static SKPaint Stroke(SKColor colour, float width) =>
         new() { Color = colour, StrokeWidth = width, IsAntialias = true, Style = SKPaintStyle.Stroke };
+
+    // SkiaSharp's default typeface needs fontconfig to find a font; on minimal Debian images it finds none and draws
+    // no text, so common font files are tried first.
+    private static readonly Lazy<SKTypeface> LabelTypeface = new(() =>
+        new[]
+        {
+            "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+            "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+            "/usr/share/fonts/TTF/DejaVuSans.ttf",
+        }.Where(File.Exists).Select(SKTypeface.FromFile).FirstOrDefault(t => t is not null) ?? SKTypeface.Default);
 
     private static void Title(SKCanvas canvas, string title, SKFont font, SKPaint paint) =>
         canvas.DrawText(title, Width / 2f, 28, SKTextAlign.Center, font, paint);
