@@ -266,8 +266,10 @@ class PtfObserver(BaseObserver):
         zero_point = (qmin - torch.round(min_val_t / scale8)).clamp(qmin, qmax)
         scale_mask = torch.ones_like(self.max_val)
         alpha = torch.zeros_like(self.max_val)
-        for j in range(inputs.shape[-1]):
-            data = inputs[..., j].unsqueeze(-1)
+        # Channels are the last axis, or axis 1 of (N, C, H, W) inputs (Evol-Q's 4-D extension, LeViT's stem).
+        axis = 1 if inputs.dim() == 4 else inputs.dim() - 1
+        for j in range(inputs.shape[axis]):
+            data = inputs.select(axis, j).unsqueeze(axis)
             scores = []
             for s in (scale1, scale2, scale4, scale8):
                 data_q = ((data / s + zero_point).round().clamp(qmin, qmax) - zero_point) * s

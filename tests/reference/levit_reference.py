@@ -42,48 +42,14 @@ def spec_of(name):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Quantizer factories. Evol-Q's PTF observer handles 4-D (N, C, H, W) inputs channel by channel along axis 1 (the
-# stem's QActs); fqvit_reference's PTF observer only knows the last axis, so the LeViT QActs get this one.
+# Quantizer factories. fqvit_reference's PTF observer handles the stem's 4-D (N, C, H, W) inputs along axis 1.
 # ----------------------------------------------------------------------------------------------------------------
-class PtfObserver4d(R.PtfObserver):
-    def get_quantization_params(self, inputs, *args, **kwargs):
-        if inputs.dim() != 4:
-            return super().get_quantization_params(inputs, *args, **kwargs)
-        inputs = inputs.detach().float()
-        qmax = self.bit_type.upper_bound
-        qmin = self.bit_type.lower_bound
-        max_val_t = self.max_val.max()
-        min_val_t = self.min_val.min()
-        scale8 = ((max_val_t - min_val_t) / float(qmax - qmin)).clamp(min=self.eps)
-        scale4 = scale8 / 2
-        scale2 = scale4 / 2
-        scale1 = scale2 / 2
-        zero_point = (qmin - torch.round(min_val_t / scale8)).clamp(qmin, qmax)
-        scale_mask = torch.ones_like(self.max_val)
-        alpha = torch.zeros_like(self.max_val)
-        for j in range(inputs.shape[1]):
-            data = inputs[:, j, ...].unsqueeze(1)
-            scores = []
-            for s in (scale1, scale2, scale4, scale8):
-                data_q = ((data / s + zero_point).round().clamp(qmin, qmax) - zero_point) * s
-                scores.append(float(R.mse_all(data, data_q)))
-            a = scores.index(min(scores))
-            scale_mask[j] *= 2**a
-            alpha[j] = a
-        self.alpha = alpha
-        return scale1 * scale_mask, zero_point
-
-
 def qact_a(cfg):
     return R._qact_a(cfg)
 
 
 def qact_a_ln(cfg):
-    q = R._qact_a_ln(cfg)
-    obs = q.quantizer.observer
-    if isinstance(obs, R.PtfObserver):
-        q.quantizer.observer = PtfObserver4d(obs.module_type, obs.bit_type, obs.calibration_mode)
-    return q
+    return R._qact_a_ln(cfg)
 
 
 def _qconv(cfg, cin, cout, ks, stride, pad):
