@@ -18,6 +18,15 @@ internal static class ProtocolSamples
 
     public static float[][] Scales => [[0.5f, float.Epsilon, -0f], [1e-7f, 3.25f]];
 
+    public static SweepJob SweepJobSample => new(Spec, "deit_tiny", "W4A8", 2);
+
+    public static SweepSpec SweepSample => new("demo", "demo sweep", [SweepJobSample], 3, "hocon/sweeps/demo.conf");
+
+    public static SweepSummary Summary => new("demo", "demo sweep", SweepState.Cancelled, 6, 1, 2, 1, 1, 1, 1_790_000_000_000, 1_790_000_360_000);
+
+    public static SweepJobState JobState(IReadOnlyDictionary<string, double> metrics) =>
+        new("job-1", "deit_tiny", "W4A8", 2, JobPhase.Cancelled, metrics, "cancelled", [new VisitRecord(0, 1, 1.5, 1.25, 1, 7)]);
+
     public static IReadOnlyList<IEvolQMessage> All(IActorRef worker)
     {
         var metrics = new Dictionary<string, double> { ["top1"] = 71.25, ["loss"] = double.PositiveInfinity };
@@ -57,6 +66,20 @@ internal static class ProtocolSamples
             new FitnessTold("job-1", 39, 0.0625),
             new JobEvaluated("job-1", metrics),
             new JobFailed("job-1", "No worker could prepare the job."),
+            new CancelJob("job-1"),
+            new ResumeJob("job-1"),
+            SweepJobSample,
+            SweepSample,
+            new SubmitSweep(SweepSample),
+            new ListSweeps(true),
+            new GetSweep("demo"),
+            new CancelSweep("demo"),
+            new ResumeSweep("demo"),
+            new SweepRejected("demo", "There is no sweep 'demo'."),
+            Summary,
+            new SweepList([Summary]),
+            JobState(metrics),
+            new SweepDetail(Summary, [JobState(metrics)], "sweep { }"),
             new CoordinatorSnapshot(Spec, JobPhase.Searching, 10, "ab12", [1, 2, 3, 255], [0, 1, 2], [1.5, 1.25, 1.0],
                 metrics, "none"),
         ];

@@ -20,4 +20,7 @@ public enum JobPhase
 
     /// <summary>The job stopped on an error it cannot recover from.</summary>
     Failed = 5,
+
+    /// <summary>Cancelled by a user; what it computed is kept and ResumeJob goes on from there.</summary>
+    Cancelled = 6,
 }

@@ -1,0 +1,108 @@
+using MessagePack;
+
+namespace EvolQ.Cluster.Protocol;
+
+/// <summary>Where a sweep stands.</summary>
+public enum SweepState
+{
+    /// <summary>Jobs are running or waiting for a free slot.</summary>
+    Running = 0,
+
+    /// <summary>Every job ended (done or failed).</summary>
+    Done = 1,
+
+    /// <summary>Cancelled by a user: nothing new starts and running jobs were cancelled; resume goes on.</summary>
+    Cancelled = 2,
+}
+
+/// <summary>One job of a sweep, with the labels the results table groups by.</summary>
+/// <param name="Bits">The bit-width label, e.g. "W4A8".</param>
+[MessagePackObject]
+public sealed record SweepJob(
+    [property: Key(0)] JobSpec Spec,
+    [property: Key(1)] string Model,
+    [property: Key(2)] string Bits,
+    [property: Key(3)] long Seed) : IEvolQMessage;
+
+/// <summary>A sweep expanded into jobs (models x bit widths x seeds).</summary>
+/// <param name="SweepId">The sweep's id; job ids start with it.</param>
+/// <param name="MaxConcurrentJobs">How many of this sweep's jobs may run at once.</param>
+/// <param name="Source">Where the sweep came from (its file), for display.</param>
+[MessagePackObject]
+public sealed record SweepSpec(
+    [property: Key(0)] string SweepId,
+    [property: Key(1)] string Name,
+    [property: Key(2)] SweepJob[] Jobs,
+    [property: Key(3)] int MaxConcurrentJobs,
+    [property: Key(4)] string Source) : IEvolQMessage;
+
+/// <summary>Starts a sweep; repeating it with the same spec is harmless. Replied with SweepSummary or SweepRejected.</summary>
+[MessagePackObject]
+public sealed record SubmitSweep([property: Key(0)] SweepSpec Spec) : IEvolQMessage;
+
+/// <summary>Asks for every sweep. Replied with SweepList.</summary>
+[MessagePackObject]
+public sealed record ListSweeps([property: Key(0)] bool IncludeFinished) : IEvolQMessage;
+
+/// <summary>Asks for one sweep with its jobs. Replied with SweepDetail or SweepRejected.</summary>
+[MessagePackObject]
+public sealed record GetSweep([property: Key(0)] string SweepId) : IEvolQMessage;
+
+/// <summary>Cancels a sweep: nothing new starts, running jobs are cancelled. Replied with SweepSummary or SweepRejected.</summary>
+[MessagePackObject]
+public sealed record CancelSweep([property: Key(0)] string SweepId) : IEvolQMessage;
+
+/// <summary>Resumes a cancelled sweep from where its jobs stopped. Replied with SweepSummary or SweepRejected.</summary>
+[MessagePackObject]
+public sealed record ResumeSweep([property: Key(0)] string SweepId) : IEvolQMessage;
+
+/// <summary>A sweep command could not be carried out; the reason is one sentence.</summary>
+[MessagePackObject]
+public sealed record SweepRejected([property: Key(0)] string SweepId, [property: Key(1)] string Reason) : IEvolQMessage;
+
+/// <summary>A sweep in a line: its state and how many of its jobs are in each state.</summary>
+[MessagePackObject]
+public sealed record SweepSummary(
+    [property: Key(0)] string SweepId,
+    [property: Key(1)] string Name,
+    [property: Key(2)] SweepState State,
+    [property: Key(3)] int Jobs,
+    [property: Key(4)] int Waiting,
+    [property: Key(5)] int Running,
+    [property: Key(6)] int Done,
+    [property: Key(7)] int Failed,
+    [property: Key(8)] int Cancelled,
+    [property: Key(9)] long SubmittedAtUnixMs,
+    [property: Key(10)] long FinishedAtUnixMs) : IEvolQMessage;
+
+/// <summary>Every sweep the manager knows.</summary>
+[MessagePackObject]
+public sealed record SweepList([property: Key(0)] SweepSummary[] Sweeps) : IEvolQMessage;
+
+/// <summary>One job of a sweep as the manager last saw it; Metrics and Visits are filled once the job is done.</summary>
+/// <param name="Metrics">The job's final metrics: float_top1, fqvit_top1, top1, top5, fqvit_loss, loss.</param>
+[MessagePackObject]
+public sealed record SweepJobState(
+    [property: Key(0)] string JobId,
+    [property: Key(1)] string Model,
+    [property: Key(2)] string Bits,
+    [property: Key(3)] long Seed,
+    [property: Key(4)] JobPhase Phase,
+    [property: Key(5)] IReadOnlyDictionary<string, double> Metrics,
+    [property: Key(6)] string? Error,
+    [property: Key(7)] VisitRecord[] Visits) : IEvolQMessage;
+
+/// <summary>A sweep with its jobs.</summary>
+[MessagePackObject]
+public sealed record SweepDetail(
+    [property: Key(0)] SweepSummary Summary,
+    [property: Key(1)] SweepJobState[] Jobs,
+    [property: Key(2)] string Source) : IEvolQMessage;
+
+/// <summary>Cancels one job: it stops dispatching and keeps what it computed. Replied with JobStatus.</summary>
+[MessagePackObject]
+public sealed record CancelJob([property: Key(0)] string JobId) : IJobCommand;
+
+/// <summary>Resumes a cancelled job where it stopped. Replied with JobStatus.</summary>
+[MessagePackObject]
+public sealed record ResumeJob([property: Key(0)] string JobId) : IJobCommand;
