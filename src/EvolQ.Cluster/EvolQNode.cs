@@ -1,8 +1,10 @@
 using Akka.Actor;
 using Akka.Cluster.Sharding;
+using Akka.Cluster.Tools.Singleton;
 using Akka.Configuration;
 using EvolQ.Cluster.Configuration;
 using EvolQ.Cluster.Coordination;
+using EvolQ.Cluster.Sweeps;
 using EvolQ.Cluster.Workers;
 using AkkaCluster = Akka.Cluster.Cluster;
 
@@ -10,7 +12,8 @@ namespace EvolQ.Cluster;
 
 /// <summary>
 /// One running cluster node: its actor system, the job coordinators' shard region (or a proxy to it on a node
-/// without the coordinator role) and one DeviceWorker per backend on a worker node.
+/// without the coordinator role), the sweep manager singleton (hosted by the oldest coordinator node, reached through
+/// a proxy from every node) and one DeviceWorker per backend on a worker node.
 /// </summary>
 public sealed class EvolQNode : IAsyncDisposable
 {
@@ -19,10 +22,14 @@ public sealed class EvolQNode : IAsyncDisposable
 
     private readonly IReadOnlyList<IEvaluationBackend> backends;
 
-    private EvolQNode(ActorSystem system, IActorRef jobs, IReadOnlyList<IActorRef> workers, IReadOnlyList<IEvaluationBackend> backends)
+    /// <summary>The actor name of the sweep manager's singleton manager (its proxy adds "-proxy").</summary>
+    public const string SweepManagerName = "sweeps";
+
+    private EvolQNode(ActorSystem system, IActorRef jobs, IActorRef sweeps, IReadOnlyList<IActorRef> workers, IReadOnlyList<IEvaluationBackend> backends)
     {
         System = system;
         Jobs = jobs;
+        Sweeps = sweeps;
         Workers = workers;
         this.backends = backends;
     }
@@ -31,6 +38,9 @@ public sealed class EvolQNode : IAsyncDisposable
 
     /// <summary>Where job commands (SubmitJob, GetJobStatus, ...) go: the shard region or its proxy.</summary>
     public IActorRef Jobs { get; }
+
+    /// <summary>Where sweep commands (SubmitSweep, ListSweeps, ...) go: the proxy of the sweep manager singleton.</summary>
+    public IActorRef Sweeps { get; }
 
     /// <summary>This node's DeviceWorkers, one per backend (none without the worker role).</summary>
     public IReadOnlyList<IActorRef> Workers { get; }
@@ -68,6 +78,16 @@ public sealed class EvolQNode : IAsyncDisposable
                     ClusterShardingSettings.Create(system).WithRole("coordinator"), extractor)
                 : await sharding.StartProxyAsync(JobTypeName, "coordinator", extractor);
 
+            if (cluster.SelfRoles.Contains("coordinator"))
+            {
+                system.ActorOf(ClusterSingletonManager.Props(
+                    SweepManager.Props(jobs, SweepManagerSettings.From(system.Settings.Config)),
+                    PoisonPill.Instance,
+                    ClusterSingletonManagerSettings.Create(system).WithRole("coordinator")), SweepManagerName);
+            }
+            var sweeps = system.ActorOf(ClusterSingletonProxy.Props($"/user/{SweepManagerName}",
+                ClusterSingletonProxySettings.Create(system).WithRole("coordinator")), SweepManagerName + "-proxy");
+
             var workers = new List<IActorRef>();
             if (cluster.SelfRoles.Contains("worker"))
             {
@@ -79,7 +99,7 @@ public sealed class EvolQNode : IAsyncDisposable
             }
 
             await up.Task.WaitAsync(upTimeout ?? TimeSpan.FromSeconds(30));
-            return new EvolQNode(system, jobs, workers, backends);
+            return new EvolQNode(system, jobs, sweeps, workers, backends);
         }
         catch
         {

@@ -38,6 +38,7 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
     private string? fingerprint;
     private IReadOnlyDictionary<string, double>? metrics;
     private string? error;
+    private bool cancelled;
     private JobPhase phase;
     private WorkDispatcher? dispatcher;
     private int toldSinceSnapshot;
@@ -58,6 +59,8 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
         Recover<FitnessTold>(Apply);
         Recover<JobEvaluated>(Apply);
         Recover<JobFailed>(Apply);
+        Recover<JobCancelled>(_ => cancelled = true);
+        Recover<JobResumed>(_ => cancelled = false);
         Recover<RecoveryCompleted>(_ => Enter(Derive(), resumed: spec is not null));
         Pending();
     }
@@ -122,6 +125,8 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
             : new JobRejected(jobId, $"Job '{jobId}' was already submitted with another spec.")));
         Command<GetJobStatus>(_ => Sender.Tell(Status()));
         Command<GetJobResult>(_ => Sender.Tell(Result()));
+        Command<CancelJob>(_ => Cancel());
+        Command<ResumeJob>(_ => Resume());
         Command<WorkerHeartbeat>(h => After(d => d.Heard(h, DateTime.UtcNow)));
         Command<Terminated>(t => After(d => d.Remove(t.ActorRef, "stopped")));
         Command<ClusterEvent.MemberRemoved>(m => After(d => d.RemoveAt(m.Member.Address, "its node left the cluster")));
@@ -229,6 +234,40 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
         });
     }
 
+    private void Cancel()
+    {
+        if (phase is not (JobPhase.Calibrating or JobPhase.Searching or JobPhase.Evaluating))
+        {
+            Sender.Tell(Status());
+            return;
+        }
+        var replyTo = Sender;
+        // Stop dispatching first: results that arrive while the event is written must not be told.
+        StopActive();
+        Persist(new JobCancelled(jobId), _ =>
+        {
+            cancelled = true;
+            Enter(JobPhase.Cancelled);
+            replyTo.Tell(Status());
+        });
+    }
+
+    private void Resume()
+    {
+        if (phase != JobPhase.Cancelled)
+        {
+            Sender.Tell(Status());
+            return;
+        }
+        var replyTo = Sender;
+        Persist(new JobResumed(jobId), _ =>
+        {
+            cancelled = false;
+            Enter(Derive(), resumed: true);
+            replyTo.Tell(Status());
+        });
+    }
+
     private void Fail(string reason)
     {
         log.Error("Job {0} failed: {1}", jobId, reason);
@@ -268,6 +307,7 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
         spec is null ? JobPhase.Pending
         : error is not null ? JobPhase.Failed
         : metrics is not null ? JobPhase.Done
+        : cancelled ? JobPhase.Cancelled
         : search is null ? JobPhase.Calibrating
         : search.Completed ? JobPhase.Evaluating
         : JobPhase.Searching;
@@ -382,6 +422,7 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
         told.AddRange(s.ToldIds.Zip(s.ToldLosses, (id, loss) => new FitnessRecord(id, loss)));
         metrics = s.Metrics;
         error = s.Error;
+        cancelled = s.Phase == JobPhase.Cancelled;
     }
 
     private void Snapshot()

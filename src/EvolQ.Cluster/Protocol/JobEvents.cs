@@ -47,3 +47,11 @@ public sealed record CoordinatorSnapshot(
     [property: Key(6)] double[] ToldLosses,
     [property: Key(7)] IReadOnlyDictionary<string, double>? Metrics,
     [property: Key(8)] string? Error) : IJobEvent;
+
+/// <summary>Journal: a user cancelled the job; it stops dispatching and keeps what it computed.</summary>
+[MessagePackObject]
+public sealed record JobCancelled([property: Key(0)] string JobId) : IJobEvent;
+
+/// <summary>Journal: a user resumed the cancelled job; it goes on from its last told fitness.</summary>
+[MessagePackObject]
+public sealed record JobResumed([property: Key(0)] string JobId) : IJobEvent;

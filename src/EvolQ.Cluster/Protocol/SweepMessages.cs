@@ -34,7 +34,32 @@ public sealed record SweepSpec(
     [property: Key(1)] string Name,
     [property: Key(2)] SweepJob[] Jobs,
     [property: Key(3)] int MaxConcurrentJobs,
-    [property: Key(4)] string Source) : IEvolQMessage;
+    [property: Key(4)] string Source) : IEvolQMessage
+{
+    /// <summary>One sentence naming the first thing wrong with the sweep, or null when it can run.</summary>
+    public string? Problem()
+    {
+        if (string.IsNullOrWhiteSpace(SweepId) || SweepId.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+            return $"The sweep id '{SweepId}' must be non-empty and use only letters, digits, '-', '_' and '.'.";
+        if (Jobs is null || Jobs.Length == 0)
+            return $"Sweep '{SweepId}' has no jobs.";
+        if (MaxConcurrentJobs < 1)
+            return $"Sweep '{SweepId}' must allow at least one job at a time, not {MaxConcurrentJobs}.";
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var job in Jobs)
+        {
+            if (job?.Spec is null)
+                return $"Sweep '{SweepId}' holds a job without a spec.";
+            if (!job.Spec.JobId.StartsWith(SweepId + ".", StringComparison.Ordinal))
+                return $"Job '{job.Spec.JobId}' of sweep '{SweepId}' must have an id that starts with '{SweepId}.'.";
+            if (!seen.Add(job.Spec.JobId))
+                return $"Sweep '{SweepId}' holds job '{job.Spec.JobId}' twice.";
+            if (job.Spec.Problem() is { } problem)
+                return problem;
+        }
+        return null;
+    }
+}
 
 /// <summary>Starts a sweep; repeating it with the same spec is harmless. Replied with SweepSummary or SweepRejected.</summary>
 [MessagePackObject]

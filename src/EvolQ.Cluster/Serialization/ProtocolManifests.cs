@@ -61,7 +61,14 @@ public static class ProtocolManifests
         [typeof(FitnessTold)] = "e.T",
         [typeof(JobEvaluated)] = "e.E",
         [typeof(JobFailed)] = "e.F",
+        [typeof(JobCancelled)] = "e.X",
+        [typeof(JobResumed)] = "e.R",
         [typeof(CoordinatorSnapshot)] = "s.C",
+        [typeof(SweepSubmitted)] = "eWS",
+        [typeof(SweepJobLaunched)] = "eWL",
+        [typeof(SweepJobEnded)] = "eWE",
+        [typeof(SweepCancelled)] = "eWC",
+        [typeof(SweepResumed)] = "eWR",
     }.ToFrozenDictionary();
 
     private static readonly FrozenDictionary<string, Type> ByManifest =

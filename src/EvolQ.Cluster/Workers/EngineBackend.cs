@@ -6,6 +6,7 @@ using EvolQ.Engine.Evaluation;
 using EvolQ.Engine.Fitness;
 using EvolQ.Models;
 using TorchSharp;
+using AccuracyResult = EvolQ.Engine.Evaluation.EvaluationResult;
 using static TorchSharp.torch;
 
 namespace EvolQ.Cluster.Workers;
@@ -70,8 +71,8 @@ public sealed class EngineBackend : IEvaluationBackend
             }
             var evaluator = new FitnessEvaluator(model, batches, loss, spec.Temperature);
             var blocks = model.SearchableBlocks;
-            jobs[spec.JobId] = new Held(model, batches, evaluator, spec);
-            return new PreparedJob(blocks.Select(b => b.Name).ToArray(), blocks.Select(b => b.GetScales()).ToArray(), batches.Count);
+            jobs[spec.JobId] = new Held(model, batches, evaluator, spec, blocks.Select(b => b.GetScales()).ToArray());
+            return new PreparedJob(blocks.Select(b => b.Name).ToArray(), jobs[spec.JobId].InitialScales, batches.Count);
         }
         catch
         {
@@ -103,25 +104,47 @@ public sealed class EngineBackend : IEvaluationBackend
         return job.Evaluator.EvaluateBatches(target, scales, Enumerable.Range(firstBatch, batchCount).ToArray());
     }
 
+    /// <remarks>
+    /// Metrics: loss and fqvit_loss (the fitness of the final and of the calibrated scales on the calibration
+    /// batches); with validation data also top1/top5 (final scales), fqvit_top1/fqvit_top5 (calibrated scales) and
+    /// float_top1/float_top5 (the float checkpoint), so one job carries its row of the results table. The job spec's
+    /// option "validation-limit" evaluates the first N validation images only.
+    /// </remarks>
     public IReadOnlyDictionary<string, double> EvaluateFinal(string jobId, float[][] scales)
     {
         var job = Job(jobId);
-        SetCurrentScales(jobId, scales);
         var blocks = job.Model.SearchableBlocks;
-        var metrics = new Dictionary<string, double> { ["loss"] = job.Evaluator.Evaluate(blocks[0], scales[0]) };
-        if (job.Spec.ValidationData is { } validation)
+        SetCurrentScales(jobId, job.InitialScales);
+        var metrics = new Dictionary<string, double> { ["fqvit_loss"] = job.Evaluator.Evaluate(blocks[0], job.InitialScales[0]) };
+        var validation = job.Spec.ValidationData is { } text ? DataSpec.Parse(text).Open() : null;
+        var info = ModelRegistry.Get(job.Spec.ModelName);
+        if (validation is not null)
         {
-            var info = ModelRegistry.Get(job.Spec.ModelName);
-            var result = Evaluator.Run(job.Model, DataSpec.Parse(validation).Open(), ModelTransforms.For(info), new EvaluationOptions
-            {
-                Device = device,
-                LoaderThreads = loaderThreads,
-                Stage = "final",
-            });
-            metrics["top1"] = result.Top1;
-            metrics["top5"] = result.Top5;
+            AddAccuracy(metrics, "fqvit_", Accuracy(job.Model, validation, info, job.Spec, "FQ-ViT"));
+            using var floatModel = ModelFiles.LoadFloat(info, job.Spec.CheckpointPath, job.Spec.QuantizationConfig());
+            floatModel.to(device);
+            AddAccuracy(metrics, "float_", Accuracy(floatModel, validation, info, job.Spec, "float"));
         }
+        SetCurrentScales(jobId, scales);
+        metrics["loss"] = job.Evaluator.Evaluate(blocks[0], scales[0]);
+        if (validation is not null)
+            AddAccuracy(metrics, "", Accuracy(job.Model, validation, info, job.Spec, "final"));
         return metrics;
+    }
+
+    private AccuracyResult Accuracy(QuantizableModel model, ImageSource validation, ModelInfo info, JobSpec spec, string stage) =>
+        Evaluator.Run(model, validation, ModelTransforms.For(info), new EvaluationOptions
+        {
+            Device = device,
+            LoaderThreads = loaderThreads,
+            Limit = spec.IntOption("validation-limit", 0) is > 0 and var limit ? limit : null,
+            Stage = stage,
+        });
+
+    private static void AddAccuracy(Dictionary<string, double> metrics, string prefix, AccuracyResult result)
+    {
+        metrics[prefix + "top1"] = result.Top1;
+        metrics[prefix + "top5"] = result.Top5;
     }
 
     public void Release(string jobId)
@@ -145,5 +168,5 @@ public sealed class EngineBackend : IEvaluationBackend
             ? job
             : throw new InvalidOperationException($"This device does not hold job '{jobId}'.");
 
-    private sealed record Held(QuantizableModel Model, List<Tensor> Batches, FitnessEvaluator Evaluator, JobSpec Spec);
+    private sealed record Held(QuantizableModel Model, List<Tensor> Batches, FitnessEvaluator Evaluator, JobSpec Spec, float[][] InitialScales);
 }

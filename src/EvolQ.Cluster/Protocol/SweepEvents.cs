@@ -1,0 +1,30 @@
+using MessagePack;
+
+namespace EvolQ.Cluster.Protocol;
+
+/// <summary>Journal of the sweep manager: a sweep was submitted.</summary>
+[MessagePackObject]
+public sealed record SweepSubmitted([property: Key(0)] SweepSpec Spec, [property: Key(1)] long AtUnixMs) : IJobEvent;
+
+/// <summary>Journal of the sweep manager: one of the sweep's jobs was handed to its coordinator.</summary>
+[MessagePackObject]
+public sealed record SweepJobLaunched([property: Key(0)] string SweepId, [property: Key(1)] string JobId) : IJobEvent;
+
+/// <summary>Journal of the sweep manager: a job ended (done or failed) with its metrics and block history.</summary>
+[MessagePackObject]
+public sealed record SweepJobEnded(
+    [property: Key(0)] string SweepId,
+    [property: Key(1)] string JobId,
+    [property: Key(2)] JobPhase Phase,
+    [property: Key(3)] IReadOnlyDictionary<string, double> Metrics,
+    [property: Key(4)] string? Error,
+    [property: Key(5)] VisitRecord[] Visits,
+    [property: Key(6)] long AtUnixMs) : IJobEvent;
+
+/// <summary>Journal of the sweep manager: a user cancelled the sweep.</summary>
+[MessagePackObject]
+public sealed record SweepCancelled([property: Key(0)] string SweepId, [property: Key(1)] long AtUnixMs) : IJobEvent;
+
+/// <summary>Journal of the sweep manager: a user resumed the cancelled sweep.</summary>
+[MessagePackObject]
+public sealed record SweepResumed([property: Key(0)] string SweepId) : IJobEvent;
