@@ -1,0 +1,114 @@
+using EvolQ.Cluster.Sweeps;
+using EvolQ.Testing;
+
+namespace EvolQ.Cluster.Tests;
+
+/// <summary>Sweep files: the shipped examples expand as documented; every mistake is listed with its line.</summary>
+public sealed class SweepFileTests
+{
+    private static string Shipped(string name) => Path.Combine(AppContext.BaseDirectory, "sweeps", name);
+
+    [Fact]
+    public void The_demo_sweep_expands_to_six_jobs_of_the_tiny_model()
+    {
+        var spec = SweepFile.Load(Shipped("demo.conf"), checkPaths: false);
+
+        Assert.Equal("demo", spec.SweepId);
+        Assert.Equal(2, spec.MaxConcurrentJobs);
+        Assert.Equal(6, spec.Jobs.Length);
+        Assert.Equal(
+            ["demo.vit_tiny_patch7_28.w4a8.s0", "demo.vit_tiny_patch7_28.w4a8.s1", "demo.vit_tiny_patch7_28.w4a8.s2",
+             "demo.vit_tiny_patch7_28.w3a8.s0", "demo.vit_tiny_patch7_28.w3a8.s1", "demo.vit_tiny_patch7_28.w3a8.s2"],
+            spec.Jobs.Select(j => j.Spec.JobId));
+        var first = spec.Jobs[0].Spec;
+        Assert.Equal("uint4", first.Quantization["w_bit_type"]);
+        Assert.Equal("uint8", first.Quantization["a_bit_type"]);
+        Assert.Equal((1000, 100, 0L), (first.CalibrationSize, first.CalibrationBatchSize, first.CalibrationSeed));
+        Assert.Equal((4, 10, 3, 15), (first.Search.WeightBits, first.Search.Passes, first.Search.Cycles, first.Search.PopulationSize));
+        Assert.Equal("fashion-mnist:test", first.ValidationData);
+        Assert.Equal(3, spec.Jobs[5].Spec.Search.WeightBits);
+        Assert.Equal(2, spec.Jobs[5].Spec.Search.Seed);
+        Assert.All(spec.Jobs, j => Assert.Null(j.Spec.Problem()));
+    }
+
+    [Fact]
+    public void The_paper_sweep_expands_to_the_whole_table_with_paths_from_the_environment_or_defaults()
+    {
+        var spec = SweepFile.Load(Shipped("paper.conf"), checkPaths: false, environment: v => v == "IMAGENET" ? "/mnt/in1k" : null);
+
+        Assert.Equal(81, spec.Jobs.Length);
+        Assert.Equal(9, spec.Jobs.Select(j => j.Model).Distinct().Count());
+        Assert.Equal(["W3A8", "W4A8", "W8A8"], spec.Jobs.Select(j => j.Bits).Distinct());
+        Assert.All(spec.Jobs, j => Assert.Equal("imagefolder:/mnt/in1k/train", j.Spec.CalibrationData));
+        Assert.All(spec.Jobs, j => Assert.Equal("imagefolder:/mnt/in1k/val", j.Spec.ValidationData));
+        Assert.Contains(spec.Jobs, j => j.Spec.CheckpointPath == "/checkpoints/LeViT-384-9bdaf2e2.pth");
+        var unset = Assert.Throws<SweepFileException>(() => SweepFile.Parse(
+            "sweep { models = [{ name = deit_tiny, checkpoint = \"${CKPT}/d.pth\" }], calibration.data = \"fashion-mnist:train\" }", "v.conf",
+            checkPaths: false, environment: _ => null));
+        Assert.Equal("v.conf:1: sweep.checkpoint needs the environment variable CKPT, which is not set.", Assert.Single(unset.Errors));
+        Assert.Equal(8, spec.Jobs.First(j => j.Bits == "W8A8").Spec.Search.WeightBits);
+    }
+
+    [Fact]
+    public void Every_mistake_is_listed_once_with_the_line_it_is_on()
+    {
+        using var dir = new TempDirectory();
+        var text = """
+            sweep {
+              id = broken
+              max-concurrent-jobs = 0
+              models = [
+                { name = deit_tiny, checkpoint = "/nowhere/deit_tiny.pth" }
+                { name = resnet50, checkpoint = "/nowhere/r50.pth" }
+              ]
+              bits = [W4A8, W9A8, "4bit"]
+              seeds = [0, 1, 1]
+              calibration { size = 10, batch-size = 100 }
+              search { passes = 0 }
+              seed = 3
+            }
+            """;
+        var error = Assert.Throws<SweepFileException>(() => SweepFile.Parse(text, "broken.conf"));
+
+        Assert.Equal(
+            [
+                "broken.conf:12: unknown setting 'sweep.seed' (known: id, name, max-concurrent-jobs, models, bits, seeds, calibration, validation, search, fitness).",
+                "broken.conf:3: sweep.max-concurrent-jobs is 0; it must be at least 1.",
+                "broken.conf:5: the checkpoint of deit_tiny, /nowhere/deit_tiny.pth, does not exist.",
+                "broken.conf:8: the bit width 'W9A8' is outside 2 to 8 bits.",
+                "broken.conf:8: the bit width '4bit' is not of the form W4A8 (weight bits, activation bits).",
+                "broken.conf:9: the seed 1 is listed twice.",
+                "broken.conf:10: sweep.calibration.data is missing (fashion-mnist:train|test[:DIR], imagefolder:DIR or npy:IMAGES.npy,LABELS.npy).",
+                "broken.conf:10: calibration.batch-size (100) is larger than calibration.size (10).",
+                "broken.conf:11: sweep.search.passes is 0; it must be at least 1.",
+            ],
+            error.Errors.Where(e => !e.Contains("resnet50", StringComparison.Ordinal)).Take(9));
+        Assert.Contains(error.Errors, e => e.StartsWith("broken.conf:6: There is no model named 'resnet50'", StringComparison.Ordinal));
+        Assert.StartsWith($"broken.conf has {error.Errors.Count} problems:\n  broken.conf:12:", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Not_hocon_a_missing_block_and_a_missing_file_each_give_one_sentence()
+    {
+        Assert.StartsWith("x.conf: not valid HOCON:", Assert.Single(Assert.Throws<SweepFileException>(() => SweepFile.Parse("sweep { id = ${no.such.setting} }", "x.conf")).Errors), StringComparison.Ordinal);
+        Assert.Equal("y.conf:1: the file has no 'sweep { ... }' block.", Assert.Single(Assert.Throws<SweepFileException>(() => SweepFile.Parse("models = []", "y.conf")).Errors));
+        Assert.Equal("/no/such.conf: there is no such sweep file.", Assert.Throws<SweepFileException>(() => SweepFile.Load("/no/such.conf")).Message);
+    }
+
+    [Fact]
+    public void Paths_are_checked_where_the_sweep_runs()
+    {
+        using var dir = new TempDirectory();
+        var checkpoint = dir.File("tiny.safetensors");
+        File.WriteAllBytes(checkpoint, [0]);
+        var text = $$"""
+            sweep {
+              models = [ { name = vit_tiny_patch7_28, checkpoint = "{{checkpoint}}" } ]
+              calibration { data = "npy:{{dir.File("x.npy")}},{{dir.File("y.npy")}}" }
+            }
+            """;
+        var error = Assert.Throws<SweepFileException>(() => SweepFile.Parse(text, "p.conf"));
+        Assert.Equal($"p.conf:3: sweep.calibration.data names {dir.File("x.npy")}, which does not exist.", Assert.Single(error.Errors));
+        Assert.Single(SweepFile.Parse(text, "p.conf", checkPaths: false).Jobs);
+    }
+}
