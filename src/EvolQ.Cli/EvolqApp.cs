@@ -21,6 +21,8 @@ public static class EvolqApp
             QuantizeCommand.Create(console),
             LandscapeCommand.Create(console),
             DemoCommand.Create(console),
+            RunCommand.Create(console),
+            NodeCommand.Create(console),
         };
         try
         {

@@ -11,7 +11,8 @@ public static class UserErrors
     public static string? Describe(Exception exception) => exception switch
     {
         UserInputException or QuantizationConfigException or UnknownModelException or EvolQ.TensorIO.TensorFileException
-            or CheckpointException or DataSourceException or EvolQ.Engine.Quantize.RunFolderException => exception.Message,
+            or CheckpointException or DataSourceException or EvolQ.Engine.Quantize.RunFolderException
+            or EvolQ.Cluster.Sweeps.SweepFileException or Akka.Configuration.ConfigurationException => exception.Message,
         FileNotFoundException notFound => $"The file {notFound.FileName ?? "given"} does not exist.",
         DirectoryNotFoundException => exception.Message,
         OperationCanceledException => "Cancelled.",

@@ -114,6 +114,8 @@ public sealed class EvolQNode : IAsyncDisposable
     /// <summary>Leaves the cluster gracefully (coordinators hand their shards over) and frees the devices.</summary>
     public async ValueTask DisposeAsync()
     {
+        // The proxy would otherwise keep looking for the sweep manager while the node leaves, and warn that it is gone.
+        System.Stop(Sweeps);
         await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
         foreach (var backend in backends)
             backend.Dispose();

@@ -1,0 +1,46 @@
+using System.CommandLine;
+using Akka.Cluster;
+using EvolQ.Cli.Options;
+using EvolQ.Cluster;
+
+namespace EvolQ.Cli.Commands;
+
+/// <summary>
+/// `evolq node`: runs one cluster node (coordinator and/or worker roles, from hocon/ and EVOLQ_* variables) until
+/// SIGTERM or Ctrl+C, then leaves the cluster gracefully so its shards and in-flight work move to the other nodes.
+/// </summary>
+public static class NodeCommand
+{
+    public static Command Create(CommandConsole console)
+    {
+        var flags = new NodeFlags();
+        var command = new Command("node", "Runs a cluster node until SIGTERM or Ctrl+C, then leaves the cluster gracefully.");
+        flags.AddTo(command);
+        command.SetAction(parse =>
+        {
+            var config = flags.Config(parse);
+            var backends = flags.Backends(parse, config);
+            using var stop = new StopSignal();
+            var node = EmbeddedNode.Start(config, backends);
+            var roles = string.Join(", ", Akka.Cluster.Cluster.Get(node.System).SelfRoles);
+            console.Output.WriteLine($"evolq node: up at {node.Address} (roles {roles}; workers: {NodeFlags.Describe(backends)}). SIGTERM or Ctrl+C leaves the cluster.");
+            var removed = node.System.WhenTerminated;
+            try
+            {
+                removed.Wait(stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                console.Output.WriteLine("evolq node: leaving the cluster.");
+                node.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                console.Output.WriteLine("evolq node: left.");
+                return 0;
+            }
+            // The actor system ended on its own: the cluster downed this node (or it could not stay a member).
+            node.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            console.Error.WriteLine("evolq: this node was removed from the cluster and stopped.");
+            return 1;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,134 @@
+using System.CommandLine;
+using System.Globalization;
+using Akka.Actor;
+using EvolQ.Cli.Options;
+using EvolQ.Cluster;
+using EvolQ.Cluster.Protocol;
+using EvolQ.Cluster.Sweeps;
+using EvolQ.Engine.Quantize;
+using EvolQ.TensorIO;
+
+namespace EvolQ.Cli.Commands;
+
+/// <summary>
+/// `evolq run SWEEP`: runs a sweep file on an embedded single-node cluster (SQLite journal, one worker per local
+/// device), shows progress until every job ended, then writes and prints the results table. Rerunning the same
+/// command resumes from the journal: finished jobs are kept, interrupted ones go on from their last told fitness.
+/// </summary>
+public static class RunCommand
+{
+    public static Command Create(CommandConsole console)
+    {
+        var file = new Argument<string>("sweep") { Description = "The sweep file (HOCON; examples in hocon/sweeps/)." };
+        var run = new RunFlags();
+        var command = new Command("run", "Runs a sweep (models x bit widths x seeds) on an embedded single-node cluster, then prints the results table.") { file };
+        run.AddTo(command);
+        command.SetAction(parse => Run(console, parse, run, parse.GetValue(file)!));
+        return command;
+    }
+
+    /// <summary>Runs a sweep file with the flags of `evolq run`; shared with `evolq demo`.</summary>
+    internal static int Run(CommandConsole console, ParseResult parse, RunFlags flags, string sweepFile)
+    {
+        var spec = SweepFile.Load(sweepFile, checkPaths: true, id: parse.GetValue(flags.Id));
+        var database = Path.GetFullPath(parse.GetValue(flags.Database)!);
+        Directory.CreateDirectory(Path.GetDirectoryName(database)!);
+        var output = Path.GetFullPath(Path.Combine(parse.GetValue(flags.Output)!, spec.SweepId));
+        // The progress lines are the user's view; Akka's INFO log would bury them.
+        var config = flags.Node.Config(parse, new Dictionary<string, string> { ["EVOLQ_DB"] = database, ["EVOLQ_PORT"] = "0" },
+            Akka.Configuration.ConfigurationFactory.ParseString("akka.loglevel = WARNING"));
+        var backends = flags.Node.Backends(parse, config);
+
+        using var stop = new StopSignal();
+        var node = EmbeddedNode.Start(config, backends);
+        try
+        {
+            var ask = TimeSpan.FromSeconds(30);
+            var reply = node.Sweeps.Ask<object>(new SubmitSweep(spec), ask).GetAwaiter().GetResult();
+            if (reply is SweepRejected rejected)
+                throw new UserInputException($"{rejected.Reason.TrimEnd('.')} (journal {database}).");
+            var summary = (SweepSummary)reply;
+            console.Output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Sweep {spec.SweepId} ({spec.Name}): {spec.Jobs.Length} jobs, {spec.MaxConcurrentJobs} at a time, workers: {NodeFlags.Describe(backends)}; journal {database}."));
+            if (summary.Done + summary.Failed > 0)
+                console.Output.WriteLine($"Resuming: {summary.Done} jobs already done, {summary.Failed} failed.");
+
+            var every = TimeSpan.FromSeconds(parse.GetValue(flags.ProgressSeconds));
+            var lines = SweepProgress.Follow(node.Sweeps, node.Jobs, spec.SweepId, TimeSpan.FromMilliseconds(500), every, stop.Token);
+            var enumerator = lines.GetAsyncEnumerator(stop.Token);
+            try
+            {
+                while (enumerator.MoveNextAsync().AsTask().GetAwaiter().GetResult())
+                    console.Output.WriteLine(enumerator.Current);
+            }
+            catch (OperationCanceledException) when (stop.Stopped)
+            {
+                console.Error.WriteLine("evolq: stopped; the journal keeps every told fitness: rerun the same command to resume.");
+                return QuantizeCommand.StoppedExitCode;
+            }
+            finally
+            {
+                enumerator.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+
+            var detail = node.Sweeps.Ask<SweepDetail>(new GetSweep(spec.SweepId), ask).GetAwaiter().GetResult();
+            PrintResults(console, detail, output);
+            return detail.Summary.Failed > 0 ? 1 : 0;
+        }
+        finally
+        {
+            node.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    private static void PrintResults(CommandConsole console, SweepDetail detail, string folder)
+    {
+        Directory.CreateDirectory(folder);
+        var rows = detail.Jobs.Where(j => j.Phase == JobPhase.Done)
+            .GroupBy(j => (j.Model, j.Bits))
+            .Select(g => new ResultsTable.Row(g.Key.Model, g.Key.Bits, g.Count(),
+                Stats(g, "float_top1"), Stats(g, "fqvit_top1"), Stats(g, "top1")))
+            .ToArray();
+        var table = ResultsTable.ToMarkdown(rows);
+        AtomicFile.WriteAllText(Path.Combine(folder, "results.md"), table);
+        console.Output.WriteLine();
+        console.Output.WriteLine("Top-1 (%) on the validation data, mean ± std over seeds:");
+        console.Output.WriteLine(table);
+        foreach (var failed in detail.Jobs.Where(j => j.Phase == JobPhase.Failed))
+            console.Output.WriteLine($"failed: {failed.JobId}: {failed.Error}");
+        console.Output.WriteLine($"Results: {folder}/results.md");
+    }
+
+    private static (double Mean, double Std)? Stats(IEnumerable<SweepJobState> jobs, string metric)
+    {
+        var values = jobs.Where(j => j.Metrics.ContainsKey(metric)).Select(j => j.Metrics[metric]).ToArray();
+        if (values.Length == 0)
+            return null;
+        var mean = values.Average();
+        var std = values.Length < 2 ? 0 : Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1));
+        return (mean, std);
+    }
+}
+
+/// <summary>The flags of `evolq run` (and `evolq demo`): where the journal and results go, and the node's flags.</summary>
+internal sealed class RunFlags
+{
+    public Option<string?> Id { get; } = new("--id") { Description = "Run the sweep under this id instead of the file's (a fresh run of the same file)." };
+
+    public Option<string> Database { get; } = new("--db") { Description = "The SQLite journal; rerunning with the same journal resumes.", DefaultValueFactory = _ => "runs/evolq.db" };
+
+    public Option<string> Output { get; } = new("--out") { Description = "Results go to OUT/<sweep id>/.", DefaultValueFactory = _ => "runs" };
+
+    public Option<int> ProgressSeconds { get; } = new("--progress-every") { Description = "Seconds between progress lines of searching jobs.", DefaultValueFactory = _ => 15 };
+
+    public NodeFlags Node { get; } = new();
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Id);
+        command.Options.Add(Database);
+        command.Options.Add(Output);
+        command.Options.Add(ProgressSeconds);
+        Node.AddTo(command);
+    }
+}

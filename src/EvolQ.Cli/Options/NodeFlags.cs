@@ -1,0 +1,101 @@
+using System.CommandLine;
+using System.Globalization;
+using Akka.Configuration;
+using EvolQ.Cluster.Configuration;
+using EvolQ.Cluster.Workers;
+
+namespace EvolQ.Cli.Options;
+
+/// <summary>How a command starts a cluster node: profile, evaluation backend, devices (flags or EVOLQ_* variables).</summary>
+public sealed class NodeFlags
+{
+    private readonly Option<string> profile = new("--profile")
+    {
+        Description = $"The configuration profile in hocon/ ({string.Join(", ", NodeConfig.Profiles)}); default EVOLQ_PROFILE or local.",
+    };
+
+    private readonly Option<string> backend = new("--backend")
+    {
+        Description = "engine (the models on --devices) or synthetic (a fixed-cost stand-in, for benchmarks and tests).",
+        DefaultValueFactory = _ => "engine",
+    };
+
+    private readonly Option<string> devices = new("--devices")
+    {
+        Description = "Comma-separated devices, one worker each: cpu, cuda:0, cuda:1, ...; default EVOLQ_DEVICES or cpu.",
+    };
+
+    private readonly Option<int> syntheticWorkers = new("--synthetic-workers")
+    {
+        Description = "With --backend synthetic: how many workers this node runs.",
+        DefaultValueFactory = _ => 1,
+    };
+
+    private readonly Option<double> syntheticCost = new("--synthetic-cost-ms")
+    {
+        Description = "With --backend synthetic: the time one calibration batch takes, in milliseconds.",
+        DefaultValueFactory = _ => 0,
+    };
+
+    private readonly Option<int> threads = new("--threads")
+    {
+        Description = "Torch CPU threads of this process (0: libtorch's default, one per core).",
+        DefaultValueFactory = _ => 0,
+    };
+
+    public void AddTo(Command command)
+    {
+        foreach (var option in new Option[] { profile, backend, devices, syntheticWorkers, syntheticCost, threads })
+            command.Options.Add(option);
+    }
+
+    /// <summary>The node's configuration: the profile, then EVOLQ_* variables with <paramref name="defaults"/> under them.</summary>
+    /// <param name="defaults">Variables used where the environment sets none (EVOLQ_DB for `evolq run`, for instance).</param>
+    public Config Config(ParseResult parse, IReadOnlyDictionary<string, string>? defaults = null, Config? overrides = null)
+    {
+        string? Environment(string name) =>
+            System.Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value
+            : defaults is not null && defaults.TryGetValue(name, out var fallback) ? fallback
+            : null;
+
+        var chosen = parse.GetValue(profile) ?? Environment("EVOLQ_PROFILE") ?? "local";
+        return NodeConfig.Load(chosen, Environment, overrides);
+    }
+
+    /// <summary>The node's evaluation backends, one per worker; none for a node without the worker role.</summary>
+    public IReadOnlyList<IEvaluationBackend> Backends(ParseResult parse, Config config)
+    {
+        if (!config.GetStringList("akka.cluster.roles", []).Contains("worker"))
+            return [];
+        var threadCount = parse.GetValue(threads);
+        if (threadCount < 0)
+            throw new UserInputException("--threads must be 0 (the default) or positive.");
+        if (threadCount > 0)
+            TorchSharp.torch.set_num_threads(threadCount);
+
+        switch (parse.GetValue(backend))
+        {
+            case "synthetic":
+                var count = parse.GetValue(syntheticWorkers);
+                var cost = parse.GetValue(syntheticCost);
+                if (count < 1 || cost < 0 || !double.IsFinite(cost))
+                    throw new UserInputException("--synthetic-workers must be positive and --synthetic-cost-ms zero or more.");
+                return Enumerable.Range(0, count).Select(_ => (IEvaluationBackend)new SyntheticBackend(TimeSpan.FromMilliseconds(cost))).ToArray();
+            case "engine":
+                var list = parse.GetValue(devices) ?? System.Environment.GetEnvironmentVariable("EVOLQ_DEVICES") ?? "cpu";
+                var names = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                if (names.Length == 0)
+                    throw new UserInputException("--devices names no device.");
+                foreach (var name in names)
+                    DeviceOption.Resolve(name);
+                return names.Select(n => (IEvaluationBackend)new EngineBackend(n.ToLowerInvariant())).ToArray();
+            case var other:
+                throw new UserInputException($"--backend is '{other}': use engine or synthetic.");
+        }
+    }
+
+    /// <summary>"cpu, cuda:0" or "3 synthetic" for the startup line.</summary>
+    public static string Describe(IReadOnlyList<IEvaluationBackend> backends) =>
+        backends.Count == 0 ? "none"
+        : string.Join(", ", backends.GroupBy(b => b.Device).Select(g => g.Count() == 1 ? g.Key : string.Create(CultureInfo.InvariantCulture, $"{g.Count()} x {g.Key}")));
+}
