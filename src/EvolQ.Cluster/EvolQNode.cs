@@ -78,16 +78,6 @@ public sealed class EvolQNode : IAsyncDisposable
                     ClusterShardingSettings.Create(system).WithRole("coordinator"), extractor)
                 : await sharding.StartProxyAsync(JobTypeName, "coordinator", extractor);
 
-            if (cluster.SelfRoles.Contains("coordinator"))
-            {
-                system.ActorOf(ClusterSingletonManager.Props(
-                    SweepManager.Props(jobs, SweepManagerSettings.From(system.Settings.Config)),
-                    PoisonPill.Instance,
-                    ClusterSingletonManagerSettings.Create(system).WithRole("coordinator")), SweepManagerName);
-            }
-            var sweeps = system.ActorOf(ClusterSingletonProxy.Props($"/user/{SweepManagerName}",
-                ClusterSingletonProxySettings.Create(system).WithRole("coordinator")), SweepManagerName + "-proxy");
-
             var workers = new List<IActorRef>();
             if (cluster.SelfRoles.Contains("worker"))
             {
@@ -99,6 +89,17 @@ public sealed class EvolQNode : IAsyncDisposable
             }
 
             await up.Task.WaitAsync(upTimeout ?? TimeSpan.FromSeconds(30));
+            // After Up: a proxy started earlier looks for the singleton before the node is a member, and warns.
+            if (cluster.SelfRoles.Contains("coordinator"))
+            {
+                system.ActorOf(ClusterSingletonManager.Props(
+                    SweepManager.Props(jobs, SweepManagerSettings.From(system.Settings.Config)),
+                    PoisonPill.Instance,
+                    ClusterSingletonManagerSettings.Create(system).WithRole("coordinator")), SweepManagerName);
+            }
+            var sweeps = system.ActorOf(ClusterSingletonProxy.Props($"/user/{SweepManagerName}",
+                ClusterSingletonProxySettings.Create(system).WithRole("coordinator")), SweepManagerName + "-proxy");
+
             return new EvolQNode(system, jobs, sweeps, workers, backends);
         }
         catch

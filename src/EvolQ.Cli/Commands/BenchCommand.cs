@@ -61,7 +61,7 @@ public static class BenchCommand
             console.Ansi.Write(table);
             return 0;
         });
-        return new Command("bench", "Measure throughput (numbers for docs/benchmarks.md).") { forward, fitness };
+        return new Command("bench", "Measure throughput (numbers for docs/benchmarks.md).") { forward, fitness, BenchCoordinationCommand.Create(console) };
     }
 
     private static string Num(int value) => value.ToString(CultureInfo.InvariantCulture);
