@@ -84,11 +84,7 @@ public static class RunCommand
     private static void PrintResults(CommandConsole console, SweepDetail detail, string folder)
     {
         Directory.CreateDirectory(folder);
-        var rows = detail.Jobs.Where(j => j.Phase == JobPhase.Done)
-            .GroupBy(j => (j.Model, j.Bits))
-            .Select(g => new ResultsTable.Row(g.Key.Model, g.Key.Bits, g.Count(),
-                Stats(g, "float_top1"), Stats(g, "fqvit_top1"), Stats(g, "top1")))
-            .ToArray();
+        var rows = SweepResults.Table(detail);
         var table = ResultsTable.ToMarkdown(rows);
         AtomicFile.WriteAllText(Path.Combine(folder, "results.md"), table);
         console.Output.WriteLine();
@@ -97,16 +93,6 @@ public static class RunCommand
         foreach (var failed in detail.Jobs.Where(j => j.Phase == JobPhase.Failed))
             console.Output.WriteLine($"failed: {failed.JobId}: {failed.Error}");
         console.Output.WriteLine($"Results: {folder}/results.md");
-    }
-
-    private static (double Mean, double Std)? Stats(IEnumerable<SweepJobState> jobs, string metric)
-    {
-        var values = jobs.Where(j => j.Metrics.ContainsKey(metric)).Select(j => j.Metrics[metric]).ToArray();
-        if (values.Length == 0)
-            return null;
-        var mean = values.Average();
-        var std = values.Length < 2 ? 0 : Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1));
-        return (mean, std);
     }
 }
 

@@ -3,7 +3,7 @@ using SkiaSharp;
 
 namespace EvolQ.Engine.Landscape;
 
-/// <summary>Minimal PNG plots drawn with SkiaSharp: a line plot (optionally with a second axis) and a heat map.</summary>
+/// <summary>Minimal PNG plots drawn with SkiaSharp: a line plot (optionally with a second axis), a heat map and a grouped bar chart.</summary>
 public static class PngPlot
 {
     public const int Width = 800;
@@ -119,9 +119,165 @@ public static class PngPlot
         });
     }
 
-    private static byte[] Render(Action<SKCanvas> draw)
+    /// <summary>One series of a bar chart: its legend name, one value per group (null: no bar) and optional error half-lengths.</summary>
+    public sealed record BarSeries(string Name, IReadOnlyList<double?> Values, IReadOnlyList<double?>? Errors = null);
+
+    /// <summary>The fill colours of bar series in order (matplotlib's first three: blue, orange, green; then red, purple).</summary>
+    public static IReadOnlyList<SKColor> SeriesColours { get; } =
+        [new SKColor(31, 119, 180), new SKColor(255, 127, 14), new SKColor(44, 160, 44), new SKColor(214, 39, 40), new SKColor(148, 103, 189)];
+
+    private const float MinGroupWidth = 110, BarsRight = 30, BarsBottom = 95;
+
+    /// <summary>The width of a bar chart of <paramref name="groups"/> groups: wide enough that group labels stay apart.</summary>
+    public static int BarChartWidth(int groups) => Math.Max(Width, (int)Math.Ceiling(Left + BarsRight + Math.Max(groups, 1) * MinGroupWidth));
+
+    /// <summary>
+    /// Grouped bars: one group per label (a "\n" or a label too wide for its group breaks it into lines), one bar per
+    /// series in <see cref="SeriesColours"/>, black error bars, a legend under the labels; the y axis spans the data
+    /// (values ± errors) with a margin, on round ticks, from zero when the lowest end is under half the highest.
+    /// </summary>
+    public static byte[] Bars(string title, string yLabel, IReadOnlyList<string> groups, IReadOnlyList<BarSeries> series)
     {
-        using var surface = SKSurface.Create(new SKImageInfo(Width, Height, SKColorType.Rgba8888, SKAlphaType.Premul))
+        ArgumentNullException.ThrowIfNull(groups);
+        ArgumentNullException.ThrowIfNull(series);
+        if (groups.Count == 0 || series.Count == 0 || series.Count > SeriesColours.Count)
+            throw new ArgumentException($"A bar chart needs at least one group and between 1 and {SeriesColours.Count} series.");
+        if (series.Any(s => s.Values.Count != groups.Count || (s.Errors is not null && s.Errors.Count != groups.Count)))
+            throw new ArgumentException("Every bar series needs one value (and one error, if any) per group.");
+        var width = BarChartWidth(groups.Count);
+        return Render(canvas =>
+        {
+            var plot = new SKRect(Left, Top, width - BarsRight, Height - BarsBottom);
+            var (y0, y1, step) = BarAxis(series);
+            using var font = new SKFont(LabelTypeface.Value, 13);
+            using var axisPaint = Stroke(SKColors.Black, 1.2f);
+            using var gridPaint = Stroke(new SKColor(225, 225, 225), 1);
+            using var text = new SKPaint { Color = SKColors.Black, IsAntialias = true };
+            Title(canvas, title, font, text, width);
+            for (var k = 0; y0 + k * step <= y1 + step * 1e-9; k++)
+            {
+                var vy = y0 + k * step;
+                var py = Map(vy, y0, y1, plot.Bottom, plot.Top);
+                canvas.DrawLine(plot.Left, py, plot.Right, py, gridPaint);
+                canvas.DrawText(Tick(Math.Round(vy, 10)), plot.Left - 6, py + 4, SKTextAlign.Right, font, text);
+            }
+            VerticalText(canvas, yLabel, 20, plot.MidY, font, text);
+
+            var groupWidth = plot.Width / groups.Count;
+            var barWidth = groupWidth * 0.8f / series.Count;
+            // Without anti-aliasing a bar's pixels are exactly its series colour, edges included.
+            using var fill = new SKPaint { Style = SKPaintStyle.Fill, IsAntialias = false };
+            using var errorPaint = Stroke(SKColors.Black, 1.5f);
+            for (var g = 0; g < groups.Count; g++)
+            {
+                for (var s = 0; s < series.Count; s++)
+                {
+                    if (series[s].Values[g] is not { } value || !double.IsFinite(value))
+                        continue;
+                    var left = MathF.Round(plot.Left + g * groupWidth + groupWidth * 0.1f + s * barWidth);
+                    var right = MathF.Round(plot.Left + g * groupWidth + groupWidth * 0.1f + (s + 1) * barWidth) - 1;
+                    fill.Color = SeriesColours[s];
+                    canvas.DrawRect(new SKRect(left, MathF.Round(Map(value, y0, y1, plot.Bottom, plot.Top)), right, plot.Bottom), fill);
+                    if (series[s].Errors?[g] is { } error && double.IsFinite(error) && error > 0)
+                    {
+                        var centre = (left + right) / 2;
+                        var cap = Math.Max(2, (right - left) * 0.2f);
+                        float low = Map(value - error, y0, y1, plot.Bottom, plot.Top), high = Map(value + error, y0, y1, plot.Bottom, plot.Top);
+                        canvas.DrawLine(centre, low, centre, high, errorPaint);
+                        canvas.DrawLine(centre - cap, low, centre + cap, low, errorPaint);
+                        canvas.DrawLine(centre - cap, high, centre + cap, high, errorPaint);
+                    }
+                }
+                var lines = GroupLabelLines(groups[g], groupWidth - 6, font);
+                for (var l = 0; l < lines.Count; l++)
+                    canvas.DrawText(lines[l], plot.Left + (g + 0.5f) * groupWidth, plot.Bottom + 18 + 16 * l, SKTextAlign.Center, font, text);
+            }
+            canvas.DrawRect(plot, axisPaint);
+
+            // The legend sits in its own band under the labels, so it never covers a bar.
+            const float swatch = 12, gap = 8, spacing = 24;
+            var total = series.Sum(s => swatch + gap + font.MeasureText(s.Name)) + spacing * (series.Count - 1);
+            var x = (width - total) / 2;
+            var baseline = Height - 14;
+            for (var s = 0; s < series.Count; s++)
+            {
+                fill.Color = SeriesColours[s];
+                canvas.DrawRect(new SKRect(x, baseline - swatch + 1, x + swatch, baseline + 1), fill);
+                x += swatch + gap;
+                canvas.DrawText(series[s].Name, x, baseline, SKTextAlign.Left, font, text);
+                x += font.MeasureText(series[s].Name) + spacing;
+            }
+        }, width);
+    }
+
+    /// <summary>The bar chart's axis: (bottom, top, tick step), round numbers around the data with a margin.</summary>
+    private static (double Bottom, double Top, double Step) BarAxis(IReadOnlyList<BarSeries> series)
+    {
+        var ends = new List<double>();
+        foreach (var s in series)
+        {
+            for (var g = 0; g < s.Values.Count; g++)
+            {
+                if (s.Values[g] is not { } v || !double.IsFinite(v))
+                    continue;
+                var e = s.Errors?[g] is { } error && double.IsFinite(error) ? Math.Abs(error) : 0;
+                ends.Add(v - e);
+                ends.Add(v + e);
+            }
+        }
+        if (ends.Count == 0)
+            return (0, 1, 0.2);
+        double lo = ends.Min(), hi = ends.Max();
+        var margin = hi > lo ? (hi - lo) * 0.15 : Math.Max(Math.Abs(hi) * 0.05, 1e-6);
+        var bottom = lo - margin;
+        var top = hi + margin;
+        // Zooming in on data that span more than a factor of two would exaggerate their ratios; such bars start at zero.
+        if (lo >= 0 && (lo < 0.5 * hi || bottom < 0))
+            bottom = 0;
+        var step = NiceStep((top - bottom) / 5);
+        return (Math.Floor(bottom / step) * step, Math.Ceiling(top / step) * step, step);
+    }
+
+    /// <summary>1, 2 or 5 times a power of ten, the nearest above <paramref name="raw"/>.</summary>
+    private static double NiceStep(double raw)
+    {
+        var power = Math.Pow(10, Math.Floor(Math.Log10(raw)));
+        foreach (var m in new[] { 1.0, 2.0, 5.0 })
+        {
+            if (m * power >= raw)
+                return m * power;
+        }
+        return 10 * power;
+    }
+
+    /// <summary>The label's own lines, each broken at spaces where wider than <paramref name="room"/>.</summary>
+    private static List<string> GroupLabelLines(string label, float room, SKFont font)
+    {
+        var lines = new List<string>();
+        foreach (var part in label.Split('\n'))
+        {
+            var line = "";
+            foreach (var word in part.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var candidate = line.Length == 0 ? word : line + " " + word;
+                if (line.Length > 0 && font.MeasureText(candidate) > room)
+                {
+                    lines.Add(line);
+                    line = word;
+                }
+                else
+                {
+                    line = candidate;
+                }
+            }
+            lines.Add(line);
+        }
+        return lines;
+    }
+
+    private static byte[] Render(Action<SKCanvas> draw, int width = Width)
+    {
+        using var surface = SKSurface.Create(new SKImageInfo(width, Height, SKColorType.Rgba8888, SKAlphaType.Premul))
             ?? throw new InvalidOperationException("SkiaSharp could not create a drawing surface.");
         surface.Canvas.Clear(SKColors.White);
         draw(surface.Canvas);
@@ -159,8 +315,8 @@ public static class PngPlot
             "/usr/share/fonts/TTF/DejaVuSans.ttf",
         }.Where(File.Exists).Select(SKTypeface.FromFile).FirstOrDefault(t => t is not null) ?? SKTypeface.Default);
 
-    private static void Title(SKCanvas canvas, string title, SKFont font, SKPaint paint) =>
-        canvas.DrawText(title, Width / 2f, 28, SKTextAlign.Center, font, paint);
+    private static void Title(SKCanvas canvas, string title, SKFont font, SKPaint paint, int width = Width) =>
+        canvas.DrawText(title, width / 2f, 28, SKTextAlign.Center, font, paint);
 
     private static void VerticalText(SKCanvas canvas, string label, float x, float y, SKFont font, SKPaint paint)
     {
