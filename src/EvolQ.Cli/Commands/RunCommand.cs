@@ -6,7 +6,6 @@ using EvolQ.Cluster;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Sweeps;
 using EvolQ.Engine.Quantize;
-using EvolQ.TensorIO;
 
 namespace EvolQ.Cli.Commands;
 
@@ -81,18 +80,16 @@ public static class RunCommand
         }
     }
 
-    private static void PrintResults(CommandConsole console, SweepDetail detail, string folder)
+    /// <summary>Writes the table (markdown, CSV, JSON) and plots of a sweep, and prints the table; shared with `evolq sweep results`.</summary>
+    internal static void PrintResults(CommandConsole console, SweepDetail detail, string folder)
     {
-        Directory.CreateDirectory(folder);
-        var rows = SweepResults.Table(detail);
-        var table = ResultsTable.ToMarkdown(rows);
-        AtomicFile.WriteAllText(Path.Combine(folder, "results.md"), table);
+        var written = SweepResults.Write(detail, folder);
         console.Output.WriteLine();
         console.Output.WriteLine("Top-1 (%) on the validation data, mean ± std over seeds:");
-        console.Output.WriteLine(table);
+        console.Output.WriteLine(ResultsTable.ToMarkdown(SweepResults.Table(detail)));
         foreach (var failed in detail.Jobs.Where(j => j.Phase == JobPhase.Failed))
             console.Output.WriteLine($"failed: {failed.JobId}: {failed.Error}");
-        console.Output.WriteLine($"Results: {folder}/results.md");
+        console.Output.WriteLine($"Results in {folder}: {string.Join(", ", written.Select(Path.GetFileName))}");
     }
 }
 

@@ -1,0 +1,66 @@
+using EvolQ.Testing;
+
+namespace EvolQ.Cli.Tests;
+
+/// <summary>`evolq run`: a real (small) sweep on the embedded cluster, its result files, a resume, and bad sweep files.</summary>
+public sealed class RunCommandTests
+{
+    private static string SmallSweep(TempDirectory dir) => $$"""
+        sweep {
+          id = small
+          max-concurrent-jobs = 2
+          models = [ { name = vit_tiny_patch7_28, checkpoint = "{{DemoModel.Checkpoint}}" } ]
+          bits = [W4A8]
+          seeds = [0, 1]
+          calibration { data = "fashion-mnist:train", size = 200, batch-size = 100 }
+          validation { data = "fashion-mnist:test", limit = 300 }
+          search { passes = 1, cycles = 2, population = 6, tournament = 3 }
+        }
+        """;
+
+    [Fact]
+    public void A_sweep_runs_to_its_table_and_files_and_a_rerun_resumes_from_the_journal()
+    {
+        using var dir = new TempDirectory();
+        File.WriteAllText(dir.File("small.conf"), SmallSweep(dir));
+        string[] args = ["run", dir.File("small.conf"), "--db", dir.File("journal.db"), "--out", dir.File("out"), "--progress-every", "1"];
+
+        var first = Cli.Run(args);
+        first.AssertSuccess();
+        Assert.Contains("[small.vit_tiny_patch7_28.w4a8.s0] done: float", first.Output, StringComparison.Ordinal);
+        Assert.Contains("sweep small done: 2 jobs done, 0 failed", first.Output, StringComparison.Ordinal);
+        Assert.Matches(@"\| vit_tiny_patch7_28 \| W4A8 \| 2 \| \d+\.\d\d ± 0\.00 \| \d+\.\d\d ± \d\.\d\d \| \d+\.\d\d ± \d\.\d\d \|", first.Output);
+        foreach (var file in new[] { "results.md", "results.csv", "results.json", "accuracy.png" })
+            Assert.True(File.Exists(Path.Combine(dir.File("out"), "small", file)), file);
+
+        // The same command again finds the sweep done in its journal and prints the same table without computing.
+        var second = Cli.Run(args);
+        second.AssertSuccess();
+        Assert.Contains("Resuming: 2 jobs already done, 0 failed.", second.Output, StringComparison.Ordinal);
+        Assert.Equal(Table(first.Output), Table(second.Output));
+    }
+
+    [Fact]
+    public void A_bad_sweep_file_lists_its_problems_and_runs_nothing()
+    {
+        using var dir = new TempDirectory();
+        File.WriteAllText(dir.File("bad.conf"), """
+            sweep {
+              models = [ { name = vit_tiny_patch7_28, checkpoint = "/nowhere.safetensors" } ]
+              bits = [W4A9x]
+              calibration.data = "fashion-mnist:train"
+            }
+            """);
+
+        var run = Cli.Run("run", dir.File("bad.conf"), "--db", dir.File("journal.db"));
+
+        Assert.Equal(EvolqApp.UserErrorExitCode, run.ExitCode);
+        Assert.Contains($"{dir.File("bad.conf")}:2: the checkpoint of vit_tiny_patch7_28, /nowhere.safetensors, does not exist.", run.Error, StringComparison.Ordinal);
+        Assert.Contains($"{dir.File("bad.conf")}:3: the bit width 'W4A9x' is not of the form W4A8", run.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(dir.File("journal.db")));
+        Assert.Equal("no such sweep file", Cli.Run("run", dir.File("none.conf")).AssertUserError().Split(": ")[^1].TrimEnd('.').Replace("there is ", "", StringComparison.Ordinal));
+    }
+
+    private static string Table(string output) =>
+        string.Join('\n', output.Split('\n').Where(l => l.StartsWith("| vit_tiny", StringComparison.Ordinal)));
+}
