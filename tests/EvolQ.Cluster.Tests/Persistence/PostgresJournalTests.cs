@@ -1,6 +1,4 @@
 using Akka.Actor;
-using Akka.Configuration;
-using EvolQ.Cluster.Configuration;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Workers;
 using EvolQ.Testing;
@@ -30,7 +28,7 @@ public sealed class PostgresJournalTests : IClassFixture<PostgresServer>
             ["EVOLQ_DB_PASSWORD"] = server.Password,
         };
         var sqlite = dir.File("never-written.db");
-        await using var nodes = new DatabaseNodes(environment, sqlite);
+        await using var nodes = new EnvironmentNodes(environment, sqlite);
         await nodes.Start("worker", [new SyntheticBackend(BatchCost), new SyntheticBackend(BatchCost)]);
         // Terminating this node's system does not leave the cluster: to the others it just vanishes, as a killed pod does.
         var first = await nodes.Start("coordinator", extra: "akka.coordinated-shutdown.run-by-actor-system-terminate = off");
@@ -67,7 +65,7 @@ public sealed class PostgresJournalTests : IClassFixture<PostgresServer>
             ["EVOLQ_DB_PASSWORD"] = server.Password,
             ["EVOLQ_DB_PROVIDER"] = "PostgreSQL.15",
         };
-        await using var nodes = new DatabaseNodes(environment, dir.File("never-written.db"));
+        await using var nodes = new EnvironmentNodes(environment, dir.File("never-written.db"));
         var node = await nodes.Start("coordinator, worker", [new SyntheticBackend(BatchCost)]);
         var spec = SyntheticJobs.Spec("pg-keywords");
 
@@ -89,7 +87,7 @@ public sealed class PostgresJournalTests : IClassFixture<PostgresServer>
             ["EVOLQ_DB"] = server.Uri(server.CreateDatabase("wrong")),
             ["EVOLQ_DB_PASSWORD"] = "not-" + server.Password,
         };
-        await using var nodes = new DatabaseNodes(environment, dir.File("never-written.db"));
+        await using var nodes = new EnvironmentNodes(environment, dir.File("never-written.db"));
         var node = await nodes.Start("coordinator, worker", [new SyntheticBackend(BatchCost)]);
         var log = LogCapture.Attach(node.System);
 
@@ -113,32 +111,5 @@ public sealed class PostgresJournalTests : IClassFixture<PostgresServer>
             {
             }
         }
-    }
-}
-
-/// <summary>In-process nodes whose database comes from EVOLQ_* variables (through NodeConfig), with the test timings.</summary>
-internal sealed class DatabaseNodes(IReadOnlyDictionary<string, string> environment, string unusedSqliteFile) : IAsyncDisposable
-{
-    private readonly List<EvolQNode> nodes = [];
-
-    public Config ConfigFor(string roles, string extra = "") =>
-        NodeConfig.EnvironmentOverrides(name => environment.GetValueOrDefault(name))
-            .WithFallback(TestNodes.ConfigFor(roles, unusedSqliteFile, extra));
-
-    public async Task<EvolQNode> Start(string roles, IReadOnlyList<IEvaluationBackend>? backends = null, string extra = "")
-    {
-        var node = await EvolQNode.StartAsync(ConfigFor(roles, extra), backends, nodes.Count > 0 ? nodes[0].Address : null);
-        nodes.Add(node);
-        return node;
-    }
-
-    public void Forget(EvolQNode node) => nodes.Remove(node);
-
-    public async ValueTask DisposeAsync()
-    {
-        await Task.WhenAll(nodes.Skip(1).Select(n => n.DisposeAsync().AsTask()));
-        if (nodes.Count > 0)
-            await nodes[0].DisposeAsync();
-        nodes.Clear();
     }
 }
