@@ -59,7 +59,7 @@ public sealed class EvolQNode : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(config);
         backends ??= [];
-        var system = ActorSystem.Create(NodeConfig.SystemName, config);
+        var system = ActorSystem.Create(NodeConfig.SystemName, NodeSetup.Prepare(config));
         try
         {
             var cluster = AkkaCluster.Get(system);

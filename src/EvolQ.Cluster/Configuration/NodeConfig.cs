@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Reflection;
 using Akka.Configuration;
+using EvolQ.Cluster.Persistence;
 
 namespace EvolQ.Cluster.Configuration;
 
@@ -11,7 +12,10 @@ namespace EvolQ.Cluster.Configuration;
 /// <remarks>
 /// Environment variables: EVOLQ_HOSTNAME (the address other nodes reach this one at), EVOLQ_PORT, EVOLQ_SEEDS
 /// (comma-separated host:port or akka.tcp:// addresses), EVOLQ_ROLES (comma-separated: coordinator, worker),
-/// EVOLQ_DB (the SQLite file of the journal and snapshots), EVOLQ_CONFIG (a HOCON file).
+/// EVOLQ_DB (the journal and snapshot database: a SQLite file path, a postgres:// URI or a "Host=...;Database=..."
+/// string), EVOLQ_DB_PASSWORD (the PostgreSQL password, kept apart so it can come from a Secret), EVOLQ_DB_PROVIDER
+/// (a linq2db provider name, e.g. PostgreSQL.15), EVOLQ_TLS_CERT and EVOLQ_TLS_PASSWORD (a PKCS#12 certificate that
+/// turns on TLS for remoting), EVOLQ_CONFIG (a HOCON file).
 /// </remarks>
 public static class NodeConfig
 {
@@ -44,7 +48,23 @@ public static class NodeConfig
         }
 
         config = EnvironmentOverrides(environment).WithFallback(config);
-        return overrides is null ? config : overrides.WithFallback(config);
+        config = overrides is null ? config : overrides.WithFallback(config);
+        return WithTransportSchemeInSeeds(config);
+    }
+
+    /// <summary>
+    /// Seeds in the scheme of this node's transport: with TLS on, Akka's addresses are akka.ssl.tcp://, so seeds written
+    /// as akka.tcp:// (the profiles' static seeds, a config file written before TLS was turned on) would never answer.
+    /// </summary>
+    public static Config WithTransportSchemeInSeeds(Config config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var tls = RemoteTls.Enabled(config);
+        var seeds = config.GetStringList("akka.cluster.seed-nodes", []);
+        var rewritten = seeds.Select(s => WithScheme(s, tls)).ToList();
+        if (rewritten.SequenceEqual(seeds, StringComparer.Ordinal))
+            return config;
+        return ConfigurationFactory.ParseString($"akka.cluster.seed-nodes = [{string.Join(", ", rewritten.Select(Quote))}]").WithFallback(config);
     }
 
     /// <summary>The HOCON that the EVOLQ_* variables (other than EVOLQ_CONFIG) stand for; empty when none is set.</summary>
@@ -63,8 +83,22 @@ public static class NodeConfig
                 throw new ConfigurationException($"EVOLQ_PORT is '{portText}', not a port number.");
             lines.Add($"akka.remote.dot-netty.tcp.port = {port.ToString(CultureInfo.InvariantCulture)}");
         }
+        var tlsCertificate = Variable(environment, "EVOLQ_TLS_CERT");
+        if (tlsCertificate is not null)
+        {
+            if (!File.Exists(tlsCertificate))
+                throw new ConfigurationException($"EVOLQ_TLS_CERT names '{tlsCertificate}', which does not exist.");
+            lines.Add($"{RemoteTls.Transport}.enable-ssl = on");
+            lines.Add($"{RemoteTls.Transport}.ssl.certificate.path = {Quote(tlsCertificate)}");
+            // Not trimmed: a password may begin or end with a space.
+            lines.Add($"{RemoteTls.Transport}.ssl.certificate.password = {Quote(environment("EVOLQ_TLS_PASSWORD") ?? "")}");
+        }
+        else if (!string.IsNullOrEmpty(environment("EVOLQ_TLS_PASSWORD")))
+        {
+            throw new ConfigurationException("EVOLQ_TLS_PASSWORD is set without EVOLQ_TLS_CERT: name the certificate file too.");
+        }
         if (Variable(environment, "EVOLQ_SEEDS") is { } seeds)
-            lines.Add($"akka.cluster.seed-nodes = [{string.Join(", ", List(seeds).Select(s => Quote(SeedAddress(s))))}]");
+            lines.Add($"akka.cluster.seed-nodes = [{string.Join(", ", List(seeds).Select(s => Quote(SeedAddress(s, tlsCertificate is not null))))}]");
         if (Variable(environment, "EVOLQ_ROLES") is { } roles)
         {
             var names = List(roles);
@@ -72,26 +106,40 @@ public static class NodeConfig
                 throw new ConfigurationException($"EVOLQ_ROLES names the role '{bad}': use coordinator, worker or both.");
             lines.Add($"akka.cluster.roles = [{string.Join(", ", names.Select(Quote))}]");
         }
+        var password = environment("EVOLQ_DB_PASSWORD") is { Length: > 0 } p ? p : null;
+        var provider = Variable(environment, "EVOLQ_DB_PROVIDER");
         if (Variable(environment, "EVOLQ_DB") is { } db)
-        {
-            var connection = Quote($"Data Source={db}");
-            lines.Add($"akka.persistence.journal.sql.connection-string = {connection}");
-            lines.Add($"akka.persistence.snapshot-store.sql.connection-string = {connection}");
-            lines.Add($"akka.persistence.query.journal.sql.connection-string = {connection}");
-        }
+            lines.AddRange(JournalDatabase.Parse(db, password, provider).HoconLines());
+        else if (password is not null || provider is not null)
+            throw new ConfigurationException(
+                $"{(password is not null ? "EVOLQ_DB_PASSWORD" : "EVOLQ_DB_PROVIDER")} is set without EVOLQ_DB: name the database too.");
         return lines.Count == 0 ? Config.Empty : ConfigurationFactory.ParseString(string.Join('\n', lines));
     }
 
-    /// <summary>A seed written as host:port or as a full address, as the full akka.tcp address.</summary>
-    public static string SeedAddress(string seed)
+    /// <summary>A seed written as host:port or as a full address, as the full akka.tcp (or, with TLS, akka.ssl.tcp) address.</summary>
+    public static string SeedAddress(string seed, bool tls = false)
     {
         ArgumentNullException.ThrowIfNull(seed);
-        if (seed.StartsWith("akka.tcp://", StringComparison.Ordinal))
+        // A full address is kept as written; Load puts every seed in the transport's scheme at the end.
+        if (seed.StartsWith(PlainScheme, StringComparison.Ordinal) || seed.StartsWith(TlsScheme, StringComparison.Ordinal))
             return seed;
         var colon = seed.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(seed.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out _))
+        if (colon <= 0 || seed.Contains("://", StringComparison.Ordinal)
+            || !int.TryParse(seed.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out _))
             throw new ConfigurationException($"The seed '{seed}' is neither host:port nor an akka.tcp:// address.");
-        return $"akka.tcp://{SystemName}@{seed}";
+        return $"{(tls ? TlsScheme : PlainScheme)}{SystemName}@{seed}";
+    }
+
+    private const string PlainScheme = "akka.tcp://";
+    private const string TlsScheme = "akka.ssl.tcp://";
+
+    private static string WithScheme(string address, bool tls)
+    {
+        if (tls && address.StartsWith(PlainScheme, StringComparison.Ordinal))
+            return TlsScheme + address[PlainScheme.Length..];
+        if (!tls && address.StartsWith(TlsScheme, StringComparison.Ordinal))
+            return PlainScheme + address[TlsScheme.Length..];
+        return address;
     }
 
     private static Config Embedded(string name)
