@@ -59,7 +59,18 @@ public sealed class EvolQNode : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(config);
         backends ??= [];
-        var system = ActorSystem.Create(NodeConfig.SystemName, NodeSetup.Prepare(config));
+        ActorSystem system;
+        try
+        {
+            system = ActorSystem.Create(NodeConfig.SystemName, NodeSetup.Prepare(config));
+        }
+        catch
+        {
+            // A node that cannot start (certificate, database folder, port) must not keep its devices.
+            foreach (var backend in backends)
+                backend.Dispose();
+            throw;
+        }
         try
         {
             var cluster = AkkaCluster.Get(system);

@@ -45,10 +45,10 @@ public static class RunCommand
             var ask = TimeSpan.FromSeconds(30);
             var reply = node.Sweeps.Ask<object>(new SubmitSweep(spec), ask).GetAwaiter().GetResult();
             if (reply is SweepRejected rejected)
-                throw new UserInputException($"{rejected.Reason.TrimEnd('.')} (journal {database}).");
+                throw new UserInputException($"{rejected.Reason.TrimEnd('.')} (journal {JournalName(database)}).");
             var summary = (SweepSummary)reply;
             console.Output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Sweep {spec.SweepId} ({spec.Name}): {spec.Jobs.Length} jobs, {spec.MaxConcurrentJobs} at a time, workers: {NodeFlags.Describe(backends)}; journal {database}."));
+                $"Sweep {spec.SweepId} ({spec.Name}): {spec.Jobs.Length} jobs, {spec.MaxConcurrentJobs} at a time, workers: {NodeFlags.Describe(backends)}; journal {JournalName(database)}."));
             if (summary.Done + summary.Failed > 0)
                 console.Output.WriteLine($"Resuming: {summary.Done} jobs already done, {summary.Failed} failed.");
 
@@ -79,6 +79,10 @@ public static class RunCommand
             node.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
     }
+
+    /// <summary>The journal as the user named it: EVOLQ_DB (a PostgreSQL server, say) wins over --db.</summary>
+    private static string JournalName(string database) =>
+        Environment.GetEnvironmentVariable("EVOLQ_DB") is { Length: > 0 } ? "EVOLQ_DB" : database;
 
     /// <summary>Writes the table (markdown, CSV, JSON) and plots of a sweep, and prints the table; shared with `evolq sweep results`.</summary>
     internal static void PrintResults(CommandConsole console, SweepDetail detail, string folder)
