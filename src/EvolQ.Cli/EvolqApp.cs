@@ -26,7 +26,8 @@ public static class EvolqApp
         };
         try
         {
-            var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
+            // Commands that run long handle SIGINT/SIGTERM themselves (StopSignal), so System.CommandLine must not.
+            var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
             return root.Parse(args).Invoke(configuration);
         }
         catch (Exception exception) when (UserErrors.Describe(exception) is { } sentence)

@@ -79,6 +79,16 @@ internal sealed class NodeProcess : IDisposable
         process.WaitForExit(10_000);
     }
 
+    /// <summary>SIGTERM, as Kubernetes stops a pod: the node should leave the cluster and exit 0.</summary>
+    public async Task<int> Terminate(TimeSpan timeout)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            await kill!.WaitForExitAsync();
+        using var deadline = new CancellationTokenSource(timeout);
+        await process.WaitForExitAsync(deadline.Token);
+        return process.ExitCode;
+    }
+
     public void Dispose()
     {
         Kill();
