@@ -179,12 +179,17 @@ public sealed class CtlServer : IAsyncDisposable
                 }
                 switch (frame)
                 {
-                    case RequestFrame request when running is not null && !running.Task.IsCompleted:
+                    case RequestFrame request when running is not null && !running.Task.IsCompleted && !running.Ending:
                         await writer.WriteAsync(new EndFrame(request.Id, EndStatus.Usage,
                             "A command is still running on this connection: cancel it first.")).ConfigureAwait(false);
                         break;
                     case RequestFrame request:
-                        running?.Cancel.Dispose();
+                        if (running is not null)
+                        {
+                            // Its end frame is on the wire (the client may have read it already): let it finish first.
+                            await running.Task.ConfigureAwait(false);
+                            running.Cancel.Dispose();
+                        }
                         idle.CancelAfter(Timeout.InfiniteTimeSpan);
                         running = Start(request, writer, connection.Token, () => idle.CancelAfter(settings.IdleTimeout));
                         break;
@@ -273,13 +278,15 @@ public sealed class CtlServer : IAsyncDisposable
         {
             usage = e.Message;
         }
-        var task = Task.Run(async () =>
+        var running = new Running(request.Id, resolved?.Command.Info.Streaming == true, cancel);
+        running.Task = Task.Run(async () =>
         {
             try
             {
                 var (status, message) = usage is not null
                     ? (EndStatus.Usage, usage)
                     : await RunAsync(request, resolved!, writer, cancel.Token).ConfigureAwait(false);
+                running.Ending = true;
                 await writer.TryWriteAsync(new EndFrame(request.Id, status, message)).ConfigureAwait(false);
             }
             finally
@@ -287,7 +294,7 @@ public sealed class CtlServer : IAsyncDisposable
                 finished();
             }
         }, CancellationToken.None);
-        return new Running(request.Id, resolved?.Command.Info.Streaming == true, cancel, task);
+        return running;
     }
 
     private async Task<(EndStatus, string?)> RunAsync(RequestFrame request, PaletteRegistry.Resolved resolved, FrameWriter writer, CancellationToken cancellation)
@@ -327,7 +334,20 @@ public sealed class CtlServer : IAsyncDisposable
         }
     }
 
-    private sealed record Running(long Id, bool Streaming, CancellationTokenSource Cancel, Task Task);
+    /// <summary>The command in progress on a connection.</summary>
+    private sealed class Running(long Id, bool streaming, CancellationTokenSource cancel)
+    {
+        public long Id { get; } = Id;
+
+        public bool Streaming { get; } = streaming;
+
+        public CancellationTokenSource Cancel { get; } = cancel;
+
+        public Task Task { get; set; } = Task.CompletedTask;
+
+        /// <summary>Set before the end frame is written: a request that follows it is not refused as concurrent.</summary>
+        public volatile bool Ending;
+    }
 
     /// <summary>Writes frames one at a time; a write that waits longer than the time-out drops the connection.</summary>
     private sealed class FrameWriter(Stream stream, TimeSpan timeout, CancellationTokenSource connection)
