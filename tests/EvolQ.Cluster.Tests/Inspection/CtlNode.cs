@@ -11,12 +11,13 @@ namespace EvolQ.Cluster.Tests.Inspection;
 
 /// <summary>
 /// One live in-process node (coordinator + one synthetic worker) with its ctl endpoint on a free loopback port, a
-/// finished synthetic job, and a stand-in sweep manager; shared by the tests of a class.
+/// finished sweep of one synthetic job and a cancelled sweep of a long one; shared by the ctl test classes.
 /// </summary>
 public sealed class CtlNode : IAsyncLifetime
 {
     public const string Token = "s3cret-token";
-    public const string JobId = "ctl-job";
+    public const string JobId = "sweep-1.done";
+    public const string LongJobId = "sweep-2.long";
 
     private readonly TempDirectory dir = new();
     private TestNodes? nodes;
@@ -42,11 +43,16 @@ public sealed class CtlNode : IAsyncLifetime
     {
         nodes = new TestNodes(dir.File("journal.db"));
         Node = await nodes.Start("coordinator, worker", [new SyntheticBackend(TimeSpan.FromMilliseconds(1))], CtlConfig);
-        var sweeps = Node.System.ActorOf(Props.Create(() => new StandInSweepManager()), "sweeps");
-        Node.StartCtl(sweeps, [new EchoPalette()]);
-        var spec = SyntheticJobs.Spec(JobId);
-        await Node.Jobs.Ask<JobAccepted>(new SubmitJob(spec), TimeSpan.FromSeconds(10));
+        Node.StartCtl(extraPalettes: [new EchoPalette()]);
+        var ask = TimeSpan.FromSeconds(10);
+        await Node.Sweeps.Ask<SweepSummary>(new SubmitSweep(new SweepSpec("sweep-1", "demo",
+            [new SweepJob(SyntheticJobs.Spec(JobId), "synthetic", "W4A8", 0)], 1, "sweeps/demo.conf")), ask);
         await TestNodes.WaitFor(Node.Jobs, JobId, s => s.Phase == JobPhase.Done, TimeSpan.FromSeconds(40));
+        for (var i = 0; i < 100 && (await Node.Sweeps.Ask<SweepDetail>(new GetSweep("sweep-1"), ask)).Summary.State != SweepState.Done; i++)
+            await Task.Delay(50);
+        await Node.Sweeps.Ask<SweepSummary>(new SubmitSweep(new SweepSpec("sweep-2", "long",
+            [new SweepJob(SyntheticJobs.Spec(LongJobId, passes: 50), "synthetic", "W3A8", 1)], 1, "sweeps/long.conf")), ask);
+        await Node.Sweeps.Ask<SweepSummary>(new CancelSweep("sweep-2"), ask);
     }
 
     public async Task DisposeAsync()
@@ -95,42 +101,4 @@ public sealed class CtlNode : IAsyncLifetime
         [Command("boom", "Fails with a bug.")]
         public Task Boom(CommandCall call) => throw new InvalidOperationException("A bug on purpose");
     }
-}
-
-/// <summary>
-/// Stands in for the lead's SweepManager singleton (not on main yet): answers the sweep protocol with one sweep.
-/// </summary>
-internal sealed class StandInSweepManager : ReceiveActor
-{
-    private SweepState state = SweepState.Running;
-
-    public StandInSweepManager()
-    {
-        Receive<ListSweeps>(m => Sender.Tell(new SweepList(m.IncludeFinished || state == SweepState.Running ? [Summary()] : [])));
-        Receive<GetSweep>(m => Sender.Tell(m.SweepId == "sweep-1"
-            ? new SweepDetail(Summary(), [
-                new SweepJobState(CtlNode.JobId, "synthetic", "W4A8", 0, JobPhase.Done,
-                    new Dictionary<string, double> { ["top1"] = 88.5, ["loss"] = 0.25 }, null, []),
-                new SweepJobState("sweep-1-waiting", "synthetic", "W3A8", 1, JobPhase.Pending, new Dictionary<string, double>(), null, []),
-            ], "sweeps/demo.yaml")
-            : new SweepRejected(m.SweepId, $"There is no sweep '{m.SweepId}'.")));
-        Receive<CancelSweep>(m =>
-        {
-            if (m.SweepId != "sweep-1")
-            {
-                Sender.Tell(new SweepRejected(m.SweepId, $"There is no sweep '{m.SweepId}'."));
-                return;
-            }
-            state = SweepState.Cancelled;
-            Sender.Tell(Summary());
-        });
-        Receive<ResumeSweep>(_ =>
-        {
-            state = SweepState.Running;
-            Sender.Tell(Summary());
-        });
-    }
-
-    private SweepSummary Summary() => new("sweep-1", "demo", state, 2, state == SweepState.Running ? 1 : 0, 0, 1, 0,
-        state == SweepState.Cancelled ? 1 : 0, 1_790_000_000_000, 0);
 }

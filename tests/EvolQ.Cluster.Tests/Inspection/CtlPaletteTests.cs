@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Akka.Event;
+using EvolQ.Cluster.Inspection.Palettes;
 using EvolQ.Cluster.Inspection.Wire;
 using EvolQ.Cluster.Protocol;
 
@@ -101,8 +102,8 @@ public sealed class CtlPaletteTests(CtlNode fixture)
         var cluster = Table(await fixture.Run("cluster-sharding", "shard-stats", "job"));
         var row = Assert.Single(cluster.Rows);
         Assert.Equal(fixture.Node.Address.ToString(), row[0]);
-        Assert.Equal(Cells(local.Rows.Count), row[1]);
-        Assert.Equal(Cells(local.Rows.Sum(r => int.Parse(r[1], System.Globalization.CultureInfo.InvariantCulture))), row[2]);
+        Assert.Equal(Count(local.Rows.Count), row[1]);
+        Assert.Equal(Count(local.Rows.Sum(r => int.Parse(r[1], System.Globalization.CultureInfo.InvariantCulture))), row[2]);
 
         var (end, _) = await fixture.Run("cluster-sharding", "region-stats", "nope");
         Assert.Equal(EndStatus.Failed, end.Status);
@@ -184,14 +185,14 @@ public sealed class CtlPaletteTests(CtlNode fixture)
     }
 
     [Fact]
-    public async Task Evolq_jobs_merges_the_sweep_managers_jobs_with_the_running_coordinators()
+    public async Task Evolq_jobs_lists_the_sweeps_jobs_with_the_coordinators_progress()
     {
         var jobs = Table(await fixture.Run("evolq", "jobs"));
         Assert.Equal(["job", "sweep", "phase", "pass", "block", "evaluations", "workers"], jobs.Columns);
+        Assert.Equal([CtlNode.JobId, "sweep-1", "Done", "1", "-", "28/28"], jobs.Rows[0].Take(6));
+        Assert.Equal([CtlNode.LongJobId, "sweep-2"], jobs.Rows[1].Take(2));
         Assert.Equal(2, jobs.Rows.Count);
-        Assert.Equal([CtlNode.JobId, "sweep-1", "Done", "1", "-", "28/28", "0"], jobs.Rows[0]);
-        Assert.Equal(["sweep-1-waiting", "sweep-1", "Pending", "-", "-", "-", "-"], jobs.Rows[1]);
-        Assert.Equal(2, Table(await fixture.Run("evolq", "jobs", "--sweep", "sweep-1")).Rows.Count);
+        Assert.Equal([CtlNode.JobId], Table(await fixture.Run("evolq", "jobs", "--sweep", "sweep-1")).Rows.Select(r => r[0]));
         Assert.Empty(Table(await fixture.Run("evolq", "jobs", "--sweep", "other")).Rows);
     }
 
@@ -219,23 +220,30 @@ public sealed class CtlPaletteTests(CtlNode fixture)
     [Fact]
     public async Task Evolq_sweeps_show_cancel_and_resume_talk_to_the_sweep_manager()
     {
-        var sweeps = Table(await fixture.Run("evolq", "sweeps"));
-        Assert.Equal(["sweep-1", "demo", "Running", "2", "1", "0", "1", "0", "0", "2026-09-21 14:13:20Z"], Assert.Single(sweeps.Rows));
+        var running = Table(await fixture.Run("evolq", "sweeps"));
+        Assert.Equal(["sweep", "name", "state", "jobs", "waiting", "running", "done", "failed", "cancelled", "submitted"], running.Columns);
+        Assert.Equal(["sweep-2", "long", "Cancelled", "1"], Assert.Single(running.Rows).Take(4));
+        var all = Table(await fixture.Run("evolq", "sweeps", "--all"));
+        Assert.Equal(["sweep-1", "demo", "Done", "1", "0", "0", "1", "0", "0"], all.Rows[0].Take(9));
+        Assert.Matches(@"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$", all.Rows[0][9]);
 
         var (_, output) = await fixture.Run("evolq", "sweep", "show", "sweep-1");
-        Assert.Equal("sweeps/demo.yaml", Pairs((TableFrame)output[0])["source"]);
-        Assert.Equal([CtlNode.JobId, "synthetic", "W4A8", "0", "Done", "88.50", "0.250000", ""], ((TableFrame)output[1]).Rows[0]);
+        Assert.Equal("sweeps/demo.conf", Pairs((TableFrame)output[0])["source"]);
+        var job = ((TableFrame)output[1]).Rows[0];
+        Assert.Equal([CtlNode.JobId, "synthetic", "W4A8", "0", "Done"], job.Take(5));
+        var reference = SyntheticJobs.Reference(SyntheticJobs.Spec(CtlNode.JobId));
+        Assert.Equal(Cells.Loss(reference.Told.Values.Min()), job[6]);
 
-        var (end, cancelled) = await fixture.Run("evolq", "sweep", "cancel", "sweep-1");
+        var (end, resumed) = await fixture.Run("evolq", "sweep", "resume", "sweep-2");
         Assert.Equal(EndStatus.Ok, end.Status);
-        Assert.Equal("Sweep sweep-1 is Cancelled: 1 done, 1 cancelled, 0 failed of 2.", ((TextFrame)Assert.Single(cancelled)).Text);
-        Assert.Empty(Table(await fixture.Run("evolq", "sweeps")).Rows);
-        Assert.Single(Table(await fixture.Run("evolq", "sweeps", "--all")).Rows);
-        Assert.Equal(EndStatus.Ok, (await fixture.Run("evolq", "sweep", "resume", "sweep-1")).End.Status);
+        Assert.StartsWith("Sweep sweep-2 is Running:", ((TextFrame)Assert.Single(resumed)).Text, StringComparison.Ordinal);
+        (end, var cancelled) = await fixture.Run("evolq", "sweep", "cancel", "sweep-2");
+        Assert.Equal(EndStatus.Ok, end.Status);
+        Assert.StartsWith("Sweep sweep-2 is Cancelled:", ((TextFrame)Assert.Single(cancelled)).Text, StringComparison.Ordinal);
 
         (end, _) = await fixture.Run("evolq", "sweep", "show", "nope");
         Assert.Equal(EndStatus.Failed, end.Status);
-        Assert.Equal("There is no sweep 'nope'.", end.Message);
+        Assert.Contains("nope", end.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -267,7 +275,7 @@ public sealed class CtlPaletteTests(CtlNode fixture)
         return Assert.IsType<TableFrame>(Assert.Single(run.Output));
     }
 
-    private static string Cells(int n) => n.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    private static string Count(int n) => n.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     internal static Dictionary<string, string> Pairs(TableFrame table) => table.Rows.ToDictionary(r => r[0], r => r[1]);
 }

@@ -96,6 +96,9 @@ public sealed class EvolQPalette(InspectionContext context) : Palette("evolq", "
             {
                 // A running coordinator knows more than the sweep manager's last word.
                 var s = await context.Jobs.Ask<JobStatus>(new GetJobStatus(id), AskTimeout, call.Cancellation).ConfigureAwait(false);
+                // A coordinator woken by a question about an id never submitted (job show of a typo) is no job.
+                if (s.Phase == JobPhase.Pending && sweep.Length == 0)
+                    continue;
                 rows.Add([id, sweep, s.Phase.ToString(), Cells.Int(s.Pass), s.Block < 0 ? "-" : Cells.Int(s.Block),
                     $"{s.EvaluationsDone}/{s.EvaluationsPlanned}", Cells.Int(s.Workers)]);
             }
