@@ -132,6 +132,36 @@ public sealed class CtlHostileClientTests(CtlNode fixture)
     }
 
     [Fact]
+    public async Task A_client_that_stops_reading_a_stream_is_dropped_after_the_write_time_out_and_others_go_on()
+    {
+        await WaitForConnections(0);
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+        await socket.ConnectAsync("127.0.0.1", fixture.Port);
+        await Handshake(socket);
+        await socket.SendAsync(Frame(Encoding.UTF8.GetBytes("""{"type":"request","id":1,"words":["echo","flood"]}""")));
+        // The stream fills the socket buffers, then one write waits: the 2 s write time-out drops the client.
+        var started = DateTime.UtcNow;
+        await WaitForConnections(1);
+        Assert.Equal(EndStatus.Ok, (await fixture.Run("cluster", "status")).End.Status);
+        for (var i = 0; i < 300 && fixture.Server.ActiveConnections > 0; i++)
+            await Task.Delay(50);
+        Assert.Equal(0, fixture.Server.ActiveConnections);
+        Assert.InRange(DateTime.UtcNow - started, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(15));
+        // What was buffered can still be read, then the connection ends (closed or reset).
+        var buffer = new byte[65536];
+        try
+        {
+            while (await socket.ReceiveAsync(buffer) > 0)
+            {
+            }
+        }
+        catch (SocketException)
+        {
+        }
+        await AssertServing();
+    }
+
+    [Fact]
     public async Task Connections_over_the_limit_are_refused_until_one_closes()
     {
         await WaitForConnections(0);

@@ -98,6 +98,14 @@ public sealed class CtlNode : IAsyncLifetime
         [Command("sleep", "Waits until cancelled.", Streaming = true)]
         public Task Sleep(CommandCall call) => Task.Delay(Timeout.Infinite, call.Cancellation);
 
+        [Command("flood", "Writes 1 KB lines until cancelled.", Streaming = true)]
+        public async Task Flood(CommandCall call)
+        {
+            var line = new string('x', 1024);
+            while (true)
+                await call.Output.Text(line);
+        }
+
         [Command("boom", "Fails with a bug.")]
         public Task Boom(CommandCall call) => throw new InvalidOperationException("A bug on purpose");
     }

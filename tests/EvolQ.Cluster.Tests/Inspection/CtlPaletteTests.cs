@@ -218,6 +218,36 @@ public sealed class CtlPaletteTests(CtlNode fixture)
     }
 
     [Fact]
+    public async Task Evolq_job_show_of_a_searching_job_lists_its_current_population_best_first()
+    {
+        Assert.Equal(EndStatus.Ok, (await fixture.Run("evolq", "sweep", "resume", "sweep-2")).End.Status);
+        try
+        {
+            await TestNodes.WaitFor(fixture.Node.Jobs, CtlNode.LongJobId, s => s.Phase == JobPhase.Searching && s.EvaluationsDone >= 12, TimeSpan.FromSeconds(30));
+            (EndFrame End, List<CtlFrame> Output) run;
+            TableFrame? population = null;
+            // Between visits there may be no candidate told in the new one yet: ask again.
+            for (var i = 0; i < 50 && population is null; i++)
+            {
+                run = await fixture.Run("evolq", "job", "show", CtlNode.LongJobId, "--top", "3");
+                Assert.Equal(EndStatus.Ok, run.End.Status);
+                population = run.Output.OfType<TableFrame>().FirstOrDefault(t => t.Title.StartsWith("population of block", StringComparison.Ordinal));
+            }
+            Assert.NotNull(population);
+            Assert.Matches(@"^population of block [0-3] in pass \d+: \d+ told, best \d+\.\d{6}$", population.Title);
+            Assert.Equal(["candidate", "loss"], population.Columns);
+            Assert.InRange(population.Rows.Count, 1, 3);
+            var losses = population.Rows.Select(r => double.Parse(r[1], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+            Assert.Equal(losses.Order(), losses);
+            Assert.EndsWith(population.Rows[0][1], population.Title, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await fixture.Run("evolq", "sweep", "cancel", "sweep-2");
+        }
+    }
+
+    [Fact]
     public async Task Evolq_sweeps_show_cancel_and_resume_talk_to_the_sweep_manager()
     {
         var running = Table(await fixture.Run("evolq", "sweeps"));
