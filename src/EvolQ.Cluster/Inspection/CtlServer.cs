@@ -159,6 +159,7 @@ public sealed class CtlServer : IAsyncDisposable
         using var connection = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token);
         var writer = new FrameWriter(stream, settings.WriteTimeout, connection);
         Running? running = null;
+        var halfClosed = false;
         try
         {
             if (!await HandshakeAsync(stream, writer, peer, connection.Token).ConfigureAwait(false))
@@ -175,6 +176,7 @@ public sealed class CtlServer : IAsyncDisposable
                     // Half-closed: a command already asked for is still answered; a stream has no one left to want it.
                     if (running is { Streaming: true })
                         await running.Cancel.CancelAsync().ConfigureAwait(false);
+                    halfClosed = true;
                     break;
                 }
                 switch (frame)
@@ -215,6 +217,9 @@ public sealed class CtlServer : IAsyncDisposable
         }
         finally
         {
+            // Dropped (bad frame, write time-out, idle, stopping): whatever runs has no one to answer any more.
+            if (!halfClosed)
+                await connection.CancelAsync().ConfigureAwait(false);
             if (running is not null)
             {
                 await running.Task.ConfigureAwait(false);

@@ -108,6 +108,24 @@ public sealed class CtlHostileClientTests(CtlNode fixture)
     }
 
     [Fact]
+    public async Task Garbage_in_the_middle_of_a_stream_ends_the_stream_and_the_connection()
+    {
+        await WaitForConnections(0);
+        using var socket = await fixture.RawSocket();
+        await Handshake(socket);
+        using var stream = new NetworkStream(socket);
+        await CtlWire.WriteAsync(stream, new RequestFrame(1, ["echo", "sleep"]), default);
+        await socket.SendAsync(Frame(Encoding.UTF8.GetBytes("[1,2,3]")));
+        var frames = new List<CtlFrame>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (await CtlWire.ReadAsync(stream, 1 << 20, timeout.Token) is { } frame)
+            frames.Add(frame);
+        Assert.Contains(frames, f => f is RefusedFrame { Reason: "A frame is not a well-formed ctl frame." });
+        await WaitForConnections(0);
+        await AssertServing();
+    }
+
+    [Fact]
     public async Task A_silent_connection_is_dropped_after_the_handshake_time_out()
     {
         using var socket = await fixture.RawSocket();
