@@ -157,6 +157,8 @@ public sealed class CtlServer : IAsyncDisposable
         var peer = socket.RemoteEndPoint?.ToString() ?? "?";
         using var stream = new NetworkStream(socket, ownsSocket: true);
         using var connection = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token);
+        // Outlives the loop: a command that ends after the connection was dropped still re-arms it harmlessly.
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(connection.Token);
         var writer = new FrameWriter(stream, settings.WriteTimeout, connection);
         Running? running = null;
         var halfClosed = false;
@@ -165,7 +167,6 @@ public sealed class CtlServer : IAsyncDisposable
             if (!await HandshakeAsync(stream, writer, peer, connection.Token).ConfigureAwait(false))
                 return;
 
-            using var idle = CancellationTokenSource.CreateLinkedTokenSource(connection.Token);
             while (true)
             {
                 if (running is null || running.Task.IsCompleted)
