@@ -23,6 +23,7 @@ public static class EvolqApp
             DemoCommand.Create(console),
             RunCommand.Create(console),
             NodeCommand.Create(console),
+            CtlCommand.Create(console),
         };
         try
         {

@@ -4,6 +4,7 @@ using Akka.Cluster.Tools.Singleton;
 using Akka.Configuration;
 using EvolQ.Cluster.Configuration;
 using EvolQ.Cluster.Coordination;
+using EvolQ.Cluster.Inspection;
 using EvolQ.Cluster.Sweeps;
 using EvolQ.Cluster.Workers;
 using AkkaCluster = Akka.Cluster.Cluster;
@@ -28,6 +29,8 @@ public sealed class EvolQNode : IAsyncDisposable
     private EvolQNode(ActorSystem system, IActorRef jobs, IActorRef sweeps, IReadOnlyList<IActorRef> workers, IReadOnlyList<IEvaluationBackend> backends)
     {
         System = system;
+        // A node downed or terminated without DisposeAsync must not keep its ctl port open.
+        system.RegisterOnTermination(() => _ = Ctl?.DisposeAsync().AsTask());
         Jobs = jobs;
         Sweeps = sweeps;
         Workers = workers;
@@ -44,6 +47,20 @@ public sealed class EvolQNode : IAsyncDisposable
 
     /// <summary>This node's DeviceWorkers, one per backend (none without the worker role).</summary>
     public IReadOnlyList<IActorRef> Workers { get; }
+
+    /// <summary>The ctl command endpoint; null when evolq.ctl.enabled is off.</summary>
+    public CtlServer? Ctl { get; private set; }
+
+    /// <summary>Opens the ctl endpoint (evolq.ctl) with the node's actors; the node closes it when it stops.</summary>
+    /// <exception cref="Akka.Configuration.ConfigurationException">The endpoint cannot open safely (one sentence).</exception>
+    /// <param name="sweepManager">Where the evolq palette sends sweep commands; the node's <see cref="Sweeps"/> when null.</param>
+    public CtlServer? StartCtl(IActorRef? sweepManager = null, IEnumerable<Inspection.Palettes.Palette>? extraPalettes = null)
+    {
+        var settings = CtlSettings.From(System.Settings.Config);
+        if (Ctl is null && settings.Enabled)
+            Ctl = CtlServer.Start(System, Jobs, sweepManager ?? Sweeps, settings, extraPalettes);
+        return Ctl;
+    }
 
     public Address Address => AkkaCluster.Get(System).SelfAddress;
 
@@ -126,6 +143,8 @@ public sealed class EvolQNode : IAsyncDisposable
     /// <summary>Leaves the cluster gracefully (coordinators hand their shards over) and frees the devices.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Ctl is not null)
+            await Ctl.DisposeAsync();
         // The proxy would otherwise keep looking for the sweep manager while the node leaves, and warn that it is gone.
         System.Stop(Sweeps);
         await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);

@@ -22,6 +22,7 @@ public static class NodeCommand
             var backends = flags.Backends(parse, config);
             using var stop = new StopSignal();
             var node = EmbeddedNode.Start(config, backends);
+            StartCtl(console, node);
             var roles = string.Join(", ", Akka.Cluster.Cluster.Get(node.System).SelfRoles);
             console.Output.WriteLine($"evolq node: up at {node.Address} (roles {roles}; workers: {NodeFlags.Describe(backends)}). SIGTERM or Ctrl+C leaves the cluster.");
             var removed = node.System.WhenTerminated;
@@ -42,5 +43,20 @@ public static class NodeCommand
             return 1;
         });
         return command;
+    }
+
+    /// <summary>Opens the node's ctl endpoint (evolq ctl HOST:PORT); a node that cannot open it safely does not run.</summary>
+    private static void StartCtl(CommandConsole console, EvolQNode node)
+    {
+        try
+        {
+            if (node.StartCtl() is { } ctl)
+                console.Output.WriteLine($"evolq node: ctl endpoint on {ctl.EndPoint}.");
+        }
+        catch (Akka.Configuration.ConfigurationException)
+        {
+            node.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw;
+        }
     }
 }

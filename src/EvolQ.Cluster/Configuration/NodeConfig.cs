@@ -15,7 +15,8 @@ namespace EvolQ.Cluster.Configuration;
 /// EVOLQ_DB (the journal and snapshot database: a SQLite file path, a postgres:// URI or a "Host=...;Database=..."
 /// string), EVOLQ_DB_PASSWORD (the PostgreSQL password, kept apart so it can come from a Secret), EVOLQ_DB_PROVIDER
 /// (a linq2db provider name, e.g. PostgreSQL.15), EVOLQ_TLS_CERT and EVOLQ_TLS_PASSWORD (a PKCS#12 certificate that
-/// turns on TLS for remoting), EVOLQ_CONFIG (a HOCON file).
+/// turns on TLS for remoting), EVOLQ_CONFIG (a HOCON file), EVOLQ_CTL_HOST, EVOLQ_CTL_PORT and EVOLQ_CTL_TOKEN (the
+/// ctl command endpoint).
 /// </remarks>
 public static class NodeConfig
 {
@@ -113,6 +114,16 @@ public static class NodeConfig
         else if (password is not null || provider is not null)
             throw new ConfigurationException(
                 $"{(password is not null ? "EVOLQ_DB_PASSWORD" : "EVOLQ_DB_PROVIDER")} is set without EVOLQ_DB: name the database too.");
+        if (Variable(environment, "EVOLQ_CTL_HOST") is { } ctlHost)
+            lines.Add($"evolq.ctl.hostname = {Quote(ctlHost)}");
+        if (Variable(environment, "EVOLQ_CTL_PORT") is { } ctlPortText)
+        {
+            if (!int.TryParse(ctlPortText, NumberStyles.None, CultureInfo.InvariantCulture, out var ctlPort) || ctlPort > 65535)
+                throw new ConfigurationException($"EVOLQ_CTL_PORT is '{ctlPortText}', not a port number.");
+            lines.Add($"evolq.ctl.port = {ctlPort.ToString(CultureInfo.InvariantCulture)}");
+        }
+        if (Variable(environment, "EVOLQ_CTL_TOKEN") is { } ctlToken)
+            lines.Add($"evolq.ctl.token = {Quote(ctlToken)}");
         return lines.Count == 0 ? Config.Empty : ConfigurationFactory.ParseString(string.Join('\n', lines));
     }
 

@@ -12,14 +12,21 @@ internal sealed class NodeProcess : IDisposable
     private readonly ConcurrentQueue<string> lines = new();
     private readonly TaskCompletionSource up = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private NodeProcess(Process process, int port, string roles)
+    private NodeProcess(Process process, int port, string roles, int ctlPort)
     {
         this.process = process;
         Port = port;
         Roles = roles;
+        CtlPort = ctlPort;
     }
 
     public int Port { get; }
+
+    /// <summary>The node's ctl endpoint port (several nodes share 127.0.0.1, so each gets its own).</summary>
+    public int CtlPort { get; }
+
+    /// <summary>The OS process id (for signals).</summary>
+    public int ProcessId => process.Id;
 
     public string Roles { get; }
 
@@ -48,8 +55,10 @@ internal sealed class NodeProcess : IDisposable
         info.Environment["EVOLQ_ROLES"] = roles;
         info.Environment["EVOLQ_DB"] = database;
         info.Environment["EVOLQ_CONFIG"] = configFile;
+        var ctlPort = FreePort();
+        info.Environment["EVOLQ_CTL_PORT"] = ctlPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var process = Process.Start(info) ?? throw new InvalidOperationException("evolq node did not start.");
-        var node = new NodeProcess(process, port, roles);
+        var node = new NodeProcess(process, port, roles, ctlPort);
         process.OutputDataReceived += (_, e) => node.Received(e.Data);
         process.ErrorDataReceived += (_, e) => node.Received(e.Data);
         process.BeginOutputReadLine();

@@ -1,0 +1,57 @@
+using Akka.Actor;
+using EvolQ.Cluster.Inspection.Wire;
+using EvolQ.Cluster.Workers;
+using EvolQ.Testing;
+
+namespace EvolQ.Cluster.Tests.Inspection;
+
+/// <summary>`cluster leave` and `cluster down` through ctl on a three-node in-process cluster.</summary>
+public sealed class CtlMembershipTests
+{
+    [Fact]
+    public async Task Leave_and_down_remove_members_and_ctl_sees_every_node_and_worker()
+    {
+        using var dir = new TempDirectory();
+        await using var nodes = new TestNodes(dir.File("journal.db"));
+        var seed = await nodes.Start("coordinator, worker", [new SyntheticBackend()], "evolq.ctl.port = 0");
+        var leaving = await nodes.Start("worker", [new SyntheticBackend()]);
+        var downed = await nodes.Start("worker", [new SyntheticBackend()], "akka.coordinated-shutdown.run-by-actor-system-terminate = off");
+        var ctl = seed.StartCtl()!;
+        await using var client = await CtlClient.ConnectAsync("127.0.0.1", ctl.EndPoint.Port, "", TimeSpan.FromSeconds(5));
+
+        await WaitForMembers(client, 3);
+        // The other nodes' workers are heard once pub-sub gossip has told this node of their subscriptions.
+        var workers = 0;
+        for (var i = 0; i < 20 && workers < 3; i++)
+            workers = CtlPaletteTests.Table(await CtlNode.Run(client, "evolq", "workers", "--wait", "500")).Rows.Count;
+        Assert.Equal(3, workers);
+
+        var (end, output) = await CtlNode.Run(client, "cluster", "leave", $"127.0.0.1:{leaving.Address.Port}");
+        Assert.Equal(EndStatus.Ok, end.Status);
+        Assert.Equal($"{leaving.Address} is leaving the cluster.", ((TextFrame)Assert.Single(output)).Text);
+        await WaitForMembers(client, 2);
+        await leaving.System.WhenTerminated.WaitAsync(TimeSpan.FromSeconds(20));
+        nodes.Forget(leaving);
+
+        // A node that is gone without leaving: it is unreachable until someone downs it.
+        nodes.Forget(downed);
+        await downed.System.Terminate();
+        (end, output) = await CtlNode.Run(client, "cluster", "down", downed.Address.ToString());
+        Assert.Equal(EndStatus.Ok, end.Status);
+        Assert.Equal($"{downed.Address} is marked down.", ((TextFrame)Assert.Single(output)).Text);
+        await WaitForMembers(client, 1);
+    }
+
+    private static async Task WaitForMembers(CtlClient client, int count)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var show = CtlPaletteTests.Table(await CtlNode.Run(client, "cluster", "show"));
+            if (show.Rows.Count == count && show.Rows.All(r => r[1] == "Up"))
+                return;
+            Assert.True(DateTime.UtcNow < deadline, $"Still {show.Rows.Count} members: {string.Join("; ", show.Rows.Select(r => string.Join(' ', r)))}");
+            await Task.Delay(100);
+        }
+    }
+}
