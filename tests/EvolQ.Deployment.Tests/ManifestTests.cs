@@ -184,6 +184,9 @@ public sealed class ManifestTests
         foreach (var source in Directory.GetFiles(Repo.Path("src"), "*.cs", SearchOption.AllDirectories))
             read.UnionWith(System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(source), "\"(EVOLQ_[A-Z_]+)\"").Select(m => m.Groups[1].Value));
         read.UnionWith(["EVOLQ_CTL_PORT", "EVOLQ_CTL_HOST", "EVOLQ_CTL_TOKEN"]);
+        // Sweep files read ${NAME:-default} variables where they are submitted.
+        foreach (var sweep in Directory.GetFiles(Repo.Path("hocon", "sweeps"), "*.conf"))
+            read.UnionWith(System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(sweep), "\\$\\{([A-Z_]+):-").Select(m => m.Groups[1].Value));
 
         foreach (var workload in Pods.Workloads(objects))
             foreach (var container in workload.Template.Spec.Containers.Where(c => c.Name != "postgres"))
@@ -385,6 +388,17 @@ public sealed class ManifestTests
         Assert.Equal("coordinator", service.Spec.Selector["app.kubernetes.io/component"]);
         Assert.Equal(node[1], service.Spec.Ports.Single().Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal("$(EVOLQ_CTL_TOKEN)", args[args.IndexOf("--token") + 1]);
+
+        // The data paths the sweep names resolve, where the Job submits it, to folders under the workers' data mount.
+        var sweep = File.ReadAllText(Repo.Path("hocon", "sweeps", "paper.conf"));
+        var env = job.Spec.Template.Spec.Containers.Single().Env.ToDictionary(e => e.Name, e => e.Value);
+        var worker = Pods.Nodes(objects).Single(n => n.Component == "worker");
+        var dataMount = worker.Evolq.VolumeMounts.Single(m => worker.Template.Spec.Volumes.Single(v => v.Name == m.Name).PersistentVolumeClaim is not null).MountPath;
+        foreach (var name in new[] { "IMAGENET", "CHECKPOINTS" })
+        {
+            Assert.Contains("${" + name + ":-", sweep, StringComparison.Ordinal);
+            Assert.StartsWith(dataMount + "/", env[name], StringComparison.Ordinal);
+        }
     }
 
     [Theory]

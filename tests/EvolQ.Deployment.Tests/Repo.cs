@@ -42,7 +42,16 @@ internal static class Repo
         };
         foreach (var argument in arguments)
             start.ArgumentList.Add(argument);
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{file} did not start.");
+        Process process;
+        try
+        {
+            process = Process.Start(start) ?? throw new InvalidOperationException($"{file} did not start.");
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new InvalidOperationException($"{file} could not be started ({e.Message}); the deployment tests need it on PATH (kubectl: Debian's kubectl or google-cloud-cli).", e);
+        }
+        using var _ = process;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(timeout))
