@@ -6,6 +6,8 @@ using EvolQ.Cluster.Configuration;
 using EvolQ.Cluster.Coordination;
 using EvolQ.Cluster.Inspection;
 using EvolQ.Cluster.Sweeps;
+using EvolQ.Cluster.Health;
+using EvolQ.Cluster.Kubernetes;
 using EvolQ.Cluster.Workers;
 using AkkaCluster = Akka.Cluster.Cluster;
 
@@ -22,12 +24,14 @@ public sealed class EvolQNode : IAsyncDisposable
     public const string JobTypeName = "job";
 
     private readonly IReadOnlyList<IEvaluationBackend> backends;
+    private readonly HealthEndpoint? health;
 
     /// <summary>The actor name of the sweep manager's singleton manager (its proxy adds "-proxy").</summary>
     public const string SweepManagerName = "sweeps";
 
-    private EvolQNode(ActorSystem system, IActorRef jobs, IActorRef sweeps, IReadOnlyList<IActorRef> workers, IReadOnlyList<IEvaluationBackend> backends)
+    private EvolQNode(ActorSystem system, IActorRef jobs, IActorRef sweeps, IReadOnlyList<IActorRef> workers, IReadOnlyList<IEvaluationBackend> backends, HealthEndpoint? health)
     {
+        this.health = health;
         System = system;
         // A node downed or terminated without DisposeAsync must not keep its ctl port open.
         system.RegisterOnTermination(() => _ = Ctl?.DisposeAsync().AsTask());
@@ -62,6 +66,9 @@ public sealed class EvolQNode : IAsyncDisposable
         return Ctl;
     }
 
+    /// <summary>The health and metrics endpoint; null when evolq.http.enabled is off.</summary>
+    public HealthEndpoint? Health => health;
+
     public Address Address => AkkaCluster.Get(System).SelfAddress;
 
     /// <summary>Starts a node and waits until it is Up in the cluster.</summary>
@@ -88,14 +95,17 @@ public sealed class EvolQNode : IAsyncDisposable
                 backend.Dispose();
             throw;
         }
+        HealthEndpoint? health = null;
         try
         {
             var cluster = AkkaCluster.Get(system);
+            health = HealthEndpoint.Start(system, cluster.SelfRoles.Contains("worker") ? backends.Count : 0);
             var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             cluster.RegisterOnMemberUp(() => up.TrySetResult());
+            var bootstrapping = join is null && await ClusterBootstrapping.StartIfConfigured(system);
             if (join is not null)
                 cluster.Join(join);
-            else if (system.Settings.Config.GetStringList("akka.cluster.seed-nodes", []).Count == 0)
+            else if (!bootstrapping && system.Settings.Config.GetStringList("akka.cluster.seed-nodes", []).Count == 0)
                 cluster.Join(cluster.SelfAddress);
 
             var coordinator = CoordinatorSettings.From(system.Settings.Config);
@@ -116,7 +126,7 @@ public sealed class EvolQNode : IAsyncDisposable
                 }
             }
 
-            await up.Task.WaitAsync(upTimeout ?? TimeSpan.FromSeconds(30));
+            await up.Task.WaitAsync(upTimeout ?? (bootstrapping ? ClusterBootstrapping.UpTimeout(system) : TimeSpan.FromSeconds(30)));
             // After Up: a proxy started earlier looks for the singleton before the node is a member, and warns.
             if (cluster.SelfRoles.Contains("coordinator"))
             {
@@ -128,12 +138,14 @@ public sealed class EvolQNode : IAsyncDisposable
             var sweeps = system.ActorOf(ClusterSingletonProxy.Props($"/user/{SweepManagerName}",
                 ClusterSingletonProxySettings.Create(system).WithRole("coordinator")), SweepManagerName + "-proxy");
 
-            return new EvolQNode(system, jobs, sweeps, workers, backends);
+            return new EvolQNode(system, jobs, sweeps, workers, backends, health);
         }
         catch
         {
             // A node that did not start must not keep its port, threads or devices.
             await system.Terminate();
+            if (health is not null)
+                await health.DisposeAsync();
             foreach (var backend in backends)
                 backend.Dispose();
             throw;
@@ -148,6 +160,8 @@ public sealed class EvolQNode : IAsyncDisposable
         // The proxy would otherwise keep looking for the sweep manager while the node leaves, and warn that it is gone.
         System.Stop(Sweeps);
         await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
+        if (health is not null)
+            await health.DisposeAsync();
         foreach (var backend in backends)
             backend.Dispose();
     }

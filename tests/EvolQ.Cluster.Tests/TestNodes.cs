@@ -37,6 +37,8 @@ internal sealed class TestNodes : IAsyncDisposable
             {extra}
             akka.loglevel = WARNING
             akka.remote.dot-netty.tcp.port = 0
+            evolq.http.enabled = on
+            evolq.http.port = 0
             akka.cluster.roles = [{roles}]
             akka.actor.serialize-messages = on
             akka.actor.serializers.strict = "EvolQ.Cluster.Tests.StrictFallbackSerializer, EvolQ.Cluster.Tests"

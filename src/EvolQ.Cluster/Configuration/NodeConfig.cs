@@ -14,9 +14,9 @@ namespace EvolQ.Cluster.Configuration;
 /// (comma-separated host:port or akka.tcp:// addresses), EVOLQ_ROLES (comma-separated: coordinator, worker),
 /// EVOLQ_DB (the journal and snapshot database: a SQLite file path, a postgres:// URI or a "Host=...;Database=..."
 /// string), EVOLQ_DB_PASSWORD (the PostgreSQL password, kept apart so it can come from a Secret), EVOLQ_DB_PROVIDER
-/// (a linq2db provider name, e.g. PostgreSQL.15), EVOLQ_TLS_CERT and EVOLQ_TLS_PASSWORD (a PKCS#12 certificate that
-/// turns on TLS for remoting), EVOLQ_CONFIG (a HOCON file), EVOLQ_CTL_HOST, EVOLQ_CTL_PORT and EVOLQ_CTL_TOKEN (the
-/// ctl command endpoint).
+/// (a linq2db provider name, e.g. PostgreSQL.15), EVOLQ_HTTP_PORT (health and metrics; setting it turns the
+/// endpoint on), EVOLQ_TLS_CERT and EVOLQ_TLS_PASSWORD (a PKCS#12 certificate that turns on TLS for remoting),
+/// EVOLQ_CONFIG (a HOCON file), EVOLQ_CTL_HOST, EVOLQ_CTL_PORT and EVOLQ_CTL_TOKEN (the ctl command endpoint).
 /// </remarks>
 public static class NodeConfig
 {
@@ -24,7 +24,7 @@ public static class NodeConfig
     public const string SystemName = "evolq";
 
     /// <summary>The profiles shipped in hocon/.</summary>
-    public static readonly IReadOnlyList<string> Profiles = ["local", "multi-node"];
+    public static readonly IReadOnlyList<string> Profiles = ["local", "multi-node", "kubernetes"];
 
     /// <summary>hocon/base.conf alone.</summary>
     public static Config Base => Embedded("base");
@@ -83,6 +83,13 @@ public static class NodeConfig
             if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
                 throw new ConfigurationException($"EVOLQ_PORT is '{portText}', not a port number.");
             lines.Add($"akka.remote.dot-netty.tcp.port = {port.ToString(CultureInfo.InvariantCulture)}");
+        }
+        if (Variable(environment, "EVOLQ_HTTP_PORT") is { } httpText)
+        {
+            if (!int.TryParse(httpText, NumberStyles.None, CultureInfo.InvariantCulture, out var http) || http > 65535)
+                throw new ConfigurationException($"EVOLQ_HTTP_PORT is '{httpText}', not a port number.");
+            lines.Add($"evolq.http.port = {http.ToString(CultureInfo.InvariantCulture)}");
+            lines.Add("evolq.http.enabled = on");
         }
         var tlsCertificate = Variable(environment, "EVOLQ_TLS_CERT");
         if (tlsCertificate is not null)

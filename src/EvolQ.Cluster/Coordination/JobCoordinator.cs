@@ -315,6 +315,7 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
     private void Enter(JobPhase next, bool resumed = false)
     {
         phase = next;
+        Health.EvolQMetrics.Get(Context.System).JobEntered(jobId, next, Self, () => dispatcher?.InFlight ?? 0);
         switch (next)
         {
             case JobPhase.Pending:

@@ -69,6 +69,9 @@ internal sealed class WorkDispatcher
     /// <summary>Requests sent.</summary>
     public long RequestsSent { get; private set; }
 
+    /// <summary>Pieces of work (and the final evaluation) sent and not yet answered, as of the last dispatch.</summary>
+    public int InFlight { get; private set; }
+
     public IEnumerable<IActorRef> WorkerRefs => workers.Keys;
 
     /// <summary>Workers that hold the job and are not suspected.</summary>
@@ -392,6 +395,7 @@ internal sealed class WorkDispatcher
             worker.Ref.Tell(new EvaluationRequest(unit.Key, unit.Block, unit.Scales, scales), self);
         }
 
+        InFlight = units.Count(u => !u.Done && u.AssignedTo is not null) + (finalWorker is null ? 0 : 1);
         waiting -= workers.Values.Count(w => w.Preparation == Preparation.Preparing);
         foreach (var worker in workers.Values.Where(CanPrepare).OrderBy(w => w.WorkerId, StringComparer.Ordinal).Take(Math.Max(0, waiting)))
             SendPrepare(worker, now);

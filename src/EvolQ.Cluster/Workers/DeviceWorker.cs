@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
+using EvolQ.Cluster.Health;
 using EvolQ.Cluster.Protocol;
 
 namespace EvolQ.Cluster.Workers;
@@ -26,6 +27,7 @@ public sealed class DeviceWorker : ReceiveActor, IWithTimers
     private readonly HashSet<EvaluationKey> queuedKeys = [];
     private readonly Dictionary<string, HeldState> held = [];
     private readonly CancellationTokenSource stopping = new();
+    private readonly WorkerMetrics metrics;
     private long useClock;
 
     /// <param name="mediator">The pub-sub mediator; the cluster's when null (tests pass a probe).</param>
@@ -34,6 +36,7 @@ public sealed class DeviceWorker : ReceiveActor, IWithTimers
         this.settings = settings;
         this.backend = backend;
         this.mediator = mediator ?? DistributedPubSub.Get(Context.System).Mediator;
+        metrics = EvolQMetrics.Get(Context.System).Worker(settings.WorkerId, Self);
         Idle();
     }
 
@@ -97,7 +100,11 @@ public sealed class DeviceWorker : ReceiveActor, IWithTimers
             Enqueue(new Work(request, Sender));
     }
 
-    private void Enqueue(Work work) => queue.AddLast(work);
+    private void Enqueue(Work work)
+    {
+        queue.AddLast(work);
+        metrics.SetQueueDepth(queue.Count);
+    }
 
     /// <summary>Takes queued work until one needs the backend (then Busy) or the queue is empty (stays Idle).</summary>
     private void RunNext()
@@ -105,6 +112,7 @@ public sealed class DeviceWorker : ReceiveActor, IWithTimers
         while (queue.First is { } first)
         {
             queue.RemoveFirst();
+            metrics.SetQueueDepth(queue.Count);
             var work = first.Value;
             if (work.Message is EvaluationRequest r)
                 queuedKeys.Remove(r.Key);
@@ -242,7 +250,7 @@ public sealed class DeviceWorker : ReceiveActor, IWithTimers
     private void Launch(Func<WorkDone> call)
     {
         var self = Self;
-        Task.Run(call).PipeTo(self, failure: e => new WorkDone(null, ActorRefs.Nobody, null, null, null) { Crash = e });
+        Task.Run(metrics.Timed(call)).PipeTo(self, failure: e => new WorkDone(null, ActorRefs.Nobody, null, null, null) { Crash = e });
     }
 
     private void Apply(WorkDone done)
@@ -253,6 +261,8 @@ public sealed class DeviceWorker : ReceiveActor, IWithTimers
             held[done.JobId] = new HeldState(done.Prepared) { LastUsed = ++useClock, Version = 0 };
         if (done.Version is { } version && done.JobId is not null && held.TryGetValue(done.JobId, out var state))
             state.Version = version;
+        if (done.Reply is EvaluationResult evaluated)
+            metrics.Evaluated(evaluated.Key.BatchCount);
         if (done.Reply is not null && !done.ReplyTo.IsNobody())
             done.ReplyTo.Tell(done.Reply);
     }
