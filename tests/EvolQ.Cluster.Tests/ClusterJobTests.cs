@@ -128,4 +128,28 @@ public sealed class ClusterJobTests
         var result = await second.Jobs.Ask<JobResult>(new GetJobResult(spec.JobId), TimeSpan.FromSeconds(5));
         SyntheticJobs.AssertIdentical(SyntheticJobs.Reference(spec), result);
     }
+
+    [Fact]
+    public async Task A_coordinator_woken_for_a_job_never_submitted_stops_by_itself()
+    {
+        using var dir = new TempDirectory();
+        await using var nodes = new TestNodes(dir.File("journal.db"));
+        var node = await nodes.Start("coordinator, worker", extra: "evolq.coordinator.empty-job-timeout = 500ms");
+        var status = await node.Jobs.Ask<JobStatus>(new GetJobStatus("mistyped"), TimeSpan.FromSeconds(10));
+        Assert.Equal(JobPhase.Pending, status.Phase);
+        Assert.Equal(1, await Entities(node));
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (await Entities(node) > 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The empty coordinator is still there.");
+            await Task.Delay(100);
+        }
+        // A real submission under that id afterwards works as usual.
+        await node.Jobs.Ask<JobAccepted>(new SubmitJob(SyntheticJobs.Spec("mistyped")), TimeSpan.FromSeconds(10));
+    }
+
+    private static async Task<int> Entities(EvolQNode node) =>
+        (await node.Jobs.Ask<Akka.Cluster.Sharding.CurrentShardRegionState>(Akka.Cluster.Sharding.GetShardRegionState.Instance, TimeSpan.FromSeconds(5)))
+        .Shards.Sum(s => s.EntityIds.Count);
 }

@@ -23,6 +23,9 @@ public sealed record CoordinatorSettings
     /// <summary>Tries of one piece of work (or of preparing the job) before the job fails.</summary>
     public int MaxAttempts { get; init; } = 5;
 
+    /// <summary>How long a coordinator woken for a job that was never submitted stays before it stops.</summary>
+    public TimeSpan EmptyJobTimeout { get; init; } = TimeSpan.FromMinutes(2);
+
     /// <summary>Told fitness events between two snapshots.</summary>
     public int SnapshotEvery { get; init; } = 100;
 
@@ -40,6 +43,7 @@ public sealed record CoordinatorSettings
             WorkerQueryInterval = c.GetTimeSpan("worker-query-interval", d.WorkerQueryInterval),
             MaxAttempts = c.GetInt("max-attempts", d.MaxAttempts),
             SnapshotEvery = c.GetInt("snapshot-every", d.SnapshotEvery),
+            EmptyJobTimeout = c.GetTimeSpan("empty-job-timeout", d.EmptyJobTimeout),
         };
     }
 }

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Cluster;
+using Akka.Cluster.Sharding;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using Akka.Persistence;
@@ -87,6 +88,9 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
     private void Pending()
     {
         Command<SubmitJob>(Submit);
+        // A query for a job that was never submitted (a mistyped id) wakes an empty coordinator; with idle
+        // passivation off it would stay forever, so an empty one asks its shard to stop it.
+        Command<ReceiveTimeout>(_ => Context.Parent.Tell(new Passivate(PoisonPill.Instance)));
         Common();
     }
 
@@ -156,6 +160,7 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
             return;
         }
         var replyTo = Sender;
+        SetReceiveTimeout(null);
         Persist(new JobSubmitted(submit.Spec), e =>
         {
             Apply(e);
@@ -319,6 +324,7 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
         switch (next)
         {
             case JobPhase.Pending:
+                SetReceiveTimeout(settings.EmptyJobTimeout);
                 Become(Pending);
                 return;
             case JobPhase.Calibrating:
