@@ -3,6 +3,10 @@ using System.Runtime.InteropServices;
 namespace EvolQ.Cli;
 
 /// <summary>A token cancelled by Ctrl+C (SIGINT) or SIGTERM, so a long command can stop cleanly instead of dying.</summary>
+/// <remarks>
+/// Akka's own SIGTERM hook (akka.coordinated-shutdown.run-by-clr-shutdown-hook) is off in hocon/base.conf: it would
+/// shut the actor system down and let the process exit under the command's feet, before a graceful leave.
+/// </remarks>
 public sealed class StopSignal : IDisposable
 {
     private readonly CancellationTokenSource source = new();
@@ -30,6 +34,13 @@ public sealed class StopSignal : IDisposable
     {
         // The command ends itself (graceful leave, saved state); the runtime must not kill the process first.
         context.Cancel = true;
-        source.Cancel();
+        try
+        {
+            source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // A signal that arrives while the command is already ending changes nothing.
+        }
     }
 }

@@ -18,9 +18,9 @@ public static class NodeCommand
         flags.AddTo(command);
         command.SetAction(parse =>
         {
+            using var stop = new StopSignal();
             var config = flags.Config(parse);
             var backends = flags.Backends(parse, config);
-            using var stop = new StopSignal();
             var node = EmbeddedNode.Start(config, backends);
             StartCtl(console, node);
             var roles = string.Join(", ", Akka.Cluster.Cluster.Get(node.System).SelfRoles);
