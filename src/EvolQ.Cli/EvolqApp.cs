@@ -24,6 +24,7 @@ public static class EvolqApp
             RunCommand.Create(console),
             NodeCommand.Create(console),
             CtlCommand.Create(console),
+            SweepCommand.Create(console),
         };
         try
         {

@@ -49,6 +49,7 @@ public static class RunCommand
             var summary = (SweepSummary)reply;
             console.Output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Sweep {spec.SweepId} ({spec.Name}): {spec.Jobs.Length} jobs, {spec.MaxConcurrentJobs} at a time, workers: {NodeFlags.Describe(backends)}; journal {JournalName(database)}."));
+            StartCtl(console, node, spec.SweepId);
             if (summary.Done + summary.Failed > 0)
                 console.Output.WriteLine($"Resuming: {summary.Done} jobs already done, {summary.Failed} failed.");
 
@@ -77,6 +78,23 @@ public static class RunCommand
         finally
         {
             node.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    /// <summary>
+    /// Opens the node's ctl endpoint so that `evolq sweep show ID --follow` and `evolq ctl` can watch the run; a port
+    /// that is taken (another run, a node) costs only that, so the run goes on without it.
+    /// </summary>
+    private static void StartCtl(CommandConsole console, EvolQNode node, string sweepId)
+    {
+        try
+        {
+            if (node.StartCtl() is { } ctl)
+                console.Output.WriteLine($"ctl endpoint on {ctl.EndPoint}: evolq sweep show {sweepId} --follow --node {ctl.EndPoint}");
+        }
+        catch (Akka.Configuration.ConfigurationException e)
+        {
+            console.Error.WriteLine($"evolq: warning: {e.Message.TrimEnd('.')}; the run goes on without a ctl endpoint.");
         }
     }
 

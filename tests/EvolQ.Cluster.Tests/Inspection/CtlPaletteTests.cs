@@ -26,7 +26,7 @@ public sealed class CtlPaletteTests(CtlNode fixture)
         Assert.Equal(["region-stats", "regions", "shard-stats"], palettes["cluster-sharding"]);
         Assert.Equal(["hierarchy", "system"], palettes["actor"]);
         Assert.Equal(["peek", "tail"], palettes["log"]);
-        Assert.Equal(["job cancel", "job resume", "job show", "jobs", "sweep cancel", "sweep resume", "sweep show", "sweeps", "workers"], palettes["evolq"]);
+        Assert.Equal(["job cancel", "job resume", "job show", "jobs", "sweep cancel", "sweep follow", "sweep results", "sweep resume", "sweep show", "sweep submit", "sweeps", "workers"], palettes["evolq"]);
         var peek = client.Palettes.Single(p => p.Name == "log").Commands.Single(c => c.Name == "peek");
         Assert.Contains(peek.Parameters, p => p is { Name: "count", Kind: ParameterKind.Option, Default: "20" });
         Assert.True(client.Palettes.Single(p => p.Name == "log").Commands.Single(c => c.Name == "tail").Streaming);

@@ -8,7 +8,7 @@ using EvolQ.Cluster.Protocol;
 namespace EvolQ.Cluster.Inspection.Palettes;
 
 /// <summary>`evolq`: sweeps, jobs and workers, from the sweep manager, the job coordinators and the device workers.</summary>
-public sealed class EvolQPalette(InspectionContext context) : Palette("evolq", "Sweeps, jobs and workers of this EvolQ cluster.")
+public sealed partial class EvolQPalette(InspectionContext context) : Palette("evolq", "Sweeps, jobs and workers of this EvolQ cluster.")
 {
     private TimeSpan AskTimeout => context.Settings.AskTimeout;
 

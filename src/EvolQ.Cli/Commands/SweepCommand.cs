@@ -1,0 +1,255 @@
+using System.CommandLine;
+using EvolQ.Cli.Ctl;
+using EvolQ.Cluster.Inspection.Wire;
+using EvolQ.Cluster.Sweeps;
+
+namespace EvolQ.Cli.Commands;
+
+/// <summary>
+/// `evolq sweep submit|list|show|cancel|resume|results`: `evolq run`'s sweeps against a running cluster, through a
+/// node's ctl endpoint (no Akka node in the client). Exit 0 done; 2 when the node cannot be reached, refuses the
+/// token, does not know the sweep or rejects the file (one sentence); 130 when Ctrl+C stops a --follow (the sweep
+/// goes on).
+/// </summary>
+public static class SweepCommand
+{
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
+
+    public static Command Create(CommandConsole console)
+    {
+        var command = new Command("sweep", "Submit, watch, steer and collect sweeps on a running cluster (through a node's ctl endpoint).")
+        {
+            Submit(console),
+            List(console),
+            Show(console),
+            Simple(console, "cancel", "Cancels a sweep: nothing new starts and its running jobs stop, keeping what they computed."),
+            Simple(console, "resume", "Resumes a cancelled sweep where its jobs stopped."),
+            Results(console),
+        };
+        return command;
+    }
+
+    private static Command Submit(CommandConsole console)
+    {
+        var file = new Argument<string>("file") { Description = "The sweep file (HOCON; examples in hocon/sweeps/); its paths must exist on the cluster's workers." };
+        var id = new Option<string?>("--id") { Description = "Run the sweep under this id instead of the file's (a fresh run of the same file)." };
+        var follow = new Option<bool>("--follow") { Description = "Then show the sweep's progress until it ends (Ctrl+C stops watching, not the sweep)." };
+        var every = EveryOption();
+        var target = new Target();
+        var command = new Command("submit", "Sends a sweep file to the cluster's sweep manager; resubmitting the same sweep is harmless.") { file, id, follow, every };
+        target.AddTo(command);
+        command.SetAction(parse =>
+        {
+            var path = parse.GetValue(file)!;
+            if (!File.Exists(path))
+                throw new UserInputException($"There is no sweep file {path}.");
+            var text = File.ReadAllText(path);
+            var words = new List<string> { "evolq", "sweep", "submit", path };
+            if (parse.GetValue(id) is { } given)
+                words.AddRange(["--id", given]);
+            return target.Run(console, parse, async client =>
+            {
+                var status = await Once(client, console, words, text).ConfigureAwait(false);
+                if (status != 0 || !parse.GetValue(follow))
+                    return status;
+                // The node accepted the file, so it parses; only its id is needed here, and paths are the workers' business.
+                var sweepId = SweepFile.Parse(text, path, checkPaths: false, id: parse.GetValue(id)).SweepId;
+                return await Follow(client, console, sweepId, parse.GetValue(every)).ConfigureAwait(false);
+            });
+        });
+        return command;
+    }
+
+    private static Command List(CommandConsole console)
+    {
+        var all = new Option<bool>("--all") { Description = "Include finished and cancelled sweeps." };
+        var target = new Target();
+        var command = new Command("list", "The sweeps the cluster runs (--all: finished ones too).") { all };
+        target.AddTo(command);
+        command.SetAction(parse => target.Run(console, parse, client =>
+            Once(client, console, parse.GetValue(all) ? ["evolq", "sweeps", "--all"] : ["evolq", "sweeps"], null)));
+        return command;
+    }
+
+    private static Command Show(CommandConsole console)
+    {
+        var sweep = SweepArgument();
+        var follow = new Option<bool>("--follow") { Description = "Then show the sweep's progress until it ends (Ctrl+C stops watching, not the sweep)." };
+        var every = EveryOption();
+        var target = new Target();
+        var command = new Command("show", "One sweep and the state of each of its jobs.") { sweep, follow, every };
+        target.AddTo(command);
+        command.SetAction(parse => target.Run(console, parse, async client =>
+        {
+            var id = parse.GetValue(sweep)!;
+            var status = await Once(client, console, ["evolq", "sweep", "show", id], null).ConfigureAwait(false);
+            return status != 0 || !parse.GetValue(follow)
+                ? status
+                : await Follow(client, console, id, parse.GetValue(every)).ConfigureAwait(false);
+        }));
+        return command;
+    }
+
+    private static Command Simple(CommandConsole console, string verb, string description)
+    {
+        var sweep = SweepArgument();
+        var target = new Target();
+        var command = new Command(verb, description) { sweep };
+        target.AddTo(command);
+        command.SetAction(parse => target.Run(console, parse, client =>
+            Once(client, console, ["evolq", "sweep", verb, parse.GetValue(sweep)!], null)));
+        return command;
+    }
+
+    private static Command Results(CommandConsole console)
+    {
+        var sweep = SweepArgument();
+        var format = new Option<string>("--format") { Description = "markdown, csv or json.", DefaultValueFactory = _ => "markdown" };
+        format.AcceptOnlyFromAmong("markdown", "csv", "json");
+        var output = new Option<string?>("--out") { Description = "Also write results.md, results.csv, results.json and the PNG plots into this folder." };
+        var target = new Target();
+        var command = new Command("results", "A sweep's table (model x bit width, top-1 mean ± std over seeds beside float and FQ-ViT), and its plots with --out.")
+        {
+            sweep, format, output,
+        };
+        target.AddTo(command);
+        command.SetAction(parse => target.Run(console, parse, async client =>
+        {
+            var id = parse.GetValue(sweep)!;
+            var chosen = parse.GetValue(format)!;
+            if (parse.GetValue(output) is not { } folder)
+                return await Once(client, console, ["evolq", "sweep", "results", id, "--format", chosen], null).ConfigureAwait(false);
+
+            // The plots are drawn here from the sweep's detail, so the node sends data, not pictures.
+            var (status, texts) = await Collect(client, console, ["evolq", "sweep", "results", id, "--format", "detail"]).ConfigureAwait(false);
+            if (status != 0)
+                return status;
+            Cluster.Protocol.SweepDetail detail;
+            try
+            {
+                detail = SweepDetailJson.Read(string.Concat(texts));
+            }
+            catch (FormatException e)
+            {
+                throw new CtlClientException(e.Message);
+            }
+            var rows = SweepResults.Table(detail);
+            console.Output.Write(Ending(chosen switch
+            {
+                "csv" => Engine.Quantize.ResultsTable.ToCsv(rows),
+                "json" => Engine.Quantize.ResultsTable.ToJson(rows),
+                _ => SweepResults.Markdown(detail, rows),
+            }));
+            var written = SweepResults.Write(detail, Path.GetFullPath(folder));
+            console.Output.WriteLine($"Results in {Path.GetFullPath(folder)}: {string.Join(", ", written.Select(Path.GetFileName))}");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Argument<string> SweepArgument() => new("sweep") { Description = "The sweep id." };
+
+    private static Option<int> EveryOption() => new("--progress-every")
+    {
+        Description = "With --follow: seconds between progress lines of searching jobs.",
+        DefaultValueFactory = _ => 15,
+    };
+
+    /// <summary>Runs one command and prints its output; the exit status.</summary>
+    private static async Task<int> Once(CtlClient client, CommandConsole console, IReadOnlyList<string> words, string? payload)
+    {
+        var end = await client.RunAsync(words, payload, frame => Print(console, frame)).ConfigureAwait(false);
+        return Status(console, end);
+    }
+
+    /// <summary>Runs one command and keeps its text frames (a document, not lines for the user).</summary>
+    private static async Task<(int Status, List<string> Texts)> Collect(CtlClient client, CommandConsole console, IReadOnlyList<string> words)
+    {
+        var texts = new List<string>();
+        var end = await client.RunAsync(words, null, frame =>
+        {
+            if (frame is TextFrame text)
+                texts.Add(text.Text);
+            return Task.CompletedTask;
+        }).ConfigureAwait(false);
+        return (Status(console, end), texts);
+    }
+
+    /// <summary>The sweep's progress lines until it ends (0), or until Ctrl+C/SIGTERM stops watching (130).</summary>
+    private static async Task<int> Follow(CtlClient client, CommandConsole console, string sweepId, int every)
+    {
+        if (every < 1)
+            throw new UserInputException("--progress-every must be at least 1 second.");
+        using var stop = new StopSignal();
+        var end = await client.RunAsync(
+            ["evolq", "sweep", "follow", sweepId, "--every", every.ToString(System.Globalization.CultureInfo.InvariantCulture)],
+            null, frame => Print(console, frame), stop.Token).ConfigureAwait(false);
+        if (stop.Stopped)
+        {
+            console.Error.WriteLine($"evolq: stopped watching; sweep {sweepId} goes on (evolq sweep show {sweepId} --follow watches again).");
+            return QuantizeCommand.StoppedExitCode;
+        }
+        return Status(console, end);
+    }
+
+    private static Task Print(CommandConsole console, CtlFrame frame)
+    {
+        if (frame is TextFrame text)
+        {
+            // Tables in markdown/CSV/JSON arrive as one text with its own line ends.
+            console.Output.Write(Ending(text.Text));
+            console.Output.Flush();
+        }
+        else
+            CtlRenderer.Write(console, frame);
+        return Task.CompletedTask;
+    }
+
+    private static string Ending(string text) => text.EndsWith('\n') ? text : text + Environment.NewLine;
+
+    /// <summary>
+    /// Whatever the node could not do for a sweep command (unknown sweep, rejected file, bad option) is the user's to
+    /// fix: one sentence (a bad file: one line per problem) and exit 2.
+    /// </summary>
+    private static int Status(CommandConsole console, EndFrame end)
+    {
+        if (end.Status == EndStatus.Ok)
+            return 0;
+        console.Error.WriteLine($"evolq: {end.Message ?? "The node could not run the command."}");
+        return EvolqApp.UserErrorExitCode;
+    }
+
+    /// <summary>--node and --token, shared by every subcommand, and the connection they name.</summary>
+    private sealed class Target
+    {
+        private readonly Option<string?> node = new("--node") { Description = "The node's ctl endpoint HOST:PORT (default: $EVOLQ_NODE, else 127.0.0.1:9110)." };
+        private readonly Option<string?> token = new("--token") { Description = "The node's ctl token (default: $EVOLQ_CTL_TOKEN)." };
+
+        public void AddTo(Command command)
+        {
+            command.Options.Add(node);
+            command.Options.Add(token);
+        }
+
+        public int Run(CommandConsole console, ParseResult parse, Func<CtlClient, Task<int>> work)
+        {
+            var endpoint = CtlEndpoint.Parse(parse.GetValue(node) ?? Environment.GetEnvironmentVariable("EVOLQ_NODE") ?? CtlEndpoint.Local.ToString());
+            var secret = parse.GetValue(token) ?? Environment.GetEnvironmentVariable("EVOLQ_CTL_TOKEN") ?? "";
+            try
+            {
+                return RunAsync().GetAwaiter().GetResult();
+            }
+            catch (CtlClientException e)
+            {
+                console.Error.WriteLine($"evolq: {e.Message}");
+                return EvolqApp.UserErrorExitCode;
+            }
+
+            async Task<int> RunAsync()
+            {
+                await using var client = await CtlClient.ConnectAsync(endpoint.Host, endpoint.Port, secret, ConnectTimeout).ConfigureAwait(false);
+                return await work(client).ConfigureAwait(false);
+            }
+        }
+    }
+}

@@ -1,0 +1,165 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using EvolQ.Cli.Tests.Ctl;
+using EvolQ.Cluster;
+using EvolQ.Cluster.Protocol;
+using EvolQ.Cluster.Sweeps;
+using EvolQ.Cluster.Workers;
+using EvolQ.Engine.Quantize;
+using EvolQ.Testing;
+
+namespace EvolQ.Cli.Tests.Sweep;
+
+/// <summary>`evolq sweep ...` against a live node through its ctl endpoint: real sockets, a real tiny-model sweep.</summary>
+[Collection("sweep-cli")]
+public sealed class SweepCommandTests(SweepTestNode fixture)
+{
+    private static readonly byte[] PngSignature = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
+
+    [Fact]
+    public void A_submitted_file_is_followed_to_its_end_then_listed_shown_and_its_results_fetched_in_every_format()
+    {
+        var file = fixture.File("small.conf", SweepTestNode.SweepText("small"));
+
+        var submit = fixture.Sweep("submit", file, "--follow", "--progress-every", "1");
+        submit.AssertSuccess();
+        Assert.Contains("Sweep small (tiny small) submitted: 2 jobs, 2 at a time.", submit.Output, StringComparison.Ordinal);
+        Assert.Contains("[small.vit_tiny_patch7_28.w4a8.s0] done: float", submit.Output, StringComparison.Ordinal);
+        Assert.Contains("[small.vit_tiny_patch7_28.w4a8.s1] done: float", submit.Output, StringComparison.Ordinal);
+        Assert.EndsWith("sweep small done: 2 jobs done, 0 failed, 0 cancelled, 0 not started.", submit.Output.TrimEnd(), StringComparison.Ordinal);
+
+        // Submitting the same file again is harmless and says so.
+        var again = fixture.Sweep("submit", file);
+        again.AssertSuccess();
+        Assert.Equal("Sweep small (tiny small) already exists and is done: 2 of 2 jobs done, 0 running, 0 failed; nothing new was submitted.", again.Output.Trim());
+
+        // A finished sweep is listed with --all only.
+        var all = fixture.Sweep("list", "--all");
+        all.AssertSuccess();
+        Assert.Matches(@"small\s+tiny small\s+Done\s+2\s+0\s+0\s+2\s+0\s+0", all.Output);
+        Assert.DoesNotContain("tiny small", fixture.Sweep("list").Output, StringComparison.Ordinal);
+
+        var show = fixture.Sweep("show", "small");
+        show.AssertSuccess();
+        Assert.Matches(@"small\.vit_tiny_patch7_28\.w4a8\.s1\s+vit_tiny_patch7_28\s+W4A8\s+1\s+Done\s+\d+\.\d\d", show.Output);
+        // --follow on a finished sweep prints its jobs' outcomes and the end line, then returns.
+        var follow = fixture.Sweep("show", "small", "--follow");
+        follow.AssertSuccess();
+        Assert.Contains("sweep small done: 2 jobs done", follow.Output, StringComparison.Ordinal);
+
+        // The tables the client prints are the ones the node computes from its own state, byte for byte.
+        var detail = fixture.Detail("small");
+        var rows = SweepResults.Table(detail);
+        Assert.Equal(SweepResults.Markdown(detail, rows), fixture.Sweep("results", "small").Output);
+        Assert.Equal(ResultsTable.ToCsv(rows), fixture.Sweep("results", "small", "--format", "csv").Output);
+        Assert.Equal(ResultsTable.ToJson(rows), fixture.Sweep("results", "small", "--format", "json").Output);
+        Assert.Matches(@"\| vit_tiny_patch7_28 \| W4A8 \| 2 \| \d+\.\d\d ± 0\.00 \| \d+\.\d\d ± \d\.\d\d \| \d+\.\d\d ± \d\.\d\d \|", fixture.Sweep("results", "small").Output);
+
+        // --out draws the plots here from the detail the node sent, and writes the same table files as `evolq run`.
+        var folder = fixture.Files.File("results");
+        var results = fixture.Sweep("results", "small", "--format", "csv", "--out", folder);
+        results.AssertSuccess();
+        Assert.StartsWith(ResultsTable.ToCsv(rows), results.Output, StringComparison.Ordinal);
+        Assert.Contains($"Results in {folder}: results.md, results.csv, results.json, accuracy.png", results.Output, StringComparison.Ordinal);
+        Assert.Equal(SweepResults.Markdown(detail, rows), File.ReadAllText(Path.Combine(folder, "results.md")));
+        Assert.Equal(ResultsTable.ToJson(rows), File.ReadAllText(Path.Combine(folder, "results.json")));
+        Assert.Equal(PngSignature, File.ReadAllBytes(Path.Combine(folder, "accuracy.png")).Take(8).ToArray());
+    }
+
+    [Fact]
+    public void A_bad_file_lists_every_problem_and_submits_nothing()
+    {
+        var file = fixture.File("bad.conf", """
+            sweep {
+              models = [ { name = vit_tiny_patch7_28, checkpoint = "/nowhere.safetensors" } ]
+              bits = [W4A9x]
+              calibration.data = "fashion-mnist:train"
+            }
+            """);
+
+        var run = fixture.Sweep("submit", file);
+
+        Assert.Equal(EvolqApp.UserErrorExitCode, run.ExitCode);
+        Assert.StartsWith($"evolq: {file} has ", run.Error, StringComparison.Ordinal);
+        Assert.Contains($"{file}:2: the checkpoint of vit_tiny_patch7_28, /nowhere.safetensors, does not exist.", run.Error, StringComparison.Ordinal);
+        Assert.Contains($"{file}:3: the bit width 'W4A9x' is not of the form W4A8", run.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", run.Error, StringComparison.Ordinal);
+        Assert.DoesNotMatch(@"(^|\s)bad\s", fixture.Sweep("list", "--all").Output);
+
+        Assert.Equal($"There is no sweep file {fixture.Files.File("none.conf")}.", fixture.Sweep("submit", fixture.Files.File("none.conf")).AssertUserError());
+    }
+
+    [Fact]
+    public async Task A_sweep_is_cancelled_and_resumed_and_an_unknown_sweep_is_one_sentence()
+    {
+        // A node of its own with a synthetic worker: a search that would run for minutes costs no CPU worth naming,
+        // and the tiny-model worker of the shared node stays free. Synthetic jobs cannot come from a sweep file (it
+        // accepts registry models only), so the sweep is submitted in-process and steered through the command line.
+        using var dir = new TempDirectory("evolq-sweepcli-cancel");
+        await using var node = await EvolQNode.StartAsync(
+            CtlTestNode.NodeConfigFor(dir.File("journal.db"), SweepTestNode.Token), [new SyntheticBackend(TimeSpan.FromMilliseconds(2))]);
+        node.StartCtl();
+        var endpoint = $"127.0.0.1:{node.Ctl!.EndPoint.Port}";
+        var job = CtlTestNode.Spec("long.w4") with { Search = new SearchSettingsData(4, 1234, 500, 3, 6, 3, 2, false, null) };
+        await node.Sweeps.Ask<SweepSummary>(new SubmitSweep(new SweepSpec("long", "long", [new SweepJob(job, "synthetic", "W4A8", 0)], 1, "long.conf")), TimeSpan.FromSeconds(10));
+        CliRun Sweep(params string[] args) => Cli.Run(["sweep", .. args, "--node", endpoint, "--token", SweepTestNode.Token]);
+        SweepState State() => node.Sweeps.Ask<SweepDetail>(new GetSweep("long"), TimeSpan.FromSeconds(10)).GetAwaiter().GetResult().Summary.State;
+
+        var cancel = Sweep("cancel", "long");
+        cancel.AssertSuccess();
+        Assert.Matches(@"^Sweep long is Cancelled: 0 done, [01] cancelled, 0 failed of 1\.", cancel.Output);
+        Assert.Equal(SweepState.Cancelled, State());
+        Assert.Matches(@"state\s+Cancelled", Sweep("show", "long").Output);
+        // Following a cancelled sweep ends at once with its end line.
+        // (The manager counts the job cancelled once the coordinator confirms it, which may come a moment later.)
+        Assert.Matches(@"sweep long cancelled: 0 jobs done, 0 failed, [01] cancelled, 0 not started\.\s*$", Sweep("show", "long", "--follow").Output);
+
+        var resume = Sweep("resume", "long");
+        resume.AssertSuccess();
+        Assert.Matches(@"^Sweep long is Running: [01] running, [01] waiting of 1\.", resume.Output);
+        Assert.Equal(SweepState.Running, State());
+        Assert.Matches(@"long\s+long\s+Running", Sweep("list").Output);
+
+        Assert.Equal("There is no sweep 'nope'.", Sweep("cancel", "nope").AssertUserError());
+        Assert.Equal("There is no sweep 'nope'.", Sweep("resume", "nope").AssertUserError());
+        Assert.Equal("There is no sweep 'nope'.", Sweep("show", "nope", "--follow").AssertUserError());
+        Assert.Equal("There is no sweep 'nope'.", Sweep("results", "nope", "--out", dir.File("nope")).AssertUserError());
+        Assert.False(Directory.Exists(dir.File("nope")));
+    }
+
+    [Fact]
+    public void A_wrong_token_and_an_unreachable_node_exit_2_in_one_sentence()
+    {
+        var wrong = Cli.Run("sweep", "list", "--node", fixture.Endpoint, "--token", "nope").AssertUserError();
+        Assert.Equal($"The node at {fixture.Endpoint} refused the connection: The node refused the ctl token.", wrong);
+
+        var free = FreePort();
+        var unreachable = Cli.Run("sweep", "show", "x", "--node", $"127.0.0.1:{free}").AssertUserError();
+        Assert.StartsWith($"Cannot reach a node at 127.0.0.1:{free}: Connection refused", unreachable, StringComparison.Ordinal);
+
+        // EVOLQ_NODE and EVOLQ_CTL_TOKEN stand in for the flags.
+        Environment.SetEnvironmentVariable("EVOLQ_NODE", fixture.Endpoint);
+        Environment.SetEnvironmentVariable("EVOLQ_CTL_TOKEN", SweepTestNode.Token);
+        try
+        {
+            Cli.Run("sweep", "list", "--all").AssertSuccess();
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("EVOLQ_NODE", null);
+            Environment.SetEnvironmentVariable("EVOLQ_CTL_TOKEN", null);
+        }
+        Assert.Equal("'host:x' is not a node's ctl endpoint: write host:port, for example 127.0.0.1:9110.",
+            Cli.Run("sweep", "list", "--node", "host:x").AssertUserError());
+    }
+
+    internal static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+}
