@@ -39,7 +39,7 @@ public sealed class NodeFlags
 
     private readonly Option<int> threads = new("--threads")
     {
-        Description = "Torch CPU threads of this process (0: libtorch's default, one per core).",
+        Description = "Torch CPU threads of this process (0: one per core but one, left to the actors, when a worker runs on the CPU).",
         DefaultValueFactory = _ => 0,
     };
 
@@ -88,6 +88,10 @@ public sealed class NodeFlags
                     throw new UserInputException("--devices names no device.");
                 foreach (var name in names)
                     DeviceOption.Resolve(name);
+                // Torch's spinning OpenMP threads on every core starve the actors that feed them: measured on 2 cores,
+                // one torch thread runs the demo's evaluations 1.4x faster than two (docs/benchmarks.md).
+                if (threadCount == 0 && names.Any(n => n.Equals("cpu", StringComparison.OrdinalIgnoreCase)) && System.Environment.ProcessorCount > 1)
+                    TorchSharp.torch.set_num_threads(System.Environment.ProcessorCount - 1);
                 return names.Select(n => (IEvaluationBackend)new EngineBackend(n.ToLowerInvariant())).ToArray();
             case var other:
                 throw new UserInputException($"--backend is '{other}': use engine or synthetic.");
