@@ -29,10 +29,11 @@ public static class BenchCoordinationCommand
         var processes = new Option<int>("--processes") { Description = "Processes in all: this coordinator and the rest holding the workers.", DefaultValueFactory = _ => 3 };
         var cost = new Option<double>("--cost-ms") { Description = "Time a worker takes for one calibration batch.", DefaultValueFactory = _ => 10 };
         var batches = new Option<int>("--batches") { Description = "Calibration batches per evaluation (the paper: 10).", DefaultValueFactory = _ => 10 };
+        var heldJobs = new Option<int>("--held-jobs") { Description = "Jobs a worker keeps prepared (evolq.worker.max-held-jobs).", DefaultValueFactory = _ => 2 };
         var perWorker = new Option<int>("--evaluations-per-worker") { Description = "Evaluations to run per worker (at least 120 in all).", DefaultValueFactory = _ => 30 };
         var command = new Command("coordination", "Evaluations per second and scaling efficiency of the cluster with synthetic workers of fixed cost, over several processes.")
         {
-            workers, processes, cost, batches, perWorker,
+            workers, processes, cost, batches, perWorker, heldJobs,
         };
         command.SetAction(parse =>
         {
@@ -45,7 +46,7 @@ public static class BenchCoordinationCommand
             {
                 if (count < 1)
                     throw new UserInputException("--workers must list positive counts.");
-                var r = Measure(console, count, parse.GetValue(processes) - 1, costMs, batchCount, parse.GetValue(perWorker)).GetAwaiter().GetResult();
+                var r = Measure(console, count, parse.GetValue(processes) - 1, costMs, batchCount, parse.GetValue(perWorker), parse.GetValue(heldJobs)).GetAwaiter().GetResult();
                 var ideal = costMs > 0 ? count * 1000.0 / (costMs * batchCount) : double.NaN;
                 var rate = r.Evaluations / r.Seconds;
                 table.AddRow(Num(count), Num(r.Processes + 1), Num(r.Jobs), r.Evaluations.ToString(CultureInfo.InvariantCulture), F(r.Seconds, "0.0"), F(rate, "0.0"),
@@ -63,11 +64,12 @@ public static class BenchCoordinationCommand
 
     private sealed record Result(int Processes, int Jobs, long Evaluations, double Seconds, long Redispatches);
 
-    private static async Task<Result> Measure(CommandConsole console, int workers, int processes, double costMs, int batches, int perWorker)
+    private static async Task<Result> Measure(CommandConsole console, int workers, int processes, double costMs, int batches, int perWorker, int heldJobs)
     {
         using var directory = new TempFolder();
         var timings = Path.Combine(directory.Path, "bench.conf");
-        await File.WriteAllTextAsync(timings, """
+        await File.WriteAllTextAsync(timings, $"""
+            evolq.worker.max-held-jobs = {heldJobs}
             akka.loglevel = WARNING
             evolq.worker.heartbeat-interval = 500ms
             evolq.coordinator.worker-query-interval = 1s
