@@ -33,6 +33,8 @@ public sealed class ClusterJobTests
         SyntheticJobs.AssertIdentical(SyntheticJobs.Reference(spec), result);
         Assert.True(result.Metrics.ContainsKey("loss"));
         Assert.Equal(28, status.EvaluationsDone);
+        // Between and after visits the status shows the best loss of the last finished visit.
+        Assert.Equal(result.Visits[^1].BestLoss, status.BestLoss);
         Assert.Equal(28, status.Requests);
         Assert.Equal(0, status.Redispatches);
     }

@@ -37,7 +37,7 @@ internal static class ProtocolSamples
             new GetJobResult("job-1"),
             new JobAccepted("job-1", JobPhase.Searching),
             new JobRejected("job-1", "Job 'job-1' names no model."),
-            new JobStatus("job-1", JobPhase.Failed, 12, 80, 1, 5, 3, "it broke", 40, 2, 1),
+            new JobStatus("job-1", JobPhase.Failed, 12, 80, 1, 5, 3, "it broke", 40, 2, 1, 0.25),
             new FitnessRecord(5, 0.125),
             new VisitRecord(1, 2, 0.5, 0.25, 9, 7),
             new JobResult("job-1", JobPhase.Done, ["blocks.0.attn", "blocks.1.attn"], Scales,

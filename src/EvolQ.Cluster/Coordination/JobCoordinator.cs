@@ -449,7 +449,13 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
     private JobStatus Status() => new(
         jobId, phase, search?.EvaluationsDone ?? 0, search?.EvaluationsPlanned ?? 0, search?.CurrentPass ?? 0,
         search?.CurrentBlock ?? -1, dispatcher?.UsableWorkers ?? 0, error, requests + (dispatcher?.RequestsSent ?? 0),
-        redispatches + (dispatcher?.Redispatches ?? 0), duplicates + (dispatcher?.Duplicates ?? 0));
+        redispatches + (dispatcher?.Redispatches ?? 0), duplicates + (dispatcher?.Duplicates ?? 0), BestLoss());
+
+    private double BestLoss() =>
+        search is null ? double.NaN
+        : search.Population.Count > 0 ? search.Population.Min(m => m.Loss)
+        : search.History.Count > 0 ? search.History[^1].BestLoss
+        : double.NaN;
 
     private JobResult Result() => new(
         jobId, phase, search?.BlockNames.ToArray() ?? [], AllScales(), told.ToArray(),

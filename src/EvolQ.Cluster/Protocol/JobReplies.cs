@@ -17,6 +17,7 @@ public sealed record JobRejected([property: Key(0)] string JobId, [property: Key
 /// <param name="Requests">Evaluation requests sent by this coordinator incarnation.</param>
 /// <param name="Redispatches">Pieces of work sent again (time-out, rejection, dead worker) by this incarnation.</param>
 /// <param name="Duplicates">Results that changed nothing (repeats, stale versions) seen by this incarnation.</param>
+/// <param name="BestLoss">The best loss of the block visit in progress (of the last finished one between visits); NaN before any.</param>
 [MessagePackObject]
 public sealed record JobStatus(
     [property: Key(0)] string JobId,
@@ -29,7 +30,8 @@ public sealed record JobStatus(
     [property: Key(7)] string? Error,
     [property: Key(8)] long Requests,
     [property: Key(9)] long Redispatches,
-    [property: Key(10)] long Duplicates) : IEvolQMessage;
+    [property: Key(10)] long Duplicates,
+    [property: Key(11)] double BestLoss) : IEvolQMessage;
 
 /// <summary>One told fitness: the candidate and its combined loss.</summary>
 [MessagePackObject]

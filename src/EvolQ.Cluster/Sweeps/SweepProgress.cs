@@ -79,6 +79,8 @@ public static class SweepProgress
     {
         var text = string.Create(CultureInfo.InvariantCulture,
             $"pass {status.Pass + 1}, block {status.Block}: {status.EvaluationsDone}/{status.EvaluationsPlanned} evaluations");
+        if (double.IsFinite(status.BestLoss))
+            text += string.Create(CultureInfo.InvariantCulture, $", best loss {status.BestLoss:0.000000}");
         if (rates.TryGetValue(status.JobId, out var before) && status.EvaluationsDone > before.Done)
         {
             var perSecond = (status.EvaluationsDone - before.Done) / (now - before.At).TotalSeconds;
