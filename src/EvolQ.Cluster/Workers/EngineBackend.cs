@@ -22,6 +22,10 @@ public sealed class EngineBackend : IEvaluationBackend
     private readonly Device device;
     private readonly int loaderThreads;
     private readonly Dictionary<string, Held> jobs = [];
+    // The worker calls from one thread at a time, but the node disposes the backend from its own thread while a
+    // call may still run (a SIGTERM mid-evaluation): disposal waits for it instead of freeing tensors under it.
+    private readonly Lock gate = new();
+    private bool disposed;
 
     /// <param name="device">Where models and batches live ("cpu", "cuda:0").</param>
     /// <param name="loaderThreads">Image decoding threads; 0 for one per processor.</param>
@@ -38,6 +42,8 @@ public sealed class EngineBackend : IEvaluationBackend
 
     public PreparedJob Prepare(JobSpec spec, CancellationToken cancellationToken)
     {
+        using var held = gate.EnterScope();
+        ObjectDisposedException.ThrowIf(disposed, this);
         ArgumentNullException.ThrowIfNull(spec);
         Release(spec.JobId);
         var info = ModelRegistry.Get(spec.ModelName);
@@ -85,6 +91,8 @@ public sealed class EngineBackend : IEvaluationBackend
 
     public void SetCurrentScales(string jobId, float[][] scales)
     {
+        using var held = gate.EnterScope();
+        ObjectDisposedException.ThrowIf(disposed, this);
         var job = Job(jobId);
         var blocks = job.Model.SearchableBlocks;
         if (scales.Length != blocks.Count)
@@ -97,6 +105,8 @@ public sealed class EngineBackend : IEvaluationBackend
 
     public double[] Evaluate(string jobId, int block, float[] scales, int firstBatch, int batchCount)
     {
+        using var held = gate.EnterScope();
+        ObjectDisposedException.ThrowIf(disposed, this);
         var job = Job(jobId);
         var target = job.Model.SearchableBlocks[block];
         if (!ReferenceEquals(job.Evaluator.ActiveBlock, target))
@@ -112,6 +122,8 @@ public sealed class EngineBackend : IEvaluationBackend
     /// </remarks>
     public IReadOnlyDictionary<string, double> EvaluateFinal(string jobId, float[][] scales)
     {
+        using var held = gate.EnterScope();
+        ObjectDisposedException.ThrowIf(disposed, this);
         var job = Job(jobId);
         var blocks = job.Model.SearchableBlocks;
         SetCurrentScales(jobId, job.InitialScales);
@@ -149,6 +161,7 @@ public sealed class EngineBackend : IEvaluationBackend
 
     public void Release(string jobId)
     {
+        using var held = gate.EnterScope();
         if (!jobs.Remove(jobId, out var job))
             return;
         job.Evaluator.Dispose();
@@ -159,6 +172,8 @@ public sealed class EngineBackend : IEvaluationBackend
 
     public void Dispose()
     {
+        using var held = gate.EnterScope();
+        disposed = true;
         foreach (var id in jobs.Keys.ToArray())
             Release(id);
     }
