@@ -26,6 +26,9 @@ public sealed class EvolQNode : IAsyncDisposable
     private readonly IReadOnlyList<IEvaluationBackend> backends;
     private readonly HealthEndpoint? health;
 
+    /// <summary>The actor name of the worker allocator's singleton manager (its proxy adds "-proxy").</summary>
+    public const string AllocatorName = "allocator";
+
     /// <summary>The actor name of the sweep manager's singleton manager (its proxy adds "-proxy").</summary>
     public const string SweepManagerName = "sweeps";
 
@@ -134,6 +137,15 @@ public sealed class EvolQNode : IAsyncDisposable
                     SweepManager.Props(jobs, SweepManagerSettings.From(system.Settings.Config)),
                     PoisonPill.Instance,
                     ClusterSingletonManagerSettings.Create(system).WithRole("coordinator")), SweepManagerName);
+            }
+            if (cluster.SelfRoles.Contains("coordinator") && coordinator.Allocation is { } allocation)
+            {
+                system.ActorOf(ClusterSingletonManager.Props(
+                    WorkerAllocator.Props(allocation),
+                    PoisonPill.Instance,
+                    ClusterSingletonManagerSettings.Create(system).WithRole("coordinator")), AllocatorName);
+                system.ActorOf(ClusterSingletonProxy.Props($"/user/{AllocatorName}",
+                    ClusterSingletonProxySettings.Create(system).WithRole("coordinator")), AllocatorName + "-proxy");
             }
             var sweeps = system.ActorOf(ClusterSingletonProxy.Props($"/user/{SweepManagerName}",
                 ClusterSingletonProxySettings.Create(system).WithRole("coordinator")), SweepManagerName + "-proxy");

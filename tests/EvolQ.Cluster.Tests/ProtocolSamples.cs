@@ -52,6 +52,8 @@ internal static class ProtocolSamples
             new JobPrepared("job-1", "node-a/gpu0", ["blocks.0.attn", "blocks.1.attn"], Scales, 10, "ab12"),
             new PrepareFailed("job-1", "node-a/gpu0", "There is no checkpoint at /models/x.pth."),
             new ReleaseJob("job-1"),
+            new WorkerDemand("job-1", worker, 12, ["node-b/cpu#0"]),
+            new WorkerGrant("job-1", [worker], ["node-a/gpu0"]),
             Key,
             new EvaluationRequest(Key, 1, [0.25f, 0.75f, float.MaxValue], Scales),
             new EvaluationResult(Key, [0.1, 1e-300, double.MaxValue, 3], "node-a/gpu0", 0.75),

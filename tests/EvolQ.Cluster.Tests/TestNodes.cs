@@ -26,6 +26,7 @@ internal sealed class TestNodes : IAsyncDisposable
           snapshot-every = 5
         }
         evolq.worker.heartbeat-interval = 300ms
+        evolq.allocator { demand-interval = 300ms, lease = 2s, grant-timeout = 2s, settle = 500ms }
         evolq.sweeps.poll-interval = 300ms
         akka.cluster.pub-sub.gossip-interval = 200ms
         akka.cluster.split-brain-resolver.stable-after = 1s

@@ -29,6 +29,9 @@ public sealed record CoordinatorSettings
     /// <summary>Told fitness events between two snapshots.</summary>
     public int SnapshotEvery { get; init; } = 100;
 
+    /// <summary>How the job claims workers from the worker allocator; null: it uses every worker it hears from.</summary>
+    public AllocatorSettings? Allocation { get; init; }
+
     public static CoordinatorSettings From(Config config)
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -44,6 +47,7 @@ public sealed record CoordinatorSettings
             MaxAttempts = c.GetInt("max-attempts", d.MaxAttempts),
             SnapshotEvery = c.GetInt("snapshot-every", d.SnapshotEvery),
             EmptyJobTimeout = c.GetTimeSpan("empty-job-timeout", d.EmptyJobTimeout),
+            Allocation = AllocatorSettings.From(config),
         };
     }
 }

@@ -136,6 +136,8 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
         Command<ClusterEvent.MemberRemoved>(m => After(d => d.RemoveAt(m.Member.Address, "its node left the cluster")));
         Command<Tick>(_ => After(d => d.Tick(DateTime.UtcNow)));
         Command<QueryWorkers>(_ => mediator.Tell(new Publish(Topics.Workers, new WorkerQuery(jobId)), Self));
+        Command<DemandTick>(_ => Claim());
+        Command<WorkerGrant>(g => After(d => d.Granted(g, DateTime.UtcNow)));
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(f => log.Warning("Job {0}: a snapshot was not saved: {1}", jobId, f.Cause.Message));
         Command<DeleteSnapshotsSuccess>(_ => { });
@@ -353,6 +355,8 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
             JobPhase.Failed => error ?? "failed",
             _ => resumed ? "resumed" : next.ToString().ToLowerInvariant(),
         };
+        if (next is JobPhase.Calibrating or JobPhase.Searching or JobPhase.Evaluating)
+            Claim(); // what the job can use changes with its phase
         log.Info("Job {0}: {1} ({2}).", jobId, next, message);
         Publish(new JobPhaseChanged(jobId, next, message));
         Pump();
@@ -371,6 +375,20 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
         AkkaCluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.MemberRemoved));
         Timers.StartPeriodicTimer(Tick.Instance, Tick.Instance, settings.TickInterval);
         Timers.StartPeriodicTimer(QueryWorkers.Instance, QueryWorkers.Instance, TimeSpan.Zero, settings.WorkerQueryInterval);
+        if (settings.Allocation is { } allocation)
+        {
+            dispatcher.AwaitGrant(DateTime.UtcNow + allocation.GrantTimeout);
+            Timers.StartPeriodicTimer(DemandTick.Instance, DemandTick.Instance, TimeSpan.Zero, allocation.DemandInterval);
+        }
+    }
+
+    /// <summary>Renews the job's claim on workers with the allocator (a lease; Wanted 0 gives them back).</summary>
+    private void Claim(bool release = false)
+    {
+        if (settings.Allocation is null || dispatcher is null)
+            return;
+        Context.ActorSelection(AllocatorSettings.ProxyPath).Tell(
+            new WorkerDemand(jobId, Self, release ? 0 : dispatcher.Wanted, dispatcher.Unusable), Self);
     }
 
     private void StopActive()
@@ -378,6 +396,7 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
         if (dispatcher is null)
             return;
         Timers.CancelAll();
+        Claim(release: true);
         // The counters outlive the dispatcher, for the status of a finished job.
         requests += dispatcher.RequestsSent;
         redispatches += dispatcher.Redispatches;
@@ -482,5 +501,10 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
     private sealed class QueryWorkers : INoSerializationVerificationNeeded
     {
         public static readonly QueryWorkers Instance = new();
+    }
+
+    private sealed class DemandTick : INoSerializationVerificationNeeded
+    {
+        public static readonly DemandTick Instance = new();
     }
 }

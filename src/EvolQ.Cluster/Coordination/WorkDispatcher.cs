@@ -41,6 +41,11 @@ internal sealed class WorkDispatcher
     private DateTime finalDeadline;
     private int finalAttempts;
     private int prepareFailures;
+    private HashSet<IActorRef>? granted;
+    private DateTime grantedAt;
+    private DateTime awaitGrantUntil;
+    private bool grantLapseLogged;
+    private int stepSize = 1;
 
     /// <param name="watch">Called once for every worker first heard of, so the coordinator can watch it.</param>
     public WorkDispatcher(JobSpec spec, CoordinatorSettings settings, IActorRef self, ILoggingAdapter log, Action<IActorRef> watch)
@@ -73,6 +78,31 @@ internal sealed class WorkDispatcher
     public int InFlight { get; private set; }
 
     public IEnumerable<IActorRef> WorkerRefs => workers.Keys;
+
+    /// <summary>
+    /// How many workers the job can use now, for its claim on the allocator: one while it calibrates or runs its final
+    /// evaluation, otherwise one per piece of a step split as finely as its batches allow.
+    /// </summary>
+    public int Wanted => Fingerprint is null || finalScales is not null ? 1 : Math.Max(1, stepSize * Math.Max(1, BatchCount));
+
+    /// <summary>Ids of workers this job cannot use (a failed or different preparation), so none is granted to it.</summary>
+    public string[] Unusable => workers.Values.Where(w => w.Preparation == Preparation.Incompatible)
+        .Select(w => w.WorkerId).Order(StringComparer.Ordinal).ToArray();
+
+    /// <summary>The worker ids granted by the allocator (empty when none is); for status.</summary>
+    public IReadOnlyList<string> GrantedIds { get; private set; } = [];
+
+    /// <summary>With an allocator, no worker is used until the first grant or until <paramref name="until"/>.</summary>
+    public void AwaitGrant(DateTime until) => awaitGrantUntil = until;
+
+    /// <summary>Takes the allocator's grant: from now on only these workers get new work or preparations.</summary>
+    public void Granted(WorkerGrant grant, DateTime now)
+    {
+        granted = grant.Workers.ToHashSet();
+        grantedAt = now;
+        GrantedIds = grant.WorkerIds;
+        grantLapseLogged = false;
+    }
 
     /// <summary>Workers that hold the job and are not suspected.</summary>
     public int UsableWorkers => workers.Values.Count(w => w.Preparation == Preparation.Ready && !w.Suspect);
@@ -128,9 +158,11 @@ internal sealed class WorkDispatcher
         var fresh = ask.Where(c => !candidates.ContainsKey(c.Id)).ToArray();
         if (fresh.Length == 0)
             return;
+        stepSize = Math.Max(stepSize, ask.Count);
         // Workers that could join count too: splitting leaves pieces waiting, which is what gets them prepared.
-        var available = Math.Max(1, workers.Values.Count(w =>
-            !w.Suspect && w.Preparation is Preparation.Ready or Preparation.Preparing || CanPrepare(w)));
+        var now = DateTime.UtcNow;
+        var available = Math.Max(1, workers.Values.Count(w => Allowed(w, now)
+            && (!w.Suspect && w.Preparation is Preparation.Ready or Preparation.Preparing || CanPrepare(w))));
         var parts = available > fresh.Length ? Math.Min(BatchCount, (available + fresh.Length - 1) / fresh.Length) : 1;
         foreach (var candidate in fresh)
         {
@@ -353,13 +385,13 @@ internal sealed class WorkDispatcher
         {
             // Calibrating: one preparation at a time, since its outcome (the fingerprint) decides who may join.
             if (!workers.Values.Any(w => w.Preparation == Preparation.Preparing)
-                && workers.Values.Where(CanPrepare).OrderBy(w => w.WorkerId, StringComparer.Ordinal).FirstOrDefault() is { } first)
+                && workers.Values.Where(w => CanPrepare(w) && Allowed(w, now)).OrderBy(w => w.WorkerId, StringComparer.Ordinal).FirstOrDefault() is { } first)
                 SendPrepare(first, now);
             return;
         }
 
         var free = new Queue<WorkerEntry>(workers.Values
-            .Where(w => w.Preparation == Preparation.Ready && !w.Suspect && w.Free)
+            .Where(w => w.Preparation == Preparation.Ready && !w.Suspect && w.Free && Allowed(w, now))
             .OrderByDescending(w => w.KnownVersion == stateVersion)
             .ThenBy(w => w.WorkerId, StringComparer.Ordinal));
 
@@ -397,11 +429,30 @@ internal sealed class WorkDispatcher
 
         InFlight = units.Count(u => !u.Done && u.AssignedTo is not null) + (finalWorker is null ? 0 : 1);
         waiting -= workers.Values.Count(w => w.Preparation == Preparation.Preparing);
-        foreach (var worker in workers.Values.Where(CanPrepare).OrderBy(w => w.WorkerId, StringComparer.Ordinal).Take(Math.Max(0, waiting)))
+        foreach (var worker in workers.Values.Where(w => CanPrepare(w) && Allowed(w, now)).OrderBy(w => w.WorkerId, StringComparer.Ordinal).Take(Math.Max(0, waiting)))
             SendPrepare(worker, now);
     }
 
     private static bool CanPrepare(WorkerEntry w) => w.Preparation == Preparation.None && !w.Suspect && w.Free;
+
+    /// <summary>
+    /// Whether the allocator lets this job use the worker: always without an allocator, only granted ones while the
+    /// grant is fresh, none while the first grant is awaited, and any again once no grant has come for a while.
+    /// </summary>
+    private bool Allowed(WorkerEntry w, DateTime now)
+    {
+        var lapse = settings.Allocation?.GrantTimeout ?? TimeSpan.Zero;
+        if (granted is not null && now - grantedAt <= lapse)
+            return granted.Contains(w.Ref);
+        if (now < awaitGrantUntil)
+            return false;
+        if (granted is not null && !grantLapseLogged)
+        {
+            grantLapseLogged = true;
+            log.Warning("Job {0}: no grant from the worker allocator for {1} s; using every worker until one comes.", spec.JobId, lapse.TotalSeconds);
+        }
+        return true;
+    }
 
     private void SendPrepare(WorkerEntry worker, DateTime now)
     {

@@ -44,6 +44,8 @@ public static class ProtocolManifests
         [typeof(JobPrepared)] = "PD",
         [typeof(PrepareFailed)] = "PF",
         [typeof(ReleaseJob)] = "RJ",
+        [typeof(WorkerDemand)] = "AD",
+        [typeof(WorkerGrant)] = "AG",
         // evaluation
         [typeof(EvaluationKey)] = "EK",
         [typeof(EvaluationRequest)] = "EQ",

@@ -28,6 +28,7 @@ public sealed class DeviceWorker : ReceiveActor, IWithTimers
     private readonly Dictionary<string, HeldState> held = [];
     private readonly CancellationTokenSource stopping = new();
     private readonly WorkerMetrics metrics;
+    private readonly Dictionary<string, long> modelBytes = [];
     private long useClock;
 
     /// <param name="mediator">The pub-sub mediator; the cluster's when null (tests pass a probe).</param>
@@ -138,21 +139,23 @@ public sealed class DeviceWorker : ReceiveActor, IWithTimers
             case PrepareJob prepare:
             {
                 var spec = prepare.Spec;
-                // Over the limit, the least recently used job is released first, on the backend's own turn.
-                var evict = held.Count >= Math.Max(1, settings.MaxHeldJobs)
-                    ? held.MinBy(p => p.Value.LastUsed).Key
-                    : null;
-                if (evict is not null)
-                    held.Remove(evict);
+                // Jobs to make room are released first, on the backend's own turn.
+                var evict = MakeRoom(spec, work.ExtraEvictions);
+                var othersHeld = held.Count;
                 var token = stopping.Token;
                 Launch(() =>
                 {
-                    if (evict is not null)
-                        backend.Release(evict);
+                    foreach (var jobId in evict)
+                        backend.Release(jobId);
                     try
                     {
                         var job = backend.Prepare(spec, token);
-                        return new WorkDone(Prepared(spec.JobId, job), replyTo, spec.JobId, job, null);
+                        return new WorkDone(Prepared(spec.JobId, job), replyTo, spec.JobId, job, null) { Model = spec.ModelName };
+                    }
+                    catch (Exception e) when (othersHeld > 0 && IsOutOfMemory(e))
+                    {
+                        // Other jobs' tensors are in the way: release one more and try again.
+                        return new WorkDone(null, replyTo, spec.JobId, null, null) { Retry = work with { ExtraEvictions = work.ExtraEvictions + 1 } };
                     }
                     catch (Exception e)
                     {
@@ -199,6 +202,53 @@ public sealed class DeviceWorker : ReceiveActor, IWithTimers
                 return false;
         }
     }
+
+    /// <summary>
+    /// Takes out of <see cref="held"/> the least recently used jobs that must go before <paramref name="spec"/> is
+    /// prepared: beyond MaxHeldJobs, beyond the memory budget (with the new job's size guessed from an earlier
+    /// preparation of its model here, or the largest held job), and <paramref name="extra"/> more after running out
+    /// of memory. Returns their ids, for the backend to release.
+    /// </summary>
+    private List<string> MakeRoom(JobSpec spec, int extra)
+    {
+        var budget = settings.BudgetFor(backend.MemoryBytes);
+        var expected = modelBytes.TryGetValue(spec.ModelName, out var known) ? known
+            : held.Count > 0 ? held.Values.Max(h => h.Prepared.Bytes) : 0;
+        var evict = new List<string>();
+        while (held.Count > 0
+               && (held.Count >= Math.Max(1, settings.MaxHeldJobs)
+                   || budget > 0 && held.Values.Sum(h => h.Prepared.Bytes) + expected > budget
+                   || evict.Count < extra))
+        {
+            var lru = held.MinBy(p => p.Value.LastUsed).Key;
+            held.Remove(lru);
+            evict.Add(lru);
+        }
+        if (evict.Count > 0)
+            log.Info("Worker {0}: releasing {1} to prepare {2}.", settings.WorkerId, string.Join(", ", evict), spec.JobId);
+        return evict;
+    }
+
+    /// <summary>After a preparation: least recently used other jobs go while the held jobs exceed the budget.</summary>
+    private void ReleaseOverBudget(string keep)
+    {
+        var budget = settings.BudgetFor(backend.MemoryBytes);
+        if (budget <= 0)
+            return;
+        var total = held.Values.Sum(h => h.Prepared.Bytes);
+        foreach (var (jobId, state) in held.Where(p => p.Key != keep).OrderBy(p => p.Value.LastUsed).ToArray())
+        {
+            if (total <= budget)
+                break;
+            total -= state.Prepared.Bytes;
+            // Released on the backend's next turn, before anything queued.
+            queue.AddFirst(new Work(new ReleaseJob(jobId), ActorRefs.Nobody));
+            log.Info("Worker {0}: releasing {1}; the held jobs exceed the memory budget of {2} bytes.", settings.WorkerId, jobId, budget);
+        }
+    }
+
+    private static bool IsOutOfMemory(Exception e) =>
+        e is OutOfMemoryException || e.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase);
 
     private bool StartEvaluation(EvaluationRequest request, IActorRef replyTo)
     {
@@ -257,8 +307,19 @@ public sealed class DeviceWorker : ReceiveActor, IWithTimers
     {
         if (done.Crash is not null)
             log.Error(done.Crash, "Worker {0}: a backend call crashed.", settings.WorkerId);
+        if (done.Retry is not null)
+        {
+            log.Warning("Worker {0}: preparing {1} ran out of memory; releasing another job and trying again.", settings.WorkerId, done.JobId);
+            queue.AddFirst(done.Retry);
+            return;
+        }
         if (done.Prepared is not null && done.JobId is not null)
+        {
             held[done.JobId] = new HeldState(done.Prepared) { LastUsed = ++useClock, Version = 0 };
+            if (done.Prepared.Bytes > 0 && done.Model is not null)
+                modelBytes[done.Model] = done.Prepared.Bytes;
+            ReleaseOverBudget(done.JobId);
+        }
         if (done.Version is { } version && done.JobId is not null && held.TryGetValue(done.JobId, out var state))
             state.Version = version;
         if (done.Reply is EvaluationResult evaluated)
@@ -274,7 +335,8 @@ public sealed class DeviceWorker : ReceiveActor, IWithTimers
 
     private static string Sentence(Exception e) => (e is AggregateException { InnerException: { } inner } ? inner : e).Message;
 
-    private sealed record Work(object Message, IActorRef ReplyTo);
+    /// <param name="ExtraEvictions">For a preparation: jobs to release beyond the limits (it ran out of memory before).</param>
+    private sealed record Work(object Message, IActorRef ReplyTo, int ExtraEvictions = 0);
 
     /// <summary>Version 0 is the prepared (calibrated) scales; -1 means unknown, so the next request must carry them.</summary>
     private sealed class HeldState(PreparedJob prepared)
@@ -288,6 +350,12 @@ public sealed class DeviceWorker : ReceiveActor, IWithTimers
         : INoSerializationVerificationNeeded
     {
         public Exception? Crash { get; init; }
+
+        /// <summary>The model of a finished preparation, to remember its size.</summary>
+        public string? Model { get; init; }
+
+        /// <summary>A preparation to queue again first (it ran out of memory with other jobs held).</summary>
+        public Work? Retry { get; init; }
     }
 
     private sealed class HeartbeatTick : INoSerializationVerificationNeeded

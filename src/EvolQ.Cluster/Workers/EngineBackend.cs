@@ -78,7 +78,10 @@ public sealed class EngineBackend : IEvaluationBackend
             var evaluator = new FitnessEvaluator(model, batches, loss, spec.Temperature);
             var blocks = model.SearchableBlocks;
             jobs[spec.JobId] = new Held(model, batches, evaluator, spec, blocks.Select(b => b.GetScales()).ToArray());
-            return new PreparedJob(blocks.Select(b => b.Name).ToArray(), jobs[spec.JobId].InitialScales, batches.Count);
+            return new PreparedJob(blocks.Select(b => b.Name).ToArray(), jobs[spec.JobId].InitialScales, batches.Count)
+            {
+                Bytes = Bytes(model.parameters().Concat(model.buffers()).Concat(batches)) + evaluator.HeldBytes,
+            };
         }
         catch
         {
@@ -177,6 +180,8 @@ public sealed class EngineBackend : IEvaluationBackend
         foreach (var id in jobs.Keys.ToArray())
             Release(id);
     }
+
+    private static long Bytes(IEnumerable<Tensor> tensors) => tensors.Sum(t => t.NumberOfElements * t.ElementSize);
 
     private Held Job(string jobId) =>
         jobs.TryGetValue(jobId, out var job)

@@ -18,6 +18,12 @@ public sealed class PreparedJob
         Fingerprint = Compute(BlockNames, InitialScales, batchCount);
     }
 
+    /// <summary>
+    /// Memory the preparation holds on the device (model, calibration batches, teacher outputs), 0 when unknown; the
+    /// worker keeps its prepared jobs within its memory budget by this. A visit's block-input cache comes on top.
+    /// </summary>
+    public long Bytes { get; init; }
+
     public string[] BlockNames { get; }
     public float[][] InitialScales { get; }
     public int BatchCount { get; }

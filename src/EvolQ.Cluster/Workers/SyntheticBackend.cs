@@ -9,20 +9,34 @@ public sealed class SyntheticBackend : IEvaluationBackend
     private readonly Dictionary<string, (SyntheticModel Model, float[][] Current)> jobs = [];
     private readonly TimeSpan batchCost;
     private readonly TimeSpan prepareCost;
+    private readonly long jobBytes;
     private long evaluations;
+    private long preparations;
     private long batches;
 
     /// <param name="batchCost">How long each batch's loss "takes" (a sleep, so CPUs stay free for the cluster).</param>
     /// <param name="prepareCost">How long preparing a job takes.</param>
-    public SyntheticBackend(TimeSpan batchCost = default, TimeSpan prepareCost = default, string device = "synthetic")
+    /// <param name="memoryBytes">The "device memory" it reports; with <paramref name="jobBytes"/>, a preparation that
+    /// would hold more than this fails with an out-of-memory error, as a GPU's would.</param>
+    /// <param name="jobBytes">The memory each prepared job "holds".</param>
+    public SyntheticBackend(TimeSpan batchCost = default, TimeSpan prepareCost = default, string device = "synthetic",
+        long memoryBytes = 0, long jobBytes = 0)
     {
         this.batchCost = batchCost;
         this.prepareCost = prepareCost;
+        this.jobBytes = jobBytes;
+        MemoryBytes = memoryBytes;
         Device = device;
     }
 
     public string Device { get; }
-    public long MemoryBytes => 0;
+    public long MemoryBytes { get; }
+
+    /// <summary>Jobs held prepared now.</summary>
+    public int HeldJobs => jobs.Count;
+
+    /// <summary>Successful calls of <see cref="Prepare"/>.</summary>
+    public long Preparations => Interlocked.Read(ref preparations);
 
     /// <summary>Calls of <see cref="Evaluate"/>.</summary>
     public long Evaluations => Interlocked.Read(ref evaluations);
@@ -36,10 +50,13 @@ public sealed class SyntheticBackend : IEvaluationBackend
         if (spec.ModelName != "synthetic")
             throw new ArgumentException($"The synthetic backend runs only model 'synthetic', not '{spec.ModelName}'.");
         Wait(prepareCost);
+        if (MemoryBytes > 0 && (jobs.Count + (jobs.ContainsKey(spec.JobId) ? 0 : 1)) * jobBytes > MemoryBytes)
+            throw new InvalidOperationException($"The synthetic device is out of memory: {jobs.Count} jobs of {jobBytes} bytes are held in {MemoryBytes}.");
         var model = SyntheticModel.For(spec);
         var current = model.InitialBlocks.Select(b => b.InitialScales).ToArray();
         jobs[spec.JobId] = (model, current);
-        return new PreparedJob(model.InitialBlocks.Select(b => b.Name).ToArray(), current, model.BatchCount);
+        Interlocked.Increment(ref preparations);
+        return new PreparedJob(model.InitialBlocks.Select(b => b.Name).ToArray(), current, model.BatchCount) { Bytes = jobBytes };
     }
 
     public void SetCurrentScales(string jobId, float[][] scales)

@@ -109,6 +109,9 @@ public sealed class FitnessEvaluator : IDisposable
     /// <summary>The teacher outputs of batch <paramref name="batch"/> (CPU, float32; owned by the evaluator).</summary>
     public Tensor TeacherOutputs(int batch) => teacher[CheckBatch(batch)];
 
+    /// <summary>Bytes of the tensors the evaluator holds itself: teacher outputs and the block-input cache.</summary>
+    public long HeldBytes => teacher.Concat(cachedInputs.OfType<Tensor>()).Sum(t => t.NumberOfElements * t.ElementSize);
+
     /// <summary>
     /// Starts the visit of <paramref name="block"/>: from now on only that block may be evaluated, and its stage's
     /// input is cached per batch (lazily, on first use). Ends any visit in progress.

@@ -1,0 +1,85 @@
+using Akka.Actor;
+using EvolQ.Cluster.Coordination;
+using EvolQ.Cluster.Protocol;
+using EvolQ.Cluster.Workers;
+using EvolQ.Testing;
+using Xunit.Abstractions;
+
+namespace EvolQ.Cluster.Tests;
+
+/// <summary>Jobs running at once share the workers through the allocator singleton, and end as the reference.</summary>
+public sealed class AllocatorClusterTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan JobTimeout = TimeSpan.FromSeconds(90);
+
+    private static Task<AllocationSnapshot> Allocation(EvolQNode node) =>
+        node.System.ActorSelection($"/user/{EvolQNode.AllocatorName}/singleton")
+            .Ask<AllocationSnapshot>(GetAllocation.Instance, TimeSpan.FromSeconds(5));
+
+    [Fact]
+    public async Task Three_jobs_on_four_workers_that_keep_one_job_each_get_disjoint_shares_and_end_identical()
+    {
+        using var dir = new TempDirectory();
+        await using var nodes = new TestNodes(dir.File("journal.db"));
+        var backends = Enumerable.Range(0, 4)
+            .Select(_ => new SyntheticBackend(TimeSpan.FromMilliseconds(15), TimeSpan.FromMilliseconds(100))).ToArray();
+        var node = await nodes.Start("coordinator, worker", backends, "evolq.worker.max-held-jobs = 1");
+        var specs = Enumerable.Range(0, 3).Select(i => SyntheticJobs.Spec($"share-{i}", passes: 2)).ToArray();
+        foreach (var spec in specs)
+            await node.Jobs.Ask<JobAccepted>(new SubmitJob(spec), TimeSpan.FromSeconds(10));
+
+        // While all three search, every job has a worker of its own and none is shared.
+        var sawAllThree = false;
+        var deadline = DateTime.UtcNow + JobTimeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            var snapshot = await Allocation(node);
+            var searching = snapshot.Jobs.Where(j => j.Wanted > 1).ToArray();
+            if (snapshot.Jobs.Count == 3 && searching.Length == 3)
+            {
+                Assert.All(searching, j => Assert.NotEmpty(j.WorkerIds));
+                var granted = searching.SelectMany(j => j.WorkerIds).ToArray();
+                Assert.Equal(granted.Length, granted.Distinct().Count());
+                Assert.Equal(4, granted.Length);
+                sawAllThree = true;
+                break;
+            }
+            if (snapshot.Jobs.Count < 3 && snapshot.Settled && searching.Length > 0 && searching.Length < 3
+                && snapshot.Jobs.Count(j => j.Wanted == 1) == 0)
+                break; // a job already finished: too late to look
+            await Task.Delay(50);
+        }
+        Assert.True(sawAllThree, "the three jobs were never seen searching at once");
+
+        var statuses = new List<JobStatus>();
+        foreach (var spec in specs)
+        {
+            statuses.Add(await TestNodes.WaitFor(node.Jobs, spec.JobId, s => s.Phase == JobPhase.Done, JobTimeout));
+            var result = await node.Jobs.Ask<JobResult>(new GetJobResult(spec.JobId), TimeSpan.FromSeconds(5));
+            SyntheticJobs.AssertIdentical(SyntheticJobs.Reference(spec), result);
+        }
+
+        // Shares move only when a job starts searching or ends: a few preparations per job, not one per request.
+        var preparations = backends.Sum(b => b.Preparations);
+        output.WriteLine($"preparations {preparations}, redispatches {statuses.Sum(s => s.Redispatches)}, requests {statuses.Sum(s => s.Requests)}");
+        Assert.True(preparations <= 12, $"{preparations} preparations for 3 jobs on 4 workers");
+        Assert.True(statuses.Sum(s => s.Redispatches) <= 3, $"{statuses.Sum(s => s.Redispatches)} redispatches");
+        Assert.Empty((await Allocation(node)).Jobs);
+    }
+
+    [Fact]
+    public async Task A_job_goes_on_with_every_worker_when_no_allocator_answers()
+    {
+        using var dir = new TempDirectory();
+        await using var nodes = new TestNodes(dir.File("journal.db"));
+        var node = await nodes.Start("coordinator, worker", [new SyntheticBackend(TimeSpan.FromMilliseconds(5))]);
+        // The allocator goes away: claims reach nobody, and the coordinator falls back after the grant time-out.
+        await node.System.ActorSelection($"/user/{EvolQNode.AllocatorName}-proxy").Ask<ActorIdentity>(new Identify(1), TimeSpan.FromSeconds(5))
+            .ContinueWith(t => t.Result.Subject?.Tell(PoisonPill.Instance), TaskScheduler.Default);
+        var spec = SyntheticJobs.Spec("no-allocator");
+        await node.Jobs.Ask<JobAccepted>(new SubmitJob(spec), TimeSpan.FromSeconds(10));
+        await TestNodes.WaitFor(node.Jobs, spec.JobId, s => s.Phase == JobPhase.Done, JobTimeout);
+        var result = await node.Jobs.Ask<JobResult>(new GetJobResult(spec.JobId), TimeSpan.FromSeconds(5));
+        SyntheticJobs.AssertIdentical(SyntheticJobs.Reference(spec), result);
+    }
+}

@@ -1,0 +1,96 @@
+using Akka.Actor;
+using EvolQ.Cluster.Protocol;
+using EvolQ.Cluster.Workers;
+
+namespace EvolQ.Cluster.Tests;
+
+/// <summary>A worker keeps its prepared jobs within device memory: by budget, and by retrying after out-of-memory.</summary>
+public sealed class WorkerMemoryTests : Akka.TestKit.Xunit2.TestKit
+{
+    public WorkerMemoryTests()
+        : base(ClusterTestConfig.Local)
+    {
+    }
+
+    private IActorRef Worker(SyntheticBackend backend, double fraction, long budget = 0) =>
+        Sys.ActorOf(DeviceWorker.Props(
+            new DeviceWorkerSettings("w0", TimeSpan.FromMinutes(1), MaxHeldJobs: 10) { MemoryFraction = fraction, MemoryBudget = budget },
+            backend, CreateTestProbe()));
+
+    private string[] Held(IActorRef worker)
+    {
+        worker.Tell(new WorkerQuery("any"));
+        return ExpectMsg<WorkerHeartbeat>().Jobs.Select(j => j.JobId).Order(StringComparer.Ordinal).ToArray();
+    }
+
+    [Fact]
+    public void Jobs_beyond_the_memory_budget_release_the_least_recently_used_ones_first()
+    {
+        // 1000 bytes of device memory, 70 % of it for jobs of 300 bytes: two fit, a third needs room.
+        var backend = new SyntheticBackend(memoryBytes: 1000, jobBytes: 300);
+        var worker = Worker(backend, fraction: 0.7);
+        foreach (var job in new[] { "a", "b" })
+        {
+            worker.Tell(new PrepareJob(SyntheticJobs.Spec(job)));
+            ExpectMsg<JobPrepared>();
+        }
+        Assert.Equal(["a", "b"], Held(worker));
+
+        // Using "a" makes "b" the least recently used one.
+        worker.Tell(new PrepareJob(SyntheticJobs.Spec("a")));
+        ExpectMsg<JobPrepared>();
+        worker.Tell(new PrepareJob(SyntheticJobs.Spec("c")));
+        ExpectMsg<JobPrepared>();
+        Assert.Equal(["a", "c"], Held(worker));
+        Assert.Equal(2, backend.HeldJobs);
+    }
+
+    [Fact]
+    public void An_absolute_budget_overrides_the_fraction()
+    {
+        var backend = new SyntheticBackend(memoryBytes: 1000, jobBytes: 300);
+        var worker = Worker(backend, fraction: 0.9, budget: 400);
+        worker.Tell(new PrepareJob(SyntheticJobs.Spec("a")));
+        ExpectMsg<JobPrepared>();
+        worker.Tell(new PrepareJob(SyntheticJobs.Spec("b")));
+        ExpectMsg<JobPrepared>();
+        Assert.Equal(["b"], Held(worker));
+        Assert.Equal(1, backend.HeldJobs);
+    }
+
+    [Fact]
+    public void A_preparation_that_runs_out_of_memory_releases_another_job_and_succeeds()
+    {
+        // No budget (the device reports memory, but the worker may use all of it): the third job hits the limit.
+        var backend = new SyntheticBackend(memoryBytes: 1000, jobBytes: 400);
+        var worker = Worker(backend, fraction: 0);
+        foreach (var job in new[] { "a", "b", "c" })
+        {
+            worker.Tell(new PrepareJob(SyntheticJobs.Spec(job)));
+            Assert.Equal(job, ExpectMsg<JobPrepared>().JobId);
+        }
+        Assert.Equal(["b", "c"], Held(worker));
+        Assert.Equal(2, backend.HeldJobs);
+    }
+
+    [Fact]
+    public void Out_of_memory_with_nothing_to_release_fails_the_preparation_with_its_reason()
+    {
+        var backend = new SyntheticBackend(memoryBytes: 100, jobBytes: 400);
+        var worker = Worker(backend, fraction: 0);
+        worker.Tell(new PrepareJob(SyntheticJobs.Spec("big")));
+        Assert.Contains("out of memory", ExpectMsg<PrepareFailed>().Message, StringComparison.Ordinal);
+        Assert.Empty(Held(worker));
+    }
+
+    [Fact]
+    public void The_budget_comes_from_the_configuration()
+    {
+        var config = Akka.Configuration.ConfigurationFactory.ParseString("evolq.worker { memory-budget = 2 GiB, memory-fraction = 0.5 }");
+        var settings = DeviceWorkerSettings.From(config, "w");
+        Assert.Equal(2L << 30, settings.BudgetFor(100L << 30));
+        var fractional = DeviceWorkerSettings.From(Akka.Configuration.ConfigurationFactory.ParseString("evolq.worker.memory-fraction = 0.5"), "w");
+        Assert.Equal(50L << 30, fractional.BudgetFor(100L << 30));
+        Assert.Equal(0, fractional.BudgetFor(0));
+    }
+}
