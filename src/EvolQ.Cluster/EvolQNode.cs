@@ -138,12 +138,16 @@ public sealed class EvolQNode : IAsyncDisposable
                     PoisonPill.Instance,
                     ClusterSingletonManagerSettings.Create(system).WithRole("coordinator")), SweepManagerName);
             }
-            if (cluster.SelfRoles.Contains("coordinator") && coordinator.Allocation is { } allocation)
+            if (coordinator.Allocation is { } allocation)
             {
-                system.ActorOf(ClusterSingletonManager.Props(
-                    WorkerAllocator.Props(allocation),
-                    PoisonPill.Instance,
-                    ClusterSingletonManagerSettings.Create(system).WithRole("coordinator")), AllocatorName);
+                if (cluster.SelfRoles.Contains("coordinator"))
+                {
+                    system.ActorOf(ClusterSingletonManager.Props(
+                        WorkerAllocator.Props(allocation),
+                        PoisonPill.Instance,
+                        ClusterSingletonManagerSettings.Create(system).WithRole("coordinator")), AllocatorName);
+                }
+                // On every node: coordinators claim through it, and `evolq ctl` on any node shows the shares.
                 system.ActorOf(ClusterSingletonProxy.Props($"/user/{AllocatorName}",
                     ClusterSingletonProxySettings.Create(system).WithRole("coordinator")), AllocatorName + "-proxy");
             }

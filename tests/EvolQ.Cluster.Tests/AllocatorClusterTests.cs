@@ -12,9 +12,9 @@ public sealed class AllocatorClusterTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan JobTimeout = TimeSpan.FromSeconds(90);
 
-    private static Task<AllocationSnapshot> Allocation(EvolQNode node) =>
-        node.System.ActorSelection($"/user/{EvolQNode.AllocatorName}/singleton")
-            .Ask<AllocationSnapshot>(GetAllocation.Instance, TimeSpan.FromSeconds(5));
+    private static Task<WorkerAllocationView> Allocation(EvolQNode node) =>
+        node.System.ActorSelection($"/user/{EvolQNode.AllocatorName}-proxy")
+            .Ask<WorkerAllocationView>(new GetWorkerAllocation(""), TimeSpan.FromSeconds(5));
 
     [Fact]
     public async Task Three_jobs_on_four_workers_that_keep_one_job_each_get_disjoint_shares_and_end_identical()
@@ -35,7 +35,7 @@ public sealed class AllocatorClusterTests(ITestOutputHelper output)
         {
             var snapshot = await Allocation(node);
             var searching = snapshot.Jobs.Where(j => j.Wanted > 1).ToArray();
-            if (snapshot.Jobs.Count == 3 && searching.Length == 3)
+            if (snapshot.Jobs.Length == 3 && searching.Length == 3)
             {
                 Assert.All(searching, j => Assert.NotEmpty(j.WorkerIds));
                 var granted = searching.SelectMany(j => j.WorkerIds).ToArray();
@@ -44,7 +44,7 @@ public sealed class AllocatorClusterTests(ITestOutputHelper output)
                 sawAllThree = true;
                 break;
             }
-            if (snapshot.Jobs.Count < 3 && snapshot.Settled && searching.Length > 0 && searching.Length < 3
+            if (snapshot.Jobs.Length < 3 && snapshot.Settled && searching.Length > 0 && searching.Length < 3
                 && snapshot.Jobs.Count(j => j.Wanted == 1) == 0)
                 break; // a job already finished: too late to look
             await Task.Delay(50);

@@ -36,7 +36,7 @@ public sealed class WorkerAllocator : ReceiveActor, IWithTimers
 
         Receive<WorkerDemand>(Demand);
         Receive<WorkerHeartbeat>(Heard);
-        Receive<GetAllocation>(_ => Sender.Tell(Snapshot()));
+        Receive<GetWorkerAllocation>(q => Sender.Tell(View(q.JobId)));
         Receive<Settled>(_ =>
         {
             settled = true;
@@ -177,10 +177,10 @@ public sealed class WorkerAllocator : ReceiveActor, IWithTimers
         claim.Coordinator.Tell(new WorkerGrant(claim.JobId, ids.Select(id => seats[id].Ref).ToArray(), ids), Self);
     }
 
-    private AllocationSnapshot Snapshot() => new(
-        claims.Values.OrderBy(c => c.Order).Select(c => new AllocationSnapshot.Job(
-            c.JobId, c.Wanted, plan.TryGetValue(c.JobId, out var w) ? w : [])).ToArray(),
-        seats.Keys.Order(StringComparer.Ordinal).ToArray(),
+    private WorkerAllocationView View(string jobId) => new(
+        claims.Values.Where(c => jobId.Length == 0 || c.JobId == jobId).OrderBy(c => c.Order)
+            .Select(c => new JobShare(c.JobId, c.Wanted, plan.TryGetValue(c.JobId, out var w) ? [.. w] : [])).ToArray(),
+        [.. seats.Keys.Order(StringComparer.Ordinal)],
         settled);
 
     private sealed class Claim(string jobId, long order)
@@ -210,17 +210,4 @@ public sealed class WorkerAllocator : ReceiveActor, IWithTimers
     {
         public static readonly Tick Instance = new();
     }
-}
-
-/// <summary>Asks the worker allocator (in this process) for its current shares; answered with an <see cref="AllocationSnapshot"/>.</summary>
-public sealed class GetAllocation : INoSerializationVerificationNeeded
-{
-    public static readonly GetAllocation Instance = new();
-}
-
-/// <summary>The allocator's view: each claiming job (oldest first) with what it wants and the worker ids it has.</summary>
-public sealed record AllocationSnapshot(IReadOnlyList<AllocationSnapshot.Job> Jobs, IReadOnlyList<string> Workers, bool Settled)
-    : INoSerializationVerificationNeeded
-{
-    public sealed record Job(string JobId, int Wanted, IReadOnlyList<string> WorkerIds);
 }

@@ -25,3 +25,22 @@ public sealed record WorkerGrant(
     [property: Key(0)] string JobId,
     [property: Key(1)] IActorRef[] Workers,
     [property: Key(2)] string[] WorkerIds) : IEvolQMessage;
+
+/// <summary>Asks the worker allocator for its shares (answered with a <see cref="WorkerAllocationView"/>).</summary>
+/// <param name="JobId">One job's share only; empty for every job.</param>
+[MessagePackObject]
+public sealed record GetWorkerAllocation([property: Key(0)] string JobId) : IEvolQMessage;
+
+/// <summary>One running job's share: what it can use and which workers it has.</summary>
+[MessagePackObject]
+public sealed record JobShare(
+    [property: Key(0)] string JobId,
+    [property: Key(1)] int Wanted,
+    [property: Key(2)] string[] WorkerIds) : IEvolQMessage;
+
+/// <summary>The allocator's view: the claiming jobs (oldest first), every worker it knows, and whether it grants yet.</summary>
+[MessagePackObject]
+public sealed record WorkerAllocationView(
+    [property: Key(0)] JobShare[] Jobs,
+    [property: Key(1)] string[] Workers,
+    [property: Key(2)] bool Settled) : IEvolQMessage;

@@ -46,6 +46,9 @@ public static class ProtocolManifests
         [typeof(ReleaseJob)] = "RJ",
         [typeof(WorkerDemand)] = "AD",
         [typeof(WorkerGrant)] = "AG",
+        [typeof(GetWorkerAllocation)] = "AQ",
+        [typeof(JobShare)] = "AJ",
+        [typeof(WorkerAllocationView)] = "AV",
         // evaluation
         [typeof(EvaluationKey)] = "EK",
         [typeof(EvaluationRequest)] = "EQ",

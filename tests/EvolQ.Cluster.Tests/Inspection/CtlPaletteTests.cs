@@ -26,7 +26,7 @@ public sealed class CtlPaletteTests(CtlNode fixture)
         Assert.Equal(["region-stats", "regions", "shard-stats"], palettes["cluster-sharding"]);
         Assert.Equal(["hierarchy", "system"], palettes["actor"]);
         Assert.Equal(["peek", "tail"], palettes["log"]);
-        Assert.Equal(["job cancel", "job resume", "job show", "jobs", "sweep cancel", "sweep follow", "sweep results", "sweep resume", "sweep show", "sweep submit", "sweeps", "workers"], palettes["evolq"]);
+        Assert.Equal(["allocation", "job cancel", "job resume", "job show", "jobs", "sweep cancel", "sweep follow", "sweep results", "sweep resume", "sweep show", "sweep submit", "sweeps", "workers"], palettes["evolq"]);
         var peek = client.Palettes.Single(p => p.Name == "log").Commands.Single(c => c.Name == "peek");
         Assert.Contains(peek.Parameters, p => p is { Name: "count", Kind: ParameterKind.Option, Default: "20" });
         Assert.True(client.Palettes.Single(p => p.Name == "log").Commands.Single(c => c.Name == "tail").Streaming);
@@ -182,6 +182,31 @@ public sealed class CtlPaletteTests(CtlNode fixture)
         var row = Assert.Single(workers.Rows);
         Assert.EndsWith("/synthetic#0", row[0], StringComparison.Ordinal);
         Assert.Equal(["synthetic", "-", "0"], row.Skip(1).Take(3));
+    }
+
+    [Fact]
+    public async Task Evolq_allocation_shows_the_shares_and_the_idle_worker()
+    {
+        // The fixture's sweeps are finished or cancelled, so nothing claims the worker (shares of running jobs:
+        // AllocatorClusterTests, through the same proxy). The allocator grants once it has settled.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (true)
+        {
+            var run = await fixture.Run("evolq", "allocation");
+            Assert.Equal(EndStatus.Ok, run.End.Status);
+            Assert.Equal(2, run.Output.Count);
+            var table = Assert.IsType<TableFrame>(run.Output[0]);
+            Assert.Equal(["job", "wants", "has", "workers"], table.Columns);
+            Assert.Empty(table.Rows);
+            var summary = Assert.IsType<TextFrame>(run.Output[1]).Text;
+            if (table.Title.Length == 0 && summary.StartsWith("1 workers", StringComparison.Ordinal) || DateTime.UtcNow > deadline)
+            {
+                Assert.Equal("", table.Title);
+                Assert.Matches(@"^1 workers, 1 idle: 127\.0\.0\.1:\d+/synthetic#0\.$", summary);
+                break;
+            }
+            await Task.Delay(200);
+        }
     }
 
     [Fact]

@@ -194,6 +194,29 @@ public sealed partial class EvolQPalette(InspectionContext context) : Palette("e
             ])).ConfigureAwait(false);
     }
 
+    [Command("allocation", "How the worker allocator shares the workers among running jobs.")]
+    public async Task Allocation(CommandCall call)
+    {
+        WorkerAllocationView view;
+        try
+        {
+            view = await context.System.ActorSelection(Coordination.AllocatorSettings.ProxyPath)
+                .Ask<WorkerAllocationView>(new GetWorkerAllocation(""), AskTimeout, call.Cancellation).ConfigureAwait(false);
+        }
+        catch (AskTimeoutException)
+        {
+            throw new CommandFailedException($"The worker allocator did not answer within {AskTimeout.TotalSeconds:0} s (is evolq.allocator.enabled off, or no coordinator up?).");
+        }
+        var granted = view.Jobs.SelectMany(j => j.WorkerIds).ToHashSet(StringComparer.Ordinal);
+        await call.Output.Table(view.Settled ? "" : "settling: no grants yet", ["job", "wants", "has", "workers"],
+            view.Jobs.Select(j => (IReadOnlyList<string>)
+            [
+                j.JobId, Cells.Int(j.Wanted), Cells.Int(j.WorkerIds.Length), j.WorkerIds.Length == 0 ? "- (waiting)" : string.Join(", ", j.WorkerIds),
+            ])).ConfigureAwait(false);
+        var idle = view.Workers.Where(w => !granted.Contains(w)).ToArray();
+        await call.Output.Text($"{view.Workers.Length} workers, {idle.Length} idle{(idle.Length > 0 ? ": " + string.Join(", ", idle) : "")}.").ConfigureAwait(false);
+    }
+
     private async Task<T> AskSweeps<T>(object message, CommandCall call)
     {
         var manager = context.SweepManager ?? throw new CommandFailedException("This node has no sweep manager.");
