@@ -1,3 +1,4 @@
+using Akka.Actor;
 using System.Globalization;
 using System.Text;
 using EvolQ.Cluster.Persistence;
@@ -38,7 +39,7 @@ internal static class ResultsTables
                 if (await node.Sweeps.Ask<object>(new GetSweep(id), TimeSpan.FromSeconds(5)) is SweepDetail detail && done(detail))
                     return detail;
             }
-            catch (Akka.Actor.AskTimeoutException) when (DateTime.UtcNow < deadline)
+            catch (AskTimeoutException) when (DateTime.UtcNow < deadline)
             {
             }
             Assert.True(DateTime.UtcNow < deadline, $"sweep {id} did not end in {SweepTimeout.TotalSeconds} s");
