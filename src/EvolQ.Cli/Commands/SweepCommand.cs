@@ -10,7 +10,8 @@ namespace EvolQ.Cli.Commands;
 
 /// <summary>
 /// `evolq sweep submit|list|show|cancel|resume|results`: `evolq run`'s sweeps against a running cluster, through a
-/// node's ctl endpoint (no Akka node in the client). Exit 0 done; 2 when the node cannot be reached, refuses the
+/// node's ctl endpoint (no Akka node in the client); `results --db` reads the results tables of the journal's database
+/// instead, with no node running (docs/results.md). Exit 0 done; 2 when the node cannot be reached, refuses the
 /// token, does not know the sweep or rejects the file (one sentence); 130 when Ctrl+C stops a --follow (the sweep
 /// goes on).
 /// </summary>
