@@ -88,7 +88,7 @@ internal static class ProtocolSamples
             JobState(metrics),
             new SweepDetail(Summary, [JobState(metrics)], "sweep { }"),
             new SweepSubmitted(SweepSample, 1_790_000_000_000),
-            new SweepJobLaunched("demo", "job-1"),
+            new SweepJobLaunched("demo", "job-1", 1_790_000_300_000),
             new SweepJobEnded("demo", "job-1", JobPhase.Done, metrics, "none", [new VisitRecord(0, 1, 1.5, 1.25, 1, 7)], 1_790_000_360_000),
             new SweepCancelled("demo", 1_790_000_100_000),
             new SweepResumed("demo"),

@@ -1,13 +1,17 @@
 using System.CommandLine;
+using System.Data.Common;
+using System.Text.RegularExpressions;
 using EvolQ.Cli.Ctl;
 using EvolQ.Cluster.Inspection.Wire;
+using EvolQ.Cluster.Persistence;
 using EvolQ.Cluster.Sweeps;
 
 namespace EvolQ.Cli.Commands;
 
 /// <summary>
 /// `evolq sweep submit|list|show|cancel|resume|results`: `evolq run`'s sweeps against a running cluster, through a
-/// node's ctl endpoint (no Akka node in the client). Exit 0 done; 2 when the node cannot be reached, refuses the
+/// node's ctl endpoint (no Akka node in the client); `results --db` reads the results tables of the journal's database
+/// instead, with no node running (docs/results.md). Exit 0 done; 2 when the node cannot be reached, refuses the
 /// token, does not know the sweep or rejects the file (one sentence); 130 when Ctrl+C stops a --follow (the sweep
 /// goes on).
 /// </summary>
@@ -107,44 +111,94 @@ public static class SweepCommand
         var format = new Option<string>("--format") { Description = "markdown, csv or json.", DefaultValueFactory = _ => "markdown" };
         format.AcceptOnlyFromAmong("markdown", "csv", "json");
         var output = new Option<string?>("--out") { Description = "Also write results.md, results.csv, results.json and the PNG plots into this folder." };
+        var database = new Option<string?>("--db")
+        {
+            Description = "Read the sweep from this database's results tables instead of asking a node: a SQLite file (runs/evolq.db after evolq run) or a postgres:// URI (password from $EVOLQ_DB_PASSWORD).",
+        };
         var target = new Target();
         var command = new Command("results", "A sweep's table (model x bit width, top-1 mean ± std over seeds beside float and FQ-ViT), and its plots with --out.")
         {
-            sweep, format, output,
+            sweep, format, output, database,
         };
         target.AddTo(command);
-        command.SetAction(parse => target.Run(console, parse, async client =>
+        command.SetAction(parse =>
         {
             var id = parse.GetValue(sweep)!;
             var chosen = parse.GetValue(format)!;
-            if (parse.GetValue(output) is not { } folder)
-                return await Once(client, console, ["evolq", "sweep", "results", id, "--format", chosen], null).ConfigureAwait(false);
+            if (parse.GetValue(database) is { } db)
+            {
+                if (target.Given(parse))
+                    throw new UserInputException("--db reads the results from the database without a node: leave out --node and --token.");
+                return Print(console, ReadFromDatabase(db, id), chosen, parse.GetValue(output));
+            }
+            return target.Run(console, parse, async client =>
+            {
+                if (parse.GetValue(output) is null)
+                    return await Once(client, console, ["evolq", "sweep", "results", id, "--format", chosen], null).ConfigureAwait(false);
 
-            // The plots are drawn here from the sweep's detail, so the node sends data, not pictures.
-            var (status, texts) = await Collect(client, console, ["evolq", "sweep", "results", id, "--format", "detail"]).ConfigureAwait(false);
-            if (status != 0)
-                return status;
-            Cluster.Protocol.SweepDetail detail;
-            try
-            {
-                detail = SweepDetailJson.Read(string.Concat(texts));
-            }
-            catch (FormatException e)
-            {
-                throw new CtlClientException(e.Message);
-            }
-            var rows = SweepResults.Table(detail);
-            console.Output.Write(Ending(chosen switch
-            {
-                "csv" => Engine.Quantize.ResultsTable.ToCsv(rows),
-                "json" => Engine.Quantize.ResultsTable.ToJson(rows),
-                _ => SweepResults.Markdown(detail, rows),
-            }));
-            var written = SweepResults.Write(detail, Path.GetFullPath(folder));
-            console.Output.WriteLine($"Results in {Path.GetFullPath(folder)}: {string.Join(", ", written.Select(Path.GetFileName))}");
-            return 0;
-        }));
+                // The plots are drawn here from the sweep's detail, so the node sends data, not pictures.
+                var (status, texts) = await Collect(client, console, ["evolq", "sweep", "results", id, "--format", "detail"]).ConfigureAwait(false);
+                if (status != 0)
+                    return status;
+                Cluster.Protocol.SweepDetail detail;
+                try
+                {
+                    detail = SweepDetailJson.Read(string.Concat(texts));
+                }
+                catch (FormatException e)
+                {
+                    throw new CtlClientException(e.Message);
+                }
+                return Print(console, detail, chosen, parse.GetValue(output));
+            });
+        });
         return command;
+    }
+
+    /// <summary>The table in the chosen format, as a node's ctl endpoint prints it; with a folder, the files and plots too.</summary>
+    private static int Print(CommandConsole console, Cluster.Protocol.SweepDetail detail, string format, string? folder)
+    {
+        var rows = SweepResults.Table(detail);
+        console.Output.Write(Ending(format switch
+        {
+            "csv" => Engine.Quantize.ResultsTable.ToCsv(rows),
+            "json" => Engine.Quantize.ResultsTable.ToJson(rows),
+            _ => SweepResults.Markdown(detail, rows),
+        }));
+        if (folder is null)
+            return 0;
+        var written = SweepResults.Write(detail, Path.GetFullPath(folder));
+        console.Output.WriteLine($"Results in {Path.GetFullPath(folder)}: {string.Join(", ", written.Select(Path.GetFileName))}");
+        return 0;
+    }
+
+    /// <summary>A sweep as the results tables of <paramref name="value"/> (--db) hold it; what goes wrong is the user's to fix.</summary>
+    private static Cluster.Protocol.SweepDetail ReadFromDatabase(string value, string sweepId)
+    {
+        JournalDatabase database;
+        try
+        {
+            database = JournalDatabase.Parse(value);
+            // As for a node, the password may travel apart from the URI.
+            if (database.IsPostgres && Environment.GetEnvironmentVariable("EVOLQ_DB_PASSWORD") is { Length: > 0 } password)
+                database = JournalDatabase.Parse(value, password);
+        }
+        catch (Akka.Configuration.ConfigurationException e)
+        {
+            throw new UserInputException(Regex.Replace(e.Message, @"EVOLQ_DB\b", "--db"));
+        }
+        try
+        {
+            return new ResultsDatabase(database).ReadSweep(sweepId);
+        }
+        catch (ResultsDatabaseException e)
+        {
+            throw new UserInputException(e.Message);
+        }
+        catch (DbException e)
+        {
+            throw new UserInputException($"The results tables in {database.Redacted} cannot be read: {e.Message.Split('\n')[0].Trim().TrimEnd('.')}.");
+        }
     }
 
     private static Argument<string> SweepArgument() => new("sweep") { Description = "The sweep id." };
@@ -224,6 +278,9 @@ public static class SweepCommand
     {
         private readonly Option<string?> node = new("--node") { Description = "The node's ctl endpoint HOST:PORT (default: $EVOLQ_NODE, else 127.0.0.1:9110)." };
         private readonly Option<string?> token = new("--token") { Description = "The node's ctl token (default: $EVOLQ_CTL_TOKEN)." };
+
+        /// <summary>Whether the user named a node or a token on the command line.</summary>
+        public bool Given(ParseResult parse) => parse.GetValue(node) is not null || parse.GetValue(token) is not null;
 
         public void AddTo(Command command)
         {

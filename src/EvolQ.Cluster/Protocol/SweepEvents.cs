@@ -7,8 +7,9 @@ namespace EvolQ.Cluster.Protocol;
 public sealed record SweepSubmitted([property: Key(0)] SweepSpec Spec, [property: Key(1)] long AtUnixMs) : IJobEvent;
 
 /// <summary>Journal of the sweep manager: one of the sweep's jobs was handed to its coordinator.</summary>
+/// <param name="AtUnixMs">When it was launched; 0 in events journaled before launches carried a time.</param>
 [MessagePackObject]
-public sealed record SweepJobLaunched([property: Key(0)] string SweepId, [property: Key(1)] string JobId) : IJobEvent;
+public sealed record SweepJobLaunched([property: Key(0)] string SweepId, [property: Key(1)] string JobId, [property: Key(2)] long AtUnixMs = 0) : IJobEvent;
 
 /// <summary>Journal of the sweep manager: a job ended (done or failed) with its metrics and block history.</summary>
 [MessagePackObject]

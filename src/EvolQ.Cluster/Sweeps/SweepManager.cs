@@ -29,6 +29,7 @@ public sealed class SweepManager : ReceivePersistentActor, IWithTimers
     private readonly List<Sweep> sweeps = [];
     private readonly Dictionary<string, Sweep> sweepsById = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (Sweep Sweep, Entry Entry)> jobsById = new(StringComparer.Ordinal);
+    private readonly IActorRef? results = SweepResultsProjection.DatabaseOf(Context.System.Settings.Config) is { } db ? Context.ActorOf(SweepResultsProjection.Props(db), "results") : null;
 
     /// <param name="jobs">The job coordinators' shard region (or proxy).</param>
     /// <param name="mediator">The pub-sub mediator; the cluster's when null.</param>
@@ -228,7 +229,7 @@ public sealed class SweepManager : ReceivePersistentActor, IWithTimers
             {
                 if (inSweep >= sweep.Spec.MaxConcurrentJobs || (settings.MaxRunningJobs > 0 && running >= settings.MaxRunningJobs))
                     break;
-                launches.Add(new SweepJobLaunched(sweep.Spec.SweepId, entry.JobId));
+                launches.Add(new SweepJobLaunched(sweep.Spec.SweepId, entry.JobId, Now()));
                 inSweep++;
                 running++;
             }
@@ -249,6 +250,7 @@ public sealed class SweepManager : ReceivePersistentActor, IWithTimers
 
     private void Apply(SweepSubmitted e)
     {
+        results?.Tell(new SweepResultsProjection.Projected(LastSequenceNr, e));
         var sweep = new Sweep(e.Spec, e.AtUnixMs);
         sweeps.Add(sweep);
         sweepsById[e.Spec.SweepId] = sweep;
@@ -258,6 +260,7 @@ public sealed class SweepManager : ReceivePersistentActor, IWithTimers
 
     private void Apply(SweepJobLaunched e)
     {
+        results?.Tell(new SweepResultsProjection.Projected(LastSequenceNr, e));
         var entry = jobsById[e.JobId].Entry;
         entry.Launched = true;
         entry.Phase = JobPhase.Calibrating;
@@ -265,6 +268,7 @@ public sealed class SweepManager : ReceivePersistentActor, IWithTimers
 
     private void Apply(SweepJobEnded e)
     {
+        results?.Tell(new SweepResultsProjection.Projected(LastSequenceNr, e));
         var (sweep, entry) = jobsById[e.JobId];
         entry.Ended = true;
         entry.Launched = true;
@@ -281,6 +285,7 @@ public sealed class SweepManager : ReceivePersistentActor, IWithTimers
 
     private void Apply(SweepCancelled e)
     {
+        results?.Tell(new SweepResultsProjection.Projected(LastSequenceNr, e));
         var sweep = sweepsById[e.SweepId];
         sweep.State = SweepState.Cancelled;
         sweep.FinishedAt = e.AtUnixMs;
@@ -288,6 +293,7 @@ public sealed class SweepManager : ReceivePersistentActor, IWithTimers
 
     private void Apply(SweepResumed e)
     {
+        results?.Tell(new SweepResultsProjection.Projected(LastSequenceNr, e));
         var sweep = sweepsById[e.SweepId];
         sweep.State = SweepState.Running;
         sweep.FinishedAt = 0;

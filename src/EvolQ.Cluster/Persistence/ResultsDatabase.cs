@@ -1,0 +1,372 @@
+using System.Data.Common;
+using EvolQ.Cluster.Protocol;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace EvolQ.Cluster.Persistence;
+
+/// <summary>
+/// The sweep results tables (<see cref="ResultsSchema"/>) in the journal's own database, in plain ADO.NET: the
+/// projection writes the sweep manager's journal events into them, and `evolq sweep results --db` reads a sweep back.
+/// </summary>
+/// <remarks>
+/// Every event is applied as absolute values in one transaction (a submitted sweep replaces its rows, an ended job its
+/// metrics and visits), together with the journal sequence number it came from. Applying the journal again from any
+/// point before that number therefore ends in the same rows, which is what makes replay after a restart harmless.
+/// </remarks>
+public sealed class ResultsDatabase
+{
+    private readonly JournalDatabase database;
+
+    public ResultsDatabase(JournalDatabase database)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        this.database = database;
+    }
+
+    /// <summary>Where the tables live.</summary>
+    public JournalDatabase Database => database;
+
+    /// <summary>Opens a connection; a SQLite file must exist unless <paramref name="create"/>.</summary>
+    /// <exception cref="ResultsDatabaseException">The SQLite file does not exist (one sentence).</exception>
+    public DbConnection Open(bool create = true)
+    {
+        DbConnection connection;
+        if (database.IsPostgres)
+            connection = new NpgsqlConnection(database.ConnectionString);
+        else
+        {
+            var builder = new SqliteConnectionStringBuilder(database.ConnectionString);
+            if (!create)
+            {
+                if (builder.Mode != SqliteOpenMode.Memory && !File.Exists(builder.DataSource))
+                    throw new ResultsDatabaseException($"There is no SQLite database '{Path.GetFullPath(builder.DataSource)}'.");
+                // A reader must not leave an empty database behind a mistyped path, nor keep the file open afterwards.
+                builder.Mode = SqliteOpenMode.ReadWrite;
+                builder.Pooling = false;
+            }
+            connection = new SqliteConnection(builder.ConnectionString);
+        }
+        connection.Open();
+        return connection;
+    }
+
+    // ---- writing ----
+
+    /// <summary>
+    /// Creates missing tables and checks the schema version; returns the last journal sequence number written, 0 when
+    /// a results table had to be created (the journal is then projected again from its start).
+    /// </summary>
+    /// <exception cref="ResultsDatabaseException">The tables were written by a newer schema version.</exception>
+    public long EnsureSchema(DbConnection connection)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        using var transaction = connection.BeginTransaction();
+        var missing = ResultsSchema.DataTables.Any(t => !TableExists(connection, transaction, t));
+        var version = TableExists(connection, transaction, ResultsSchema.Meta) ? ReadMeta(connection, transaction, ResultsSchema.VersionKey) : null;
+        if (version > ResultsSchema.Version)
+            throw new ResultsDatabaseException(
+                $"The results tables in {database.Redacted} have schema version {version}, newer than this evolq's {ResultsSchema.Version}: use a newer evolq.");
+        for (var v = version ?? ResultsSchema.Version; v < ResultsSchema.Version; v++)
+        {
+            foreach (var statement in ResultsSchema.Migrations.GetValueOrDefault((int)v) ?? [])
+                Execute(connection, transaction, statement);
+        }
+        foreach (var statement in ResultsSchema.Create)
+            Execute(connection, transaction, statement);
+        WriteMeta(connection, transaction, ResultsSchema.VersionKey, ResultsSchema.Version);
+        if (missing)
+            WriteMeta(connection, transaction, ResultsSchema.SequenceKey, 0);
+        var projected = ReadMeta(connection, transaction, ResultsSchema.SequenceKey) ?? 0;
+        transaction.Commit();
+        return projected;
+    }
+
+    /// <summary>Writes one journal event of the sweep manager and its sequence number, in one transaction.</summary>
+    public void Apply(DbConnection connection, long sequenceNr, IJobEvent e)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(e);
+        using var transaction = connection.BeginTransaction();
+        switch (e)
+        {
+            case SweepSubmitted s:
+                Submitted(connection, transaction, s);
+                break;
+            case SweepJobLaunched l:
+                Execute(connection, transaction,
+                    $"UPDATE {ResultsSchema.Jobs} SET state = @state, launched_at_ms = @at WHERE job_id = @job",
+                    ("state", ResultsSchema.JobState.Running), ("at", l.AtUnixMs > 0 ? l.AtUnixMs : null), ("job", l.JobId));
+                break;
+            case SweepJobEnded ended:
+                Ended(connection, transaction, ended);
+                break;
+            case SweepCancelled c:
+                Execute(connection, transaction, $"UPDATE {ResultsSchema.Sweeps} SET state = @state, finished_at_ms = @at WHERE sweep_id = @sweep",
+                    ("state", ResultsSchema.StateName(SweepState.Cancelled)), ("at", c.AtUnixMs), ("sweep", c.SweepId));
+                Execute(connection, transaction, $"UPDATE {ResultsSchema.Jobs} SET state = @to WHERE sweep_id = @sweep AND state = @from",
+                    ("to", ResultsSchema.JobState.Cancelled), ("sweep", c.SweepId), ("from", ResultsSchema.JobState.Running));
+                break;
+            case SweepResumed r:
+                Execute(connection, transaction, $"UPDATE {ResultsSchema.Sweeps} SET state = @state, finished_at_ms = NULL WHERE sweep_id = @sweep",
+                    ("state", ResultsSchema.StateName(SweepState.Running)), ("sweep", r.SweepId));
+                Execute(connection, transaction, $"UPDATE {ResultsSchema.Jobs} SET state = @to WHERE sweep_id = @sweep AND state = @from",
+                    ("to", ResultsSchema.JobState.Running), ("sweep", r.SweepId), ("from", ResultsSchema.JobState.Cancelled));
+                break;
+            default:
+                throw new ArgumentException($"The sweep manager does not journal {e.GetType().Name}.", nameof(e));
+        }
+        WriteMeta(connection, transaction, ResultsSchema.SequenceKey, sequenceNr);
+        transaction.Commit();
+    }
+
+    private static void Submitted(DbConnection connection, DbTransaction transaction, SweepSubmitted s)
+    {
+        var id = s.Spec.SweepId;
+        // A sweep's rows are replaced as a whole, so a replay over rows of later events starts from the submission again.
+        Execute(connection, transaction, $"DELETE FROM {ResultsSchema.BlockVisits} WHERE job_id IN (SELECT job_id FROM {ResultsSchema.Jobs} WHERE sweep_id = @sweep)", ("sweep", id));
+        Execute(connection, transaction, $"DELETE FROM {ResultsSchema.JobMetrics} WHERE job_id IN (SELECT job_id FROM {ResultsSchema.Jobs} WHERE sweep_id = @sweep)", ("sweep", id));
+        Execute(connection, transaction, $"DELETE FROM {ResultsSchema.Jobs} WHERE sweep_id = @sweep", ("sweep", id));
+        Execute(connection, transaction, $"""
+            INSERT INTO {ResultsSchema.Sweeps} (sweep_id, name, source, max_concurrent_jobs, state, submitted_at_ms, finished_at_ms)
+            VALUES (@sweep, @name, @source, @max, @state, @at, NULL)
+            ON CONFLICT (sweep_id) DO UPDATE SET name = excluded.name, source = excluded.source,
+              max_concurrent_jobs = excluded.max_concurrent_jobs, state = excluded.state,
+              submitted_at_ms = excluded.submitted_at_ms, finished_at_ms = NULL
+            """,
+            ("sweep", id), ("name", s.Spec.Name), ("source", s.Spec.Source), ("max", s.Spec.MaxConcurrentJobs),
+            ("state", ResultsSchema.StateName(SweepState.Running)), ("at", s.AtUnixMs));
+        var position = 0;
+        foreach (var job in s.Spec.Jobs)
+        {
+            Execute(connection, transaction, $"""
+                INSERT INTO {ResultsSchema.Jobs} (job_id, sweep_id, position, model, bits, seed, model_name, checkpoint, state, error, launched_at_ms, ended_at_ms)
+                VALUES (@job, @sweep, @position, @model, @bits, @seed, @modelName, @checkpoint, @state, NULL, NULL, NULL)
+                ON CONFLICT (job_id) DO UPDATE SET sweep_id = excluded.sweep_id, position = excluded.position, model = excluded.model,
+                  bits = excluded.bits, seed = excluded.seed, model_name = excluded.model_name, checkpoint = excluded.checkpoint,
+                  state = excluded.state, error = NULL, launched_at_ms = NULL, ended_at_ms = NULL
+                """,
+                ("job", job.Spec.JobId), ("sweep", id), ("position", position++), ("model", job.Model), ("bits", job.Bits),
+                ("seed", job.Seed), ("modelName", job.Spec.ModelName), ("checkpoint", job.Spec.CheckpointPath),
+                ("state", ResultsSchema.JobState.Waiting));
+        }
+    }
+
+    private static void Ended(DbConnection connection, DbTransaction transaction, SweepJobEnded e)
+    {
+        Execute(connection, transaction, $"""
+            UPDATE {ResultsSchema.Jobs} SET state = @state, error = @error, ended_at_ms = @at WHERE job_id = @job
+            """,
+            ("state", e.Phase == JobPhase.Done ? ResultsSchema.JobState.Done : ResultsSchema.JobState.Failed),
+            ("error", e.Error), ("at", e.AtUnixMs), ("job", e.JobId));
+        Execute(connection, transaction, $"DELETE FROM {ResultsSchema.JobMetrics} WHERE job_id = @job", ("job", e.JobId));
+        Execute(connection, transaction, $"DELETE FROM {ResultsSchema.BlockVisits} WHERE job_id = @job", ("job", e.JobId));
+        foreach (var (name, value) in (e.Metrics ?? new Dictionary<string, double>()).OrderBy(m => m.Key, StringComparer.Ordinal))
+        {
+            Execute(connection, transaction, $"INSERT INTO {ResultsSchema.JobMetrics} (job_id, name, value) VALUES (@job, @name, @value)",
+                ("job", e.JobId), ("name", name), ("value", Real(value)));
+        }
+        var visit = 0;
+        foreach (var v in e.Visits ?? [])
+        {
+            Execute(connection, transaction, $"""
+                INSERT INTO {ResultsSchema.BlockVisits} (job_id, visit, pass, block, initial_loss, best_loss, best_candidate_id, evaluations)
+                VALUES (@job, @visit, @pass, @block, @initial, @best, @candidate, @evaluations)
+                """,
+                ("job", e.JobId), ("visit", visit++), ("pass", v.Pass), ("block", v.Block), ("initial", Real(v.InitialLoss)),
+                ("best", Real(v.BestLoss)), ("candidate", v.BestCandidateId), ("evaluations", v.Evaluations));
+        }
+        // As the manager decides: a sweep whose every job ended is done (a cancelled one too).
+        Execute(connection, transaction, $"""
+            UPDATE {ResultsSchema.Sweeps} SET state = @done, finished_at_ms = @at
+            WHERE sweep_id = @sweep AND NOT EXISTS (
+              SELECT 1 FROM {ResultsSchema.Jobs} WHERE sweep_id = @sweep AND state NOT IN (@jobDone, @jobFailed))
+            """,
+            ("done", ResultsSchema.StateName(SweepState.Done)), ("at", e.AtUnixMs), ("sweep", e.SweepId),
+            ("jobDone", ResultsSchema.JobState.Done), ("jobFailed", ResultsSchema.JobState.Failed));
+    }
+
+    // ---- reading ----
+
+    /// <summary>Every sweep in the tables, oldest first.</summary>
+    /// <exception cref="ResultsDatabaseException">The database holds no results tables (one sentence).</exception>
+    public IReadOnlyList<SweepSummary> ListSweeps()
+    {
+        using var connection = Open(create: false);
+        RequireTables(connection);
+        var ids = new List<string>();
+        using (var command = Command(connection, null, $"SELECT sweep_id FROM {ResultsSchema.Sweeps} ORDER BY submitted_at_ms, sweep_id"))
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+                ids.Add(reader.GetString(0));
+        }
+        return ids.Select(id => ReadSummary(connection, id)!).ToArray();
+    }
+
+    /// <summary>One sweep with its jobs, their metrics and block visits, as the sweep manager would answer GetSweep.</summary>
+    /// <exception cref="ResultsDatabaseException">The database holds no results tables, or not this sweep (one sentence).</exception>
+    public SweepDetail ReadSweep(string sweepId)
+    {
+        ArgumentNullException.ThrowIfNull(sweepId);
+        using var connection = Open(create: false);
+        RequireTables(connection);
+        var summary = ReadSummary(connection, sweepId)
+            ?? throw new ResultsDatabaseException($"There is no sweep '{sweepId}' in {database.Redacted}.");
+        string source;
+        using (var command = Command(connection, null, $"SELECT source FROM {ResultsSchema.Sweeps} WHERE sweep_id = @sweep", ("sweep", sweepId)))
+            source = (string)command.ExecuteScalar()!;
+
+        var metrics = new Dictionary<string, Dictionary<string, double>>(StringComparer.Ordinal);
+        using (var command = Command(connection, null, $"""
+            SELECT m.job_id, m.name, m.value FROM {ResultsSchema.JobMetrics} m JOIN {ResultsSchema.Jobs} j ON j.job_id = m.job_id
+            WHERE j.sweep_id = @sweep ORDER BY m.job_id, m.name
+            """, ("sweep", sweepId)))
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                if (!metrics.TryGetValue(reader.GetString(0), out var values))
+                    metrics[reader.GetString(0)] = values = new Dictionary<string, double>(StringComparer.Ordinal);
+                values[reader.GetString(1)] = RealOf(reader, 2);
+            }
+        }
+
+        var visits = new Dictionary<string, List<VisitRecord>>(StringComparer.Ordinal);
+        using (var command = Command(connection, null, $"""
+            SELECT v.job_id, v.pass, v.block, v.initial_loss, v.best_loss, v.best_candidate_id, v.evaluations
+            FROM {ResultsSchema.BlockVisits} v JOIN {ResultsSchema.Jobs} j ON j.job_id = v.job_id
+            WHERE j.sweep_id = @sweep ORDER BY v.job_id, v.visit
+            """, ("sweep", sweepId)))
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                if (!visits.TryGetValue(reader.GetString(0), out var list))
+                    visits[reader.GetString(0)] = list = [];
+                list.Add(new VisitRecord(Convert.ToInt32(reader.GetValue(1)), Convert.ToInt32(reader.GetValue(2)), RealOf(reader, 3), RealOf(reader, 4),
+                    Convert.ToInt64(reader.GetValue(5)), Convert.ToInt32(reader.GetValue(6))));
+            }
+        }
+
+        var jobs = new List<SweepJobState>();
+        using (var command = Command(connection, null, $"""
+            SELECT job_id, model, bits, seed, state, error FROM {ResultsSchema.Jobs} WHERE sweep_id = @sweep ORDER BY position
+            """, ("sweep", sweepId)))
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                var job = reader.GetString(0);
+                jobs.Add(new SweepJobState(job, reader.GetString(1), reader.GetString(2), Convert.ToInt64(reader.GetValue(3)),
+                    PhaseOf(reader.GetString(4)), metrics.GetValueOrDefault(job) ?? new Dictionary<string, double>(),
+                    reader.IsDBNull(5) ? null : reader.GetString(5), visits.GetValueOrDefault(job)?.ToArray() ?? []));
+            }
+        }
+        return new SweepDetail(summary, jobs.ToArray(), source);
+    }
+
+    private static SweepSummary? ReadSummary(DbConnection connection, string sweepId)
+    {
+        using var command = Command(connection, null, $"""
+            SELECT s.name, s.state, s.submitted_at_ms, s.finished_at_ms,
+              (SELECT count(*) FROM {ResultsSchema.Jobs} j WHERE j.sweep_id = s.sweep_id),
+              (SELECT count(*) FROM {ResultsSchema.Jobs} j WHERE j.sweep_id = s.sweep_id AND j.state = @waiting),
+              (SELECT count(*) FROM {ResultsSchema.Jobs} j WHERE j.sweep_id = s.sweep_id AND j.state = @running),
+              (SELECT count(*) FROM {ResultsSchema.Jobs} j WHERE j.sweep_id = s.sweep_id AND j.state = @done),
+              (SELECT count(*) FROM {ResultsSchema.Jobs} j WHERE j.sweep_id = s.sweep_id AND j.state = @failed),
+              (SELECT count(*) FROM {ResultsSchema.Jobs} j WHERE j.sweep_id = s.sweep_id AND j.state = @cancelled)
+            FROM {ResultsSchema.Sweeps} s WHERE s.sweep_id = @sweep
+            """,
+            ("sweep", sweepId), ("waiting", ResultsSchema.JobState.Waiting), ("running", ResultsSchema.JobState.Running),
+            ("done", ResultsSchema.JobState.Done), ("failed", ResultsSchema.JobState.Failed), ("cancelled", ResultsSchema.JobState.Cancelled));
+        using var reader = command.ExecuteReader();
+        if (!reader.Read())
+            return null;
+        int Count(int i) => Convert.ToInt32(reader.GetValue(i));
+        return new SweepSummary(sweepId, reader.GetString(0), StateOf(reader.GetString(1)), Count(4), Count(5), Count(6), Count(7), Count(8), Count(9),
+            Convert.ToInt64(reader.GetValue(2)), reader.IsDBNull(3) ? 0 : Convert.ToInt64(reader.GetValue(3)));
+    }
+
+    private void RequireTables(DbConnection connection)
+    {
+        var missing = ResultsSchema.DataTables.Where(t => !TableExists(connection, null, t)).ToArray();
+        if (missing.Length > 0)
+            throw new ResultsDatabaseException(
+                $"{database.Redacted} holds no results tables ({string.Join(", ", missing)} missing): point at the database a sweep manager (evolq run, evolq node) has written.");
+        if (TableExists(connection, null, ResultsSchema.Meta) && ReadMeta(connection, null, ResultsSchema.VersionKey) is > ResultsSchema.Version and var v)
+            throw new ResultsDatabaseException(
+                $"The results tables in {database.Redacted} have schema version {v}, newer than this evolq's {ResultsSchema.Version}: use a newer evolq.");
+    }
+
+    private static SweepState StateOf(string name) => name switch
+    {
+        "running" => SweepState.Running,
+        "done" => SweepState.Done,
+        "cancelled" => SweepState.Cancelled,
+        _ => throw new ResultsDatabaseException($"A sweep has the unknown state '{name}' in {ResultsSchema.Sweeps}."),
+    };
+
+    /// <summary>The phase the manager would report from its journal alone (a running job's finer phase is not journaled).</summary>
+    private static JobPhase PhaseOf(string state) => state switch
+    {
+        ResultsSchema.JobState.Waiting => JobPhase.Pending,
+        ResultsSchema.JobState.Running => JobPhase.Calibrating,
+        ResultsSchema.JobState.Done => JobPhase.Done,
+        ResultsSchema.JobState.Failed => JobPhase.Failed,
+        ResultsSchema.JobState.Cancelled => JobPhase.Cancelled,
+        _ => throw new ResultsDatabaseException($"A job has the unknown state '{state}' in {ResultsSchema.Jobs}."),
+    };
+
+    // ---- ADO.NET helpers ----
+
+    private bool TableExists(DbConnection connection, DbTransaction? transaction, string table)
+    {
+        var sql = database.IsPostgres
+            ? "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = @table"
+            : "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = @table";
+        using var command = Command(connection, transaction, sql, ("table", table));
+        return Convert.ToInt64(command.ExecuteScalar()) > 0;
+    }
+
+    private static long? ReadMeta(DbConnection connection, DbTransaction? transaction, string key)
+    {
+        using var command = Command(connection, transaction, $"SELECT value FROM {ResultsSchema.Meta} WHERE key = @key", ("key", key));
+        return command.ExecuteScalar() is { } value and not DBNull ? Convert.ToInt64(value) : null;
+    }
+
+    private static void WriteMeta(DbConnection connection, DbTransaction transaction, string key, long value) =>
+        Execute(connection, transaction,
+            $"INSERT INTO {ResultsSchema.Meta} (key, value) VALUES (@key, @value) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            ("key", key), ("value", value));
+
+    private static void Execute(DbConnection connection, DbTransaction transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var command = Command(connection, transaction, sql, parameters);
+        command.ExecuteNonQuery();
+    }
+
+    private static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = "@" + name;
+            // An untyped NULL lets each server infer the column's type (a typed one would be text to PostgreSQL).
+            parameter.Value = value ?? DBNull.Value;
+            command.Parameters.Add(parameter);
+        }
+        return command;
+    }
+
+    // SQLite stores NaN as NULL; NULL reads back as NaN, so a NaN loss survives the round trip on both databases.
+    private static object? Real(double value) => double.IsNaN(value) ? null : value;
+
+    private static double RealOf(DbDataReader reader, int i) => reader.IsDBNull(i) ? double.NaN : Convert.ToDouble(reader.GetValue(i));
+}
+
+/// <summary>The results tables cannot be read or written as asked; the message is one sentence for the user.</summary>
+public sealed class ResultsDatabaseException(string message) : Exception(message);

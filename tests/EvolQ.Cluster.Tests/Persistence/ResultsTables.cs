@@ -1,0 +1,158 @@
+using Akka.Actor;
+using System.Globalization;
+using System.Text;
+using EvolQ.Cluster.Persistence;
+using EvolQ.Cluster.Protocol;
+using EvolQ.Cluster.Sweeps;
+
+namespace EvolQ.Cluster.Tests.Persistence;
+
+/// <summary>What the results-table tests share: a sweep with a failing job, waiting for the projection, table dumps.</summary>
+internal static class ResultsTables
+{
+    public static readonly TimeSpan SweepTimeout = TimeSpan.FromSeconds(60);
+    public static readonly TimeSpan ProjectionTimeout = TimeSpan.FromSeconds(20);
+
+    /// <summary>Three synthetic jobs (two bit widths, two seeds) and one whose model does not exist.</summary>
+    public static SweepSpec Spec(string id)
+    {
+        SweepJob Job(string name, string bits, long seed, string model = "synthetic") =>
+            new(SyntheticJobs.Spec($"{id}.{name}", passes: 2, cycles: 2, blocks: 3, batches: 4) with { ModelName = model }, model, bits, seed);
+        return new SweepSpec(id, "sql results", [Job("a", "W4A8", 0), Job("b", "W4A8", 1), Job("c", "W3A8", 0), Job("broken", "W3A8", 1, "no_such_model")], 2, "tests/sql.conf");
+    }
+
+    /// <summary>Submits the sweep and asks the manager until every job ended; the manager's final detail.</summary>
+    public static async Task<SweepDetail> RunToEnd(EvolQNode node, SweepSpec spec)
+    {
+        await node.Sweeps.Ask<SweepSummary>(new SubmitSweep(spec), TimeSpan.FromSeconds(10));
+        return await ManagerDetail(node, spec.SweepId, d => d.Summary.State == SweepState.Done);
+    }
+
+    /// <summary>Asks the manager (retrying while its singleton moves in) until <paramref name="done"/> holds.</summary>
+    public static async Task<SweepDetail> ManagerDetail(EvolQNode node, string id, Func<SweepDetail, bool> done)
+    {
+        var deadline = DateTime.UtcNow + SweepTimeout;
+        while (true)
+        {
+            try
+            {
+                if (await node.Sweeps.Ask<object>(new GetSweep(id), TimeSpan.FromSeconds(5)) is SweepDetail detail && done(detail))
+                    return detail;
+            }
+            catch (AskTimeoutException) when (DateTime.UtcNow < deadline)
+            {
+            }
+            Assert.True(DateTime.UtcNow < deadline, $"sweep {id} did not end in {SweepTimeout.TotalSeconds} s");
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>Reads the sweep from the tables until it equals the manager's (the projection writes after the journal).</summary>
+    public static async Task<SweepDetail> WaitForTables(ResultsDatabase database, SweepDetail expected)
+    {
+        var deadline = DateTime.UtcNow + ProjectionTimeout;
+        string? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                var read = database.ReadSweep(expected.Summary.SweepId);
+                if (Difference(expected, read) is not { } difference)
+                    return read;
+                last = difference;
+            }
+            catch (ResultsDatabaseException e)
+            {
+                last = e.Message;
+            }
+            await Task.Delay(50);
+        }
+        Assert.Fail($"the results tables did not catch up in {ProjectionTimeout.TotalSeconds} s: {last}");
+        return null!;
+    }
+
+    /// <summary>The first way <paramref name="actual"/> differs from <paramref name="expected"/>, or null when they agree.</summary>
+    public static string? Difference(SweepDetail expected, SweepDetail actual)
+    {
+        if (expected.Summary != actual.Summary)
+            return $"summary {actual.Summary} instead of {expected.Summary}";
+        if (expected.Source != actual.Source)
+            return $"source {actual.Source}";
+        if (expected.Jobs.Length != actual.Jobs.Length)
+            return $"{actual.Jobs.Length} jobs";
+        foreach (var (e, a) in expected.Jobs.Zip(actual.Jobs))
+        {
+            if ((e.JobId, e.Model, e.Bits, e.Seed, e.Phase, e.Error) != (a.JobId, a.Model, a.Bits, a.Seed, a.Phase, a.Error))
+                return $"job {a.JobId} {a.Phase} {a.Error} instead of {e.JobId} {e.Phase} {e.Error}";
+            if (!e.Metrics.OrderBy(m => m.Key, StringComparer.Ordinal).SequenceEqual(a.Metrics.OrderBy(m => m.Key, StringComparer.Ordinal)))
+                return $"job {a.JobId}: metrics differ";
+            if (!e.Visits.SequenceEqual(a.Visits))
+                return $"job {a.JobId}: {a.Visits.Length} visits instead of {e.Visits.Length}, or other values";
+        }
+        var rows = SweepResults.Table(expected);
+        return SweepResults.Markdown(expected, rows) == SweepResults.Markdown(actual, SweepResults.Table(actual)) ? null : "markdown differs";
+    }
+
+    /// <summary>Every row of every results table (and the projected sequence number), in key order, one line each.</summary>
+    public static string Dump(ResultsDatabase database)
+    {
+        using var connection = database.Open();
+        var text = new StringBuilder();
+        foreach (var (table, order) in new[]
+        {
+            (ResultsSchema.Meta, "key"), (ResultsSchema.Sweeps, "sweep_id"), (ResultsSchema.Jobs, "job_id"),
+            (ResultsSchema.BlockVisits, "job_id, visit"), (ResultsSchema.JobMetrics, "job_id, name"),
+        })
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = $"SELECT * FROM {table} ORDER BY {order}";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                text.Append(table);
+                for (var i = 0; i < reader.FieldCount; i++)
+                {
+                    var value = reader.GetValue(i);
+                    // Both databases hand back integers as Int64 or Int32 by column type; the values are what counts.
+                    text.Append(" | ").Append(value is DBNull ? "NULL" : Convert.ToString(value is int n ? (long)n : value, CultureInfo.InvariantCulture));
+                }
+                text.AppendLine();
+            }
+        }
+        return text.ToString();
+    }
+
+    /// <summary>Runs one statement against the results database.</summary>
+    public static void Execute(ResultsDatabase database, string sql)
+    {
+        using var connection = database.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>The first column of the first row of a query.</summary>
+    public static object? Scalar(ResultsDatabase database, string sql)
+    {
+        using var connection = database.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return command.ExecuteScalar();
+    }
+
+    /// <summary>Checks what the tables hold beyond the manager's detail: times, errors, row counts.</summary>
+    public static void AssertRows(ResultsDatabase database, SweepDetail detail)
+    {
+        var id = detail.Summary.SweepId;
+        Assert.Equal("done", Scalar(database, $"SELECT state FROM evolq_sweeps WHERE sweep_id = '{id}'"));
+        Assert.Equal(detail.Summary.FinishedAtUnixMs, Convert.ToInt64(Scalar(database, $"SELECT max(ended_at_ms) FROM evolq_jobs WHERE sweep_id = '{id}'")));
+        Assert.Equal(0L, Convert.ToInt64(Scalar(database,
+            $"SELECT count(*) FROM evolq_jobs WHERE sweep_id = '{id}' AND (launched_at_ms IS NULL OR ended_at_ms < launched_at_ms OR launched_at_ms < {detail.Summary.SubmittedAtUnixMs})")));
+        Assert.Contains("no_such_model", (string)Scalar(database, $"SELECT error FROM evolq_jobs WHERE job_id = '{id}.broken'")!, StringComparison.Ordinal);
+        Assert.Equal((long)detail.Jobs.Sum(j => j.Visits.Length), Convert.ToInt64(Scalar(database, "SELECT count(*) FROM evolq_block_visits")));
+        Assert.Equal(3L * detail.Jobs[0].Visits.Length, Convert.ToInt64(Scalar(database, "SELECT count(*) FROM evolq_block_visits")));
+        Assert.Equal(6L, Convert.ToInt64(Scalar(database, "SELECT count(*) FROM evolq_block_visits WHERE job_id = '" + id + ".a'")));
+        Assert.Equal((long)detail.Jobs.Sum(j => j.Metrics.Count), Convert.ToInt64(Scalar(database, "SELECT count(*) FROM evolq_job_metrics")));
+        Assert.True(detail.Jobs.Sum(j => j.Metrics.Count) >= 3, "the done jobs have metrics");
+    }
+}

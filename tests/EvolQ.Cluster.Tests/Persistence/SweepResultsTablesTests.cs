@@ -1,0 +1,213 @@
+using Akka.Actor;
+using Akka.Configuration;
+using EvolQ.Cluster.Persistence;
+using EvolQ.Cluster.Protocol;
+using EvolQ.Cluster.Sweeps;
+using EvolQ.Cluster.Workers;
+using EvolQ.Testing;
+using MessagePack;
+
+namespace EvolQ.Cluster.Tests.Persistence;
+
+/// <summary>The sweep results tables in the journal's SQLite file: written by the projection, replayed, rebuilt.</summary>
+public sealed class SweepResultsTablesTests
+{
+    private static readonly TimeSpan BatchCost = TimeSpan.FromMilliseconds(2);
+
+    private static ResultsDatabase Sqlite(string path) => new(JournalDatabase.Parse(path));
+
+    [Fact]
+    public async Task A_synthetic_sweep_lands_in_the_tables_of_the_journal_file_and_comes_back_after_replays_and_dropped_tables()
+    {
+        using var dir = new TempDirectory();
+        var file = dir.File("journal.db");
+        var database = Sqlite(file);
+        var spec = ResultsTables.Spec("sql1");
+        SweepDetail detail;
+        await using (var nodes = new TestNodes(file))
+        {
+            var node = await nodes.Start("coordinator, worker", [new SyntheticBackend(BatchCost), new SyntheticBackend(BatchCost)]);
+            detail = await ResultsTables.RunToEnd(node, spec);
+            await ResultsTables.WaitForTables(database, detail);
+        }
+        Assert.Equal((3, 1), (detail.Summary.Done, detail.Summary.Failed));
+        ResultsTables.AssertRows(database, detail);
+        var rows = ResultsTables.Dump(database);
+        Assert.Contains($"evolq_meta | schema_version | {ResultsSchema.Version}", rows, StringComparison.Ordinal);
+
+        // The journal replayed over rows that are already there (as if the tables had never recorded how far they got).
+        ResultsTables.Execute(database, "UPDATE evolq_meta SET value = 0 WHERE key = 'projected_sequence_nr'");
+        await Restarted(file, database, detail);
+        Assert.Equal(rows, ResultsTables.Dump(database));
+
+        // Tables deleted: the next start of the manager writes them again from the journal.
+        ResultsTables.Execute(database, "DROP TABLE evolq_jobs");
+        ResultsTables.Execute(database, "DROP TABLE evolq_block_visits");
+        await Restarted(file, database, detail);
+        Assert.Equal(rows, ResultsTables.Dump(database));
+
+        // A database that lags its journal (the last ended job and sweep state missing) catches up too.
+        ResultsTables.Execute(database, $"DELETE FROM evolq_job_metrics WHERE job_id = '{detail.Jobs[0].JobId}'");
+        ResultsTables.Execute(database, "UPDATE evolq_sweeps SET state = 'running', finished_at_ms = NULL");
+        ResultsTables.Execute(database, "UPDATE evolq_meta SET value = 3 WHERE key = 'projected_sequence_nr'");
+        await Restarted(file, database, detail);
+        Assert.Equal(rows, ResultsTables.Dump(database));
+    }
+
+    private static async Task Restarted(string file, ResultsDatabase database, SweepDetail detail)
+    {
+        await using var nodes = new TestNodes(file);
+        var node = await nodes.Start("coordinator, worker", [new SyntheticBackend(BatchCost)]);
+        var recovered = await ResultsTables.ManagerDetail(node, detail.Summary.SweepId, _ => true);
+        Assert.Null(ResultsTables.Difference(detail, recovered));
+        await ResultsTables.WaitForTables(database, detail);
+        // The projection may still be writing the last replayed events: the manager's stop waits for them.
+    }
+
+    [Fact]
+    public void Applying_the_journal_twice_or_after_a_prefix_gives_the_same_rows()
+    {
+        using var dir = new TempDirectory();
+        var spec = ResultsTables.Spec("replay");
+        var visits = new[] { new VisitRecord(0, 2, 1.5, 1.25, 7, 12), new VisitRecord(0, 1, double.NaN, double.PositiveInfinity, 9, 12) };
+        var metrics = new Dictionary<string, double> { ["float_top1"] = 88.65, ["fqvit_top1"] = 88.1, ["top1"] = 88.4, ["top5"] = 99.5, ["loss"] = 0.25 };
+        IJobEvent[] events =
+        [
+            new SweepSubmitted(spec, 1_000),
+            new SweepJobLaunched("replay", "replay.a", 1_100),
+            new SweepJobLaunched("replay", "replay.b", 1_200),
+            new SweepJobEnded("replay", "replay.a", JobPhase.Done, metrics, null, visits, 2_000),
+            new SweepCancelled("replay", 2_100),
+            new SweepResumed("replay"),
+            new SweepJobEnded("replay", "replay.b", JobPhase.Failed, new Dictionary<string, double>(), "worker lost", [], 2_500),
+            new SweepJobLaunched("replay", "replay.c"),
+            new SweepJobLaunched("replay", "replay.broken", 2_700),
+            new SweepJobEnded("replay", "replay.c", JobPhase.Done, metrics, null, visits, 3_000),
+            new SweepJobEnded("replay", "replay.broken", JobPhase.Failed, new Dictionary<string, double>(), "no model", [], 3_500),
+        ];
+
+        var once = Sqlite(dir.File("once.db"));
+        Project(once, events);
+        var rows = ResultsTables.Dump(once);
+        Project(once, events);
+        Assert.Equal(rows, ResultsTables.Dump(once));
+
+        var prefixed = Sqlite(dir.File("prefix.db"));
+        Project(prefixed, events[..6]);
+        Assert.Contains("evolq_sweeps | replay | sql results | tests/sql.conf | 2 | running | 1000 | NULL", ResultsTables.Dump(prefixed), StringComparison.Ordinal);
+        Project(prefixed, events);
+        Assert.Equal(rows, ResultsTables.Dump(prefixed));
+
+        Assert.Contains("evolq_sweeps | replay | sql results | tests/sql.conf | 2 | done | 1000 | 3500", rows, StringComparison.Ordinal);
+        Assert.Contains("evolq_jobs | replay.a | replay | 0 | synthetic | W4A8 | 0 | synthetic |  | done | NULL | 1100 | 2000", rows, StringComparison.Ordinal);
+        Assert.Contains("evolq_jobs | replay.c | replay | 2 | synthetic | W3A8 | 0 | synthetic |  | done | NULL | NULL | 3000", rows, StringComparison.Ordinal);
+        Assert.Contains("evolq_block_visits | replay.a | 1 | 0 | 1 | NULL | ∞ | 9 | 12", rows.Replace("Infinity", "∞", StringComparison.Ordinal), StringComparison.Ordinal);
+        var read = once.ReadSweep("replay");
+        Assert.Equal(visits, read.Jobs[0].Visits);
+        Assert.Equal("worker lost", read.Jobs[1].Error);
+        Assert.Equal((4, 2, 2, SweepState.Done), (read.Summary.Jobs, read.Summary.Done, read.Summary.Failed, read.Summary.State));
+    }
+
+    [Fact]
+    public void A_cancelled_sweep_reads_back_with_its_running_jobs_cancelled_and_the_waiting_ones_waiting()
+    {
+        using var dir = new TempDirectory();
+        var database = Sqlite(dir.File("cancel.db"));
+        Project(database, [new SweepSubmitted(ResultsTables.Spec("cx"), 10), new SweepJobLaunched("cx", "cx.a", 11), new SweepCancelled("cx", 12)]);
+        var summary = database.ReadSweep("cx").Summary;
+        Assert.Equal((SweepState.Cancelled, 3, 0, 1, 12L), (summary.State, summary.Waiting, summary.Running, summary.Cancelled, summary.FinishedAtUnixMs));
+        Project(database, [new SweepResumed("cx")]);
+        summary = database.ReadSweep("cx").Summary;
+        Assert.Equal((SweepState.Running, 1, 0, 0L), (summary.State, summary.Running, summary.Cancelled, summary.FinishedAtUnixMs));
+        var missing = Assert.Throws<ResultsDatabaseException>(() => database.ReadSweep("nope"));
+        Assert.StartsWith("There is no sweep 'nope' in Data Source=", missing.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_file_without_tables_or_with_a_newer_schema_is_refused_in_one_sentence_and_a_missing_file_is_not_created()
+    {
+        using var dir = new TempDirectory();
+        var missing = Sqlite(dir.File("missing.db"));
+        Assert.Equal($"There is no SQLite database '{dir.File("missing.db")}'.", Assert.Throws<ResultsDatabaseException>(() => missing.ReadSweep("s")).Message);
+        Assert.False(File.Exists(dir.File("missing.db")));
+
+        var empty = Sqlite(dir.File("empty.db"));
+        using (empty.Open())
+        {
+        }
+        Assert.Contains("holds no results tables (evolq_sweeps, evolq_jobs, evolq_block_visits, evolq_job_metrics missing)",
+            Assert.Throws<ResultsDatabaseException>(() => empty.ReadSweep("s")).Message, StringComparison.Ordinal);
+
+        var newer = Sqlite(dir.File("newer.db"));
+        Project(newer, [new SweepSubmitted(ResultsTables.Spec("n"), 10)]);
+        ResultsTables.Execute(newer, $"UPDATE evolq_meta SET value = {ResultsSchema.Version + 1} WHERE key = 'schema_version'");
+        Assert.Contains($"have schema version {ResultsSchema.Version + 1}, newer than this evolq's {ResultsSchema.Version}",
+            Assert.Throws<ResultsDatabaseException>(() => newer.ReadSweep("n")).Message, StringComparison.Ordinal);
+        using var connection = newer.Open();
+        Assert.Throws<ResultsDatabaseException>(() => newer.EnsureSchema(connection));
+    }
+
+    [Fact]
+    public async Task The_projection_keeps_its_events_while_the_database_cannot_be_written_and_writes_them_once_it_can()
+    {
+        using var dir = new TempDirectory();
+        var folder = dir.File("later");
+        var database = Sqlite(Path.Combine(folder, "results.db"));
+        using var system = ActorSystem.Create("projection", ConfigurationFactory.ParseString("akka.loglevel = WARNING"));
+        var log = LogCapture.Attach(system);
+        var projection = system.ActorOf(SweepResultsProjection.Props(database));
+        projection.Tell(new SweepResultsProjection.Projected(1, new SweepSubmitted(ResultsTables.Spec("late"), 10)));
+        projection.Tell(new SweepResultsProjection.Projected(2, new SweepJobLaunched("late", "late.a", 11)));
+
+        // SQLite cannot create a file in a folder that does not exist: every write fails until the folder appears.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!log.Any(e => e is Akka.Event.Warning && e.Message.ToString()!.Contains("retrying in", StringComparison.Ordinal)))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "no warning about the failed write");
+            await Task.Delay(20);
+        }
+        // Nothing new arrives: the retry timer alone writes the kept events.
+        Directory.CreateDirectory(folder);
+        await Until(() => database.ReadSweep("late").Summary is { Running: 1, Waiting: 3 });
+        projection.Tell(new SweepResultsProjection.Projected(3, new SweepCancelled("late", 12)));
+        await Until(() => database.ReadSweep("late").Summary is { State: SweepState.Cancelled, Cancelled: 1, Waiting: 3 });
+        Assert.Contains("evolq_meta | projected_sequence_nr | 3", ResultsTables.Dump(database), StringComparison.Ordinal);
+        Assert.False(projection.IsNobody());
+    }
+
+    [Fact]
+    public void A_launch_journaled_before_launches_carried_a_time_still_reads()
+    {
+        // Journals written by earlier builds hold a two-field SweepJobLaunched.
+        var old = MessagePackSerializer.Serialize(new object[] { "s", "s.a" });
+        var launched = MessagePackSerializer.Deserialize<SweepJobLaunched>(old);
+        Assert.Equal(new SweepJobLaunched("s", "s.a", 0), launched);
+    }
+
+    private static async Task Until(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (true)
+        {
+            try
+            {
+                if (condition())
+                    return;
+            }
+            catch (ResultsDatabaseException)
+            {
+            }
+            Assert.True(DateTime.UtcNow < deadline, "the projection did not write its events after the database came back");
+            await Task.Delay(50);
+        }
+    }
+
+    private static void Project(ResultsDatabase database, IEnumerable<IJobEvent> events)
+    {
+        using var connection = database.Open();
+        database.EnsureSchema(connection);
+        var sequence = 0L;
+        foreach (var e in events)
+            database.Apply(connection, ++sequence, e);
+    }
+}
