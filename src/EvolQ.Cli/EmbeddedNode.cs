@@ -14,6 +14,11 @@ internal static class EmbeddedNode
         {
             return EvolQNode.StartAsync(config, backends).GetAwaiter().GetResult();
         }
+        catch (TimeoutException) when (config.GetBoolean(Cluster.Kubernetes.ClusterBootstrapping.EnabledKey, false))
+        {
+            var limit = config.GetTimeSpan("evolq.cluster-bootstrap-up-timeout", TimeSpan.FromMinutes(5));
+            throw new UserInputException($"The node did not become a cluster member within {limit.TotalMinutes:0.#} min of cluster bootstrap: check that the pods can list each other (RBAC) and reach each other's bootstrap port.");
+        }
         catch (TimeoutException)
         {
             throw new UserInputException("The node did not become a cluster member within 30 s: check that a seed node (EVOLQ_SEEDS) is running and reachable.");
