@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Configuration;
@@ -83,7 +82,7 @@ public sealed class KubernetesProfileTests
     public async Task A_node_of_the_profile_forms_its_cluster_through_bootstrap_and_runs_a_job()
     {
         using var dir = new TempDirectory();
-        var management = FreePort();
+        var management = Loopback.FreePort();
         await using var api = FakeApiServer.Start(Pod("node-0", "127.0.0.1", management));
         var config = BootstrapNode(dir.File("journal.db"), management, api.Url);
 
@@ -108,7 +107,7 @@ public sealed class KubernetesProfileTests
         // Both find both pods through the (fake) API server and probe each other's seed-nodes route: the lowest
         // address forms the cluster, the other joins it.
         using var dir = new TempDirectory();
-        var ports = new[] { FreePort(), FreePort() };
+        var ports = new[] { Loopback.FreePort(), Loopback.FreePort() };
         await using var api = FakeApiServer.Start(Pod("node-0", "127.0.0.1", ports[0]), Pod("node-1", "127.0.0.1", ports[1]));
         var starting = ports.Select(p => EvolQNode.StartAsync(BootstrapNode(dir.File("journal.db"), p, api.Url, required: 2),
             [new SyntheticBackend()], upTimeout: TimeSpan.FromSeconds(40))).ToArray();
@@ -250,12 +249,5 @@ public sealed class KubernetesProfileTests
         public static FakeApiServer Start(params V1Pod[] pods) => new(pods);
 
         public ValueTask DisposeAsync() => server.DisposeAsync();
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -58,8 +58,12 @@ public static class RunCommand
             var enumerator = lines.GetAsyncEnumerator(stop.Token);
             try
             {
-                while (enumerator.MoveNextAsync().AsTask().GetAwaiter().GetResult())
-                    console.Output.WriteLine(enumerator.Current);
+                // A terminal gets the live table of `evolq sweep show --follow`; logs and pipes keep the lines.
+                if (ProgressDisplay.IsInteractive(console))
+                    SweepBoardView.Show(console, SweepProgress.Boards(node.Sweeps, node.Jobs, spec.SweepId, TimeSpan.FromSeconds(1), stop.Token), spec.SweepId).GetAwaiter().GetResult();
+                else
+                    while (enumerator.MoveNextAsync().AsTask().GetAwaiter().GetResult())
+                        console.Output.WriteLine(enumerator.Current);
             }
             catch (OperationCanceledException) when (stop.Stopped)
             {

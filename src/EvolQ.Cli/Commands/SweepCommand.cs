@@ -229,15 +229,35 @@ public static class SweepCommand
         return (Status(console, end), texts);
     }
 
-    /// <summary>The sweep's progress lines until it ends (0), or until Ctrl+C/SIGTERM stops watching (130).</summary>
+    /// <summary>
+    /// The sweep's progress until it ends (0), or until Ctrl+C/SIGTERM stops watching (130): on a terminal a live table
+    /// redrawn in place, otherwise (logs, pipes, CI) progress lines without escape codes.
+    /// </summary>
     private static async Task<int> Follow(CtlClient client, CommandConsole console, string sweepId, int every)
     {
         if (every < 1)
             throw new UserInputException("--progress-every must be at least 1 second.");
         using var stop = new StopSignal();
-        var end = await client.RunAsync(
-            ["evolq", "sweep", "follow", sweepId, "--every", every.ToString(System.Globalization.CultureInfo.InvariantCulture)],
-            null, frame => Print(console, frame), stop.Token).ConfigureAwait(false);
+        var words = new List<string> { "evolq", "sweep", "follow", sweepId, "--every", every.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        EndFrame end;
+        if (ProgressDisplay.IsInteractive(console))
+        {
+            // Lines (the failures, the end line) come after the last table: printed under it once the display stops.
+            var after = new List<string>();
+            end = await SweepBoardView.Live(console, $"sweep {sweepId}: waiting for its state...", update =>
+                client.RunAsync([.. words, "--table"], null, frame =>
+                {
+                    if (frame is TableFrame table)
+                        update(SweepBoardView.Render(table));
+                    else if (frame is TextFrame text)
+                        after.Add(text.Text);
+                    return Task.CompletedTask;
+                }, stop.Token)).ConfigureAwait(false);
+            foreach (var line in after)
+                console.Output.WriteLine(line);
+        }
+        else
+            end = await client.RunAsync(words, null, frame => Print(console, frame), stop.Token).ConfigureAwait(false);
         if (stop.Stopped)
         {
             console.Error.WriteLine($"evolq: stopped watching; sweep {sweepId} goes on (evolq sweep show {sweepId} --follow watches again).");

@@ -64,6 +64,107 @@ public static class SweepProgress
         }
     }
 
+    /// <summary>The columns of <see cref="Table"/>.</summary>
+    public static readonly IReadOnlyList<string> TableColumns =
+        ["job", "model", "bits", "seed", "phase", "pass/block", "evaluations", "best loss", "eval/s", "ETA"];
+
+    /// <summary>
+    /// The sweep as a table at every poll, the last one after it ended (done or cancelled): its state, and per job the
+    /// coordinator's live status (a job that is not running shows what the sweep manager recorded).
+    /// </summary>
+    /// <param name="sweeps">The sweep manager (or its proxy).</param>
+    /// <param name="jobs">The job region (or its proxy).</param>
+    public static async IAsyncEnumerable<SweepBoard> Boards(
+        IActorRef sweeps, IActorRef jobs, string sweepId, TimeSpan poll,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(sweeps);
+        ArgumentNullException.ThrowIfNull(jobs);
+        var askTimeout = TimeSpan.FromSeconds(10);
+        var rates = new EvaluationRates();
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var reply = await sweeps.Ask<object>(new GetSweep(sweepId), askTimeout, cancellationToken);
+            if (reply is SweepRejected rejected)
+                throw new InvalidOperationException(rejected.Reason);
+            var detail = (SweepDetail)reply;
+            var live = new Dictionary<string, JobStatus>(StringComparer.Ordinal);
+            foreach (var job in detail.Jobs.Where(j => j.Phase is JobPhase.Calibrating or JobPhase.Searching or JobPhase.Evaluating))
+            {
+                if (await jobs.Ask<object>(new GetJobStatus(job.JobId), askTimeout, cancellationToken) is JobStatus status)
+                    live[job.JobId] = status;
+            }
+            var now = DateTime.UtcNow;
+            var perSecond = live.Values
+                .Where(s => s.Phase == JobPhase.Searching)
+                .Select(s => (s.JobId, Rate: rates.Observe(s.JobId, s.EvaluationsDone, now)))
+                .Where(r => r.Rate is not null)
+                .ToDictionary(r => r.JobId, r => r.Rate!.Value, StringComparer.Ordinal);
+            yield return Board(detail, live, perSecond);
+            if (detail.Summary.State != SweepState.Running)
+                yield break;
+            await Task.Delay(poll, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// One poll of a sweep as rows: the sweep manager's view of each job, overlaid with the live status of its
+    /// coordinator where there is one, and the evaluation rate measured across polls (ETA = what is left / rate).
+    /// </summary>
+    public static SweepBoard Board(SweepDetail detail, IReadOnlyDictionary<string, JobStatus> live, IReadOnlyDictionary<string, double> perSecond)
+    {
+        ArgumentNullException.ThrowIfNull(detail);
+        ArgumentNullException.ThrowIfNull(live);
+        ArgumentNullException.ThrowIfNull(perSecond);
+        var rows = detail.Jobs.Select(job =>
+        {
+            if (live.TryGetValue(job.JobId, out var s) && s.Phase is JobPhase.Calibrating or JobPhase.Searching or JobPhase.Evaluating)
+            {
+                double? rate = perSecond.TryGetValue(job.JobId, out var r) && r > 0 ? r : null;
+                TimeSpan? remaining = rate is { } v && s.Phase == JobPhase.Searching
+                    ? TimeSpan.FromSeconds(Math.Max(0, s.EvaluationsPlanned - s.EvaluationsDone) / v)
+                    : null;
+                return new SweepBoardRow(job.JobId, job.Model, job.Bits, job.Seed, s.Phase,
+                    s.Phase == JobPhase.Searching ? s.Pass : null, s.Phase == JobPhase.Searching && s.Block >= 0 ? s.Block : null,
+                    s.EvaluationsDone, s.EvaluationsPlanned, s.BestLoss, rate, remaining, s.Error);
+            }
+            // A finished job: the evaluations of its visits and its final loss.
+            var evaluations = job.Visits?.Sum(v => (long)v.Evaluations) ?? 0;
+            return new SweepBoardRow(job.JobId, job.Model, job.Bits, job.Seed, job.Phase, null, null,
+                evaluations, job.Phase == JobPhase.Done ? evaluations : 0,
+                job.Metrics.TryGetValue("loss", out var loss) ? loss : double.NaN, null, null, job.Error);
+        }).ToArray();
+        return new SweepBoard(detail.Summary, rows);
+    }
+
+    /// <summary>
+    /// The board as a header line (the sweep's state and counts), one row of cells per job (<see cref="TableColumns"/>)
+    /// and a note per failed job with its error.
+    /// </summary>
+    public static (string Title, IReadOnlyList<IReadOnlyList<string>> Rows, IReadOnlyList<string> Notes) Table(SweepBoard board)
+    {
+        ArgumentNullException.ThrowIfNull(board);
+        var s = board.Summary;
+        var title = string.Create(CultureInfo.InvariantCulture,
+            $"sweep {s.SweepId} ({s.Name}): {s.State.ToString().ToLowerInvariant()}; {s.Jobs} jobs: {s.Running} running, {s.Waiting} waiting, {s.Done} done, {s.Failed} failed, {s.Cancelled} cancelled");
+        var rows = board.Rows.Select(r => (IReadOnlyList<string>)
+        [
+            r.JobId, r.Model, r.Bits, r.Seed.ToString(CultureInfo.InvariantCulture),
+            r.Phase.ToString().ToLowerInvariant(),
+            r.Pass is { } pass ? string.Create(CultureInfo.InvariantCulture, $"{pass + 1}/{(r.Block is { } b ? b.ToString(CultureInfo.InvariantCulture) : "-")}") : "-",
+            r.EvaluationsPlanned > 0 ? string.Create(CultureInfo.InvariantCulture, $"{r.EvaluationsDone}/{r.EvaluationsPlanned}") : "-",
+            double.IsFinite(r.BestLoss) ? r.BestLoss.ToString("0.000000", CultureInfo.InvariantCulture) : "-",
+            r.PerSecond is { } rate ? rate.ToString("0.0", CultureInfo.InvariantCulture) : "-",
+            r.Remaining is { } eta ? Duration(eta) : "-",
+        ]).ToArray();
+        var notes = board.Rows.Where(r => r.Phase == JobPhase.Failed).Select(r => $"{r.JobId} failed: {r.Error ?? "no reason given"}").ToArray();
+        return (title, rows, notes);
+    }
+
+    /// <summary>The line that ends a followed sweep (done or cancelled, with its counts).</summary>
+    public static string EndLine(SweepSummary summary) => Ended(summary);
+
     /// <summary>A job's phase in words; a finished job with its accuracies.</summary>
     public static string Describe(SweepJobState job) => job.Phase switch
     {
@@ -86,12 +187,14 @@ public static class SweepProgress
             var perSecond = (status.EvaluationsDone - before.Done) / (now - before.At).TotalSeconds;
             var remaining = TimeSpan.FromSeconds((status.EvaluationsPlanned - status.EvaluationsDone) / perSecond);
             text += string.Create(CultureInfo.InvariantCulture,
-                $", {perSecond:0.0}/s, ETA {remaining.ToString(remaining.TotalHours >= 1 ? @"h\:mm\:ss" : @"m\:ss", CultureInfo.InvariantCulture)}");
+                $", {perSecond:0.0}/s, ETA {Duration(remaining)}");
         }
         if (!rates.TryGetValue(status.JobId, out var kept) || status.EvaluationsDone != kept.Done)
             rates[status.JobId] = (now, status.EvaluationsDone);
         return text;
     }
+
+    private static string Duration(TimeSpan t) => t.ToString(t.TotalHours >= 1 ? @"h\:mm\:ss" : @"m\:ss", CultureInfo.InvariantCulture);
 
     private static string Ended(SweepSummary s) => string.Create(CultureInfo.InvariantCulture,
         $"sweep {s.SweepId} {(s.State == SweepState.Done ? "done" : "cancelled")}: {s.Done} jobs done, {s.Failed} failed, {s.Cancelled} cancelled, {s.Waiting} not started.");
@@ -100,4 +203,40 @@ public static class SweepProgress
         job.Metrics.TryGetValue(name, out var value)
             ? value.ToString(format, CultureInfo.InvariantCulture) + (name.EndsWith("top1", StringComparison.Ordinal) ? "%" : "")
             : "?";
+}
+
+/// <summary>One poll of a followed sweep: its summary and one row per job.</summary>
+public sealed record SweepBoard(SweepSummary Summary, IReadOnlyList<SweepBoardRow> Rows);
+
+/// <summary>One job in <see cref="SweepBoard"/>; Pass and Block only while it searches, rate and ETA once measured.</summary>
+/// <param name="BestLoss">The best loss of the visit in progress, or the final loss of a finished job; NaN when none.</param>
+public sealed record SweepBoardRow(
+    string JobId, string Model, string Bits, long Seed, JobPhase Phase, int? Pass, int? Block,
+    long EvaluationsDone, long EvaluationsPlanned, double BestLoss, double? PerSecond, TimeSpan? Remaining, string? Error);
+
+/// <summary>
+/// Evaluations per second of each job from consecutive polls, over the polls of the last few seconds: one poll apart
+/// (half a second) the count moves in steps of a whole generation, so a single interval would swing between 0 and
+/// twice the true rate.
+/// </summary>
+public sealed class EvaluationRates(TimeSpan? window = null)
+{
+    private readonly TimeSpan window = window ?? TimeSpan.FromSeconds(10);
+    private readonly Dictionary<string, Queue<(DateTime At, long Done)>> seen = new(StringComparer.Ordinal);
+
+    /// <summary>Records a job's count at <paramref name="at"/>; its rate since the oldest poll kept, null before two polls.</summary>
+    public double? Observe(string jobId, long done, DateTime at)
+    {
+        if (!seen.TryGetValue(jobId, out var polls))
+            seen[jobId] = polls = new Queue<(DateTime, long)>();
+        // A count that went back (a resumed job replaying, a new visit after a restart) starts the measurement over.
+        if (polls.Count > 0 && done < polls.Last().Done)
+            polls.Clear();
+        polls.Enqueue((at, done));
+        while (polls.Count > 2 && at - polls.Peek().At > window)
+            polls.Dequeue();
+        var first = polls.Peek();
+        var seconds = (at - first.At).TotalSeconds;
+        return polls.Count < 2 || seconds <= 0 ? null : (done - first.Done) / seconds;
+    }
 }

@@ -1,9 +1,8 @@
 using System.CommandLine;
-using System.Net;
-using System.Net.Sockets;
 using EvolQ.Cli.Commands;
 using EvolQ.Cli.Ctl;
 using EvolQ.Cluster.Inspection.Wire;
+using EvolQ.Testing;
 
 namespace EvolQ.Cli.Tests.Ctl;
 
@@ -44,7 +43,7 @@ public sealed class CtlCommandTests(CtlTestNode fixture)
         var wrong = Cli.Run("ctl", fixture.Endpoint, "--token", "nope", "cluster", "show").AssertUserError();
         Assert.Equal($"The node at {fixture.Endpoint} refused the connection: The node refused the ctl token.", wrong);
 
-        var free = FreePort();
+        var free = Loopback.FreePort();
         var unreachable = Cli.Run("ctl", $"127.0.0.1:{free}", "cluster", "show").AssertUserError();
         Assert.StartsWith($"Cannot reach a node at 127.0.0.1:{free}: Connection refused", unreachable, StringComparison.Ordinal);
 
@@ -121,15 +120,6 @@ public sealed class CtlCommandTests(CtlTestNode fixture)
     }
 
     private CtlClientHandle Connect() => new(CtlClient.ConnectAsync("127.0.0.1", int.Parse(fixture.Endpoint.Split(':')[1], System.Globalization.CultureInfo.InvariantCulture), CtlTestNode.Token, TimeSpan.FromSeconds(5)).GetAwaiter().GetResult());
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 
     /// <summary>A connected client disposed synchronously at the end of a test.</summary>
     private sealed class CtlClientHandle(CtlClient client) : IDisposable

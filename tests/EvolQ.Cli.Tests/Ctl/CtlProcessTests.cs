@@ -25,7 +25,7 @@ public sealed class CtlProcessTests
             evolq.worker.heartbeat-interval = 300ms
             akka.cluster.pub-sub.gossip-interval = 200ms
             """);
-        var port = NodeProcess.FreePort();
+        var port = Loopback.FreePort();
         using var node = await NodeProcess.Start("coordinator,worker", port, [port], dir.File("journal.db"), config, "--backend", "synthetic");
         var endpoint = $"127.0.0.1:{node.CtlPort}";
 

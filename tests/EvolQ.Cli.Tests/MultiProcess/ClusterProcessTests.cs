@@ -148,7 +148,7 @@ internal sealed class SweepCluster : IAsyncDisposable
         var cluster = new SweepCluster(directory, log, SweepFile.Load(directory.File("sweep.conf")));
         try
         {
-            var ports = Enumerable.Range(0, coordinators + workers).Select(_ => NodeProcess.FreePort()).ToArray();
+            var ports = Enumerable.Range(0, coordinators + workers).Select(_ => Loopback.FreePort()).ToArray();
             var seeds = ports.Take(coordinators).ToArray();
             // The founding seed first: the others join it.
             for (var c = 0; c < coordinators; c++)

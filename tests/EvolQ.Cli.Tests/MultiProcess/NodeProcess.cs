@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
+using EvolQ.Testing;
 
 namespace EvolQ.Cli.Tests.MultiProcess;
 
@@ -55,7 +54,7 @@ internal sealed class NodeProcess : IDisposable
         info.Environment["EVOLQ_ROLES"] = roles;
         info.Environment["EVOLQ_DB"] = database;
         info.Environment["EVOLQ_CONFIG"] = configFile;
-        var ctlPort = FreePort();
+        var ctlPort = Loopback.FreePort();
         info.Environment["EVOLQ_CTL_PORT"] = ctlPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var process = Process.Start(info) ?? throw new InvalidOperationException("evolq node did not start.");
         var node = new NodeProcess(process, port, roles, ctlPort);
@@ -70,14 +69,6 @@ internal sealed class NodeProcess : IDisposable
             throw new InvalidOperationException($"evolq node ({roles}, port {port}) did not come up:\n{node.Output}");
         }
         return node;
-    }
-
-    /// <summary>A TCP port nothing listens on right now.</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>kill -9: no shutdown, no leave, nothing flushed.</summary>

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Akka.Actor;
 using EvolQ.Cli.Tests.Ctl;
 using EvolQ.Cluster;
@@ -134,7 +132,7 @@ public sealed class SweepCommandTests(SweepTestNode fixture)
         var wrong = Cli.Run("sweep", "list", "--node", fixture.Endpoint, "--token", "nope").AssertUserError();
         Assert.Equal($"The node at {fixture.Endpoint} refused the connection: The node refused the ctl token.", wrong);
 
-        var free = FreePort();
+        var free = Loopback.FreePort();
         var unreachable = Cli.Run("sweep", "show", "x", "--node", $"127.0.0.1:{free}").AssertUserError();
         Assert.StartsWith($"Cannot reach a node at 127.0.0.1:{free}: Connection refused", unreachable, StringComparison.Ordinal);
 
@@ -152,14 +150,5 @@ public sealed class SweepCommandTests(SweepTestNode fixture)
         }
         Assert.Equal("'host:x' is not a node's ctl endpoint: write host:port, for example 127.0.0.1:9110.",
             Cli.Run("sweep", "list", "--node", "host:x").AssertUserError());
-    }
-
-    internal static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 }

@@ -1,8 +1,7 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using Npgsql;
+using EvolQ.Testing;
 
 namespace EvolQ.Cluster.Tests.Persistence;
 
@@ -45,7 +44,7 @@ public sealed class PostgresServer : IDisposable
             Run(Path.Combine(bin, "initdb"),
                 ["-D", data, "-U", User, "--pwfile", passwordFile, "--auth", "scram-sha-256", "-E", "UTF8", "--locale", "C", "--no-sync"]);
             File.Delete(passwordFile);
-            Port = FreePort();
+            Port = Loopback.FreePort();
             var options = $"-p {Port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=50";
             Run(Path.Combine(bin, "pg_ctl"), ["-D", data, "-l", Path.Combine(root, "server.log"), "-w", "-t", "60", "-o", options, "start"]);
             // The fixture is usable only once a password login over TCP works.
@@ -121,13 +120,6 @@ public sealed class PostgresServer : IDisposable
             .OrderByDescending(d => int.TryParse(Path.GetFileName(d).Split('.')[0], out var v) ? v : 0)
             .Select(d => Path.Combine(d, "bin"))
             .FirstOrDefault();
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private void Run(string program, IReadOnlyList<string> arguments, bool asPostgres = true)

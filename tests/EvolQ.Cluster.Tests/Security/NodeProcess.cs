@@ -1,7 +1,6 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
+using EvolQ.Testing;
 
 namespace EvolQ.Cluster.Tests.Security;
 
@@ -47,19 +46,11 @@ internal sealed class NodeProcess : IAsyncDisposable
         foreach (var argument in new[] { Evolq(), "node", "--backend", "synthetic", "--synthetic-workers", "1" })
             start.ArgumentList.Add(argument);
         // Ports of endpoints a node may open besides remoting, so that several nodes fit on one machine.
-        start.Environment["EVOLQ_CTL_PORT"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
-        start.Environment["EVOLQ_HTTP_PORT"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        start.Environment["EVOLQ_CTL_PORT"] = Loopback.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        start.Environment["EVOLQ_HTTP_PORT"] = Loopback.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
         foreach (var (name, value) in environment)
             start.Environment[name] = value;
         return new NodeProcess(Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start."));
-    }
-
-    /// <summary>A port free on loopback now.</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>Waits until the output contains <paramref name="text"/>; fails with the output if the node exits or time runs out.</summary>

@@ -18,10 +18,10 @@ public sealed class TlsNodeProcessTests
         using var dir = new TempDirectory();
         var certificate = TestCertificates.SelfSigned(dir.Path, "evolq-cluster", Password);
         var impostor = TestCertificates.SelfSigned(dir.Path, "evolq-impostor", Password);
-        var seedPort = NodeProcess.FreePort();
+        var seedPort = Loopback.FreePort();
         Dictionary<string, string> Node(string name, string? pfx, string roles, bool joinSeed)
         {
-            var port = name == "seed" ? seedPort : NodeProcess.FreePort();
+            var port = name == "seed" ? seedPort : Loopback.FreePort();
             var env = new Dictionary<string, string>
             {
                 ["EVOLQ_HOSTNAME"] = "127.0.0.1",
