@@ -9,7 +9,7 @@ namespace EvolQ.Cli.Commands;
 /// The live table of a followed sweep (`evolq sweep show --follow`, `evolq run` on a terminal): a header line with the
 /// sweep's state and counts over one row per job, redrawn in place at every refresh.
 /// </summary>
-internal static class SweepBoardView
+public static class SweepBoardView
 {
     /// <summary>Columns whose cells are numbers, right-aligned so that digits line up.</summary>
     private static readonly HashSet<string> Numeric = new(StringComparer.Ordinal) { "seed", "pass/block", "evaluations", "best loss", "eval/s", "ETA" };
@@ -49,7 +49,7 @@ internal static class SweepBoardView
     /// Redraws the view in place for every update that <paramref name="follow"/> passes on until it returns; what stays
     /// on screen is the last table.
     /// </summary>
-    public static async Task<T> Live<T>(CommandConsole console, string waiting, Func<Action<IRenderable>, Task<T>> follow)
+    internal static async Task<T> Live<T>(CommandConsole console, string waiting, Func<Action<IRenderable>, Task<T>> follow)
     {
         ArgumentNullException.ThrowIfNull(console);
         ArgumentNullException.ThrowIfNull(follow);
@@ -74,7 +74,7 @@ internal static class SweepBoardView
     /// Shows the boards of an in-process sweep live until it ends, then its failures and the end line (as the lines
     /// of <see cref="SweepProgress.Follow"/> end). Cancelling stops it with OperationCanceledException.
     /// </summary>
-    public static async Task Show(CommandConsole console, IAsyncEnumerable<SweepBoard> boards, string sweepId)
+    internal static async Task Show(CommandConsole console, IAsyncEnumerable<SweepBoard> boards, string sweepId)
     {
         ArgumentNullException.ThrowIfNull(boards);
         var last = await Live<SweepBoard?>(console, $"sweep {sweepId}: waiting for its state...", async update =>

@@ -1,0 +1,53 @@
+using Akka.Actor;
+using EvolQ.Cluster;
+using EvolQ.Cluster.Configuration;
+using EvolQ.Cluster.Inspection;
+using EvolQ.Cluster.Workers;
+using EvolQ.Testing;
+
+namespace EvolQ.Cli.Tests.Ctl;
+
+/// <summary>`cluster join ADDRESS` from the ctl palette, between two live nodes on loopback.</summary>
+public sealed class ClusterJoinTests
+{
+    private const string Token = "join-token";
+
+    [Fact]
+    public async Task Cluster_join_makes_a_node_that_started_alone_join_another_and_cluster_show_lists_both()
+    {
+        using var dir = new TempDirectory("evolq-join");
+        await using var first = await EvolQNode.StartAsync(CtlTestNode.NodeConfigFor(dir.File("first.db"), Token), [new SyntheticBackend()]);
+        first.StartCtl();
+        // The second node started alone: its actor system and ctl endpoint run, but it joined no cluster (no seeds,
+        // not itself), so an operator can tell it where to go.
+        using var alone = ActorSystem.Create(NodeConfig.SystemName, NodeSetup.Prepare(CtlTestNode.NodeConfigFor(dir.File("second.db"), Token)));
+        var self = Akka.Cluster.Cluster.Get(alone).SelfAddress;
+        await using var ctl = CtlServer.Start(alone, ActorRefs.Nobody, null, CtlSettings.From(alone.Settings.Config));
+        var endpoint = $"127.0.0.1:{ctl.EndPoint.Port}";
+        Assert.Empty(Akka.Cluster.Cluster.Get(alone).State.Members);
+
+        var join = Cli.Run("ctl", endpoint, "--token", Token, "cluster", "join", $"127.0.0.1:{first.Address.Port}");
+        join.AssertSuccess();
+        Assert.Equal($"This node is joining {first.Address}.", join.Output.Trim());
+
+        // Both nodes see both members Up, in their own cluster show.
+        foreach (var node in new[] { endpoint, $"127.0.0.1:{first.Ctl!.EndPoint.Port}" })
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+            CliRun show;
+            while (!BothUp(show = Cli.Run("ctl", node, "--token", Token, "cluster", "show"), first.Address, self))
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"cluster show on {node} did not list both members Up: {show.Output}{show.Error}");
+                await Task.Delay(200);
+            }
+        }
+        await Akka.Cluster.Cluster.Get(alone).LeaveAsync();
+    }
+
+    private static bool BothUp(CliRun show, Address first, Address second) =>
+        show.ExitCode == 0
+        && System.Text.RegularExpressions.Regex.IsMatch(show.Output, $@"{Escape(first)}\s.*\bUp\b")
+        && System.Text.RegularExpressions.Regex.IsMatch(show.Output, $@"{Escape(second)}\s.*\bUp\b");
+
+    private static string Escape(Address address) => System.Text.RegularExpressions.Regex.Escape(address.ToString());
+}

@@ -1,0 +1,99 @@
+using EvolQ.Cli.Commands;
+using EvolQ.Cli.Tests.Ctl;
+using EvolQ.Cluster.Protocol;
+using EvolQ.Cluster.Sweeps;
+
+namespace EvolQ.Cli.Tests.Sweep;
+
+/// <summary>The live follow table as a pure function of the sweep's state, against golden text; rates from polls.</summary>
+public sealed class SweepBoardTests
+{
+    private static readonly Dictionary<string, double> NoMetrics = [];
+
+    [Fact]
+    public void A_board_of_jobs_in_every_phase_renders_as_the_golden_table()
+    {
+        var summary = new SweepSummary("paper", "Evol-Q paper table", SweepState.Running, 5, 1, 2, 1, 1, 0, 0, 0);
+        var detail = new SweepDetail(summary,
+        [
+            Job("paper.deit_tiny.w4a8.s0", "deit_tiny", "W4A8", 0, JobPhase.Done,
+                new Dictionary<string, double> { ["top1"] = 71.52, ["loss"] = 0.1234567 }, null, [Visit(0, 11, 320), Visit(0, 10, 320)]),
+            Job("paper.deit_tiny.w4a8.s1", "deit_tiny", "W4A8", 1, JobPhase.Searching, NoMetrics, null, []),
+            Job("paper.deit_tiny.w3a8.s0", "deit_tiny", "W3A8", 0, JobPhase.Calibrating, NoMetrics, null, []),
+            Job("paper.deit_tiny.w3a8.s1", "deit_tiny", "W3A8", 1, JobPhase.Failed, NoMetrics, "The checkpoint /ckpt/deit_tiny.pth does not exist.", []),
+            Job("paper.deit_tiny.w8a8.s0", "deit_tiny", "W8A8", 0, JobPhase.Pending, NoMetrics, null, []),
+        ], "paper.conf");
+        var live = new Dictionary<string, JobStatus>
+        {
+            // The coordinator knows more than the manager: the searching job is in its second pass, block 3.
+            ["paper.deit_tiny.w4a8.s1"] = Status("paper.deit_tiny.w4a8.s1", JobPhase.Searching, 4_870, 7_680, pass: 1, block: 3, best: 0.0456789),
+            ["paper.deit_tiny.w3a8.s0"] = Status("paper.deit_tiny.w3a8.s0", JobPhase.Calibrating, 0, 0, pass: 0, block: -1, best: double.NaN),
+        };
+        var rates = new Dictionary<string, double> { ["paper.deit_tiny.w4a8.s1"] = 2.5 };
+
+        var board = SweepProgress.Board(detail, live, rates);
+
+        // What is left over the measured rate: (7680 - 4870) / 2.5 s = 18:44.
+        Assert.Equal(TimeSpan.FromSeconds(1124), board.Rows[1].Remaining);
+        Golden.AssertMatches("sweep-board", Rendered(board));
+        Assert.Equal(["paper.deit_tiny.w3a8.s1 failed: The checkpoint /ckpt/deit_tiny.pth does not exist."], SweepProgress.Table(board).Notes);
+    }
+
+    [Fact]
+    public void An_eta_of_an_hour_or_more_shows_hours_and_a_job_without_a_rate_shows_none()
+    {
+        var summary = new SweepSummary("s", "s", SweepState.Running, 2, 0, 2, 0, 0, 0, 0, 0);
+        var detail = new SweepDetail(summary,
+        [
+            Job("s.a", "m", "W4A8", 0, JobPhase.Searching, NoMetrics, null, []),
+            Job("s.b", "m", "W4A8", 1, JobPhase.Searching, NoMetrics, null, []),
+        ], "s.conf");
+        var live = new Dictionary<string, JobStatus>
+        {
+            ["s.a"] = Status("s.a", JobPhase.Searching, 100, 36_100, pass: 0, block: 11, best: 1),
+            ["s.b"] = Status("s.b", JobPhase.Searching, 0, 36_100, pass: 0, block: 11, best: double.PositiveInfinity),
+        };
+
+        var (_, rows, notes) = SweepProgress.Table(SweepProgress.Board(detail, live, new Dictionary<string, double> { ["s.a"] = 10 }));
+
+        Assert.Equal(["s.a", "m", "W4A8", "0", "searching", "1/11", "100/36100", "1.000000", "10.0", "1:00:00"], rows[0]);
+        Assert.Equal(["s.b", "m", "W4A8", "1", "searching", "1/11", "0/36100", "-", "-", "-"], rows[1]);
+        Assert.Empty(notes);
+    }
+
+    [Fact]
+    public void Rates_come_from_the_polls_of_the_last_few_seconds_and_restart_when_the_count_goes_back()
+    {
+        var rates = new EvaluationRates(TimeSpan.FromSeconds(10));
+        var t0 = new DateTime(2026, 11, 1, 12, 0, 0, DateTimeKind.Utc);
+
+        Assert.Null(rates.Observe("j", 0, t0));
+        // Generations arrive in steps: 12 at once after a second, nothing for the next.
+        Assert.Equal(12.0, rates.Observe("j", 12, t0.AddSeconds(1)));
+        Assert.Equal(6.0, rates.Observe("j", 12, t0.AddSeconds(2)));
+        Assert.Equal(8.0, rates.Observe("j", 24, t0.AddSeconds(3)));
+        // Polls older than the window drop out: from t0+3 (24) to t0+15 (84), 60 in 12 s.
+        Assert.Equal(5.0, rates.Observe("j", 84, t0.AddSeconds(15)));
+        // Another job is measured on its own.
+        Assert.Null(rates.Observe("k", 500, t0.AddSeconds(15)));
+        // A count that went back (a restarted coordinator replaying) starts over.
+        Assert.Null(rates.Observe("j", 10, t0.AddSeconds(16)));
+        Assert.Equal(4.0, rates.Observe("j", 14, t0.AddSeconds(17)));
+    }
+
+    /// <summary>The view as a redirected console (160 columns, no escape codes) writes it.</summary>
+    internal static string Rendered(SweepBoard board)
+    {
+        using var output = new StringWriter();
+        new CommandConsole(output, TextWriter.Null).Ansi.Write(SweepBoardView.Render(board));
+        return output.ToString();
+    }
+
+    private static SweepJobState Job(string id, string model, string bits, long seed, JobPhase phase, IReadOnlyDictionary<string, double> metrics, string? error, VisitRecord[] visits) =>
+        new(id, model, bits, seed, phase, metrics, error, visits);
+
+    private static VisitRecord Visit(int pass, int block, int evaluations) => new(pass, block, 0.5, 0.25, 7, evaluations);
+
+    private static JobStatus Status(string id, JobPhase phase, long done, long planned, int pass, int block, double best) =>
+        new(id, phase, done, planned, pass, block, 1, null, done, 0, 0, best);
+}

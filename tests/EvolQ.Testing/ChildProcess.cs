@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+
+namespace EvolQ.Testing;
+
+/// <summary>
+/// A real OS process started by a test: stdout and stderr collected as they arrive, waits for a text or the exit with
+/// a time-out, POSIX signals (Ctrl+C is SIGINT), killed with its children on dispose if still running.
+/// </summary>
+public sealed class ChildProcess : IDisposable
+{
+    private readonly Process process;
+    private readonly StringBuilder output = new();
+    private readonly StringBuilder error = new();
+
+    private ChildProcess(Process process)
+    {
+        this.process = process;
+        process.OutputDataReceived += (_, e) => Append(output, e.Data);
+        process.ErrorDataReceived += (_, e) => Append(error, e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    /// <summary>The OS process id.</summary>
+    public int Id => process.Id;
+
+    public bool HasExited => process.HasExited;
+
+    /// <summary>Everything written to stdout so far.</summary>
+    public string Output => Read(output);
+
+    /// <summary>Everything written to stderr so far.</summary>
+    public string Error => Read(error);
+
+    /// <summary>Starts <paramref name="program"/> with <paramref name="environment"/> added to (or, with a null value, removed from) ours.</summary>
+    public static ChildProcess Start(string program, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null)
+    {
+        var info = new ProcessStartInfo(program)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in arguments)
+            info.ArgumentList.Add(argument);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null)
+                info.Environment.Remove(name);
+            else
+                info.Environment[name] = value;
+        }
+        return new ChildProcess(Process.Start(info) ?? throw new InvalidOperationException($"{program} did not start."));
+    }
+
+    /// <summary>Writes to the process's stdin (as typed on its terminal when it runs under `script`).</summary>
+    public void Type(string text)
+    {
+        process.StandardInput.Write(text);
+        process.StandardInput.Flush();
+    }
+
+    /// <summary>Waits until stdout contains <paramref name="text"/>; fails with both streams if the process exits or time runs out.</summary>
+    public async Task WaitForOutput(string text, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!Output.Contains(text, StringComparison.Ordinal))
+        {
+            if (process.HasExited && !Output.Contains(text, StringComparison.Ordinal))
+                throw new InvalidOperationException($"The process exited with {process.ExitCode} before writing '{text}'.\n{this}");
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"The process did not write '{text}' within {timeout.TotalSeconds} s.\n{this}");
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>Sends a signal by name (INT, TERM, KILL) with kill(1).</summary>
+    public async Task Signal(string name)
+    {
+        using var kill = Process.Start("kill", [$"-{name}", process.Id.ToString(CultureInfo.InvariantCulture)])
+            ?? throw new InvalidOperationException("kill did not start.");
+        await kill.WaitForExitAsync();
+    }
+
+    /// <summary>Waits for the exit; its code. A process still running after <paramref name="timeout"/> fails the test with its output.</summary>
+    public async Task<int> WaitForExit(TimeSpan timeout)
+    {
+        try
+        {
+            await process.WaitForExitAsync().WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"The process did not exit within {timeout.TotalSeconds} s.\n{this}");
+        }
+        // The asynchronous readers may still hold the last lines: the parameterless wait drains them.
+        process.WaitForExit();
+        return process.ExitCode;
+    }
+
+    public override string ToString() => $"stdout:\n{Output}\nstderr:\n{Error}";
+
+    public void Dispose()
+    {
+        if (!process.HasExited)
+            process.Kill(entireProcessTree: true);
+        process.WaitForExit(10_000);
+        process.Dispose();
+    }
+
+    private static void Append(StringBuilder to, string? line)
+    {
+        if (line is null)
+            return;
+        lock (to)
+            to.AppendLine(line);
+    }
+
+    private static string Read(StringBuilder from)
+    {
+        lock (from)
+            return from.ToString();
+    }
+}
