@@ -41,6 +41,12 @@ public sealed class ClusterJoinTests
                 await Task.Delay(200);
             }
         }
+
+        // A node that is already a member (every `evolq node` joins its seeds or itself) cannot join elsewhere: Akka
+        // would ignore it, so the command fails with a sentence instead of claiming to join.
+        var again = Cli.Run("ctl", $"127.0.0.1:{first.Ctl!.EndPoint.Port}", "--token", Token, "cluster", "join", "127.0.0.1:1");
+        Assert.Equal(1, again.ExitCode);
+        Assert.Equal("evolq: This node is already a member of a cluster (with 2 members); only a node that has joined none can join akka.tcp://evolq@127.0.0.1:1.", again.Error.Trim());
         await Akka.Cluster.Cluster.Get(alone).LeaveAsync();
     }
 

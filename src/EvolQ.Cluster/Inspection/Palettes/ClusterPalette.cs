@@ -82,6 +82,9 @@ public sealed class ClusterPalette(InspectionContext context) : Palette("cluster
     public Task Join(CommandCall call)
     {
         var address = ParseAddress(call.Required("address"));
+        // Akka ignores a join from a node that is already a member (of its own one-node cluster, say): say so, not "joining".
+        if (!Cluster.State.Members.IsEmpty)
+            throw new CommandFailedException($"This node is already a member of a cluster (with {Cluster.State.Members.Count} members); only a node that has joined none can join {address}.");
         Cluster.Join(address);
         return call.Output.Text($"This node is joining {address}.");
     }
