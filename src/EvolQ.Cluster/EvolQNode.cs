@@ -1,11 +1,7 @@
 using Akka.Actor;
-using Akka.Cluster.Sharding;
-using Akka.Cluster.Tools.Singleton;
 using Akka.Configuration;
 using EvolQ.Cluster.Configuration;
-using EvolQ.Cluster.Coordination;
 using EvolQ.Cluster.Inspection;
-using EvolQ.Cluster.Sweeps;
 using EvolQ.Cluster.Health;
 using EvolQ.Cluster.Kubernetes;
 using EvolQ.Cluster.Workers;
@@ -16,13 +12,15 @@ namespace EvolQ.Cluster;
 /// <summary>
 /// One running cluster node: its actor system, the job coordinators' shard region (or a proxy to it on a node
 /// without the coordinator role), the sweep manager singleton (hosted by the oldest coordinator node, reached through
-/// a proxy from every node) and one DeviceWorker per backend on a worker node.
+/// a proxy from every node) and one DeviceWorker per backend on a worker node, all run by a generic host that
+/// Akka.Hosting wires (<see cref="NodeHost"/>).
 /// </summary>
 public sealed class EvolQNode : IAsyncDisposable
 {
     /// <summary>The sharding type name of job coordinators.</summary>
     public const string JobTypeName = "job";
 
+    private readonly NodeHost host;
     private readonly IReadOnlyList<IEvaluationBackend> backends;
     private readonly HealthEndpoint? health;
 
@@ -32,18 +30,20 @@ public sealed class EvolQNode : IAsyncDisposable
     /// <summary>The actor name of the sweep manager's singleton manager (its proxy adds "-proxy").</summary>
     public const string SweepManagerName = "sweeps";
 
-    private EvolQNode(ActorSystem system, IActorRef jobs, IActorRef sweeps, IReadOnlyList<IActorRef> workers, IReadOnlyList<IEvaluationBackend> backends, HealthEndpoint? health)
+    private EvolQNode(NodeHost host, IReadOnlyList<IEvaluationBackend> backends, HealthEndpoint? health)
     {
+        this.host = host;
         this.health = health;
-        System = system;
-        // A node downed or terminated without DisposeAsync must not keep its ctl port open.
-        system.RegisterOnTermination(() => _ = Ctl?.DisposeAsync().AsTask());
-        Jobs = jobs;
-        Sweeps = sweeps;
-        Workers = workers;
         this.backends = backends;
+        System = host.System;
+        // A node downed or terminated without DisposeAsync must not keep its ctl port open.
+        System.RegisterOnTermination(() => _ = Ctl?.DisposeAsync().AsTask());
+        Jobs = host.Jobs;
+        Sweeps = host.Sweeps;
+        Workers = host.Workers;
     }
 
+    /// <summary>The node's actor system, created and run by the node's generic host (Akka.Hosting).</summary>
     public ActorSystem System { get; }
 
     /// <summary>Where job commands (SubmitJob, GetJobStatus, ...) go: the shard region or its proxy.</summary>
@@ -69,6 +69,9 @@ public sealed class EvolQNode : IAsyncDisposable
         return Ctl;
     }
 
+    /// <summary>The generic host that runs the actor system (for tests of the wiring).</summary>
+    internal Microsoft.Extensions.Hosting.IHost Host => host.Host;
+
     /// <summary>The health and metrics endpoint; null when evolq.http.enabled is off.</summary>
     public HealthEndpoint? Health => health;
 
@@ -86,14 +89,28 @@ public sealed class EvolQNode : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(config);
         backends ??= [];
+        NodeHost host;
         ActorSystem system;
         try
         {
-            system = ActorSystem.Create(NodeConfig.SystemName, NodeSetup.Prepare(config));
+            host = NodeHost.Build(NodeSetup.Prepare(config), backends);
         }
         catch
         {
-            // A node that cannot start (certificate, database folder, port) must not keep its devices.
+            // A node that cannot start (certificate, database folder) must not keep its devices.
+            foreach (var backend in backends)
+                backend.Dispose();
+            throw;
+        }
+        try
+        {
+            // Created here rather than by the host's start, so a port already taken surfaces as ActorSystem.Create's
+            // own exception (Akka.Hosting would print it with its stack trace first).
+            system = host.System;
+        }
+        catch
+        {
+            await host.DisposeAsync();
             foreach (var backend in backends)
                 backend.Dispose();
             throw;
@@ -102,7 +119,7 @@ public sealed class EvolQNode : IAsyncDisposable
         try
         {
             var cluster = AkkaCluster.Get(system);
-            health = HealthEndpoint.Start(system, cluster.SelfRoles.Contains("worker") ? backends.Count : 0);
+            health = HealthEndpoint.Start(system, cluster.SelfRoles.Contains(NodeHost.WorkerRole) ? backends.Count : 0);
             var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             cluster.RegisterOnMemberUp(() => up.TrySetResult());
             var bootstrapping = join is null && await ClusterBootstrapping.StartIfConfigured(system);
@@ -111,55 +128,15 @@ public sealed class EvolQNode : IAsyncDisposable
             else if (!bootstrapping && system.Settings.Config.GetStringList("akka.cluster.seed-nodes", []).Count == 0)
                 cluster.Join(cluster.SelfAddress);
 
-            var coordinator = CoordinatorSettings.From(system.Settings.Config);
-            var sharding = ClusterSharding.Get(system);
-            var extractor = new JobMessageExtractor();
-            var jobs = cluster.SelfRoles.Contains("coordinator")
-                ? await sharding.StartAsync(JobTypeName, id => JobCoordinator.Props(id, coordinator),
-                    ClusterShardingSettings.Create(system).WithRole("coordinator"), extractor)
-                : await sharding.StartProxyAsync(JobTypeName, "coordinator", extractor);
-
-            var workers = new List<IActorRef>();
-            if (cluster.SelfRoles.Contains("worker"))
-            {
-                for (var i = 0; i < backends.Count; i++)
-                {
-                    var settings = DeviceWorkerSettings.From(system.Settings.Config, $"{cluster.SelfAddress.Host}:{cluster.SelfAddress.Port}/{backends[i].Device}#{i}");
-                    workers.Add(system.ActorOf(DeviceWorker.Props(settings, backends[i]), $"worker-{i}"));
-                }
-            }
-
             await up.Task.WaitAsync(upTimeout ?? (bootstrapping ? ClusterBootstrapping.UpTimeout(system) : TimeSpan.FromSeconds(30)));
-            // After Up: a proxy started earlier looks for the singleton before the node is a member, and warns.
-            if (cluster.SelfRoles.Contains("coordinator"))
-            {
-                system.ActorOf(ClusterSingletonManager.Props(
-                    SweepManager.Props(jobs, SweepManagerSettings.From(system.Settings.Config)),
-                    PoisonPill.Instance,
-                    ClusterSingletonManagerSettings.Create(system).WithRole("coordinator")), SweepManagerName);
-            }
-            if (coordinator.Allocation is { } allocation)
-            {
-                if (cluster.SelfRoles.Contains("coordinator"))
-                {
-                    system.ActorOf(ClusterSingletonManager.Props(
-                        WorkerAllocator.Props(allocation),
-                        PoisonPill.Instance,
-                        ClusterSingletonManagerSettings.Create(system).WithRole("coordinator")), AllocatorName);
-                }
-                // On every node: coordinators claim through it, and `evolq ctl` on any node shows the shares.
-                system.ActorOf(ClusterSingletonProxy.Props($"/user/{AllocatorName}",
-                    ClusterSingletonProxySettings.Create(system).WithRole("coordinator")), AllocatorName + "-proxy");
-            }
-            var sweeps = system.ActorOf(ClusterSingletonProxy.Props($"/user/{SweepManagerName}",
-                ClusterSingletonProxySettings.Create(system).WithRole("coordinator")), SweepManagerName + "-proxy");
-
-            return new EvolQNode(system, jobs, sweeps, workers, backends, health);
+            await host.StartAsync();
+            return new EvolQNode(host, backends, health);
         }
         catch
         {
             // A node that did not start must not keep its port, threads or devices.
             await system.Terminate();
+            await host.DisposeAsync();
             if (health is not null)
                 await health.DisposeAsync();
             foreach (var backend in backends)
@@ -175,7 +152,10 @@ public sealed class EvolQNode : IAsyncDisposable
             await Ctl.DisposeAsync();
         // The proxy would otherwise keep looking for the sweep manager while the node leaves, and warn that it is gone.
         System.Stop(Sweeps);
-        await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
+        // The host's stop runs the coordinated shutdown, whose first phases leave the cluster. Not run here with
+        // ClusterLeavingReason: Akka.Hosting sets the process exit code to -1 when the system ends for that reason.
+        await host.StopAsync();
+        await host.DisposeAsync();
         if (health is not null)
             await health.DisposeAsync();
         foreach (var backend in backends)
