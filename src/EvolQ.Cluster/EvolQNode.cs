@@ -104,8 +104,8 @@ public sealed class EvolQNode : IAsyncDisposable
         }
         try
         {
-            // Created here rather than by the host's start, so a port already taken surfaces as ActorSystem.Create's
-            // own exception (Akka.Hosting would print it with its stack trace first).
+            // Created here rather than by the host's start, so that remoting failing to bind surfaces as
+            // ActorSystem.Create's own exception (Akka.Hosting's start would print it with its stack trace first).
             system = host.System;
         }
         catch
