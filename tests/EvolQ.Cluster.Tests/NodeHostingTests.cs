@@ -162,8 +162,8 @@ public sealed class NodeHostingTests
     public async Task A_node_that_does_not_become_Up_frees_its_port_and_devices()
     {
         using var dir = new TempDirectory();
-        var port = FreePort();
-        var nobody = FreePort();
+        var port = Loopback.FreePort();
+        var nobody = Loopback.FreePort();
         var backend = new DisposalCountingBackend();
 
         await Assert.ThrowsAsync<TimeoutException>(() => EvolQNode.StartAsync(
@@ -213,13 +213,6 @@ public sealed class NodeHostingTests
                 throw new TimeoutException("The condition did not hold in time.");
             await Task.Delay(50);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>A synthetic device that counts how often the node disposed it.</summary>
