@@ -84,6 +84,20 @@ public sealed class WorkerMemoryTests : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public void A_cuda_device_reports_its_memory_from_the_driver_and_zero_without_one()
+    {
+        // Without an NVIDIA driver (this machine, CI) the query must not throw and reports nothing; with one, the
+        // first GPU's memory (H100: about 80 GB).
+        var hasDriver = System.Runtime.InteropServices.NativeLibrary.TryLoad("libcuda.so.1", out _);
+        var bytes = CudaDeviceMemory.TotalBytes(0);
+        if (hasDriver)
+            Assert.True(bytes > 1L << 30, $"{bytes} bytes");
+        else
+            Assert.Equal(0, bytes);
+        Assert.Equal(0, CudaDeviceMemory.TotalBytes(4096));
+    }
+
+    [Fact]
     public void The_budget_comes_from_the_configuration()
     {
         var config = Akka.Configuration.ConfigurationFactory.ParseString("evolq.worker { memory-budget = 2 GiB, memory-fraction = 0.5 }");

@@ -26,6 +26,7 @@ public sealed class EngineBackend : IEvaluationBackend
     // call may still run (a SIGTERM mid-evaluation): disposal waits for it instead of freeing tensors under it.
     private readonly Lock gate = new();
     private bool disposed;
+    private long? cudaBytes;
 
     /// <param name="device">Where models and batches live ("cpu", "cuda:0").</param>
     /// <param name="loaderThreads">Image decoding threads; 0 for one per processor.</param>
@@ -38,7 +39,13 @@ public sealed class EngineBackend : IEvaluationBackend
 
     public string Device { get; }
 
-    public long MemoryBytes => device.type == DeviceType.CPU ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes : 0;
+    /// <summary>The CPU's available memory, or the CUDA device's total memory (from the driver; 0 without one).</summary>
+    public long MemoryBytes => device.type switch
+    {
+        DeviceType.CPU => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes,
+        DeviceType.CUDA => cudaBytes ??= CudaDeviceMemory.TotalBytes(Math.Max(0, (int)device.index)),
+        _ => 0,
+    };
 
     public PreparedJob Prepare(JobSpec spec, CancellationToken cancellationToken)
     {
