@@ -150,8 +150,11 @@ public sealed class EvolQNode : IAsyncDisposable
     {
         if (Ctl is not null)
             await Ctl.DisposeAsync();
-        // The proxy would otherwise keep looking for the sweep manager while the node leaves, and warn that it is gone.
+        // The proxies would otherwise keep looking for their singletons while the node leaves, and warn that they are
+        // gone. Claims of this node's coordinators that no longer reach the allocator lapse with their lease.
         System.Stop(Sweeps);
+        if (host.AllocatorProxy is { } allocator)
+            System.Stop(allocator);
         // The host's stop runs the coordinated shutdown, whose first phases leave the cluster. Not run here with
         // ClusterLeavingReason: Akka.Hosting sets the process exit code to -1 when the system ends for that reason.
         await host.StopAsync();

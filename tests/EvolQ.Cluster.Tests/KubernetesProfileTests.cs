@@ -89,8 +89,19 @@ public sealed class KubernetesProfileTests
         await using var node = await EvolQNode.StartAsync(config, [new SyntheticBackend()], upTimeout: TimeSpan.FromSeconds(30));
         // The seed-nodes route answers in the bootstrap library's own JSON types, with this node as the seed.
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        var json = await http.GetStringAsync(new Uri($"http://127.0.0.1:{management}{ClusterBootstrapping.SeedNodesPath}"));
-        var seeds = JsonConvert.DeserializeObject<HttpBootstrapJsonProtocol.SeedNodes>(json)!;
+        // The route reads the cluster's state view, which Akka updates just after Up is announced: under load the
+        // first answer can still list no member (other nodes' probes simply ask again).
+        HttpBootstrapJsonProtocol.SeedNodes seeds;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        do
+        {
+            var json = await http.GetStringAsync(new Uri($"http://127.0.0.1:{management}{ClusterBootstrapping.SeedNodesPath}"));
+            seeds = JsonConvert.DeserializeObject<HttpBootstrapJsonProtocol.SeedNodes>(json)!;
+            if (seeds.Nodes.Count > 0)
+                break;
+            await Task.Delay(100);
+        }
+        while (DateTime.UtcNow < deadline);
         Assert.Equal(node.Address, seeds.SelfNode);
         Assert.Equal(node.Address, Assert.Single(seeds.Nodes).Node);
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync(new Uri($"http://127.0.0.1:{management}/cluster/members"))).StatusCode);

@@ -56,6 +56,9 @@ internal sealed class NodeHost : IAsyncDisposable
     /// <summary>The proxy of the sweep manager singleton (once started).</summary>
     public IActorRef Sweeps => Registry.Get<SweepManager>();
 
+    /// <summary>The proxy of the worker allocator singleton (once started); null when evolq.allocator is off.</summary>
+    public IActorRef? AllocatorProxy => Registry.TryGet<WorkerAllocator>(out var proxy) ? proxy : null;
+
     /// <summary>The DeviceWorkers, one per backend on a worker node (once started).</summary>
     public IReadOnlyList<IActorRef> Workers => workers;
 
