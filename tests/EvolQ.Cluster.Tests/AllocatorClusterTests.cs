@@ -68,6 +68,60 @@ public sealed class AllocatorClusterTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task When_the_allocators_node_leaves_the_next_coordinator_rebuilds_the_shares_and_jobs_end_identical()
+    {
+        using var dir = new TempDirectory();
+        await using var nodes = new TestNodes(dir.File("journal.db"));
+        // The first node is the oldest coordinator: it hosts the allocator (and the sweep manager).
+        var first = await nodes.Start("coordinator");
+        var second = await nodes.Start("coordinator");
+        var backends = Enumerable.Range(0, 3).Select(_ => new SyntheticBackend(TimeSpan.FromMilliseconds(15))).ToArray();
+        await nodes.Start("worker", backends);
+        var specs = Enumerable.Range(0, 2).Select(i => SyntheticJobs.Spec($"failover-{i}", passes: 3)).ToArray();
+        foreach (var spec in specs)
+            await second.Jobs.Ask<JobAccepted>(new SubmitJob(spec), TimeSpan.FromSeconds(10));
+        foreach (var spec in specs)
+            await TestNodes.WaitFor(second.Jobs, spec.JobId, s => s.EvaluationsDone >= 6, JobTimeout);
+
+        await nodes.Stop(first);
+
+        // The allocator now runs on the second node and, once settled, shares all three workers between both jobs
+        // (claims renew every 300 ms here); the jobs went on meanwhile.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        WorkerAllocationView? view = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            // A coordinator handed over from the first node starts again when a message reaches it (the sweep
+            // manager's polls do this in a sweep).
+            foreach (var spec in specs)
+                await second.Jobs.Ask<JobStatus>(new GetJobStatus(spec.JobId), TimeSpan.FromSeconds(10));
+            try
+            {
+                view = await Allocation(second);
+            }
+            catch (AskTimeoutException)
+            {
+                view = null; // the singleton is moving
+            }
+            if (view is { Settled: true } v && v.Jobs.Length == 2 && v.Jobs.All(j => j.WorkerIds.Length > 0))
+                break;
+            await Task.Delay(100);
+        }
+        Assert.NotNull(view);
+        Assert.True(view.Settled);
+        Assert.True(view.Jobs.Length == 2, "shares: " + string.Join("; ", view.Jobs.Select(j => $"{j.JobId} {j.Wanted} [{string.Join(",", j.WorkerIds)}]")));
+        Assert.Equal(specs.Select(s => s.JobId).Order(), view.Jobs.Select(j => j.JobId).Order());
+        Assert.Equal(3, view.Jobs.Sum(j => j.WorkerIds.Length));
+
+        foreach (var spec in specs)
+        {
+            await TestNodes.WaitFor(second.Jobs, spec.JobId, s => s.Phase == JobPhase.Done, JobTimeout);
+            var result = await second.Jobs.Ask<JobResult>(new GetJobResult(spec.JobId), TimeSpan.FromSeconds(5));
+            SyntheticJobs.AssertIdentical(SyntheticJobs.Reference(spec), result);
+        }
+    }
+
+    [Fact]
     public async Task A_job_goes_on_with_every_worker_when_no_allocator_answers()
     {
         using var dir = new TempDirectory();
