@@ -67,11 +67,25 @@ public static class SweepCommand
     private static Command List(CommandConsole console)
     {
         var all = new Option<bool>("--all") { Description = "Include finished and cancelled sweeps." };
+        var database = DatabaseOption("List the sweeps in this database's results tables instead of asking a node");
         var target = new Target();
-        var command = new Command("list", "The sweeps the cluster runs (--all: finished ones too).") { all };
+        var command = new Command("list", "The sweeps the cluster runs (--all: finished ones too).") { all, database };
         target.AddTo(command);
-        command.SetAction(parse => target.Run(console, parse, client =>
-            Once(client, console, parse.GetValue(all) ? ["evolq", "sweeps", "--all"] : ["evolq", "sweeps"], null)));
+        command.SetAction(parse =>
+        {
+            if (parse.GetValue(database) is { } db)
+            {
+                if (target.Given(parse))
+                    throw new UserInputException("--db reads the sweeps from the database without a node: leave out --node and --token.");
+                // As the sweep manager answers: without --all, sweeps that are done are left out.
+                var sweeps = FromDatabase(db, results => results.ListSweeps())
+                    .Where(s => parse.GetValue(all) || s.State != Cluster.Protocol.SweepState.Done);
+                CtlRenderer.Write(console, Cluster.Inspection.Palettes.EvolQPalette.SweepsTable(sweeps));
+                return 0;
+            }
+            return target.Run(console, parse, client =>
+                Once(client, console, parse.GetValue(all) ? ["evolq", "sweeps", "--all"] : ["evolq", "sweeps"], null));
+        });
         return command;
     }
 
@@ -111,10 +125,7 @@ public static class SweepCommand
         var format = new Option<string>("--format") { Description = "markdown, csv or json.", DefaultValueFactory = _ => "markdown" };
         format.AcceptOnlyFromAmong("markdown", "csv", "json");
         var output = new Option<string?>("--out") { Description = "Also write results.md, results.csv, results.json and the PNG plots into this folder." };
-        var database = new Option<string?>("--db")
-        {
-            Description = "Read the sweep from this database's results tables instead of asking a node: a SQLite file (runs/evolq.db after evolq run) or a postgres:// URI (password from $EVOLQ_DB_PASSWORD).",
-        };
+        var database = DatabaseOption("Read the sweep from this database's results tables instead of asking a node");
         var target = new Target();
         var command = new Command("results", "A sweep's table (model x bit width, top-1 mean ± std over seeds beside float and FQ-ViT), and its plots with --out.")
         {
@@ -129,7 +140,7 @@ public static class SweepCommand
             {
                 if (target.Given(parse))
                     throw new UserInputException("--db reads the results from the database without a node: leave out --node and --token.");
-                return Print(console, ReadFromDatabase(db, id), chosen, parse.GetValue(output));
+                return Print(console, FromDatabase(db, results => results.ReadSweep(id)), chosen, parse.GetValue(output));
             }
             return target.Run(console, parse, async client =>
             {
@@ -172,8 +183,13 @@ public static class SweepCommand
         return 0;
     }
 
-    /// <summary>A sweep as the results tables of <paramref name="value"/> (--db) hold it; what goes wrong is the user's to fix.</summary>
-    private static Cluster.Protocol.SweepDetail ReadFromDatabase(string value, string sweepId)
+    private static Option<string?> DatabaseOption(string what) => new("--db")
+    {
+        Description = what + ": a SQLite file (runs/evolq.db after evolq run) or a postgres:// URI (password from $EVOLQ_DB_PASSWORD).",
+    };
+
+    /// <summary>Reads the results tables of <paramref name="value"/> (--db); what goes wrong is the user's to fix.</summary>
+    private static T FromDatabase<T>(string value, Func<ResultsDatabase, T> read)
     {
         JournalDatabase database;
         try
@@ -189,7 +205,7 @@ public static class SweepCommand
         }
         try
         {
-            return new ResultsDatabase(database).ReadSweep(sweepId);
+            return read(new ResultsDatabase(database));
         }
         catch (ResultsDatabaseException e)
         {

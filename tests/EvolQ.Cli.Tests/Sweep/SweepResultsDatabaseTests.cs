@@ -78,5 +78,17 @@ public sealed class RunResultsDatabaseTests
         var csv = Cli.Run("sweep", "results", "tiny", "--db", database, "--format", "csv");
         csv.AssertSuccess();
         Assert.Equal(File.ReadAllText(Path.Combine(dir.File("out"), "tiny", "results.csv")), csv.Output);
+
+        // `sweep list --db` prints the ctl table of `evolq sweeps`: a done sweep only with --all.
+        var all = Cli.Run("sweep", "list", "--all", "--db", database);
+        all.AssertSuccess();
+        var row = Assert.Single(all.Output.Split('\n'), l => l.TrimStart().StartsWith("tiny ", StringComparison.Ordinal));
+        Assert.Matches(@"^\s*tiny\s+.+\s+Done\s+2\s+0\s+0\s+2\s+0\s+0\s+\d{4}-\d\d-\d\d", row);
+        var running = Cli.Run("sweep", "list", "--db", database);
+        running.AssertSuccess();
+        Assert.DoesNotContain("tiny", running.Output, StringComparison.Ordinal);
+        Assert.Contains("(none)", running.Output, StringComparison.Ordinal);
+        Assert.Equal("--db reads the sweeps from the database without a node: leave out --node and --token.",
+            Cli.Run("sweep", "list", "--db", database, "--node", "127.0.0.1:1").AssertUserError());
     }
 }

@@ -17,13 +17,18 @@ public sealed partial class EvolQPalette(InspectionContext context) : Palette("e
     public async Task Sweeps(CommandCall call)
     {
         var list = await AskSweeps<SweepList>(new ListSweeps(call.Flag("all")), call).ConfigureAwait(false);
-        await call.Output.Table("", ["sweep", "name", "state", "jobs", "waiting", "running", "done", "failed", "cancelled", "submitted"],
-            list.Sweeps.OrderBy(s => s.SweepId, StringComparer.Ordinal).Select(s => (IReadOnlyList<string>)
-            [
-                s.SweepId, s.Name, s.State.ToString(), Cells.Int(s.Jobs), Cells.Int(s.Waiting), Cells.Int(s.Running),
-                Cells.Int(s.Done), Cells.Int(s.Failed), Cells.Int(s.Cancelled), Cells.UnixMs(s.SubmittedAtUnixMs),
-            ])).ConfigureAwait(false);
+        var table = SweepsTable(list.Sweeps);
+        await call.Output.Table(table.Title, table.Columns, table.Rows).ConfigureAwait(false);
     }
+
+    /// <summary>The table of `evolq sweeps`; also what `evolq sweep list --db` prints from the results tables.</summary>
+    public static Wire.TableFrame SweepsTable(IEnumerable<SweepSummary> sweeps) => new(0, "",
+        ["sweep", "name", "state", "jobs", "waiting", "running", "done", "failed", "cancelled", "submitted"],
+        sweeps.OrderBy(s => s.SweepId, StringComparer.Ordinal).Select(s => (IReadOnlyList<string>)
+        [
+            s.SweepId, s.Name, s.State.ToString(), Cells.Int(s.Jobs), Cells.Int(s.Waiting), Cells.Int(s.Running),
+            Cells.Int(s.Done), Cells.Int(s.Failed), Cells.Int(s.Cancelled), Cells.UnixMs(s.SubmittedAtUnixMs),
+        ]).ToArray());
 
     [Command("sweep show", "One sweep and the state of each of its jobs.")]
     [Argument("sweep", "the sweep id")]
