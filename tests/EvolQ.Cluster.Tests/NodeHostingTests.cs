@@ -159,6 +159,29 @@ public sealed class NodeHostingTests
     }
 
     [Fact]
+    public async Task A_second_node_on_a_port_another_node_listens_on_is_refused_and_frees_its_devices()
+    {
+        using var dir = new TempDirectory();
+        var port = Loopback.FreePort();
+        // In front: TestNodes.ConfigFor sets port 0 after its extra lines.
+        Config OnPort(string roles, string database) =>
+            ConfigurationFactory.ParseString($"akka.remote.dot-netty.tcp.port = {port}").WithFallback(TestNodes.ConfigFor(roles, database));
+        await using var first = await EvolQNode.StartAsync(OnPort("coordinator", dir.File("a.db")));
+        Assert.Equal(port, first.Address.Port);
+        var backend = new DisposalCountingBackend();
+
+        // Without the check both would listen (Akka binds with address reuse, which .NET on Linux makes SO_REUSEPORT).
+        var e = await Assert.ThrowsAsync<Akka.Configuration.ConfigurationException>(() => EvolQNode.StartAsync(
+            OnPort("coordinator, worker", dir.File("b.db")), [backend]));
+
+        Assert.Equal($"Another process already listens on 127.0.0.1:{port} (another evolq node?); give this node a free port (EVOLQ_PORT).", e.Message);
+        Assert.Equal(1, backend.Disposals);
+        Assert.False(File.Exists(dir.File("b.db")));
+        // The first node goes on answering.
+        Assert.Equal(JobPhase.Pending, (await first.Jobs.Ask<JobStatus>(new GetJobStatus("nothing"), TimeSpan.FromSeconds(10))).Phase);
+    }
+
+    [Fact]
     public async Task A_node_that_does_not_become_Up_frees_its_port_and_devices()
     {
         using var dir = new TempDirectory();
@@ -166,8 +189,10 @@ public sealed class NodeHostingTests
         var nobody = Loopback.FreePort();
         var backend = new DisposalCountingBackend();
 
+        // In front: TestNodes.ConfigFor sets port 0 after its extra lines.
         await Assert.ThrowsAsync<TimeoutException>(() => EvolQNode.StartAsync(
-            TestNodes.ConfigFor("coordinator, worker", dir.File("journal.db"), $"akka.remote.dot-netty.tcp.port = {port}"),
+            ConfigurationFactory.ParseString($"akka.remote.dot-netty.tcp.port = {port}")
+                .WithFallback(TestNodes.ConfigFor("coordinator, worker", dir.File("journal.db"))),
             [backend], new Address("akka.tcp", NodeConfig.SystemName, "127.0.0.1", nobody), TimeSpan.FromSeconds(2)));
 
         Assert.Equal(1, backend.Disposals);

@@ -12,10 +12,13 @@ namespace EvolQ.Cluster.Configuration;
 public static class NodeSetup
 {
     /// <summary>Prepares the node's SQLite files and returns the setup to create its actor system with.</summary>
-    /// <exception cref="ConfigurationException">A database file or the certificate is not usable (one sentence).</exception>
+    /// <exception cref="ConfigurationException">
+    /// The remoting port is taken, or a database file or the certificate is not usable (one sentence).
+    /// </exception>
     public static ActorSystemSetup Prepare(Config config)
     {
         ArgumentNullException.ThrowIfNull(config);
+        RemotePort.EnsureNotInUse(config);
         SqliteJournalFile.Prepare(config);
         if (!RemoteTls.Enabled(config))
             return ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(config));
