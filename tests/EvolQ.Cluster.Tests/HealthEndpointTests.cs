@@ -121,8 +121,11 @@ public sealed class HealthEndpointTests
         {
             seen = Parse((await Get(port, "/metrics")).Body);
         }
-        while (seen.GetValueOrDefault("evolq_dispatcher_in_flight{job=\"in-flight\"}") < 1 && DateTime.UtcNow < deadline);
+        while ((seen.GetValueOrDefault("evolq_dispatcher_in_flight{job=\"in-flight\"}") < 1
+                || seen.GetValueOrDefault("evolq_dispatcher_workers_granted{job=\"in-flight\"}") < 1) && DateTime.UtcNow < deadline);
         Assert.Equal(1, seen["evolq_dispatcher_in_flight{job=\"in-flight\"}"]);
+        // The node's one worker, granted by the allocator.
+        Assert.Equal(1, seen["evolq_dispatcher_workers_granted{job=\"in-flight\"}"]);
         Assert.Equal(1, seen["evolq_jobs{phase=\"searching\"}"]);
     }
 

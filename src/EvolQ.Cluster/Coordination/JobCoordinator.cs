@@ -322,7 +322,8 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
     private void Enter(JobPhase next, bool resumed = false)
     {
         phase = next;
-        Health.EvolQMetrics.Get(Context.System).JobEntered(jobId, next, Self, () => dispatcher?.InFlight ?? 0);
+        Health.EvolQMetrics.Get(Context.System).JobEntered(jobId, next, Self,
+            () => dispatcher?.InFlight ?? 0, () => dispatcher?.GrantedIds.Count ?? 0);
         switch (next)
         {
             case JobPhase.Pending:

@@ -45,9 +45,10 @@ public sealed class EvolQMetrics : IExtension
     /// <summary>Records that a job's coordinator entered a phase.</summary>
     /// <param name="inFlight">Reads the coordinator's pieces of work in flight; called from the endpoint's thread, so it
     /// must only read a field.</param>
-    public void JobEntered(string jobId, JobPhase phase, IActorRef coordinator, Func<int> inFlight)
+    /// <param name="granted">Reads how many workers the allocator granted the job (the same rule).</param>
+    public void JobEntered(string jobId, JobPhase phase, IActorRef coordinator, Func<int> inFlight, Func<int> granted)
     {
-        jobs[jobId] = new JobEntry(coordinator, phase, inFlight);
+        jobs[jobId] = new JobEntry(coordinator, phase, inFlight, granted);
         Watcher.Tell(new MetricsWatcher.Watch(coordinator, () =>
         {
             // A newer coordinator of the same job (after a hand-over back to this node) keeps its entry.
@@ -85,6 +86,9 @@ public sealed class EvolQMetrics : IExtension
         Family(text, "evolq_dispatcher_in_flight", "gauge", "Pieces of work a job's dispatcher has sent and not had back.");
         foreach (var (jobId, entry) in jobList.Where(j => j.Value.Phase is JobPhase.Calibrating or JobPhase.Searching or JobPhase.Evaluating))
             Sample(text, "evolq_dispatcher_in_flight", "job", jobId, entry.InFlight());
+        Family(text, "evolq_dispatcher_workers_granted", "gauge", "Workers the worker allocator lets a running job use (0: it waits for one).");
+        foreach (var (jobId, entry) in jobList.Where(j => j.Value.Phase is JobPhase.Calibrating or JobPhase.Searching or JobPhase.Evaluating))
+            Sample(text, "evolq_dispatcher_workers_granted", "job", jobId, entry.Granted());
 
         Family(text, "evolq_jobs", "gauge", "Job coordinators living on this node, by phase.");
         foreach (var phase in Enum.GetValues<JobPhase>())
@@ -108,7 +112,7 @@ public sealed class EvolQMetrics : IExtension
     internal static string Escape(string value) =>
         value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
 
-    private sealed record JobEntry(IActorRef Coordinator, JobPhase Phase, Func<int> InFlight);
+    private sealed record JobEntry(IActorRef Coordinator, JobPhase Phase, Func<int> InFlight, Func<int> Granted);
 }
 
 /// <summary>Creates the <see cref="EvolQMetrics"/> extension of an actor system.</summary>
