@@ -28,10 +28,7 @@ public static class SweepProgress
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var reply = await sweeps.Ask<object>(new GetSweep(sweepId), askTimeout, cancellationToken);
-            if (reply is SweepRejected rejected)
-                throw new InvalidOperationException(rejected.Reason);
-            var detail = (SweepDetail)reply;
+            var detail = await AskDetail(sweeps, sweepId, askTimeout, cancellationToken);
 
             foreach (var job in detail.Jobs)
             {
@@ -85,10 +82,7 @@ public static class SweepProgress
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var reply = await sweeps.Ask<object>(new GetSweep(sweepId), askTimeout, cancellationToken);
-            if (reply is SweepRejected rejected)
-                throw new InvalidOperationException(rejected.Reason);
-            var detail = (SweepDetail)reply;
+            var detail = await AskDetail(sweeps, sweepId, askTimeout, cancellationToken);
             var live = new Dictionary<string, JobStatus>(StringComparer.Ordinal);
             foreach (var job in detail.Jobs.Where(j => j.Phase is JobPhase.Calibrating or JobPhase.Searching or JobPhase.Evaluating))
             {
@@ -203,6 +197,13 @@ public static class SweepProgress
         job.Metrics.TryGetValue(name, out var value)
             ? value.ToString(format, CultureInfo.InvariantCulture) + (name.EndsWith("top1", StringComparison.Ordinal) ? "%" : "")
             : "?";
+
+    /// <summary>The sweep's detail from the sweep manager; an unknown sweep is the manager's one-sentence reason.</summary>
+    private static async Task<SweepDetail> AskDetail(IActorRef sweeps, string sweepId, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var reply = await sweeps.Ask<object>(new GetSweep(sweepId), timeout, cancellationToken);
+        return reply is SweepRejected rejected ? throw new InvalidOperationException(rejected.Reason) : (SweepDetail)reply;
+    }
 }
 
 /// <summary>One poll of a followed sweep: its summary and one row per job.</summary>
