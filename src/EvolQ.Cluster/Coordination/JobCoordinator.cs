@@ -323,7 +323,7 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
     {
         phase = next;
         Health.EvolQMetrics.Get(Context.System).JobEntered(jobId, next, Self,
-            () => dispatcher?.InFlight ?? 0, () => dispatcher?.GrantedIds.Count ?? 0);
+            () => dispatcher?.InFlight ?? 0, () => dispatcher?.GrantedCount ?? 0);
         switch (next)
         {
             case JobPhase.Pending:

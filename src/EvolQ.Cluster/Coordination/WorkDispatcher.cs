@@ -89,8 +89,8 @@ internal sealed class WorkDispatcher
     public string[] Unusable => workers.Values.Where(w => w.Preparation == Preparation.Incompatible)
         .Select(w => w.WorkerId).Order(StringComparer.Ordinal).ToArray();
 
-    /// <summary>The worker ids granted by the allocator (empty when none is); for status.</summary>
-    public IReadOnlyList<string> GrantedIds { get; private set; } = [];
+    /// <summary>Workers the allocator granted (0 before any grant); for metrics.</summary>
+    public int GrantedCount => granted?.Count ?? 0;
 
     /// <summary>With an allocator, no worker is used until the first grant or until <paramref name="until"/>.</summary>
     public void AwaitGrant(DateTime until) => awaitGrantUntil = until;
@@ -100,7 +100,6 @@ internal sealed class WorkDispatcher
     {
         granted = grant.Workers.ToHashSet();
         grantedAt = now;
-        GrantedIds = grant.WorkerIds;
         grantLapseLogged = false;
     }
 
