@@ -53,7 +53,8 @@ public static class CtlCompletion
                 var (expected, afterSwitch) = ValueOf(command, rest);
                 if (expected is not null && KindOf(expected) is { } kind && !partial.StartsWith('-'))
                     next.AddRange(kind == ValueKinds.Level ? Levels : values?.Invoke(kind) ?? []);
-                if (afterSwitch)
+                // A switch waits for its value, and so does a required argument: options come after it.
+                if (afterSwitch || expected is { Kind: ParameterKind.Argument, Required: true })
                     continue;
                 var used = rest.ToHashSet(StringComparer.Ordinal);
                 next.AddRange(command.Parameters

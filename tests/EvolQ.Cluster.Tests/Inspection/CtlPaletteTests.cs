@@ -104,7 +104,7 @@ public sealed class CtlPaletteTests(CtlNode fixture)
         var row = Assert.Single(cluster.Rows, r => r[1] == expectedShard);
         Assert.True(int.Parse(row[2], System.Globalization.CultureInfo.InvariantCulture) >= 1);
         Assert.All(cluster.Rows, r => Assert.Equal(address, r[0]));
-        Assert.Matches(@"^1 region\(s\), \d+ shard\(s\), \d+ entities\.$", Assert.IsType<TextFrame>(output[1]).Text);
+        Assert.Matches(@"^1 region\(s\), \d+ shard\(s\), \d+ entity\(ies\)\.$", Assert.IsType<TextFrame>(output[1]).Text);
         // The switch is optional: the type in its place means the same.
         (end, output) = await fixture.Run("cluster-sharding", "region-stats", "job");
         Assert.Contains(Assert.IsType<TableFrame>(output[0]).Rows, r => r[1] == expectedShard);

@@ -32,7 +32,7 @@ public sealed class ShardingPalette(InspectionContext context) : Palette("cluste
         }
         await call.Output.Table(type, ["region", "shard", "entities"], rows).ConfigureAwait(false);
         await call.Output.Text(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"{stats.Regions.Count} region(s), {stats.Regions.Values.Sum(r => r.Stats.Count)} shard(s), {stats.Regions.Values.Sum(r => r.Stats.Values.Sum())} entities.")).ConfigureAwait(false);
+            $"{stats.Regions.Count} region(s), {stats.Regions.Values.Sum(r => r.Stats.Count)} shard(s), {stats.Regions.Values.Sum(r => r.Stats.Values.Sum())} entity(ies).")).ConfigureAwait(false);
     }
 
     [Command("shard-stats", "The entity ids of a type's shards (one shard with -s), wherever in the cluster they live.")]
