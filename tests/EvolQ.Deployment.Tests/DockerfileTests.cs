@@ -13,6 +13,14 @@ public sealed class DockerfileTests
         { "Dockerfile.cuda", "cuda" },
     };
 
+    /// <summary>The node images and the slim ctl client's.</summary>
+    public static TheoryData<string, string> AllImages => new()
+    {
+        { "Dockerfile.cpu", "cpu" },
+        { "Dockerfile.cuda", "cuda" },
+        { "Dockerfile.ctl", "ctl" },
+    };
+
     [Theory]
     [MemberData(nameof(Images))]
     public void The_image_publishes_evolq_and_runs_it_as_a_non_root_node(string name, string backend)
@@ -64,7 +72,7 @@ public sealed class DockerfileTests
     }
 
     [Theory]
-    [MemberData(nameof(Images))]
+    [MemberData(nameof(AllImages))]
     public void Packages_are_restored_in_a_layer_that_only_project_files_change(string name, string backend)
     {
         var file = Dockerfile.Load(name);
@@ -89,7 +97,7 @@ public sealed class DockerfileTests
     }
 
     [Theory]
-    [MemberData(nameof(Images))]
+    [MemberData(nameof(AllImages))]
     public void The_image_carries_the_open_container_labels(string name, string backend)
     {
         var file = Dockerfile.Load(name);
@@ -103,6 +111,21 @@ public sealed class DockerfileTests
         var final = file.FinalStage.Where(i => i.Instruction == "ARG").Select(i => i.Arguments.Split('=')[0]).ToHashSet(StringComparer.Ordinal);
         Assert.Superset(new HashSet<string>(StringComparer.Ordinal) { "VERSION", "REVISION", "DOTNET_TAG" }, final);
         Assert.Matches(@"^\d+\.\d+\.\d+$", file.ArgDefault("VERSION"));
+    }
+
+    [Fact]
+    public void The_ctl_image_runs_evolq_ctl_without_libtorch()
+    {
+        var file = Dockerfile.Load("Dockerfile.ctl");
+        Assert.Equal("[\"/app/evolq\", \"ctl\"]", file.All("ENTRYPOINT").Single());
+        Assert.Empty(file.All("CMD"));
+        Assert.Equal("$APP_UID", file.All("USER").Single());
+        Assert.Equal("mcr.microsoft.com/dotnet/runtime:${DOTNET_TAG} AS runtime", file.All("FROM").Last());
+        // What it removes is what the CPU image's publish brings of libtorch (CtlSlimImageTests runs the result).
+        var removed = file.All("RUN").Single(r => r.StartsWith("rm ", StringComparison.Ordinal));
+        foreach (var native in new[] { "/app/libtorch*", "/app/libc10.so", "/app/libLibTorchSharp.so", "/app/libSkiaSharp.so", "/app/models" })
+            Assert.Contains(native, removed.Split(' '));
+        Assert.Contains("-t evolq-ctl:" + file.ArgDefault("VERSION") + " ", file.Comments, StringComparison.Ordinal);
     }
 
     /// <summary>A project file and every project it references, transitively, relative to the repository root.</summary>
