@@ -8,10 +8,13 @@ public static class EvolqApp
 {
     public const int UserErrorExitCode = 2;
 
+    private const string Description = "evolq: Evol-Q post-training quantization of vision transformers (FQ-ViT baseline + evolutionary scale search).";
+
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
+        ArgumentNullException.ThrowIfNull(args);
         var console = new CommandConsole(output, error);
-        var root = new RootCommand("evolq: Evol-Q post-training quantization of vision transformers (FQ-ViT baseline + evolutionary scale search).")
+        var root = args is ["ctl", ..] ? CtlOnly(console) : new RootCommand(Description)
         {
             ModelsCommand.Create(console),
             BenchCommand.Create(console),
@@ -38,4 +41,11 @@ public static class EvolqApp
             return UserErrorExitCode;
         }
     }
+
+    /// <summary>
+    /// `evolq ctl` alone: building the other commands creates their option defaults, some of which initialise
+    /// TorchSharp (and so load libtorch); the ctl client needs none of it, which is what lets the slim ctl image
+    /// (docker/Dockerfile.ctl) leave libtorch out.
+    /// </summary>
+    private static RootCommand CtlOnly(CommandConsole console) => new(Description) { CtlCommand.Create(console) };
 }

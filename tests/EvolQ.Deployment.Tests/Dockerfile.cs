@@ -59,6 +59,19 @@ internal sealed partial class Dockerfile
             .SelectMany(i => Assignment().Matches(i.Arguments).Select(m => (m.Groups[1].Value, m.Groups[2].Value)))
             .ToDictionary(p => p.Item1, p => p.Item2, StringComparer.Ordinal);
 
+    /// <summary>The default value of a build argument (ARG NAME=value), in any stage.</summary>
+    public string ArgDefault(string name) =>
+        All("ARG").Select(a => a.Split('=', 2)).Single(a => a.Length == 2 && a[0] == name)[1];
+
+    /// <summary>LABEL's key="value" pairs of the final stage, quotes removed.</summary>
+    public IReadOnlyDictionary<string, string> Labels =>
+        FinalStage.Where(i => i.Instruction == "LABEL")
+            .SelectMany(i => LabelPair().Matches(i.Arguments).Select(m => (m.Groups[1].Value, m.Groups[2].Value)))
+            .ToDictionary(p => p.Item1, p => p.Item2, StringComparer.Ordinal);
+
+    [GeneratedRegex("([a-z0-9.\\-]+)=\"([^\"]*)\"")]
+    private static partial Regex LabelPair();
+
     [GeneratedRegex(@"^([A-Za-z]+)\s+(.*)$")]
     private static partial Regex InstructionLine();
 

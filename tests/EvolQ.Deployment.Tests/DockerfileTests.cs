@@ -13,6 +13,14 @@ public sealed class DockerfileTests
         { "Dockerfile.cuda", "cuda" },
     };
 
+    /// <summary>The node images and the slim ctl client's.</summary>
+    public static TheoryData<string, string> AllImages => new()
+    {
+        { "Dockerfile.cpu", "cpu" },
+        { "Dockerfile.cuda", "cuda" },
+        { "Dockerfile.ctl", "ctl" },
+    };
+
     [Theory]
     [MemberData(nameof(Images))]
     public void The_image_publishes_evolq_and_runs_it_as_a_non_root_node(string name, string backend)
@@ -25,9 +33,11 @@ public sealed class DockerfileTests
         Assert.Equal("mcr.microsoft.com/dotnet/runtime:${DOTNET_TAG} AS runtime", froms[1]);
         Assert.Single(file.All("ARG"), a => a.StartsWith("DOTNET_TAG=10.0", StringComparison.Ordinal));
 
+        var cuda = backend == "cuda" ? " -p:TorchBackend=cuda" : "";
         var publish = Assert.Single(file.All("RUN"), r => r.StartsWith("dotnet publish", StringComparison.Ordinal));
-        var expected = "dotnet publish src/EvolQ.Cli -r linux-x64 -c Release" + (backend == "cuda" ? " -p:TorchBackend=cuda" : "") + " -o /app";
-        Assert.Equal(expected, publish);
+        Assert.Equal($"dotnet publish src/EvolQ.Cli -r linux-x64 -c Release{cuda} --no-restore -o /app", publish);
+        var restore = Assert.Single(file.All("RUN"), r => r.StartsWith("dotnet restore", StringComparison.Ordinal));
+        Assert.Equal($"dotnet restore src/EvolQ.Cli -r linux-x64{cuda}", restore);
         Assert.Contains("--from=build /app /app", file.All("COPY"));
 
         // The entry point is the executable the publish makes (its AssemblyName), run by the images' own user.
@@ -55,7 +65,86 @@ public sealed class DockerfileTests
         Assert.Equal("9110", env["EVOLQ_CTL_PORT"]);
         var exposed = file.All("EXPOSE").Single().Split(' ').Select(int.Parse).Order().ToArray();
         Assert.Equal(new[] { int.Parse(env["EVOLQ_PORT"]), int.Parse(env["EVOLQ_CTL_PORT"]), int.Parse(env["EVOLQ_HTTP_PORT"]), config.GetInt("akka.management.http.port") }.Order(), exposed);
-        Assert.Equal(backend == "cuda", env.ContainsKey("NVIDIA_VISIBLE_DEVICES"));
+        // Which GPUs a container sees is the device plugin's to say; an image default would override nothing it
+        // sets and expose every GPU to a container that asked for none.
+        Assert.DoesNotContain("NVIDIA_VISIBLE_DEVICES", string.Join('\n', file.Instructions.Select(i => i.Arguments)), StringComparison.Ordinal);
+        Assert.Equal(backend == "cuda", env.ContainsKey("NVIDIA_DRIVER_CAPABILITIES"));
+    }
+
+    [Theory]
+    [MemberData(nameof(AllImages))]
+    public void Packages_are_restored_in_a_layer_that_only_project_files_change(string name, string backend)
+    {
+        var file = Dockerfile.Load(name);
+        var build = file.Instructions.TakeWhile(i => !(i.Instruction == "FROM" && i.Arguments.EndsWith("AS runtime", StringComparison.Ordinal))).ToList();
+        var restoreAt = build.FindIndex(i => i.Instruction == "RUN" && i.Arguments.StartsWith("dotnet restore", StringComparison.Ordinal));
+        var publishAt = build.FindIndex(i => i.Instruction == "RUN" && i.Arguments.StartsWith("dotnet publish", StringComparison.Ordinal));
+        var everythingAt = build.FindIndex(i => i.Instruction == "COPY" && i.Arguments == ". .");
+        Assert.True(restoreAt > 0 && restoreAt < everythingAt && everythingAt < publishAt, $"{name}: restore, then COPY . ., then publish");
+
+        // Before the restore: the build files and exactly the project files the published project needs.
+        var copied = build.Take(restoreAt).Where(i => i.Instruction == "COPY")
+            .SelectMany(i => i.Arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries).SkipLast(1)).ToHashSet(StringComparer.Ordinal);
+        var projects = ProjectClosure("src/EvolQ.Cli/EvolQ.Cli.csproj");
+        Assert.Equal(projects.Order(StringComparer.Ordinal), copied.Where(c => c.EndsWith(".csproj", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+        Assert.Superset(new HashSet<string>(StringComparer.Ordinal) { "Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props", "build/" }, copied);
+        // Each project file lands in its own folder, where its relative references find the others.
+        foreach (var project in projects)
+            Assert.Contains(build.Take(restoreAt), i => i.Instruction == "COPY" && i.Arguments == $"{project} {Path.GetDirectoryName(project)}/");
+        // Nothing else: a source file before the restore would make every edit restore again.
+        Assert.All(copied, c => Assert.True(c.EndsWith(".csproj", StringComparison.Ordinal) || c.StartsWith("Directory.", StringComparison.Ordinal) || c == "build/", $"{name} copies {c} before restoring"));
+        Assert.Contains(backend, file.Labels["org.opencontainers.image.title"], StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(AllImages))]
+    public void The_image_carries_the_open_container_labels(string name, string backend)
+    {
+        var file = Dockerfile.Load(name);
+        var labels = file.Labels;
+        Assert.Equal("evolq-" + backend, labels["org.opencontainers.image.title"]);
+        Assert.Equal("${VERSION}", labels["org.opencontainers.image.version"]);
+        Assert.Equal("${REVISION}", labels["org.opencontainers.image.revision"]);
+        Assert.Equal("mcr.microsoft.com/dotnet/runtime:${DOTNET_TAG}", labels["org.opencontainers.image.base.name"]);
+        Assert.False(string.IsNullOrWhiteSpace(labels["org.opencontainers.image.description"]));
+        // The ARGs the labels use are declared in the stage that uses them (an ARG before FROM is not seen after it).
+        var final = file.FinalStage.Where(i => i.Instruction == "ARG").Select(i => i.Arguments.Split('=')[0]).ToHashSet(StringComparer.Ordinal);
+        Assert.Superset(new HashSet<string>(StringComparer.Ordinal) { "VERSION", "REVISION", "DOTNET_TAG" }, final);
+        Assert.Matches(@"^\d+\.\d+\.\d+$", file.ArgDefault("VERSION"));
+    }
+
+    [Fact]
+    public void The_ctl_image_runs_evolq_ctl_without_libtorch()
+    {
+        var file = Dockerfile.Load("Dockerfile.ctl");
+        Assert.Equal("[\"/app/evolq\", \"ctl\"]", file.All("ENTRYPOINT").Single());
+        Assert.Empty(file.All("CMD"));
+        Assert.Equal("$APP_UID", file.All("USER").Single());
+        Assert.Equal("mcr.microsoft.com/dotnet/runtime:${DOTNET_TAG} AS runtime", file.All("FROM").Last());
+        // What it removes is what the CPU image's publish brings of libtorch (CtlSlimImageTests runs the result).
+        var removed = file.All("RUN").Single(r => r.StartsWith("rm ", StringComparison.Ordinal));
+        foreach (var native in new[] { "/app/libtorch*", "/app/libc10.so", "/app/libLibTorchSharp.so", "/app/libSkiaSharp.so", "/app/models" })
+            Assert.Contains(native, removed.Split(' '));
+        Assert.Contains("-t evolq-ctl:" + file.ArgDefault("VERSION") + " ", file.Comments, StringComparison.Ordinal);
+    }
+
+    /// <summary>A project file and every project it references, transitively, relative to the repository root.</summary>
+    private static SortedSet<string> ProjectClosure(string project)
+    {
+        var found = new SortedSet<string>(StringComparer.Ordinal);
+        var pending = new Stack<string>([project]);
+        while (pending.TryPop(out var next))
+        {
+            if (!found.Add(next))
+                continue;
+            var xml = System.Xml.Linq.XDocument.Load(Repo.Path(next));
+            foreach (var reference in xml.Descendants("ProjectReference"))
+            {
+                var full = Path.GetFullPath(Path.Combine(Repo.Path(Path.GetDirectoryName(next)!), reference.Attribute("Include")!.Value));
+                pending.Push(Path.GetRelativePath(Repo.Root, full).Replace('\\', '/'));
+            }
+        }
+        return found;
     }
 
     [Fact]
@@ -75,12 +164,15 @@ public sealed class DockerfileTests
     [Fact]
     public void The_images_publish_command_makes_the_entrypoint()
     {
-        // The command both Dockerfiles run (the CUDA one adds -p:TorchBackend=cuda, whose package is not served here).
+        // The restore and publish commands of Dockerfile.cpu as it writes them (the CUDA one adds
+        // -p:TorchBackend=cuda, whose package is not served here), with a scratch folder for /app.
         using var output = new TempDirectory("evolq-publish");
-        var (code, stdout, stderr) = Repo.Run("dotnet",
-            ["publish", "src/EvolQ.Cli", "-r", "linux-x64", "-c", "Release", "-o", output.Path, "-nologo", "-v", "quiet"],
-            TimeSpan.FromMinutes(8));
-        Assert.True(code == 0, $"dotnet publish exited with {code}: {stdout}{stderr}");
+        foreach (var run in Dockerfile.Load("Dockerfile.cpu").All("RUN").Where(r => r.StartsWith("dotnet ", StringComparison.Ordinal)))
+        {
+            var words = run.Split(' ').Skip(1).Select(w => w == "/app" ? output.Path : w).Concat(["-nologo", "-v", "quiet"]).ToArray();
+            var (code, stdout, stderr) = Repo.Run("dotnet", words, TimeSpan.FromMinutes(8));
+            Assert.True(code == 0, $"{run} exited with {code}: {stdout}{stderr}");
+        }
         var entrypoint = output.File("evolq");
         Assert.True(File.Exists(entrypoint), "the publish made no evolq");
         Assert.True(OperatingSystem.IsLinux(), "the images are linux-x64");

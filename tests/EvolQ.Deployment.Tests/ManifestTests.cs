@@ -16,6 +16,8 @@ public sealed class ManifestTests
 {
     public static TheoryData<string> Overlays => new(Repo.Overlays);
 
+    public static TheoryData<string> Kustomizations => new(Repo.Kustomizations);
+
     /// <summary>What a node container's ports must be, by name.</summary>
     private static Dictionary<string, int> ExpectedPorts()
     {
@@ -61,7 +63,8 @@ public sealed class ManifestTests
         Assert.Equal(1, kinds["RoleBinding"]);
         Assert.Equal(2, kinds["StatefulSet"]);
         Assert.Equal(1, kinds["Deployment"]);
-        Assert.Equal(1, kinds["Job"]);
+        // What runs once (a sweep submission, loading data) is in k8s/examples, not in the deployment.
+        Assert.False(kinds.ContainsKey("Job"), "an overlay renders a Job");
         Assert.Equal(2, kinds["NetworkPolicy"]);
         Assert.Equal(2, kinds["PodDisruptionBudget"]);
         Assert.Equal(1, kinds["PersistentVolumeClaim"]);
@@ -216,7 +219,8 @@ public sealed class ManifestTests
         var docs = Repo.Read("docs", "deployment.md");
         Assert.Contains($"create secret generic {example.Metadata.Name}", docs, StringComparison.Ordinal);
         foreach (var key in example.StringData.Keys)
-            Assert.Contains($"--from-literal={key}=", docs, StringComparison.Ordinal);
+            Assert.Contains($"--from-file={key}", docs, StringComparison.Ordinal);
+        Assert.DoesNotContain("--from-literal", docs, StringComparison.Ordinal);
         var references = Pods.Workloads(objects)
             .SelectMany(w => w.Template.Spec.Containers)
             .SelectMany(c => c.Env ?? [])
@@ -293,15 +297,19 @@ public sealed class ManifestTests
     public void Images_are_the_ones_docker_builds(string overlay)
     {
         var objects = Repo.Render(overlay);
-        // docker/ names the tags it builds in its usage line.
-        Assert.Contains("-t evolq:cpu", Dockerfile.Load("Dockerfile.cpu").Comments, StringComparison.Ordinal);
-        Assert.Contains("-t evolq:cuda", Dockerfile.Load("Dockerfile.cuda").Comments, StringComparison.Ordinal);
+        // Two image names, one per Dockerfile, each tagged with the release; docker/ names them in its usage line.
+        var version = Dockerfile.Load("Dockerfile.cpu").ArgDefault("VERSION");
+        Assert.Contains($"-t evolq-cpu:{version} ", Dockerfile.Load("Dockerfile.cpu").Comments, StringComparison.Ordinal);
+        Assert.Contains($"-t evolq-cuda:{version} ", Dockerfile.Load("Dockerfile.cuda").Comments, StringComparison.Ordinal);
         var gpu = overlay == "gpu";
-        foreach (var workload in Pods.Workloads(objects).Where(w => w.Template.Spec.Containers.Any(c => c.Image.StartsWith("evolq:", StringComparison.Ordinal))))
+        var evolq = Pods.Workloads(objects).Where(w => w.Template.Spec.Containers.Any(c => Pods.ImageName(c.Image).StartsWith("evolq-", StringComparison.Ordinal))).ToArray();
+        Assert.Equal(Pods.Nodes(objects), evolq);
+        foreach (var workload in evolq)
         {
             var image = Assert.Single(workload.Template.Spec.Containers).Image;
             var worker = workload.Component == "worker";
-            Assert.Equal(gpu && worker ? "evolq:cuda" : "evolq:cpu", image);
+            Assert.Equal(gpu && worker ? "evolq-cuda" : "evolq-cpu", Pods.ImageName(image));
+            Assert.Equal(version, Pods.ImageTag(image));
             var resources = workload.Template.Spec.Containers[0].Resources;
             var gpus = resources.Limits?.TryGetValue("nvidia.com/gpu", out var quantity) == true ? quantity.ToInt32() : 0;
             Assert.Equal(gpu && worker ? 1 : 0, gpus);
@@ -310,7 +318,50 @@ public sealed class ManifestTests
             if (gpu && worker)
                 Assert.Equal("cuda:0", workload.Evolq.Args[workload.Evolq.Args.IndexOf("--devices") + 1]);
         }
-        Assert.All(Pods.Workloads(objects), w => Assert.DoesNotContain(w.Template.Spec.Containers, c => c.Image.EndsWith(":latest", StringComparison.Ordinal)));
+        Assert.All(Pods.Workloads(objects), w => Assert.DoesNotContain(w.Template.Spec.Containers, c => Pods.ImageTag(c.Image) is null or "latest"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Kustomizations))]
+    public void Every_workload_is_labelled_with_the_version_of_its_image(string kustomization)
+    {
+        var workloads = Pods.Workloads(Repo.RenderPath(kustomization));
+        Assert.NotEmpty(workloads);
+        foreach (var workload in workloads)
+        {
+            var tag = Pods.ImageTag(workload.Template.Spec.Containers[0].Image);
+            Assert.Equal(tag, workload.Template.Metadata.Labels["app.kubernetes.io/version"]);
+        }
+        // EvolQ's own images carry the release that the Dockerfiles label.
+        var version = Dockerfile.Load("Dockerfile.cpu").ArgDefault("VERSION");
+        Assert.Equal(version, Dockerfile.Load("Dockerfile.cuda").ArgDefault("VERSION"));
+        Assert.All(workloads.SelectMany(w => w.Template.Spec.Containers).Where(c => Pods.ImageName(c.Image).StartsWith("evolq-", StringComparison.Ordinal)),
+            c => Assert.Equal(version, Pods.ImageTag(c.Image)));
+    }
+
+    [Theory]
+    [MemberData(nameof(Kustomizations))]
+    public void Tokens_come_from_secrets_never_from_a_command_line(string kustomization)
+    {
+        foreach (var workload in Pods.Workloads(Repo.RenderPath(kustomization)))
+        {
+            foreach (var container in workload.Template.Spec.Containers)
+            {
+                // A command line is visible in `ps` on the node and in the pod spec to whoever may read pods.
+                var line = string.Join(' ', (container.Command ?? []).Concat(container.Args ?? []));
+                Assert.DoesNotContain("--token", line, StringComparison.Ordinal);
+                Assert.DoesNotContain("TOKEN", line, StringComparison.Ordinal);
+                Assert.DoesNotContain("PASSWORD", line, StringComparison.Ordinal);
+                foreach (var variable in container.Env ?? [])
+                {
+                    if (variable.Name.Contains("TOKEN", StringComparison.Ordinal) || variable.Name.Contains("PASSWORD", StringComparison.Ordinal))
+                        Assert.True(variable.ValueFrom?.SecretKeyRef is not null, $"{workload}/{container.Name} sets {variable.Name} other than from a Secret.");
+                }
+            }
+        }
+        // The guides show the token in the environment, not as --token on a command line.
+        foreach (var doc in new[] { Repo.Read("docs", "deployment.md"), Repo.Read("README.md") })
+            Assert.DoesNotContain("--token", doc, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -375,10 +426,11 @@ public sealed class ManifestTests
 
     [Theory]
     [MemberData(nameof(Overlays))]
-    public void The_sweep_job_submits_the_paper_sweep_through_the_ctl_service(string overlay)
+    public void The_example_sweep_job_submits_the_paper_sweep_through_the_ctl_service(string overlay)
     {
         var objects = Repo.Render(overlay);
-        var job = objects.Of<V1Job>().Single();
+        var job = Repo.RenderPath("examples/submit-paper-sweep").Of<V1Job>().Single();
+        Assert.Equal(objects.Of<V1Namespace>().Single().Metadata.Name, job.Metadata.NamespaceProperty);
         var args = job.Spec.Template.Spec.Containers.Single().Args;
         Assert.Equal(["sweep", "submit"], args.Take(2));
         // The file is in the image: hocon/ is copied to /app/hocon.
@@ -390,7 +442,10 @@ public sealed class ManifestTests
         Assert.Equal(ExpectedPorts()["ctl"], service.Spec.Ports.Single(p => p.Name == "ctl").Port);
         Assert.Equal("coordinator", service.Spec.Selector["app.kubernetes.io/component"]);
         Assert.Equal(node[1], service.Spec.Ports.Single().Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        Assert.Equal("$(EVOLQ_CTL_TOKEN)", args[args.IndexOf("--token") + 1]);
+        // The token comes from the environment, which evolq reads when --token is not given.
+        Assert.DoesNotContain("--token", args);
+        Assert.Equal("ctl-token", job.Spec.Template.Spec.Containers.Single().Env.Single(e => e.Name == "EVOLQ_CTL_TOKEN").ValueFrom.SecretKeyRef.Key);
+        Assert.Contains("\"EVOLQ_CTL_TOKEN\"", Repo.Read("src", "EvolQ.Cli", "Commands", "SweepCommand.cs"), StringComparison.Ordinal);
 
         // The data paths the sweep names resolve, where the Job submits it, to folders under the workers' data mount.
         var sweep = File.ReadAllText(Repo.Path("hocon", "sweeps", "paper.conf"));
@@ -416,7 +471,7 @@ public sealed class ManifestTests
         Assert.True(claim.ReadOnlyProperty);
         Assert.NotNull(objects.Named<V1PersistentVolumeClaim>(claim.ClaimName));
         // Non-root, read-only root file system, no privilege escalation, for every EvolQ container.
-        foreach (var node in Pods.Workloads(objects).Where(w => w.Template.Spec.Containers.Any(c => c.Image.StartsWith("evolq:", StringComparison.Ordinal))))
+        foreach (var node in Pods.Workloads(objects).Where(w => w.Template.Spec.Containers.Any(c => Pods.ImageName(c.Image).StartsWith("evolq-", StringComparison.Ordinal))))
         {
             Assert.True(node.Template.Spec.SecurityContext.RunAsNonRoot);
             var container = node.Template.Spec.Containers[0];

@@ -31,10 +31,27 @@ internal static class Pods
     public static IReadOnlyList<Workload> Nodes(IEnumerable<IKubernetesObject> objects) =>
         Workloads(objects).Where(w => w.Template.Spec.Containers.Any(c => c.Name == "evolq" && c.Args?.FirstOrDefault() == "node")).ToArray();
 
+    /// <summary>An image reference's name without registry or tag: REGISTRY/evolq-cpu:0.1.0 is evolq-cpu.</summary>
+    public static string ImageName(string image)
+    {
+        var name = image.Split('@')[0];
+        var slash = name.LastIndexOf('/');
+        var colon = name.LastIndexOf(':');
+        return (colon > slash ? name[..colon] : name)[(slash + 1)..];
+    }
+
+    /// <summary>An image reference's tag; null when it has none (which means latest).</summary>
+    public static string? ImageTag(string image)
+    {
+        var name = image.Split('@')[0];
+        var colon = name.LastIndexOf(':');
+        return colon > name.LastIndexOf('/') ? name[(colon + 1)..] : null;
+    }
+
     /// <summary>The environment a container sees: the image's ENV, then the pod's env (secrets and fields stood in for).</summary>
     public static Dictionary<string, string> Environment(V1Container container, IEnumerable<IKubernetesObject> objects)
     {
-        var image = container.Image.EndsWith(":cuda", StringComparison.Ordinal) ? "Dockerfile.cuda" : "Dockerfile.cpu";
+        var image = ImageName(container.Image) == "evolq-cuda" ? "Dockerfile.cuda" : "Dockerfile.cpu";
         var env = new Dictionary<string, string>(Dockerfile.Load(image).Environment, StringComparer.Ordinal);
         foreach (var variable in container.Env ?? [])
         {

@@ -17,12 +17,23 @@ internal static class Repo
     public static IReadOnlyList<string> Overlays { get; } = Directory.GetDirectories(Path("k8s", "overlays"))
         .Select(d => System.IO.Path.GetFileName(d)!).Order(StringComparer.Ordinal).ToArray();
 
+    /// <summary>The examples under k8s/examples (things applied once, beside an overlay), by folder name.</summary>
+    public static IReadOnlyList<string> Examples { get; } = Directory.GetDirectories(Path("k8s", "examples"))
+        .Select(d => System.IO.Path.GetFileName(d)!).Order(StringComparer.Ordinal).ToArray();
+
+    /// <summary>Every kustomization a user applies: overlays/NAME and examples/NAME, relative to k8s/.</summary>
+    public static IReadOnlyList<string> Kustomizations { get; } =
+        [.. Overlays.Select(o => "overlays/" + o), .. Examples.Select(e => "examples/" + e)];
+
     /// <summary>Every object of an overlay as `kubectl kustomize` renders it, parsed into Kubernetes models.</summary>
-    public static IReadOnlyList<IKubernetesObject> Render(string overlay) => Rendered.GetOrAdd(overlay, o =>
+    public static IReadOnlyList<IKubernetesObject> Render(string overlay) => RenderPath("overlays/" + overlay);
+
+    /// <summary>Every object of a kustomization under k8s/ (overlays/NAME, examples/NAME) as `kubectl kustomize` renders it.</summary>
+    public static IReadOnlyList<IKubernetesObject> RenderPath(string kustomization) => Rendered.GetOrAdd(kustomization, k =>
     {
-        var (code, output, error) = Run("kubectl", ["kustomize", Path("k8s", "overlays", o)], TimeSpan.FromMinutes(1));
+        var (code, output, error) = Run("kubectl", ["kustomize", Path(["k8s", .. k.Split('/')])], TimeSpan.FromMinutes(1));
         if (code != 0)
-            throw new InvalidOperationException($"kubectl kustomize k8s/overlays/{o} exited with {code}: {error}");
+            throw new InvalidOperationException($"kubectl kustomize k8s/{k} exited with {code}: {error}");
         return KubernetesYaml.LoadAllFromString(output).Cast<IKubernetesObject>().ToArray();
     });
 

@@ -46,7 +46,7 @@ public static class CtlHelp
         return true;
     }
 
-    /// <summary>A command as it is typed: "log peek [--count N] [--level L]".</summary>
+    /// <summary>A command as it is typed: "log peek [-c|--count &lt;count&gt;] [-l|--level &lt;level&gt;]".</summary>
     public static string Usage(PaletteInfo palette, CommandInfo command)
     {
         ArgumentNullException.ThrowIfNull(palette);
@@ -61,11 +61,12 @@ public static class CtlHelp
         return string.Join(' ', parts);
     }
 
+    // An argument with a switch may be written with it or without it in its place: [-r] <type>.
     private static string Parameter(ParameterInfo p) => p.Kind switch
     {
-        ParameterKind.Argument => $"<{p.Name}>",
-        ParameterKind.Option => $"--{p.Name} <{p.Name}>",
-        _ => $"--{p.Name}",
+        ParameterKind.Argument => (p.Short is { } s ? $"[-{s}] " : "") + $"<{p.Name}>",
+        ParameterKind.Option => (p.Short is { } s ? $"-{s}|" : "") + $"--{p.Name} <{p.Name}>",
+        _ => (p.Short is { } s ? $"-{s}|" : "") + $"--{p.Name}",
     };
 
     private static Table Table(string first, string second) =>

@@ -16,12 +16,14 @@ public sealed class CtlSession(CtlClient client, CommandConsole console)
     public CancellationTokenSource? Running { get; private set; }
 
     /// <summary>Runs one command line (already split into words); `help` is answered here.</summary>
-    public async Task<int> RunAsync(IReadOnlyList<string> words, string? payload = null)
+    /// <param name="output">Where the command's output goes (a file the REPL redirects to); the session's console when null.</param>
+    public async Task<int> RunAsync(IReadOnlyList<string> words, string? payload = null, CommandConsole? output = null)
     {
         ArgumentNullException.ThrowIfNull(words);
+        var target = output ?? console;
         if (words.Count > 0 && words[0] == "help")
         {
-            if (CtlHelp.Write(console.Ansi, Client.Palettes, words.Skip(1).ToArray()))
+            if (CtlHelp.Write(target.Ansi, Client.Palettes, words.Skip(1).ToArray()))
                 return 0;
             return Error($"There is no palette or command '{string.Join(' ', words.Skip(1))}': 'help' lists them.", EvolqApp.UserErrorExitCode);
         }
@@ -31,7 +33,7 @@ public sealed class CtlSession(CtlClient client, CommandConsole console)
         {
             var end = await Client.RunAsync(words, payload, frame =>
             {
-                CtlRenderer.Write(console, frame);
+                CtlRenderer.Write(target, frame);
                 return Task.CompletedTask;
             }, cancel.Token).ConfigureAwait(false);
             return end.Status switch

@@ -66,10 +66,12 @@ public sealed class CtlServer : IAsyncDisposable
         var context = new InspectionContext(system, jobs, sweepManager, settings);
         // Created now so that `log peek` has the events from the start, whoever asks first.
         LogBuffer.Get(system);
+        // Started with the system where base.conf lists it; a system built without that file gets it here.
+        RemoteConnections.Get(system);
         var palettes = new PaletteRegistry(new Palette[]
         {
             new ClusterPalette(context), new ShardingPalette(context), new ActorPalette(context), new LogPalette(context),
-            new EvolQPalette(context),
+            new EvolQPalette(context), new RemotePalette(context),
         }.Concat(extraPalettes ?? []));
         var listener = new TcpListener(address, settings.Port);
         try

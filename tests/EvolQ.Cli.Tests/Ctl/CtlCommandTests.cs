@@ -86,7 +86,7 @@ public sealed class CtlCommandTests(CtlTestNode fixture)
 
         Assert.Equal(1, status);
         var text = output.ToString();
-        Assert.Contains("log peek [--count <count>] [--level <level>]", text, StringComparison.Ordinal);
+        Assert.Contains("log peek [-c|--count <count>] [-l|--level <level>]", text, StringComparison.Ordinal);
         Assert.Contains("(cluster)", text, StringComparison.Ordinal);
         Assert.Matches(@"time\s+level\s+source\s+message", text);
         // Nothing after exit ran: the member table never appeared.
@@ -99,7 +99,7 @@ public sealed class CtlCommandTests(CtlTestNode fixture)
     {
         using var client = Connect();
         var palettes = client.Palettes;
-        Assert.Equal(["actor", "cluster", "cluster-sharding", "evolq", "exit", "help", "log", "quit"], CtlCompletion.Candidates(palettes, ""));
+        Assert.Equal(["actor", "cluster", "cluster-sharding", "evolq", "exit", "help", "log", "quit", "remote"], CtlCompletion.Candidates(palettes, ""));
         Assert.Equal(["cluster", "cluster-sharding"], CtlCompletion.Candidates(palettes, "clu"));
         Assert.Equal("cluster", CtlCompletion.CommonPrefix(CtlCompletion.Candidates(palettes, "clu")));
         Assert.Equal(["down", "down-unreachable"], CtlCompletion.Candidates(palettes, "cluster do"));
@@ -107,7 +107,7 @@ public sealed class CtlCommandTests(CtlTestNode fixture)
         Assert.Equal(["cancel", "resume", "show"], CtlCompletion.Candidates(palettes, "evolq job "));
         Assert.Equal(["--count", "--level"], CtlCompletion.Candidates(palettes, "log peek "));
         Assert.Equal(["--level"], CtlCompletion.Candidates(palettes, "log peek --count 5 "));
-        Assert.Equal(["peek", "tail"], CtlCompletion.Candidates(palettes, "help log "));
+        Assert.Equal(["peek", "slurp", "tail"], CtlCompletion.Candidates(palettes, "help log "));
         Assert.Empty(CtlCompletion.Candidates(palettes, "nope "));
     }
 

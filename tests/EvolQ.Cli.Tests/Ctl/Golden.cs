@@ -14,6 +14,8 @@ internal static partial class Golden
         text = Port().Replace(text, m => m.Groups[1].Value + new string('P', m.Groups[2].Value.Length));
         text = Time().Replace(text, "YYYY-MM-DD hh:mm:ssZ");
         text = Uptime().Replace(text, "hh:mm:ss");
+        // Akka numbers stream supervisors with a counter shared by every actor system of the process.
+        text = StreamSupervisor().Replace(text, "StreamSupervisor-N");
         // Trailing blanks depend on the widest cell only; they carry nothing.
         return string.Join('\n', text.ReplaceLineEndings("\n").Split('\n').Select(l => l.TrimEnd())).TrimEnd('\n') + "\n";
     }
@@ -37,6 +39,9 @@ internal static partial class Golden
 
     [GeneratedRegex(@"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ")]
     private static partial Regex Time();
+
+    [GeneratedRegex(@"StreamSupervisor-\d+")]
+    private static partial Regex StreamSupervisor();
 
     [GeneratedRegex(@"(?<=uptime\s+)\d\d:\d\d:\d\d")]
     private static partial Regex Uptime();

@@ -24,7 +24,7 @@ public sealed class CtlHostileClientTests(CtlNode fixture)
         await using var client = await fixture.Connect();
         var (end, _) = await CtlNode.Run(client, "nope");
         Assert.Equal(EndStatus.Usage, end.Status);
-        Assert.Equal("There is no palette 'nope': try one of actor, cluster, cluster-sharding, echo, evolq, log.", end.Message);
+        Assert.Equal("There is no palette 'nope': try one of actor, cluster, cluster-sharding, echo, evolq, log, remote.", end.Message);
         (end, _) = await CtlNode.Run(client, "cluster", "explode");
         Assert.Equal("The palette 'cluster' has 'explode': try one of down, down-unreachable, join, leader, leave, show, status, tail.", end.Message);
         (end, _) = await CtlNode.Run(client, "cluster", "show", "--wide");

@@ -26,7 +26,21 @@ public sealed class CtlMembershipTests
             workers = CtlPaletteTests.Table(await CtlNode.Run(client, "evolq", "workers", "--wait", "500")).Rows.Count;
         Assert.Equal(3, workers);
 
-        var (end, output) = await CtlNode.Run(client, "cluster", "leave", $"127.0.0.1:{leaving.Address.Port}");
+        // remote connections: the two other nodes, associated, members Up.
+        var connections = CtlPaletteTests.Table(await CtlNode.Run(client, "remote", "connections"));
+        Assert.Equal(new[] { leaving.Address.ToString(), downed.Address.ToString() }.Order(StringComparer.Ordinal), connections.Rows.Select(r => r[0]));
+        Assert.All(connections.Rows, r => Assert.Equal(("associated", "Up"), (r[1], r[4])));
+        // actor hierarchy of another node (pbm's -s akka.tcp://...): its worker, found through remoting.
+        var (end, output) = await CtlNode.Run(client, "actor", "hierarchy", "-s", leaving.Address + "/user", "-d", "1");
+        Assert.Equal(EndStatus.Ok, end.Status);
+        var lines = ((TextFrame)Assert.Single(output)).Text.Split('\n');
+        Assert.Equal(leaving.Address + "/user", lines[0]);
+        Assert.Contains("  worker-0", lines);
+        Assert.All(lines.Skip(1), l => Assert.StartsWith("  ", l, StringComparison.Ordinal));
+        (end, _) = await CtlNode.Run(client, "actor", "hierarchy", "-s", leaving.Address + "/user/nobody");
+        Assert.Equal((EndStatus.Failed, $"There is no actor at {leaving.Address}/user/nobody."), (end.Status, end.Message));
+
+        (end, output) = await CtlNode.Run(client, "cluster", "leave", "-a", $"127.0.0.1:{leaving.Address.Port}");
         Assert.Equal(EndStatus.Ok, end.Status);
         Assert.Equal($"{leaving.Address} is leaving the cluster.", ((TextFrame)Assert.Single(output)).Text);
         await WaitForMembers(client, 2);

@@ -21,14 +21,15 @@ public sealed class CtlPaletteTests(CtlNode fixture)
         await using var client = await fixture.Connect();
         Assert.Equal(fixture.Node.Address.ToString(), client.Node);
         var palettes = client.Palettes.ToDictionary(p => p.Name, p => p.Commands.Select(c => c.Name).ToArray());
-        Assert.Equal(["actor", "cluster", "cluster-sharding", "echo", "evolq", "log"], palettes.Keys.Order());
+        Assert.Equal(["actor", "cluster", "cluster-sharding", "echo", "evolq", "log", "remote"], palettes.Keys.Order());
         Assert.Equal(["down", "down-unreachable", "join", "leader", "leave", "show", "status", "tail"], palettes["cluster"]);
         Assert.Equal(["region-stats", "regions", "shard-stats"], palettes["cluster-sharding"]);
         Assert.Equal(["hierarchy", "system"], palettes["actor"]);
-        Assert.Equal(["peek", "tail"], palettes["log"]);
+        Assert.Equal(["peek", "slurp", "tail"], palettes["log"]);
+        Assert.Equal(["connections"], palettes["remote"]);
         Assert.Equal(["allocation", "job cancel", "job resume", "job show", "jobs", "sweep cancel", "sweep follow", "sweep results", "sweep resume", "sweep show", "sweep submit", "sweeps", "workers"], palettes["evolq"]);
         var peek = client.Palettes.Single(p => p.Name == "log").Commands.Single(c => c.Name == "peek");
-        Assert.Contains(peek.Parameters, p => p is { Name: "count", Kind: ParameterKind.Option, Default: "20" });
+        Assert.Contains(peek.Parameters, p => p is { Name: "count", Kind: ParameterKind.Option, Default: "20", Short: "c" });
         Assert.True(client.Palettes.Single(p => p.Name == "log").Commands.Single(c => c.Name == "tail").Streaming);
     }
 
@@ -93,19 +94,41 @@ public sealed class CtlPaletteTests(CtlNode fixture)
         var regions = Table(await fixture.Run("cluster-sharding", "regions"));
         Assert.Equal(["job", "/system/sharding/job"], Assert.Single(regions.Rows));
 
-        var local = Table(await fixture.Run("cluster-sharding", "region-stats", "job"));
-        Assert.Equal(["shard", "entities"], local.Columns);
+        // pbm's region-stats: every region in the cluster (here the one), each shard with its entity count.
+        var address = fixture.Node.Address.ToString();
+        var (end, output) = await fixture.Run("cluster-sharding", "region-stats", "-r", "job");
+        Assert.Equal(EndStatus.Ok, end.Status);
+        var cluster = Assert.IsType<TableFrame>(output[0]);
+        Assert.Equal(["region", "shard", "entities"], cluster.Columns);
         var expectedShard = new Coordination.JobMessageExtractor().ShardId(CtlNode.JobId, null);
-        Assert.Contains(local.Rows, r => r[0] == expectedShard && int.Parse(r[1], System.Globalization.CultureInfo.InvariantCulture) >= 1);
+        var row = Assert.Single(cluster.Rows, r => r[1] == expectedShard);
+        Assert.True(int.Parse(row[2], System.Globalization.CultureInfo.InvariantCulture) >= 1);
+        Assert.All(cluster.Rows, r => Assert.Equal(address, r[0]));
+        Assert.Matches(@"^1 region\(s\), \d+ shard\(s\), \d+ entity\(ies\)\.$", Assert.IsType<TextFrame>(output[1]).Text);
+        // The switch is optional: the type in its place means the same.
+        (end, output) = await fixture.Run("cluster-sharding", "region-stats", "job");
+        Assert.Contains(Assert.IsType<TableFrame>(output[0]).Rows, r => r[1] == expectedShard);
 
-        // The one region holds every shard and entity (other tests may have woken more coordinators).
-        var cluster = Table(await fixture.Run("cluster-sharding", "shard-stats", "job"));
-        var row = Assert.Single(cluster.Rows);
-        Assert.Equal(fixture.Node.Address.ToString(), row[0]);
-        Assert.Equal(Count(local.Rows.Count), row[1]);
-        Assert.Equal(Count(local.Rows.Sum(r => int.Parse(r[1], System.Globalization.CultureInfo.InvariantCulture))), row[2]);
+        // pbm's shard-stats: the entity ids of a shard, and where it lives.
+        var entities = Table(await fixture.Run("cluster-sharding", "shard-stats", "-r", "job", "-s", expectedShard));
+        Assert.Equal(["shard", "entity", "region"], entities.Columns);
+        Assert.Contains([expectedShard, CtlNode.JobId, address], entities.Rows);
+        Assert.All(entities.Rows, r => Assert.Equal(expectedShard, r[0]));
+        Assert.Equal(int.Parse(row[2], System.Globalization.CultureInfo.InvariantCulture), entities.Rows.Count);
+        // Without -s: every shard's entities, the job's among them.
+        Assert.Contains([expectedShard, CtlNode.JobId, address], Table(await fixture.Run("cluster-sharding", "shard-stats", "job")).Rows);
+        (end, _) = await fixture.Run("cluster-sharding", "shard-stats", "-r", "job", "-s", "no-such-shard");
+        Assert.Equal(EndStatus.Failed, end.Status);
+        Assert.Equal("No region of type 'job' hosts a shard 'no-such-shard': see 'cluster-sharding region-stats -r job'.", end.Message);
 
-        var (end, _) = await fixture.Run("cluster-sharding", "region-stats", "nope");
+        (end, _) = await fixture.Run("cluster-sharding", "region-stats", "-x", "job");
+        Assert.Equal((EndStatus.Usage, "'region-stats' has no switch -x."), (end.Status, end.Message));
+        (end, _) = await fixture.Run("cluster-sharding", "region-stats", "job", "-r", "job");
+        Assert.Equal((EndStatus.Usage, "<type> is given twice."), (end.Status, end.Message));
+        (end, _) = await fixture.Run("cluster-sharding", "region-stats");
+        Assert.Equal((EndStatus.Usage, "'region-stats' needs <type> (or -r TYPE)."), (end.Status, end.Message));
+
+        (end, _) = await fixture.Run("cluster-sharding", "region-stats", "nope");
         Assert.Equal(EndStatus.Failed, end.Status);
         Assert.Equal("This node has no shard region of type 'nope': see 'cluster-sharding regions'.", end.Message);
     }
@@ -128,6 +151,9 @@ public sealed class CtlPaletteTests(CtlNode fixture)
         lines = ((TextFrame)Assert.Single(output)).Text.Split('\n');
         Assert.Contains("  sharding", lines);
         Assert.DoesNotContain("    job", lines);
+        // pbm's switches: -s for where to start, -d for the depth; the node's own full path walks it directly.
+        (_, output) = await fixture.Run("actor", "hierarchy", "-d", "1", "-s", fixture.Node.Address + "/system");
+        Assert.Equal(lines, ((TextFrame)Assert.Single(output)).Text.Split('\n'));
 
         var (end, _) = await fixture.Run("actor", "hierarchy", "/user/nobody");
         Assert.Equal("There is no actor at /user/nobody.", end.Message);
@@ -172,6 +198,14 @@ public sealed class CtlPaletteTests(CtlNode fixture)
         Assert.Equal(EndStatus.Ok, (await tail).Status);
         Assert.Contains(seen, l => l.Contains($"warning ", StringComparison.Ordinal) && l.EndsWith($"ctl test {tailMarker}", StringComparison.Ordinal));
         Assert.Equal(EndStatus.Usage, (await fixture.Run("log", "peek", "--level", "loud")).End.Status);
+
+        // pbm's switches, and slurp: everything the buffer holds at that level, the marker among it.
+        var short_ = Table(await fixture.Run("log", "peek", "-c", "1", "-l", "warning"));
+        Assert.Single(short_.Rows);
+        var slurp = Table(await fixture.Run("log", "slurp", "-l", "warning"));
+        Assert.Contains(slurp.Rows, r => r[3] == $"ctl test {marker}");
+        Assert.All(slurp.Rows, r => Assert.Contains(r[1], new[] { "warning", "error" }));
+        Assert.True(slurp.Rows.Count >= peek.Rows.Count);
     }
 
     [Fact]
@@ -322,6 +356,19 @@ public sealed class CtlPaletteTests(CtlNode fixture)
         Assert.Equal(EndStatus.Failed, end.Status);
         Assert.Equal("The command failed on the node: A bug on purpose", end.Message);
         Assert.Equal(EndStatus.Ok, (await CtlNode.Run(client, "cluster", "leader")).End.Status);
+    }
+
+    [Fact]
+    public async Task Cluster_leader_of_one_role_and_remote_connections_of_a_single_node()
+    {
+        var leader = Table(await fixture.Run("cluster", "leader", "-r", "coordinator"));
+        Assert.Equal([["coordinator", fixture.Node.Address.ToString()]], leader.Rows);
+        var (end, _) = await fixture.Run("cluster", "leader", "--role", "nobody");
+        Assert.Equal((EndStatus.Failed, "No member has the role 'nobody'."), (end.Status, end.Message));
+        // A node alone has no association; the table is there, empty (three-node associations: CtlMembershipTests).
+        var connections = Table(await fixture.Run("remote", "connections"));
+        Assert.Equal(["address", "association", "direction", "since", "member", "detail"], connections.Columns);
+        Assert.Empty(connections.Rows);
     }
 
     internal static TableFrame Table((EndFrame End, List<CtlFrame> Output) run)

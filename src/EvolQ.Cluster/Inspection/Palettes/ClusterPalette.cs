@@ -45,10 +45,17 @@ public sealed class ClusterPalette(InspectionContext context) : Palette("cluster
         ]);
     }
 
-    [Command("leader", "The cluster leader and the leader of each role.")]
+    [Command("leader", "The cluster leader and the leader of each role (of one role with -r).")]
+    [Option("role", "only this role's leader", Short = "r", Values = ValueKinds.Role)]
     public Task Leader(CommandCall call)
     {
         var state = Cluster.State;
+        if (call.Get("role") is { } role)
+        {
+            if (!state.Members.Any(m => m.HasRole(role)))
+                throw new CommandFailedException($"No member has the role '{role}'.");
+            return call.Output.Table("", ["role", "leader"], [[role, state.RoleLeader(role)?.ToString() ?? "-"]]);
+        }
         var roles = state.Members.SelectMany(m => m.Roles).Distinct().Order(StringComparer.Ordinal);
         IEnumerable<IReadOnlyList<string>> rows =
         [
@@ -78,7 +85,7 @@ public sealed class ClusterPalette(InspectionContext context) : Palette("cluster
     }
 
     [Command("join", "Makes this node join the cluster at an address (akka.tcp://evolq@host:port or host:port).")]
-    [Argument("address", "a member of the cluster to join")]
+    [Argument("address", "a member of the cluster to join", Short = "a", Values = ValueKinds.Address)]
     public Task Join(CommandCall call)
     {
         var address = ParseAddress(call.Required("address"));
@@ -90,7 +97,7 @@ public sealed class ClusterPalette(InspectionContext context) : Palette("cluster
     }
 
     [Command("leave", "Makes a member (this node when none is named) leave the cluster gracefully.")]
-    [Argument("address", "the member that leaves", Optional = true)]
+    [Argument("address", "the member that leaves", Optional = true, Short = "a", Values = ValueKinds.Address)]
     public Task Leave(CommandCall call)
     {
         var address = call.Get("address") is { } text ? Member(ParseAddress(text)) : Cluster.SelfAddress;
@@ -99,7 +106,7 @@ public sealed class ClusterPalette(InspectionContext context) : Palette("cluster
     }
 
     [Command("down", "Marks a member as down: the cluster removes it without its consent (for a member that is gone).")]
-    [Argument("address", "the member to down")]
+    [Argument("address", "the member to down", Short = "a", Values = ValueKinds.Address)]
     public Task Down(CommandCall call)
     {
         var address = Member(ParseAddress(call.Required("address")));

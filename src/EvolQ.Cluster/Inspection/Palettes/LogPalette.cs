@@ -6,8 +6,8 @@ namespace EvolQ.Cluster.Inspection.Palettes;
 public sealed class LogPalette(InspectionContext context) : Palette("log", "The node's log: recent events and a live tail.")
 {
     [Command("peek", "The most recent log events, oldest first.")]
-    [Option("count", "how many events", Default = "20")]
-    [Option("level", "the lowest level shown: debug, info, warning, error", Default = "debug")]
+    [Option("count", "how many events", Default = "20", Short = "c")]
+    [Option("level", "the lowest level shown: debug, info, warning, error", Default = "debug", Short = "l", Values = ValueKinds.Level)]
     public Task Peek(CommandCall call)
     {
         var count = call.PositiveInt("count");
@@ -17,8 +17,19 @@ public sealed class LogPalette(InspectionContext context) : Palette("log", "The 
             entries.Select(e => (IReadOnlyList<string>)[Cells.Time(e.Timestamp), LevelName(e.Level), e.Source, e.Message]));
     }
 
+    [Command("slurp", "Every log event the node keeps in memory (evolq.ctl.log-buffer-size), oldest first.")]
+    [Option("level", "the lowest level shown: debug, info, warning, error", Default = "debug", Short = "l", Values = ValueKinds.Level)]
+    public Task Slurp(CommandCall call)
+    {
+        var level = Level(call.Required("level"));
+        var buffer = LogBuffer.Get(context.System);
+        var entries = buffer.Recent(buffer.Capacity, level);
+        return call.Output.Table("", ["time", "level", "source", "message"],
+            entries.Select(e => (IReadOnlyList<string>)[Cells.Time(e.Timestamp), LevelName(e.Level), e.Source, e.Message]));
+    }
+
     [Command("tail", "Log events as they happen; Ctrl+C stops.", Streaming = true)]
-    [Option("level", "the lowest level shown: debug, info, warning, error", Default = "debug")]
+    [Option("level", "the lowest level shown: debug, info, warning, error", Default = "debug", Short = "l", Values = ValueKinds.Level)]
     public async Task Tail(CommandCall call)
     {
         var level = Level(call.Required("level"));

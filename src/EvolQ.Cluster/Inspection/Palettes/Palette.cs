@@ -39,7 +39,13 @@ public sealed class ArgumentAttribute(string name, string description) : Attribu
 
     public bool Optional { get; init; }
 
-    internal ParameterInfo Info => new(Name, Description, ParameterKind.Argument, !Optional, null);
+    /// <summary>A one-letter switch that gives the argument out of position (pbm's -s PATH, -r TYPE, -a ADDRESS).</summary>
+    public string? Short { get; init; }
+
+    /// <summary>What the value names, for completion: one of <see cref="ValueKinds"/>.</summary>
+    public string? Values { get; init; }
+
+    internal ParameterInfo Info => new(Name, Description, ParameterKind.Argument, !Optional, null, Short, Values);
 }
 
 /// <summary>An option with a value, written --name value or --name=value.</summary>
@@ -52,7 +58,13 @@ public sealed class OptionAttribute(string name, string description) : Attribute
 
     public string? Default { get; init; }
 
-    internal ParameterInfo Info => new(Name, Description, ParameterKind.Option, false, Default);
+    /// <summary>A one-letter switch for the option (pbm's -d, -c, -l, -r).</summary>
+    public string? Short { get; init; }
+
+    /// <summary>What the value names, for completion: one of <see cref="ValueKinds"/>.</summary>
+    public string? Values { get; init; }
+
+    internal ParameterInfo Info => new(Name, Description, ParameterKind.Option, false, Default, Short, Values);
 }
 
 /// <summary>A flag, written --name.</summary>
@@ -64,6 +76,17 @@ public sealed class FlagAttribute(string name, string description) : Attribute
     public string Description { get; } = description;
 
     internal ParameterInfo Info => new(Name, Description, ParameterKind.Flag, false, null);
+}
+
+/// <summary>The kinds of values a client can complete: it knows where to look each up on the node.</summary>
+public static class ValueKinds
+{
+    public const string Job = "job";
+    public const string Sweep = "sweep";
+    public const string Address = "address";
+    public const string Role = "role";
+    public const string ShardType = "shard-type";
+    public const string Level = "level";
 }
 
 /// <summary>A request cannot run as written (unknown command, bad argument); the message is one sentence.</summary>

@@ -36,6 +36,8 @@ public sealed class PaletteRegistry
                     })
                     .OfType<ParameterInfo>()
                     .ToArray();
+                if (infos.Where(i => i.Short is not null).GroupBy(i => i.Short).FirstOrDefault(g => g.Count() > 1) is { } clash)
+                    throw new InvalidOperationException($"{palette.GetType().Name}.{method.Name} gives -{clash.Key} to two parameters.");
                 var info = new CommandInfo(command.Name, command.Description, infos, command.Streaming, command.TakesPayload);
                 var run = method.CreateDelegate<Func<CommandCall, Task>>(palette);
                 commands.Add(new Bound(palette.Name, info, run));
@@ -92,38 +94,51 @@ public sealed class PaletteRegistry
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         var flags = new HashSet<string>(StringComparer.Ordinal);
         var positional = command.Parameters.Where(p => p.Kind == ParameterKind.Argument).ToArray();
-        var next = 0;
         for (var i = 0; i < rest.Length; i++)
         {
             var word = rest[i];
+            ParameterInfo? parameter;
+            string written;
+            string? inline = null;
             if (word.StartsWith("--", StringComparison.Ordinal) && word.Length > 2)
             {
                 var eq = word.IndexOf('=', StringComparison.Ordinal);
                 var name = eq > 0 ? word[2..eq] : word[2..];
-                var parameter = command.Parameters.FirstOrDefault(p => p.Kind != ParameterKind.Argument && p.Name == name)
+                inline = eq > 0 ? word[(eq + 1)..] : null;
+                written = "--" + name;
+                parameter = command.Parameters.FirstOrDefault(p => p.Kind != ParameterKind.Argument && p.Name == name)
                     ?? throw new CommandUsageException($"'{command.Name}' has no option --{name}.");
-                if (parameter.Kind == ParameterKind.Flag)
-                {
-                    if (eq > 0)
-                        throw new CommandUsageException($"--{name} is a flag and takes no value.");
-                    flags.Add(name);
-                }
-                else if (eq > 0)
-                    values[name] = word[(eq + 1)..];
-                else if (i + 1 < rest.Length)
-                    values[name] = rest[++i];
-                else
-                    throw new CommandUsageException($"--{name} needs a value.");
+            }
+            else if (word.Length == 2 && word[0] == '-' && char.IsAsciiLetter(word[1]))
+            {
+                // pbm's one-letter switches; an argument with one may be given out of position this way.
+                written = word;
+                parameter = command.Parameters.FirstOrDefault(p => p.Short == word[1..])
+                    ?? throw new CommandUsageException($"'{command.Name}' has no switch {word}.");
             }
             else
             {
-                if (next >= positional.Length)
-                    throw new CommandUsageException($"'{command.Name}' takes {positional.Length} argument(s); '{word}' is one too many.");
-                values[positional[next++].Name] = word;
+                // The next positional argument that no switch has set yet.
+                parameter = positional.FirstOrDefault(p => !values.ContainsKey(p.Name))
+                    ?? throw new CommandUsageException($"'{command.Name}' takes {positional.Length} argument(s); '{word}' is one too many.");
+                values[parameter.Name] = word;
+                continue;
             }
+
+            if (parameter.Kind == ParameterKind.Flag)
+            {
+                if (inline is not null)
+                    throw new CommandUsageException($"{written} is a flag and takes no value.");
+                flags.Add(parameter.Name);
+                continue;
+            }
+            var value = inline ?? (i + 1 < rest.Length ? rest[++i] : throw new CommandUsageException($"{written} needs a value."));
+            if (parameter.Kind == ParameterKind.Argument && !values.TryAdd(parameter.Name, value))
+                throw new CommandUsageException($"<{parameter.Name}> is given twice.");
+            values[parameter.Name] = value;
         }
-        foreach (var missing in positional.Skip(next).Where(p => p.Required))
-            throw new CommandUsageException($"'{command.Name}' needs <{missing.Name}>.");
+        foreach (var missing in positional.Where(p => p.Required && !values.ContainsKey(p.Name)))
+            throw new CommandUsageException($"'{command.Name}' needs <{missing.Name}>" + (missing.Short is { } s ? $" (or -{s} {missing.Name.ToUpperInvariant()})." : "."));
         foreach (var option in command.Parameters.Where(p => p.Kind == ParameterKind.Option && p.Default is not null))
             values.TryAdd(option.Name, option.Default!);
         return (values, flags);

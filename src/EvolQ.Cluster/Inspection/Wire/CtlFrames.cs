@@ -61,7 +61,10 @@ public sealed record PaletteInfo(string Name, string Description, IReadOnlyList<
 public sealed record CommandInfo(string Name, string Description, IReadOnlyList<ParameterInfo> Parameters, bool Streaming, bool TakesPayload);
 
 /// <summary>A parameter: a positional argument, an option with a value (--name value) or a flag (--name).</summary>
-public sealed record ParameterInfo(string Name, string Description, ParameterKind Kind, bool Required, string? Default);
+/// <param name="Short">A one-letter switch (-d) that sets it too; null when none. Older clients ignore it.</param>
+/// <param name="Values">What its value names (a job id, a sweep id, an address, ...), for completion; null when free.</param>
+public sealed record ParameterInfo(
+    string Name, string Description, ParameterKind Kind, bool Required, string? Default, string? Short = null, string? Values = null);
 
 /// <summary>How a parameter is written on the command line.</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<ParameterKind>))]
