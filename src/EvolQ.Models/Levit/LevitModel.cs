@@ -68,16 +68,12 @@ public sealed class LevitModel : QuantizableModel
     {
         // The stem's (N, C, H, W) output becomes (N, H*W, C) tokens, row-major over the grid.
         var x = qact_embed.forward(patch_embed.forward(images)).flatten(2).transpose(1, 2);
-        for (var i = 0; i < stage; i++)
-            x = blocks[i].forward(x);
-        return x;
+        return TensorScope.Chain(x, 0, stage, (i, input) => blocks[i].forward(input));
     }
 
     public override Tensor ForwardFromStage(Tensor stageInput, int stage)
     {
-        var x = stageInput;
-        for (var i = stage; i < blocks.Count; i++)
-            x = blocks[i].forward(x);
+        var x = TensorScope.Chain(stageInput, stage, blocks.Count, (i, input) => blocks[i].forward(input));
         var pooled = qact_mean.forward(qact_postblocks.forward(x).mean([1]));
         // At inference the class head and the distillation head are averaged, each output quantized first.
         var averaged = (qact0.forward(head.forward(pooled)) + qact1.forward(head_dist.forward(pooled))) / 2;

@@ -72,17 +72,13 @@ public sealed class SwinTransformer : QuantizableModel
         CheckStage(stage);
         var x = Config.InputQuant ? qact_input.forward(images) : images;
         x = patch_embed.forward(x);
-        for (var g = 0; g < stage; g++)
-            x = ForwardStage(g, x);
-        return x;
+        return TensorScope.Chain(x, 0, stage, ForwardStage);
     }
 
     public override Tensor ForwardFromStage(Tensor stageInput, int stage)
     {
         CheckStage(stage);
-        var x = stageInput;
-        for (var g = stage; g < stages.Length; g++)
-            x = ForwardStage(g, x);
+        var x = TensorScope.Chain(stageInput, stage, stages.Length, ForwardStage);
         var normed = qact2.forward(norm.forward(x, layers[^1].OutputQuantizer, qact2.Quantizer));
         // Average over tokens as the original's AdaptiveAvgPool1d on (B, C, L); qact3 sees its (B, C, 1) output.
         var pooled = qact3.forward(nn.functional.adaptive_avg_pool1d(normed.transpose(1, 2), 1));

@@ -56,15 +56,19 @@ public sealed class SwinTransformerBlock : nn.Module<Tensor, Quantizer, Tensor>
     public override Tensor forward(Tensor x, Quantizer inputQuantizer)
     {
         var (batch, channels) = (x.shape[0], x.shape[2]);
-        var map = qact1.forward(norm1.forward(x, inputQuantizer, qact1.Quantizer)).reshape(batch, resolution, resolution, channels);
-        if (Shift > 0)
-            map = map.roll([-Shift, -Shift], [1, 2]);
-        var windows = attn.forward(SwinWindows.Partition(map, window), attn_mask);
-        map = SwinWindows.Reverse(windows, window, resolution, resolution);
-        if (Shift > 0)
-            map = map.roll([Shift, Shift], [1, 2]);
-        x = qact2.forward(x + map.reshape(batch, resolution * resolution, channels));
-        var fed = mlp.forward(qact3.forward(norm2.forward(x, qact2.Quantizer, qact3.Quantizer)));
-        return qact4.forward(x + fed);
+        // Each half frees its temporaries when it returns (TensorScope): the peak is one half's, not the block's.
+        var attended = TensorScope.Keep(() =>
+        {
+            var map = qact1.forward(norm1.forward(x, inputQuantizer, qact1.Quantizer)).reshape(batch, resolution, resolution, channels);
+            if (Shift > 0)
+                map = map.roll([-Shift, -Shift], [1, 2]);
+            var windows = attn.forward(SwinWindows.Partition(map, window), attn_mask);
+            map = SwinWindows.Reverse(windows, window, resolution, resolution);
+            if (Shift > 0)
+                map = map.roll([Shift, Shift], [1, 2]);
+            return qact2.forward(x + map.reshape(batch, resolution * resolution, channels));
+        });
+        var fed = TensorScope.Keep(() => mlp.forward(qact3.forward(norm2.forward(attended, qact2.Quantizer, qact3.Quantizer))));
+        return qact4.forward(attended + fed);
     }
 }

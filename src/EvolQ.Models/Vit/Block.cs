@@ -41,9 +41,9 @@ public sealed class Block : nn.Module<Tensor, Quantizer, Tensor>
     /// <param name="inputQuantizer">The quantizer that produced <paramref name="x"/> (the previous block's qact4).</param>
     public override Tensor forward(Tensor x, Quantizer inputQuantizer)
     {
-        var attended = attn.forward(qact1.forward(norm1.forward(x, inputQuantizer, qact1.Quantizer)));
-        x = qact2.forward(x + attended);
-        var fed = mlp.forward(qact3.forward(norm2.forward(x, qact2.Quantizer, qact3.Quantizer)));
-        return qact4.forward(x + fed);
+        // Each half frees its temporaries when it returns (TensorScope): the peak is one half's, not the block's.
+        var attended = TensorScope.Keep(() => qact2.forward(x + attn.forward(qact1.forward(norm1.forward(x, inputQuantizer, qact1.Quantizer)))));
+        var fed = TensorScope.Keep(() => mlp.forward(qact3.forward(norm2.forward(attended, qact2.Quantizer, qact3.Quantizer))));
+        return qact4.forward(attended + fed);
     }
 }

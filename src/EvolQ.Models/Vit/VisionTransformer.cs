@@ -62,16 +62,12 @@ public sealed class VisionTransformer : QuantizableModel
         x = patch_embed.forward(x);
         x = qact_embed.forward(cat([cls_token.expand(x.shape[0], -1, -1), x], 1));
         x = qact1.forward(x + qact_pos.forward(pos_embed));
-        for (var i = 0; i < stage; i++)
-            x = blocks[i].forward(x, InputQuantizerOf(i));
-        return x;
+        return TensorScope.Chain(x, 0, stage, (i, input) => blocks[i].forward(input, InputQuantizerOf(i)));
     }
 
     public override Tensor ForwardFromStage(Tensor stageInput, int stage)
     {
-        var x = stageInput;
-        for (var i = stage; i < blocks.Count; i++)
-            x = blocks[i].forward(x, InputQuantizerOf(i));
+        var x = TensorScope.Chain(stageInput, stage, blocks.Count, (i, input) => blocks[i].forward(input, InputQuantizerOf(i)));
         var features = norm.forward(x, blocks[^1].OutputQuantizer, qact2.Quantizer)[.., 0];
         return act_out.forward(head.forward(qact2.forward(features)));
     }

@@ -40,29 +40,35 @@ public sealed class QIntLayerNorm : nn.Module<Tensor, Quantizer?, Quantizer?, Te
         if (inQuantizer is null || outQuantizer is null)
             throw new InvalidOperationException("Integer LayerNorm needs the quantizers of its input and output.");
 
-        var lastAxis = Enumerable.Repeat(1L, (int)x.dim() - 1).Append(-1L).ToArray();
-        var inScale = inQuantizer.Scale;
-        if (inScaleRepeat != 1)
-            inScale = inScale.unsqueeze(-1).expand(-1, inScaleRepeat).t().reshape(-1);
-        inScale = inScale.reshape(lastAxis);
-        var outScale = outQuantizer.Scale.reshape(lastAxis);
-        var gamma = weight.reshape(lastAxis);
-        var beta = bias.reshape(lastAxis);
+        // Only the output outlives the call (TensorScope): the integer path holds several input-sized buffers.
+        return TensorScope.Keep(() =>
+        {
+            var lastAxis = Enumerable.Repeat(1L, (int)x.dim() - 1).Append(-1L).ToArray();
+            var inScale = inQuantizer.Scale;
+            if (inScaleRepeat != 1)
+                inScale = inScale.unsqueeze(-1).expand(-1, inScaleRepeat).t().reshape(-1);
+            inScale = inScale.reshape(lastAxis);
+            var outScale = outQuantizer.Scale.reshape(lastAxis);
+            var gamma = weight.reshape(lastAxis);
+            var beta = bias.reshape(lastAxis);
 
-        // Integer codes, brought to the smallest channel scale s1 by the PTF power-of-two factors.
-        // In-place chains keep the operation order of the reference (bit-identical) with fewer allocations.
-        var smallestScale = inScale.min();
-        var codes = x.div(inScale).round_().mul_(inScale.div(smallestScale).round_());
-        var mean = codes.mean([-1]).mul_(smallestScale);
-        var sumOfSquares = codes.square().sum(-1);
-        var std = (smallestScale / channels) * sumOfSquares.mul_(channels).sub_(codes.sum(-1).square()).sqrt_();
+            // Integer codes, brought to the smallest channel scale s1 by the PTF power-of-two factors.
+            // In-place chains keep the operation order of the reference (bit-identical) with fewer allocations.
+            var smallestScale = inScale.min();
+            var codes = x.div(inScale).round_().mul_(inScale.div(smallestScale).round_());
+            var mean = codes.mean([-1]).mul_(smallestScale);
+            Tensor sumOfSquares;
+            using (var squares = codes.square())
+                sumOfSquares = squares.sum(-1);
+            var std = (smallestScale / channels) * sumOfSquares.mul_(channels).sub_(codes.sum(-1).square()).sqrt_();
 
-        var a = (smallestScale / std).unsqueeze_(-1).mul(gamma).div_(outScale);
-        var (mantissa, shift) = MantissaAndShift(a.abs());
-        var powShift = shift.exp2_();
-        var b = mean.div_(std).unsqueeze_(-1).mul(gamma).neg_().add_(beta).div_(outScale).mul_(powShift).round_();
-        var outCodes = a.sign_().mul_(mantissa).mul_(codes).add_(b).div_(powShift).round_();
-        return outCodes.mul_(outScale);
+            var a = (smallestScale / std).unsqueeze_(-1).mul(gamma).div_(outScale);
+            var (mantissa, shift) = MantissaAndShift(a.abs());
+            var powShift = shift.exp2_();
+            var b = mean.div_(std).unsqueeze_(-1).mul(gamma).neg_().add_(beta).div_(outScale).mul_(powShift).round_();
+            var outCodes = a.sign_().mul_(mantissa).mul_(codes).add_(b).div_(powShift).round_();
+            return outCodes.mul_(outScale);
+        });
     }
 
     /// <summary>Splits |A| into an 8-bit mantissa M and a right shift N with |A| ~ M / 2^N.</summary>

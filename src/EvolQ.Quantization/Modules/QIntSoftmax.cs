@@ -44,41 +44,63 @@ public sealed class QIntSoftmax : nn.Module<Tensor, Tensor?, Tensor>, IQuantized
     }
 
     /// <summary>Integer softmax, then probabilities rounded to 2^-k with k in [0, 2^bits - 1]; smaller ones become 0.</summary>
-    public static Tensor LogIntegerSoftmax(Tensor x, Tensor scale, int bits)
+    /// <remarks>
+    /// The attention scores are the largest activations of a transformer, and this is about thirty element-wise steps
+    /// over them: the steps run in place on a few buffers, each freed as soon as it is spent, in the reference's
+    /// operation order (so the bits are the reference's). Only the result outlives the call.
+    /// </remarks>
+    public static Tensor LogIntegerSoftmax(Tensor x, Tensor scale, int bits) => TensorScope.Keep(() =>
     {
-        var codes = x / scale;
-        codes = codes - codes.amax([-1], keepdim: true);
+        var codes = x.div(scale);
+        codes.sub_(codes.amax([-1], keepdim: true));
         var expCodes = IntegerExp(codes, scale);
-        var ratio = (expCodes.sum(-1, keepdim: true) / expCodes).round();
+        codes.Dispose();
+        Tensor ratio;
+        using (var total = expCodes.sum(-1, keepdim: true))
+            ratio = total.div(expCodes).round_();
+        expCodes.Dispose();
         var exponent = RoundLog2(ratio);
         var levels = 1 << bits;
-        var underflow = exponent >= levels;
-        return exponent.clamp(0, levels - 1).neg().exp2().masked_fill(underflow, 0f);
-    }
+        using var underflow = exponent.ge(levels);
+        return exponent.clamp_(0, levels - 1).neg_().exp2_().masked_fill_(underflow, 0f);
+    });
 
     // I-BERT's integer exponential: exp(x) = 2^-q * exp(r) with r in (ln 2 * -1, 0], exp(r) by a 2nd-order polynomial.
+    // Consumes codes (it becomes the remainder); returns a new tensor.
     private static Tensor IntegerExp(Tensor codes, Tensor scale)
     {
         var ln2Codes = (Ln2 / scale).floor();
-        codes = maximum(codes, ExpShift * ln2Codes);
-        var quotient = (codes / ln2Codes).floor();
-        var remainder = codes - ln2Codes * quotient;
-        var polynomial = IntegerPolynomial(remainder, scale);
-        return (polynomial * (ExpShift - quotient).exp2()).floor().clamp_min(0);
+        using (var floorCodes = ExpShift * ln2Codes)
+        using (var raised = maximum(codes, floorCodes))
+            codes.copy_(raised);
+        var quotient = codes.div(ln2Codes).floor_();
+        using (var multiple = ln2Codes * quotient)
+            codes.sub_(multiple);
+        var polynomial = IntegerPolynomial(codes, scale);
+        // 30 - q as -q + 30: negation is exact, so the sum is the same number.
+        using var power = quotient.neg_().add_(ExpShift).exp2_();
+        return polynomial.mul_(power).floor_().clamp_min_(0);
     }
 
+    // r * (r + b) + c, as a new tensor.
     private static Tensor IntegerPolynomial(Tensor r, Tensor scale)
     {
         var b = (Coefficients[1] / Coefficients[0] / scale).floor();
         var c = (Coefficients[2] / Coefficients[0] / scale.pow(2)).floor();
-        return r * (r + b) + c;
+        return r.add(b).mul_(r).add_(c);
     }
 
     // Rounds log2 to the nearest integer in the linear domain: floor, plus one when the remainder is at least half.
+    // Consumes x; returns a new tensor.
     private static Tensor RoundLog2(Tensor x)
     {
-        var floor = x.log2().floor();
-        var roundUp = (x - floor.exp2()) >= (floor - 1).exp2();
-        return floor + roundUp.to_type(ScalarType.Float32);
+        var floor = x.log2().floor_();
+        using (var power = floor.exp2())
+            x.sub_(power);
+        using var half = floor.sub(1).exp2_();
+        using var roundUp = x.ge(half);
+        x.Dispose();
+        using var increment = roundUp.to_type(ScalarType.Float32);
+        return floor.add_(increment);
     }
 }
