@@ -136,5 +136,9 @@ internal static class TensorBytes
         return count;
     }
 
+    /// <summary>The byte count of <paramref name="count"/> elements of <paramref name="elementSize"/> bytes, or null when it overflows.</summary>
+    public static long? ByteCount(long count, int elementSize) =>
+        count <= long.MaxValue / elementSize ? count * elementSize : null;
+
     public static string FormatShape(IEnumerable<long> shape) => "[" + string.Join(", ", shape) + "]";
 }
