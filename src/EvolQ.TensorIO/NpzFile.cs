@@ -66,6 +66,16 @@ public static class NpzFile
                 }
             }
         }
+        catch (Exception e) when (e is InvalidDataException or NotSupportedException)
+        {
+            // ZipArchive reads its directory lazily, so a corrupt one shows up here rather than in the constructor.
+            foreach (var tensor in arrays.Values)
+            {
+                tensor.Dispose();
+            }
+
+            throw new TensorFileException(name, $"{name} is not a readable .npz: its zip directory is corrupt ({e.Message.Trim().TrimEnd('.')}).", e);
+        }
         catch
         {
             foreach (var tensor in arrays.Values)
