@@ -170,6 +170,12 @@ public static class SafeTensorsFile
 
     private static List<Entry> ParseHeader(string name, byte[] headerBytes, out IReadOnlyDictionary<string, string> metadata)
     {
+        // The reader accepts invalid UTF-8 inside strings and only fails when a name is read, outside its own errors.
+        if (!System.Text.Unicode.Utf8.IsValid(headerBytes))
+        {
+            throw new TensorFileException(name, $"{name} has a malformed header: it is not valid UTF-8.");
+        }
+
         JsonDocument document;
         try
         {
