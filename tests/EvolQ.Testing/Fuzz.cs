@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using CsCheck;
 
 namespace EvolQ.Testing;
@@ -11,6 +12,14 @@ namespace EvolQ.Testing;
 /// </summary>
 public static class Fuzz
 {
+    private static object? LastInput
+    {
+        get => Volatile.Read(ref lastInputShared);
+        set => Volatile.Write(ref lastInputShared, value);
+    }
+
+    private static object? lastInputShared;
+
     /// <summary>What one run saw: how many inputs parsed, how many ended in the parser's own error.</summary>
     public sealed record Outcome(int Parsed, int Refused);
 
@@ -38,11 +47,12 @@ public static class Fuzz
 
         Outcome? outcome = null;
         Exception? failure = null;
+        var current = new StrongBox<string>("none yet");
         var thread = new Thread(() =>
         {
             try
             {
-                outcome = Loop(gen, parse, isOwnError, seed, iterations, maxAllocatedBytes, maxGrowthBytes, describe);
+                outcome = Loop(gen, parse, isOwnError, seed, iterations, maxAllocatedBytes, maxGrowthBytes, describe, current);
             }
             catch (Exception e)
             {
@@ -53,7 +63,9 @@ public static class Fuzz
         var limit = timeLimit ?? TimeSpan.FromSeconds(90);
         if (!thread.Join(limit))
         {
-            throw new TimeoutException($"The fuzz run (seed {seed}) did not finish within {limit.TotalSeconds} s: an input hangs the parser.");
+            var saved = Path.Combine(Path.GetTempPath(), $"evolq-fuzz-hang-{seed}");
+            File.WriteAllBytes(saved, LastInput switch { byte[] b => b, string t => System.Text.Encoding.UTF8.GetBytes(t), var other => System.Text.Encoding.UTF8.GetBytes(other?.ToString() ?? "") });
+            throw new TimeoutException($"The fuzz run (input saved in {saved}) (seed {seed}) did not finish within {limit.TotalSeconds} s: an input hangs the parser. {Volatile.Read(ref current.Value!)}");
         }
 
         if (failure is not null)
@@ -64,7 +76,7 @@ public static class Fuzz
         return outcome!;
     }
 
-    private static Outcome Loop<T>(Gen<T> gen, Action<T> parse, Func<Exception, bool> isOwnError, ulong seed, int iterations, long maxAllocatedBytes, long maxGrowthBytes, Func<T, string>? describe)
+    private static Outcome Loop<T>(Gen<T> gen, Action<T> parse, Func<Exception, bool> isOwnError, ulong seed, int iterations, long maxAllocatedBytes, long maxGrowthBytes, Func<T, string>? describe, StrongBox<string> current)
     {
         var pcg = new PCG(7, seed);
         using var process = Process.GetCurrentProcess();
@@ -75,6 +87,8 @@ public static class Fuzz
         for (var i = 0; i < iterations; i++)
         {
             var input = gen.Generate(pcg, null, out _);
+            Volatile.Write(ref current.Value, $"Input {i}: {Describe(input, describe)}");
+            LastInput = input;
             var before = GC.GetAllocatedBytesForCurrentThread();
             try
             {

@@ -17,6 +17,8 @@ public static class HoconGuard
     /// <summary>EVOLQ_MAX_SUBSTITUTION_VALUES: how many values the substitutions of one file may expand to (default 100,000).</summary>
     public const string MaxExpansionVariable = "EVOLQ_MAX_SUBSTITUTION_VALUES";
 
+    private const string Forbidden = "`^?!@*&\\";
+
     // Akka's parser takes several stack frames per level; this many fit in a thread-pool thread's stack with room.
     private const int NestingCap = 200;
 
@@ -88,13 +90,16 @@ public static class HoconGuard
                     atKey = true;
                     continue;
                 case '$' when i + 1 < text.Length && text[i + 1] == '{':
-                    if (i + 2 < text.Length && text[i + 2] == '?')
-                    {
-                        errors.Add(At(source, line, "optional substitutions (${?NAME}) are not supported; write \"${NAME:-default}\" inside a quoted path instead."));
-                    }
-
+                    i = ScanSubstitution(text, i, line, source, errors);
                     atKey = false;
                     continue;
+            }
+
+            // HOCON forbids these outside quotes; Akka's tokenizer loops forever on some of them (a stray backtick).
+            if (Forbidden.Contains(c))
+            {
+                errors.Add(At(source, line, $"the character '{c}' is not allowed outside quotes."));
+                continue;
             }
 
             if (atKey && IsInclude(text, i))
@@ -181,6 +186,34 @@ public static class HoconGuard
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Checks a substitution outside quotes (a dotted path of plain names) and returns the index of its closing brace.
+    /// Akka's parser loops forever on some malformed ones, such as a path holding ":-" or a quote.
+    /// </summary>
+    private static int ScanSubstitution(string text, int i, int line, string source, List<string> errors)
+    {
+        var j = i + 2;
+        if (j < text.Length && text[j] == '?')
+        {
+            errors.Add(At(source, line, "optional substitutions (${?NAME}) are not supported; write \"${NAME:-default}\" inside a quoted path instead."));
+            j++;
+        }
+
+        var start = j;
+        while (j < text.Length && (char.IsAsciiLetterOrDigit(text[j]) || text[j] is '_' or '-' or '.'))
+        {
+            j++;
+        }
+
+        if (j >= text.Length || text[j] != '}' || j == start)
+        {
+            errors.Add(At(source, line, "a substitution outside quotes must be ${path.to.setting}; write environment variables with defaults inside a quoted path (\"${NAME:-default}/...\")."));
+            return Math.Min(j, text.Length) - 1;
+        }
+
+        return j;
     }
 
     private static string At(string source, int line, string message) =>

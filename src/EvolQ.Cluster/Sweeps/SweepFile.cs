@@ -370,24 +370,26 @@ public static partial class SweepFile
             return best is not null && bestDistance <= Math.Max(1, best.Length / 3) ? best : null;
         }
 
+        /// <summary>Edits (insert, delete, replace, swap two neighbours) from one key to the other: "szie" is one from "size".</summary>
         private static int EditDistance(string a, string b)
         {
-            // Keys are short; a key from a hostile file is bounded by the file size limit, and one row is kept.
+            // Known keys are short; a hostile key longer than any of them is no typo of one.
             if (a.Length > 64)
                 return int.MaxValue;
-            var row = Enumerable.Range(0, b.Length + 1).ToArray();
+            var d = new int[a.Length + 1, b.Length + 1];
+            for (var i = 0; i <= a.Length; i++)
+                d[i, 0] = i;
+            for (var j = 0; j <= b.Length; j++)
+                d[0, j] = j;
             for (var i = 1; i <= a.Length; i++)
+            for (var j = 1; j <= b.Length; j++)
             {
-                var diagonal = row[0];
-                row[0] = i;
-                for (var j = 1; j <= b.Length; j++)
-                {
-                    var above = row[j];
-                    row[j] = Math.Min(Math.Min(row[j] + 1, row[j - 1] + 1), diagonal + (a[i - 1] == b[j - 1] ? 0 : 1));
-                    diagonal = above;
-                }
+                var cost = a[i - 1] == b[j - 1] ? 0 : 1;
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                    d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
             }
-            return row[b.Length];
+            return d[a.Length, b.Length];
         }
 
         public string? String(Config config, string path)
@@ -428,6 +430,12 @@ public static partial class SweepFile
                 var list = config.GetStringList(path);
                 if (list.Count == 0)
                     Error(Last(path), $"sweep.{path} is empty.");
+                // Objects and lists inside the list come back as null.
+                if (list.Any(item => item is null))
+                {
+                    Error(Last(path), $"sweep.{path} must be a list of plain values.");
+                    return [];
+                }
                 return list.ToList();
             }
             catch (Exception e) when (e is not OutOfMemoryException)
