@@ -82,6 +82,8 @@ public sealed class HostileSweepFileTests
     [InlineData("sweep { name = \"open\n }", "s.conf:1: a quoted string is not closed on its line.")]
     [InlineData("sweep = 5", "s.conf:1: sweep must be a block 'sweep { ... }', not '5'.")]
     [InlineData("sweep { models = [\n `{ name = x } ] }", "s.conf:2: the character '`' is not allowed outside quotes.")]
+    [InlineData("sweep { models = [ { name = x }$] }", "s.conf:1: a '$' outside quotes must start a substitution ${path.to.setting}.")]
+    [InlineData("sweep { id = ${CHECKPOINTS:-/x} }", "s.conf:1: a substitution outside quotes must be ${path.to.setting}; write environment variables with defaults inside a quoted path (\"${NAME:-default}/...\").")]
     public void Malformed_braces_and_wrong_types_are_one_line_each(string text, string expected) =>
         Assert.Equal(expected, Errors(text)[0]);
 

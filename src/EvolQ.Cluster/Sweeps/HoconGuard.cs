@@ -93,6 +93,10 @@ public static class HoconGuard
                     i = ScanSubstitution(text, i, line, source, errors);
                     atKey = false;
                     continue;
+                case '$':
+                    // Akka's tokenizer loops forever on a '$' that starts no substitution (found by the fuzzer: "}$]").
+                    errors.Add(At(source, line, "a '$' outside quotes must start a substitution ${path.to.setting}."));
+                    continue;
             }
 
             // HOCON forbids these outside quotes; Akka's tokenizer loops forever on some of them (a stray backtick).
