@@ -103,8 +103,8 @@ internal static class IdxFile
                 $"IDX file '{path}' declares {count} values ({string.Join("x", dims)}) but holds {holds}.");
         }
 
-        var data = new byte[count];
-        int got = stream.ReadAtLeast(data, data.Length, throwOnEndOfStream: false);
+        var data = ReadUpTo(stream, (int)count);
+        int got = data.Length;
         if (got < count)
         {
             whenShort?.Invoke();
@@ -120,6 +120,26 @@ internal static class IdxFile
         }
 
         return (dims, data);
+    }
+
+    /// <summary>
+    /// Reads up to <paramref name="count"/> bytes, growing the buffer as they arrive: a gzip's declared dimensions are
+    /// only a claim until it inflates, so memory follows the bytes that exist, not the header.
+    /// </summary>
+    private static byte[] ReadUpTo(Stream stream, int count)
+    {
+        var data = new byte[Math.Min(count, 1 << 20)];
+        var got = 0;
+        while (true)
+        {
+            got += stream.ReadAtLeast(data.AsSpan(got), data.Length - got, throwOnEndOfStream: false);
+            if (got < data.Length || data.Length == count)
+            {
+                return got == data.Length ? data : data[..got];
+            }
+
+            Array.Resize(ref data, (int)Math.Min(count, data.Length * 2L));
+        }
     }
 
     /// <summary>Reads what is left, up to one byte past <paramref name="bound"/>, without keeping it; returns the count.</summary>
