@@ -219,7 +219,13 @@ internal static class PyTorchZipReader
             throw new CheckpointException($"Checkpoint {name} is corrupt: its data.pkl inflates past its declared {entry.Length} bytes.");
         }
 
-        return PickleStrings.InOrder(buffer.AsSpan(0, got));
+        var strings = PickleStrings.InOrder(buffer.AsSpan(0, got), out var lengthPastEnd);
+        if (lengthPastEnd)
+        {
+            throw new CheckpointException($"Checkpoint {name} is corrupt: its data.pkl declares a value longer than the pickle itself.");
+        }
+
+        return strings;
     }
 
     /// <summary>What PyBridge's lazy mode records for one tensor, read from its (non-public) constructor-arguments type.</summary>

@@ -60,6 +60,22 @@ public sealed class CheckpointFuzzTests : IDisposable
         Assert.Throws<CheckpointException>(() => CheckpointReader.Read(Write(Zip(pickle, 0))).Dispose());
     }
 
+    [Theory]
+    [InlineData("X", 4)]
+    [InlineData("B", 4)]
+    [InlineData("\u008d", 8)]
+    [InlineData("\u008e", 8)]
+    public void A_pickle_value_declaring_gigabytes_is_refused_before_the_unpickler_allocates_them(string opcode, int width)
+    {
+        // BINUNICODE / BINBYTES / BINUNICODE8 / BINBYTES8 of length 0x7FFFFFF0, followed by three bytes.
+        var length = BitConverter.GetBytes(0x7FFF_FFF0L)[..width];
+        var pickle = Pickle([.. System.Text.Encoding.Latin1.GetBytes(opcode), .. length, 1, 2, 3]);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<CheckpointException>(() => CheckpointReader.Read(Write(Zip(pickle, 0))).Dispose());
+        Assert.Equal("Checkpoint fuzz.pth is corrupt: its data.pkl declares a value longer than the pickle itself.", e.Message);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 16 << 20);
+    }
+
     [Fact]
     public void A_pickle_over_the_size_limit_is_refused_from_the_zip_directory()
     {
