@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.CommandLine.Invocation;
+using System.CommandLine.Parsing;
 using EvolQ.Cli.Commands;
 
 namespace EvolQ.Cli;
@@ -33,7 +35,16 @@ public static class EvolqApp
         {
             // Commands that run long handle SIGINT/SIGTERM themselves (StopSignal), so System.CommandLine must not.
             var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
-            return root.Parse(args).Invoke(configuration);
+            var parse = root.Parse(args);
+            // System.CommandLine's own reaction to a bad argument is the whole help text and exit code 1; every command
+            // here answers with one sentence and exit code 2 instead (--help and --version still win over errors).
+            if (parse.Errors.Count > 0 && parse.Action is null or ParseErrorAction)
+            {
+                error.WriteLine($"evolq: {ParseErrorSentence(parse)}");
+                return UserErrorExitCode;
+            }
+
+            return parse.Invoke(configuration);
         }
         catch (Exception exception) when (UserErrors.Describe(exception) is { } sentence)
         {
@@ -48,4 +59,25 @@ public static class EvolqApp
     /// (docker/Dockerfile.ctl) leave libtorch out.
     /// </summary>
     private static RootCommand CtlOnly(CommandConsole console) => new(Description) { CtlCommand.Create(console) };
+
+    /// <summary>The most telling parse error as one sentence, with where to find the command's usage.</summary>
+    public static string ParseErrorSentence(ParseResult parse)
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        // "Required command was not provided" comes alongside the unrecognized word that was meant as the command.
+        var first = parse.Errors
+            .OrderBy(e => e.Message.StartsWith("Required command", StringComparison.Ordinal) ? 1 : 0)
+            .First().Message.Trim().TrimEnd('.');
+        var names = new List<string>();
+        for (SymbolResult? result = parse.CommandResult; result is CommandResult command; result = command.Parent)
+        {
+            if (command.Parent is not null)
+            {
+                names.Insert(0, command.Command.Name);
+            }
+        }
+
+        var usage = string.Join(' ', ["evolq", .. names, "--help"]);
+        return $"{first.Replace('\n', ' ')} (see {usage}).";
+    }
 }

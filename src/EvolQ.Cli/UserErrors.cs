@@ -12,7 +12,8 @@ public static class UserErrors
     {
         UserInputException or QuantizationConfigException or UnknownModelException or EvolQ.TensorIO.TensorFileException
             or CheckpointException or DataSourceException or EvolQ.Engine.Quantize.RunFolderException
-            or EvolQ.Cluster.Sweeps.SweepFileException or Akka.Configuration.ConfigurationException => exception.Message,
+            or EvolQ.Cluster.Sweeps.SweepFileException or Akka.Configuration.ConfigurationException
+            or EvolQ.TensorIO.LimitSettingException => exception.Message,
         FileNotFoundException notFound => $"The file {notFound.FileName ?? "given"} does not exist.",
         DirectoryNotFoundException => exception.Message,
         OperationCanceledException => "Cancelled.",

@@ -1,9 +1,14 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using EvolQ.TensorIO;
 
 namespace EvolQ.Data;
 
 /// <summary>Reads the big-endian IDX files of MNIST-style datasets, gzipped or not.</summary>
+/// <remarks>
+/// The file is read as a stream: the header's dimensions are checked against the size limit (and, for a plain file,
+/// against its length) before the data's memory is taken, so a small gzip that inflates to gigabytes costs nothing.
+/// </remarks>
 internal static class IdxFile
 {
     /// <summary>IDX magic of unsigned-byte data with 3 dimensions (images).</summary>
@@ -15,13 +20,49 @@ internal static class IdxFile
     /// <summary>Reads an unsigned-byte IDX file: its dimensions and its data.</summary>
     public static (int[] Dims, byte[] Data) Read(string path, int expectedMagic)
     {
-        byte[] bytes = Contents(path);
-        if (bytes.Length < 4)
+        using var file = InputFile.OpenRead(path, problem => new DataSourceException($"IDX file '{path}' {problem}."));
+        var fileLength = file.Length;
+        Span<byte> head = stackalloc byte[2];
+        var gzip = file.ReadAtLeast(head, 2, throwOnEndOfStream: false) == 2 && head[0] == 0x1f && head[1] == 0x8b;
+        file.Position = 0;
+        try
         {
+            // The gzip magic, not the file name, decides: some mirrors ship the files already unpacked.
+            if (!gzip)
+            {
+                return ReadContent(file, path, expectedMagic, fileLength);
+            }
+
+            using var inflated = new GZipStream(file, CompressionMode.Decompress, leaveOpen: true);
+            var counting = new CountingStream(inflated);
+            var result = ReadContent(counting, path, expectedMagic, available: null, TruncatedGzip);
+            CheckTrailer(file, fileLength, counting.Count, path);
+            return result;
+
+            // GZipStream ends quietly at a cut-off stream; the trailer's ISIZE (length mod 2^32) tells a short gzip
+            // from a complete one that holds too little. The datasets' files are single-member gzip.
+            void TruncatedGzip() => CheckTrailer(file, fileLength, counting.Count, path);
+        }
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
+        {
+            throw new DataSourceException($"IDX file '{path}' is not a valid gzip file.", e);
+        }
+        catch (IOException e)
+        {
+            throw new DataSourceException($"Cannot read IDX file '{path}': {e.Message.Trim().TrimEnd('.')}.", e);
+        }
+    }
+
+    private static (int[] Dims, byte[] Data) ReadContent(Stream stream, string path, int expectedMagic, long? available, Action? whenShort = null)
+    {
+        Span<byte> word = stackalloc byte[4];
+        if (stream.ReadAtLeast(word, 4, throwOnEndOfStream: false) < 4)
+        {
+            whenShort?.Invoke();
             throw new DataSourceException($"IDX file '{path}' is too short to hold a header.");
         }
 
-        int magic = BinaryPrimitives.ReadInt32BigEndian(bytes);
+        int magic = BinaryPrimitives.ReadInt32BigEndian(word);
         if (magic != expectedMagic)
         {
             throw new DataSourceException(
@@ -29,80 +70,151 @@ internal static class IdxFile
         }
 
         int rank = magic & 0xFF;
-        int headerLength = 4 + (4 * rank);
-        if (bytes.Length < headerLength)
-        {
-            throw new DataSourceException($"IDX file '{path}' is too short to hold a header.");
-        }
-
         var dims = new int[rank];
         long count = 1;
+        var maxBytes = DataLimits.MaxDataFileBytes;
         for (int i = 0; i < rank; i++)
         {
-            dims[i] = BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(4 + (4 * i)));
+            if (stream.ReadAtLeast(word, 4, throwOnEndOfStream: false) < 4)
+            {
+                whenShort?.Invoke();
+                throw new DataSourceException($"IDX file '{path}' is too short to hold a header.");
+            }
+
+            dims[i] = BinaryPrimitives.ReadInt32BigEndian(word);
             if (dims[i] < 0)
             {
                 throw new DataSourceException($"IDX file '{path}' declares a negative dimension.");
             }
 
+            // Each dimension is below 2^31, so the product stays exact until it passes the limit (checked each step).
             count *= dims[i];
+            if (count > maxBytes || count > Array.MaxLength)
+            {
+                throw new DataSourceException(
+                    $"IDX file '{path}' declares more than {Math.Min(maxBytes, Array.MaxLength)} values: {Limits.Hint(DataLimits.MaxDataFileBytesVariable, maxBytes)}.");
+            }
         }
 
-        if (bytes.Length - headerLength != count)
+        int headerLength = 4 + (4 * rank);
+        if (available - headerLength is { } holds && holds != count)
         {
             throw new DataSourceException(
-                $"IDX file '{path}' declares {count} values ({string.Join("x", dims)}) but holds {bytes.Length - headerLength}.");
+                $"IDX file '{path}' declares {count} values ({string.Join("x", dims)}) but holds {holds}.");
         }
 
-        return (dims, bytes.AsSpan(headerLength).ToArray());
+        var data = ReadUpTo(stream, (int)count);
+        int got = data.Length;
+        if (got < count)
+        {
+            whenShort?.Invoke();
+            throw new DataSourceException(
+                $"IDX file '{path}' declares {count} values ({string.Join("x", dims)}) but holds {got}.");
+        }
+
+        if (available is null && Drain(stream, maxBytes - count) is var extra and > 0)
+        {
+            var total = extra > maxBytes - count ? $"more than {maxBytes}" : (count + extra).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            throw new DataSourceException(
+                $"IDX file '{path}' declares {count} values ({string.Join("x", dims)}) but holds {total}.");
+        }
+
+        return (dims, data);
     }
 
-    private static byte[] Contents(string path)
+    /// <summary>
+    /// Reads up to <paramref name="count"/> bytes, growing the buffer as they arrive: a gzip's declared dimensions are
+    /// only a claim until it inflates, so memory follows the bytes that exist, not the header.
+    /// </summary>
+    private static byte[] ReadUpTo(Stream stream, int count)
     {
-        byte[] raw;
-        try
+        var data = new byte[Math.Min(count, 1 << 20)];
+        var got = 0;
+        while (true)
         {
-            raw = File.ReadAllBytes(path);
+            got += stream.ReadAtLeast(data.AsSpan(got), data.Length - got, throwOnEndOfStream: false);
+            if (got < data.Length || data.Length == count)
+            {
+                return got == data.Length ? data : data[..got];
+            }
+
+            Array.Resize(ref data, (int)Math.Min(count, data.Length * 2L));
         }
-        catch (FileNotFoundException)
+    }
+
+    /// <summary>Reads what is left, up to one byte past <paramref name="bound"/>, without keeping it; returns the count.</summary>
+    private static long Drain(Stream stream, long bound)
+    {
+        var buffer = new byte[1 << 16];
+        long total = 0;
+        while (total <= bound)
         {
-            throw new DataSourceException($"IDX file '{path}' does not exist.");
-        }
-        catch (DirectoryNotFoundException)
-        {
-            throw new DataSourceException($"IDX file '{path}' does not exist.");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new DataSourceException($"Cannot read IDX file '{path}': {e.Message}", e);
+            var got = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, bound - total + 1));
+            if (got == 0)
+            {
+                break;
+            }
+
+            total += got;
         }
 
-        // The gzip magic, not the file name, decides: some mirrors ship the files already unpacked.
-        if (raw.Length < 2 || raw[0] != 0x1f || raw[1] != 0x8b)
-        {
-            return raw;
-        }
+        return total;
+    }
 
-        byte[] data;
-        try
-        {
-            using var gzip = new GZipStream(new MemoryStream(raw), CompressionMode.Decompress);
-            using var output = new MemoryStream(raw.Length * 2);
-            gzip.CopyTo(output);
-            data = output.ToArray();
-        }
-        catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
-        {
-            throw new DataSourceException($"IDX file '{path}' is not a valid gzip file.", e);
-        }
-
-        // GZipStream ends quietly at a cut-off stream; the trailer's ISIZE (length mod 2^32) catches that. The
-        // datasets' files are single-member gzip, where ISIZE is the whole length.
-        if (raw.Length < 18 || BinaryPrimitives.ReadUInt32LittleEndian(raw.AsSpan(raw.Length - 4)) != (uint)data.Length)
+    private static void CheckTrailer(FileStream file, long fileLength, long inflated, string path)
+    {
+        Span<byte> trailer = stackalloc byte[4];
+        if (fileLength < 18)
         {
             throw new DataSourceException($"IDX file '{path}' is a truncated or corrupt gzip file.");
         }
 
-        return data;
+        var position = file.Position;
+        file.Position = fileLength - 4;
+        file.ReadExactly(trailer);
+        file.Position = position;
+        if (BinaryPrimitives.ReadUInt32LittleEndian(trailer) != (uint)inflated)
+        {
+            throw new DataSourceException($"IDX file '{path}' is a truncated or corrupt gzip file.");
+        }
+    }
+
+    /// <summary>Counts the bytes read through it (how much a gzip member inflated to).</summary>
+    private sealed class CountingStream(Stream inner) : Stream
+    {
+        public long Count { get; private set; }
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => Count;
+            set => throw new NotSupportedException();
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            var got = inner.Read(buffer);
+            Count += got;
+            return got;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

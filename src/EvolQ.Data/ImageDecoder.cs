@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
+using EvolQ.TensorIO;
 using SkiaSharp;
 
 namespace EvolQ.Data;
@@ -18,13 +19,18 @@ public static class ImageDecoder
     {
         ArgumentNullException.ThrowIfNull(path);
         byte[] encoded;
+        var maxBytes = DataLimits.MaxImageFileBytes;
         try
         {
-            encoded = File.ReadAllBytes(path);
+            encoded = InputFile.ReadAllBytes(
+                path,
+                maxBytes,
+                problem => new DataSourceException($"Image '{path}' {problem}."),
+                length => new DataSourceException($"Image '{path}' is {length} bytes, over the size limit: {Limits.Hint(DataLimits.MaxImageFileBytesVariable, maxBytes)}."));
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (IOException e)
         {
-            throw new DataSourceException($"Cannot read image '{path}': {e.Message}", e);
+            throw new DataSourceException($"Cannot read image '{path}': {e.Message.Trim().TrimEnd('.')}.", e);
         }
 
         return DecodeRgb(encoded, path);
@@ -41,8 +47,27 @@ public static class ImageDecoder
             throw new DataSourceException($"Cannot decode image '{name}': it is not a JPEG, PNG, BMP or WebP image.");
         }
 
+        // The header's dimensions are known before any pixel is decoded: a few hundred bytes of PNG or JPEG can
+        // declare gigapixels, so they are checked before the buffer is taken.
         int width = codec.Info.Width;
         int height = codec.Info.Height;
+        long pixels = (long)width * height;
+        var maxPixels = DataLimits.MaxImagePixels;
+        if (width <= 0 || height <= 0)
+        {
+            throw new DataSourceException($"Cannot decode image '{name}': it declares a size of {width}x{height} pixels.");
+        }
+
+        if (pixels > maxPixels)
+        {
+            throw new DataSourceException($"Image '{name}' declares {width}x{height} = {pixels} pixels, over the size limit: {Limits.Hint(DataLimits.MaxImagePixelsVariable, maxPixels)}.");
+        }
+
+        if (pixels > int.MaxValue / 4)
+        {
+            throw new DataSourceException($"Image '{name}' declares {width}x{height} pixels, more than one decoded image can hold (2 GiB).");
+        }
+
         var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
 
         // The interleaved buffer only lives until the planar copy: pooled, it stops being large-object-heap garbage

@@ -16,33 +16,42 @@ public static class NpyFile
     // A header is a short dict; megabytes of it means the length field is garbage.
     private const long MaxHeaderBytes = 1 << 24;
 
+    // numpy 2 allows 64 dimensions (1.x allowed 32); more is not an array numpy wrote.
+    private const int MaxDimensions = 64;
+
     public static Tensor Read(string path)
     {
         var name = Path.GetFileName(path);
-        FileStream stream;
-        try
-        {
-            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new TensorFileException(name, $"{name} does not exist.", e);
-        }
-
-        using (stream)
-        {
-            return Read(stream, name);
-        }
+        using var stream = InputFile.OpenRead(path, problem => new TensorFileException(name, $"{name} {problem}."));
+        return Read(stream, name);
     }
 
     /// <summary>Reads one array from the stream's current position (the stream need not seek); <paramref name="name"/> names it in error messages.</summary>
-    public static Tensor Read(Stream stream, string name = "stream")
+    public static Tensor Read(Stream stream, string name = "stream") =>
+        Read(stream, name, stream.CanSeek ? stream.Length - stream.Position : null);
+
+    /// <summary>Reads one array; <paramref name="available"/> bounds the bytes the stream can still give, when known.</summary>
+    internal static Tensor Read(Stream stream, string name, long? available)
     {
-        var header = ReadHeader(stream, name);
+        var header = ReadHeader(stream, name, available);
+        var needed = TensorBytes.ByteCount(header.ElementCount, TensorDType.ElementSize(header.DType))
+            ?? throw new TensorFileException(name, $"{name} has a malformed header: its shape {TensorBytes.FormatShape(header.Shape)} is too large.");
+        var dataAvailable = available - header.HeaderBytes;
+        // Both checks come before the allocation: a 100-byte file may declare terabytes.
+        if (dataAvailable is { } holds && needed > holds)
+        {
+            throw new TensorFileException(name, $"{name} is truncated: the array of shape {TensorBytes.FormatShape(header.Shape)} and dtype '{header.Descr}' needs {needed} data bytes but the file holds {Math.Max(0, holds)}.");
+        }
+
+        var maxBytes = TensorFileLimits.MaxTensorBytes;
+        if (needed > maxBytes)
+        {
+            throw new TensorFileException(name, $"{name} declares an array of shape {TensorBytes.FormatShape(header.Shape)} and dtype '{header.Descr}' of {needed} bytes, over the size limit: {Limits.Hint(TensorFileLimits.MaxTensorBytesVariable, maxBytes)}.");
+        }
+
         var tensor = empty(header.Shape, header.DType);
         try
         {
-            var needed = header.ElementCount * TensorDType.ElementSize(header.DType);
             var read = TensorBytes.ReadInto(stream, tensor);
             if (read < needed)
             {
@@ -121,9 +130,13 @@ public static class NpyFile
         static int Pad(int length) => (length + HeaderAlignment - 1) / HeaderAlignment * HeaderAlignment;
     }
 
-    private sealed record Header(string Descr, ScalarType DType, bool BigEndian, long[] Shape, long ElementCount);
+    private sealed record Header(string Descr, ScalarType DType, bool BigEndian, long[] Shape, long ElementCount)
+    {
+        /// <summary>The bytes before the data: preamble and header text.</summary>
+        public long HeaderBytes { get; init; }
+    }
 
-    private static Header ReadHeader(Stream stream, string name)
+    private static Header ReadHeader(Stream stream, string name, long? available)
     {
         Span<byte> prefix = stackalloc byte[12];
         var got = TensorBytes.ReadAtMost(stream, prefix[..8]);
@@ -160,6 +173,12 @@ public static class NpyFile
             throw new TensorFileException(name, $"{name} has a malformed header: its length {headerLength} is implausible.");
         }
 
+        var preamble = 8 + lengthBytes;
+        if (available - preamble is { } rest && headerLength > rest)
+        {
+            throw new TensorFileException(name, $"{name} is truncated: its header needs {headerLength} bytes but the file holds {Math.Max(0, rest)}.");
+        }
+
         var headerBytes = new byte[headerLength];
         var headerRead = TensorBytes.ReadAtMost(stream, headerBytes);
         if (headerRead < headerLength)
@@ -169,7 +188,7 @@ public static class NpyFile
 
         // Versions 1 and 2 are latin-1 by definition; version 3 exists only to allow UTF-8 (field names).
         var text = major == 3 ? Encoding.UTF8.GetString(headerBytes) : Encoding.Latin1.GetString(headerBytes);
-        return ParseHeader(name, text);
+        return ParseHeader(name, text) with { HeaderBytes = preamble + headerLength };
     }
 
     private static Header ParseHeader(string name, string text)
@@ -180,7 +199,11 @@ public static class NpyFile
         object? literal;
         try
         {
-            literal = PythonLiteral.Parse(text);
+            literal = PythonLiteral.Parse(text, TensorFileLimits.MaxNesting);
+        }
+        catch (NestingException e)
+        {
+            throw new TensorFileException(name, $"{name} has a malformed header: {e.Message}; {Limits.Hint(TensorFileLimits.MaxNestingVariable, e.MaxDepth)}.", e);
         }
         catch (FormatException e)
         {
@@ -205,6 +228,11 @@ public static class NpyFile
         if (!dict.TryGetValue("shape", out var shapeValue) || shapeValue is not List<object?> shapeItems)
         {
             throw Malformed("it has no 'shape' tuple");
+        }
+
+        if (shapeItems.Count > MaxDimensions)
+        {
+            throw Malformed($"its shape has {shapeItems.Count} dimensions, more than the {MaxDimensions} numpy allows");
         }
 
         var shape = new long[shapeItems.Count];

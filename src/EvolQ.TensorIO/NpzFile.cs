@@ -12,20 +12,8 @@ public static class NpzFile
     public static OrderedDictionary<string, Tensor> Read(string path)
     {
         var name = Path.GetFileName(path);
-        FileStream stream;
-        try
-        {
-            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new TensorFileException(name, $"{name} does not exist.", e);
-        }
-
-        using (stream)
-        {
-            return Read(stream, name);
-        }
+        using var stream = InputFile.OpenRead(path, problem => new TensorFileException(name, $"{name} {problem}."));
+        return Read(stream, name);
     }
 
     /// <summary>Reads from a seekable stream; <paramref name="name"/> names the source in error messages.</summary>
@@ -46,6 +34,7 @@ public static class NpzFile
         {
             using (archive)
             {
+                CheckDeclaredSizes(archive, name);
                 foreach (var entry in archive.Entries)
                 {
                     // numpy only writes .npy members; anything else (a folder entry, a readme) is not an array.
@@ -60,9 +49,11 @@ public static class NpzFile
                     try
                     {
                         using var entryStream = entry.Open();
-                        tensor = NpyFile.Read(entryStream, entryName);
+                        // The declared size bounds what the member may give: a deflated member is not seekable, and
+                        // its header's shape must not make us allocate more than the member can hold.
+                        tensor = NpyFile.Read(entryStream, entryName, entry.Length);
                     }
-                    catch (InvalidDataException e)
+                    catch (Exception e) when (e is InvalidDataException or NotSupportedException or IOException)
                     {
                         throw new TensorFileException(name, $"{entryName} is corrupt: {e.Message.Trim().TrimEnd('.')}.", e);
                     }
@@ -75,6 +66,16 @@ public static class NpzFile
                 }
             }
         }
+        catch (Exception e) when (e is InvalidDataException or NotSupportedException)
+        {
+            // ZipArchive reads its directory lazily, so a corrupt one shows up here rather than in the constructor.
+            foreach (var tensor in arrays.Values)
+            {
+                tensor.Dispose();
+            }
+
+            throw new TensorFileException(name, $"{name} is not a readable .npz: its zip directory is corrupt ({e.Message.Trim().TrimEnd('.')}).", e);
+        }
         catch
         {
             foreach (var tensor in arrays.Values)
@@ -86,6 +87,34 @@ public static class NpzFile
         }
 
         return arrays;
+    }
+
+    /// <summary>Refuses an archive whose members, as declared, hold more arrays or bytes than the limits allow.</summary>
+    private static void CheckDeclaredSizes(ZipArchive archive, string name)
+    {
+        long count = 0;
+        long total = 0;
+        var maxTensors = TensorFileLimits.MaxTensors;
+        var maxBytes = TensorFileLimits.MaxTensorBytes;
+        foreach (var entry in archive.Entries)
+        {
+            if (!entry.FullName.EndsWith(NpySuffix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            if (++count > maxTensors)
+            {
+                throw new TensorFileException(name, $"{name} holds more than {maxTensors} arrays: {Limits.Hint(TensorFileLimits.MaxTensorsVariable, maxTensors)}.");
+            }
+
+            // Lengths come from the zip directory and are at most 2^64; the sum saturates instead of wrapping.
+            total = entry.Length > long.MaxValue - total ? long.MaxValue : total + entry.Length;
+            if (total > maxBytes)
+            {
+                throw new TensorFileException(name, $"{name} declares more than {maxBytes} bytes of arrays once decompressed: {Limits.Hint(TensorFileLimits.MaxTensorBytesVariable, maxBytes)}.");
+            }
+        }
     }
 
     /// <summary>Writes the arrays as "name.npy" members, deflated when <paramref name="compress"/> (np.savez_compressed), atomically.</summary>

@@ -10,17 +10,24 @@ namespace EvolQ.TensorIO;
 internal sealed class PythonLiteral
 {
     private readonly string _text;
+    private readonly int _maxDepth;
     private int _position;
+    private int _depth;
 
-    private PythonLiteral(string text)
+    private PythonLiteral(string text, int maxDepth)
     {
         _text = text;
+        _maxDepth = maxDepth;
     }
 
-    /// <summary>Parses the whole text; throws FormatException with the position of the first problem.</summary>
-    public static object? Parse(string text)
+    /// <summary>
+    /// Parses the whole text; throws FormatException with the position of the first problem, or
+    /// <see cref="NestingException"/> when containers nest deeper than <paramref name="maxDepth"/> (the parser
+    /// recurses once per level, so an unbounded depth would overflow the stack).
+    /// </summary>
+    public static object? Parse(string text, int maxDepth)
     {
-        var parser = new PythonLiteral(text);
+        var parser = new PythonLiteral(text, maxDepth);
         var value = parser.ParseValue();
         parser.SkipWhitespace();
         if (parser._position != text.Length)
@@ -43,11 +50,11 @@ internal sealed class PythonLiteral
         switch (c)
         {
             case '{':
-                return ParseDict();
+                return Nested(ParseDict);
             case '(':
-                return ParseSequence('(', ')');
+                return Nested(() => ParseSequence('(', ')'));
             case '[':
-                return ParseSequence('[', ']');
+                return Nested(() => ParseSequence('[', ']'));
             case '\'':
             case '"':
                 return ParseString();
@@ -76,6 +83,18 @@ internal sealed class PythonLiteral
         }
 
         throw Error($"unexpected character '{c}'");
+    }
+
+    private object Nested(Func<object> parse)
+    {
+        if (++_depth > _maxDepth)
+        {
+            throw new NestingException(_maxDepth, _position);
+        }
+
+        var value = parse();
+        _depth--;
+        return value;
     }
 
     private Dictionary<string, object?> ParseDict()
@@ -230,4 +249,11 @@ internal sealed class PythonLiteral
 
     private FormatException Error(string problem, int? at = null) =>
         new($"{problem} at character {at ?? _position}");
+}
+
+/// <summary>A literal nests containers deeper than the limit.</summary>
+internal sealed class NestingException(int maxDepth, int position)
+    : Exception($"its containers nest deeper than {maxDepth} levels at character {position}")
+{
+    public int MaxDepth { get; } = maxDepth;
 }

@@ -15,24 +15,8 @@ public static class SafeTensorsFile
     public static SafeTensorsContent Read(string path)
     {
         var name = Path.GetFileName(path);
-        FileStream stream;
-        try
-        {
-            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        }
-        catch (FileNotFoundException e)
-        {
-            throw new TensorFileException(name, $"{name} does not exist.", e);
-        }
-        catch (DirectoryNotFoundException e)
-        {
-            throw new TensorFileException(name, $"{name} does not exist.", e);
-        }
-
-        using (stream)
-        {
-            return Read(stream, name);
-        }
+        using var stream = InputFile.OpenRead(path, problem => new TensorFileException(name, $"{name} {problem}."));
+        return Read(stream, name);
     }
 
     /// <summary>Reads from a seekable stream; <paramref name="name"/> names the source in error messages.</summary>
@@ -62,6 +46,7 @@ public static class SafeTensorsFile
         var dataStart = 8 + (long)headerLength;
         var dataLength = fileLength - dataStart;
         var entries = ParseHeader(name, headerBytes, out var metadata);
+        CheckLayout(name, entries, dataLength);
 
         var tensors = new List<(string Name, Tensor Tensor)>(entries.Count);
         try
@@ -185,10 +170,17 @@ public static class SafeTensorsFile
 
     private static List<Entry> ParseHeader(string name, byte[] headerBytes, out IReadOnlyDictionary<string, string> metadata)
     {
+        // The reader accepts invalid UTF-8 inside strings and only fails when a name is read, outside its own errors.
+        if (!System.Text.Unicode.Utf8.IsValid(headerBytes))
+        {
+            throw new TensorFileException(name, $"{name} has a malformed header: it is not valid UTF-8.");
+        }
+
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(headerBytes);
+            // JSON nesting is bounded (the reader is not recursive, but a header is two levels deep by design).
+            document = JsonDocument.Parse(headerBytes, new JsonDocumentOptions { MaxDepth = TensorFileLimits.MaxNesting });
         }
         catch (JsonException e)
         {
@@ -206,6 +198,7 @@ public static class SafeTensorsFile
             var meta = new Dictionary<string, string>(StringComparer.Ordinal);
             var entries = new List<Entry>();
             var names = new HashSet<string>(StringComparer.Ordinal);
+            var maxTensors = TensorFileLimits.MaxTensors;
             foreach (var property in root.EnumerateObject())
             {
                 if (property.Name == MetadataKey)
@@ -219,11 +212,50 @@ public static class SafeTensorsFile
                     throw new TensorFileException(name, $"{name} has a malformed header: tensor '{property.Name}' is listed twice.");
                 }
 
+                if (entries.Count >= maxTensors)
+                {
+                    throw new TensorFileException(name, $"{name} lists more than {maxTensors} tensors: {Limits.Hint(TensorFileLimits.MaxTensorsVariable, maxTensors)}.");
+                }
+
                 entries.Add(ParseEntry(name, property.Name, property.Value));
             }
 
             metadata = meta;
             return entries;
+        }
+    }
+
+    /// <summary>
+    /// Refuses, before anything is allocated, tensors that reach past the data, overlap one another, or add up to more
+    /// than the size limit (each entry's byte count already matches its dtype and shape).
+    /// </summary>
+    private static void CheckLayout(string name, List<Entry> entries, long dataLength)
+    {
+        var maxBytes = TensorFileLimits.MaxTensorBytes;
+        long total = 0;
+        foreach (var entry in entries)
+        {
+            if (entry.End > dataLength)
+            {
+                throw new TensorFileException(name, $"{name} is truncated: tensor '{entry.Name}' needs bytes {entry.Begin}..{entry.End} but the file holds {dataLength}.");
+            }
+
+            total += entry.End - entry.Begin;
+            if (total > maxBytes)
+            {
+                throw new TensorFileException(name, $"{name} declares more than {maxBytes} bytes of tensors: {Limits.Hint(TensorFileLimits.MaxTensorBytesVariable, maxBytes)}.");
+            }
+        }
+
+        Entry? previous = null;
+        foreach (var entry in entries.Where(e => e.End > e.Begin).OrderBy(e => e.Begin))
+        {
+            if (previous is not null && entry.Begin < previous.End)
+            {
+                throw new TensorFileException(name, $"{name} has a malformed header: tensors '{previous.Name}' (bytes {previous.Begin}..{previous.End}) and '{entry.Name}' (bytes {entry.Begin}..{entry.End}) overlap.");
+            }
+
+            previous = entry;
         }
     }
 
@@ -293,7 +325,7 @@ public static class SafeTensorsFile
         }
 
         var count = TensorBytes.ElementCount(shape) ?? throw Bad($"has a shape {shapeElement.GetRawText()} too large to hold");
-        var needed = count * TensorDType.ElementSize(dtype);
+        var needed = TensorBytes.ByteCount(count, TensorDType.ElementSize(dtype)) ?? throw Bad($"has a shape {shapeElement.GetRawText()} too large to hold");
         if (end - begin != needed)
         {
             throw Bad($"of shape {TensorBytes.FormatShape(shape)} and dtype {dtypeName} needs {needed} bytes but its data_offsets [{begin}, {end}] span {end - begin}");

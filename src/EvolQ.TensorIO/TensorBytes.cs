@@ -112,10 +112,14 @@ internal static class TensorBytes
         return total;
     }
 
-    /// <summary>The element count of a shape, or null when it overflows.</summary>
+    /// <summary>
+    /// The element count of a shape, or null when it overflows. A zero dimension makes the count zero, but torch still
+    /// computes strides from the other dimensions, so their product must not overflow either.
+    /// </summary>
     public static long? ElementCount(IReadOnlyList<long> shape)
     {
-        long count = 1;
+        long nonZero = 1;
+        var empty = false;
         foreach (var dim in shape)
         {
             if (dim < 0)
@@ -123,18 +127,26 @@ internal static class TensorBytes
                 return null;
             }
 
-            try
+            if (dim == 0)
             {
-                count = checked(count * dim);
+                empty = true;
+                continue;
             }
-            catch (OverflowException)
+
+            if (nonZero > long.MaxValue / dim)
             {
                 return null;
             }
+
+            nonZero *= dim;
         }
 
-        return count;
+        return empty ? 0 : nonZero;
     }
+
+    /// <summary>The byte count of <paramref name="count"/> elements of <paramref name="elementSize"/> bytes, or null when it overflows.</summary>
+    public static long? ByteCount(long count, int elementSize) =>
+        count <= long.MaxValue / elementSize ? count * elementSize : null;
 
     public static string FormatShape(IEnumerable<long> shape) => "[" + string.Join(", ", shape) + "]";
 }

@@ -72,7 +72,7 @@ public sealed class SweepFileTests
 
         Assert.Equal(
             [
-                "broken.conf:12: unknown setting 'sweep.seed' (known: id, name, max-concurrent-jobs, models, bits, seeds, calibration, validation, search, fitness).",
+                "broken.conf:12: unknown setting 'sweep.seed' (did you mean 'seeds'? known: id, name, max-concurrent-jobs, models, bits, seeds, calibration, validation, search, fitness).",
                 "broken.conf:3: sweep.max-concurrent-jobs is 0; it must be at least 1.",
                 "broken.conf:5: the checkpoint of deit_tiny, /nowhere/deit_tiny.pth, does not exist.",
                 "broken.conf:8: the bit width 'W9A8' is outside 2 to 8 bits.",

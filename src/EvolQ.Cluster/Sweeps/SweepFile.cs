@@ -8,6 +8,7 @@ using EvolQ.Engine.Fitness;
 using EvolQ.Models;
 using EvolQ.Quantization;
 using EvolQ.Search;
+using EvolQ.TensorIO;
 
 namespace EvolQ.Cluster.Sweeps;
 
@@ -39,14 +40,45 @@ public static partial class SweepFile
     private static readonly string[] SweepKeys =
         ["id", "name", "max-concurrent-jobs", "models", "bits", "seeds", "calibration", "validation", "search", "fitness"];
 
+    private static readonly (string Section, string[] Keys)[] SectionKeys =
+    [
+        ("calibration", ["data", "size", "batch-size"]),
+        ("validation", ["data", "limit"]),
+        ("search", ["passes", "cycles", "population", "tournament", "offspring", "relative-mutation"]),
+        ("fitness", ["loss", "temperature"]),
+    ];
+
+    private static readonly string[] ModelKeys = ["name", "checkpoint"];
+
     /// <summary>Reads and validates a sweep file.</summary>
     /// <exception cref="SweepFileException">The file is missing, unreadable or invalid (every problem listed).</exception>
     public static SweepSpec Load(string path, bool checkPaths = true, string? id = null, Func<string, string?>? environment = null)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (!File.Exists(path))
-            throw new SweepFileException(path, [$"{path}: there is no such sweep file."]);
-        return Parse(File.ReadAllText(path), path, checkPaths, id, environment);
+        var maxBytes = SweepLimits.MaxFileBytes;
+        byte[] bytes;
+        try
+        {
+            bytes = InputFile.ReadAllBytes(
+                path,
+                maxBytes,
+                problem => new SweepFileException(path, [problem == "does not exist" ? $"{path}: there is no such sweep file." : $"{path}: the sweep file {problem}."]),
+                length => new SweepFileException(path, [$"{path}: the sweep file is {length} bytes, over the size limit: {Limits.Hint(SweepLimits.MaxFileBytesVariable, maxBytes)}."]));
+        }
+        catch (IOException e)
+        {
+            throw new SweepFileException(path, [$"{path}: the sweep file cannot be read ({e.Message.Trim().TrimEnd('.')})."]);
+        }
+        string text;
+        try
+        {
+            text = HoconGuard.StrictUtf8.GetString(bytes);
+        }
+        catch (System.Text.DecoderFallbackException)
+        {
+            throw new SweepFileException(path, [$"{path}: the sweep file is not UTF-8 text."]);
+        }
+        return Parse(text.TrimStart('\uFEFF'), path, checkPaths, id, environment);
     }
 
     /// <summary>Reads and validates the text of a sweep file.</summary>
@@ -59,21 +91,43 @@ public static partial class SweepFile
     {
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(source);
+        // Text from a ctl client has not passed Load's check.
+        var maxBytes = SweepLimits.MaxFileBytes;
+        if (text.Length > maxBytes)
+            throw new SweepFileException(source, [$"{source}: the sweep file is {text.Length} characters, over the size limit: {Limits.Hint(SweepLimits.MaxFileBytesVariable, maxBytes)}."]);
+        // Akka's parser recurses per nesting level and reading self-referring substitutions overflows the stack, so
+        // the text is checked before it is parsed and the tree before it is read.
+        var scanned = HoconGuard.Scan(text, source);
+        if (scanned.Count > 0)
+            throw new SweepFileException(source, scanned);
         var reader = new Reader(text, source, environment ?? Environment.GetEnvironmentVariable);
         Config root;
         try
         {
             root = ConfigurationFactory.ParseString(text);
         }
-        catch (Exception e) when (e is ConfigurationException or FormatException or InvalidOperationException or ArgumentException || e.GetType().Namespace?.StartsWith("Hocon", StringComparison.Ordinal) == true)
+        catch (Exception e) when (e is not (OutOfMemoryException or InsufficientExecutionStackException))
         {
+            // Akka's parser throws whatever malformed text provokes (format errors, null references, bad indexes).
             throw new SweepFileException(source, [$"{source}: not valid HOCON: {FirstLine(e.Message)}"]);
         }
+        if (HoconGuard.CheckSubstitutions(root, source) is { } substitutionProblem)
+            throw new SweepFileException(source, [substitutionProblem]);
         if (!root.HasPath("sweep"))
             throw new SweepFileException(source, [$"{source}:1: the file has no 'sweep {{ ... }}' block."]);
+        if (!root.GetValue("sweep").IsObject())
+            throw new SweepFileException(source, [reader.At("sweep", $"sweep must be a block 'sweep {{ ... }}', not '{FirstLine(root.GetValue("sweep").ToString())}'.")]);
         var sweep = root.GetConfig("sweep");
-        foreach (var key in sweep.Root.GetObject().Items.Keys.Where(k => !SweepKeys.Contains(k)))
-            reader.Error(key, $"unknown setting 'sweep.{key}' (known: {string.Join(", ", SweepKeys)}).");
+        reader.Unknown(sweep, "sweep", SweepKeys);
+        foreach (var (section, keys) in SectionKeys)
+        {
+            if (!sweep.HasPath(section))
+                continue;
+            if (!sweep.GetValue(section).IsObject())
+                reader.Error(section, $"sweep.{section} must be a block '{section} {{ ... }}'.");
+            else
+                reader.Unknown(sweep.GetConfig(section), $"sweep.{section}", keys);
+        }
 
         var sweepId = id ?? reader.String(sweep, "id") ?? System.IO.Path.GetFileNameWithoutExtension(source);
         if (string.IsNullOrWhiteSpace(sweepId) || !SafeId().IsMatch(sweepId))
@@ -85,8 +139,8 @@ public static partial class SweepFile
         var bits = ReadBits(reader, sweep);
         var seeds = ReadSeeds(reader, sweep);
         var calibrationData = reader.DataSpec(sweep, "calibration.data", required: true, checkPaths);
-        var calibrationSize = reader.Int(sweep, "calibration.size", 1000, min: 1);
-        var calibrationBatch = reader.Int(sweep, "calibration.batch-size", 100, min: 1);
+        var calibrationSize = reader.Int(sweep, "calibration.size", 1000, min: 1, SweepLimits.MaxCalibrationImages, SweepLimits.MaxCalibrationImagesVariable);
+        var calibrationBatch = reader.Int(sweep, "calibration.batch-size", 100, min: 1, SweepLimits.MaxCalibrationImages, SweepLimits.MaxCalibrationImagesVariable);
         if (calibrationBatch > calibrationSize)
             reader.Error("batch-size", $"calibration.batch-size ({calibrationBatch}) is larger than calibration.size ({calibrationSize}).");
         var validationData = reader.DataSpec(sweep, "validation.data", required: false, checkPaths);
@@ -98,6 +152,10 @@ public static partial class SweepFile
         var search = ReadSearch(reader, sweep);
 
         var jobs = new List<SweepJob>();
+        var maxJobs = SweepLimits.MaxJobs;
+        var jobCount = (long)models.Count * bits.Count * seeds.Count;
+        if (jobCount > maxJobs)
+            reader.Error("models", $"the sweep expands to {models.Count} models x {bits.Count} bit widths x {seeds.Count} seeds = {jobCount} jobs, over the limit: {Limits.Hint(SweepLimits.MaxJobsVariable, maxJobs)}.");
         if (reader.Errors.Count == 0)
         {
             foreach (var (model, checkpoint) in models)
@@ -145,6 +203,12 @@ public static partial class SweepFile
             reader.Error("models", "sweep.models is empty: list at least one model.");
         foreach (var entry in entries)
         {
+            if (!entry.Root.IsObject())
+            {
+                reader.Error("models", "sweep.models must be a list of { name = ..., checkpoint = ... } objects.");
+                continue;
+            }
+            reader.Unknown(entry, "a model entry", ModelKeys);
             var name = reader.String(entry, "name");
             if (name is null)
             {
@@ -191,9 +255,10 @@ public static partial class SweepFile
                 reader.Error(label, $"the bit width '{label}' is not of the form W4A8 (weight bits, activation bits).");
                 continue;
             }
-            var w = int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
-            var a = int.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture);
-            if (w is < 2 or > 8 || a is < 2 or > 8)
+            // Digits that overflow an int are out of range like any other width.
+            if (!int.TryParse(match.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var w)
+                || !int.TryParse(match.Groups[2].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var a)
+                || w is < 2 or > 8 || a is < 2 or > 8)
             {
                 reader.Error(label, $"the bit width '{label}' is outside 2 to 8 bits.");
                 continue;
@@ -226,11 +291,11 @@ public static partial class SweepFile
         var defaults = new SearchSettings { WeightBits = 4, Seed = 0 };
         var settings = defaults with
         {
-            Passes = reader.Int(sweep, "search.passes", defaults.Passes, min: 1),
-            Cycles = reader.Int(sweep, "search.cycles", defaults.Cycles, min: 1),
-            PopulationSize = reader.Int(sweep, "search.population", defaults.PopulationSize, min: 1),
-            TournamentSize = reader.Int(sweep, "search.tournament", defaults.TournamentSize, min: 1),
-            Offspring = reader.Int(sweep, "search.offspring", defaults.Offspring, min: 1),
+            Passes = reader.Int(sweep, "search.passes", defaults.Passes, min: 1, SweepLimits.MaxPasses, SweepLimits.MaxPassesVariable),
+            Cycles = reader.Int(sweep, "search.cycles", defaults.Cycles, min: 1, SweepLimits.MaxPasses, SweepLimits.MaxPassesVariable),
+            PopulationSize = reader.Int(sweep, "search.population", defaults.PopulationSize, min: 1, SweepLimits.MaxPopulation, SweepLimits.MaxPopulationVariable),
+            TournamentSize = reader.Int(sweep, "search.tournament", defaults.TournamentSize, min: 1, SweepLimits.MaxPopulation, SweepLimits.MaxPopulationVariable),
+            Offspring = reader.Int(sweep, "search.offspring", defaults.Offspring, min: 1, SweepLimits.MaxPopulation, SweepLimits.MaxPopulationVariable),
             RelativeMutation = reader.Bool(sweep, "search.relative-mutation", defaults.RelativeMutation),
         };
         try
@@ -263,14 +328,68 @@ public static partial class SweepFile
         /// Records a problem at the first line that sets <paramref name="term"/> as a key, else the first that mentions
         /// it (the file when none does).
         /// </summary>
-        public void Error(string term, string message)
+        public void Error(string term, string message) => Errors.Add(At(term, message));
+
+        /// <summary>"SOURCE:LINE: message" at the line that sets or mentions <paramref name="term"/>.</summary>
+        public string At(string term, string message)
         {
             var key = new Regex($"(^|[\\s{{,])\"?{Regex.Escape(term)}\"?\\s*[=:{{]");
             var line = Array.FindIndex(lines, l => key.IsMatch(l) && !l.TrimStart().StartsWith('#'));
             if (line < 0)
                 line = Array.FindIndex(lines, l => l.Contains(term, StringComparison.Ordinal) && !l.TrimStart().StartsWith('#'));
             var place = line < 0 ? source : string.Create(CultureInfo.InvariantCulture, $"{source}:{line + 1}");
-            Errors.Add($"{place}: {message}");
+            return $"{place}: {message}";
+        }
+
+        /// <summary>Records every key of <paramref name="config"/> not in <paramref name="known"/>, with the nearest known key when one is close.</summary>
+        public void Unknown(Config config, string where, string[] known)
+        {
+            var items = config.Root.GetObject()?.Items;
+            if (items is null)
+                return;
+            foreach (var key in items.Keys.Where(k => !known.Contains(k)))
+            {
+                var setting = where.StartsWith("sweep", StringComparison.Ordinal) ? $"'{where}.{key}'" : $"'{key}' in {where}";
+                var nearest = Nearest(key, known);
+                var hint = nearest is null ? "" : $"did you mean '{nearest}'? ";
+                Error(key, $"unknown setting {setting} ({hint}known: {string.Join(", ", known)}).");
+            }
+        }
+
+        /// <summary>The known key within a third of its length in edits (at least one) of <paramref name="key"/>, if any.</summary>
+        private static string? Nearest(string key, string[] known)
+        {
+            string? best = null;
+            var bestDistance = int.MaxValue;
+            foreach (var candidate in known)
+            {
+                var distance = EditDistance(key, candidate);
+                if (distance < bestDistance)
+                    (best, bestDistance) = (candidate, distance);
+            }
+            return best is not null && bestDistance <= Math.Max(1, best.Length / 3) ? best : null;
+        }
+
+        /// <summary>Edits (insert, delete, replace, swap two neighbours) from one key to the other: "szie" is one from "size".</summary>
+        private static int EditDistance(string a, string b)
+        {
+            // Known keys are short; a hostile key longer than any of them is no typo of one.
+            if (a.Length > 64)
+                return int.MaxValue;
+            var d = new int[a.Length + 1, b.Length + 1];
+            for (var i = 0; i <= a.Length; i++)
+                d[i, 0] = i;
+            for (var j = 0; j <= b.Length; j++)
+                d[0, j] = j;
+            for (var i = 1; i <= a.Length; i++)
+            for (var j = 1; j <= b.Length; j++)
+            {
+                var cost = a[i - 1] == b[j - 1] ? 0 : 1;
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                    d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
+            }
+            return d[a.Length, b.Length];
         }
 
         public string? String(Config config, string path)
@@ -311,6 +430,12 @@ public static partial class SweepFile
                 var list = config.GetStringList(path);
                 if (list.Count == 0)
                     Error(Last(path), $"sweep.{path} is empty.");
+                // Objects and lists inside the list come back as null.
+                if (list.Any(item => item is null))
+                {
+                    Error(Last(path), $"sweep.{path} must be a list of plain values.");
+                    return [];
+                }
                 return list.ToList();
             }
             catch (Exception e) when (e is not OutOfMemoryException)
@@ -320,7 +445,7 @@ public static partial class SweepFile
             }
         }
 
-        public int Int(Config config, string path, int fallback, int min)
+        public int Int(Config config, string path, int fallback, int min, long max = int.MaxValue, string? limitVariable = null)
         {
             var text = String(config, path);
             if (text is null)
@@ -332,6 +457,11 @@ public static partial class SweepFile
             }
             if (value < min)
                 Error(Last(path), $"sweep.{path} is {value}; it must be at least {min}.");
+            else if (value > max)
+            {
+                Error(Last(path), $"sweep.{path} is {value}, over the limit: {Limits.Hint(limitVariable!, max)}.");
+                return fallback;
+            }
             return value;
         }
 

@@ -14,19 +14,16 @@ public static class CheckpointReader
     public static StateDict Read(string path)
     {
         var name = Path.GetFileName(path);
-        if (!File.Exists(path))
-        {
-            throw new CheckpointException($"Checkpoint {name} does not exist.");
-        }
-
-        var format = Detect(path, name);
+        using var stream = InputFile.OpenRead(path, problem => new CheckpointException($"Checkpoint {name} {problem}."));
+        var format = Detect(stream, name);
+        stream.Position = 0;
         try
         {
             return format switch
             {
-                CheckpointFormat.PyTorchZip => ReadPyTorch(path, name),
-                CheckpointFormat.SafeTensors => ReadSafeTensors(path, name),
-                _ => ReadNpz(path, name),
+                CheckpointFormat.PyTorchZip => ReadPyTorch(stream, name),
+                CheckpointFormat.SafeTensors => ReadSafeTensors(stream, name),
+                _ => ReadNpz(stream, name),
             };
         }
         catch (TensorFileException e)
@@ -36,18 +33,14 @@ public static class CheckpointReader
         }
     }
 
-    private static CheckpointFormat Detect(string path, string name)
+    private static CheckpointFormat Detect(Stream stream, string name)
     {
         Span<byte> head = stackalloc byte[9];
-        int got;
-        using (var stream = File.OpenRead(path))
-        {
-            got = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
-        }
+        var got = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
 
         if (got >= 4 && head[0] == (byte)'P' && head[1] == (byte)'K' && (head[2], head[3]) is (3, 4) or (5, 6))
         {
-            return DetectZip(path, name);
+            return DetectZip(stream, name);
         }
 
         // A pickle stream at offset 0 is torch.save's pre-1.6 format (or a plain pickle).
@@ -64,11 +57,12 @@ public static class CheckpointReader
         throw new CheckpointException($"Checkpoint {name} is not a PyTorch zip, safetensors or npz file.");
     }
 
-    private static CheckpointFormat DetectZip(string path, string name)
+    private static CheckpointFormat DetectZip(Stream stream, string name)
     {
         try
         {
-            using var zip = ZipFile.OpenRead(path);
+            stream.Position = 0;
+            using var zip = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
             if (zip.Entries.Any(e => e.FullName.EndsWith("data.pkl", StringComparison.Ordinal)))
             {
                 return CheckpointFormat.PyTorchZip;
@@ -87,10 +81,10 @@ public static class CheckpointReader
         throw new CheckpointException($"Checkpoint {name} is a zip archive with neither a data.pkl (PyTorch) nor .npy members (npz).");
     }
 
-    private static StateDict ReadSafeTensors(string path, string name)
+    private static StateDict ReadSafeTensors(Stream stream, string name)
     {
         // The content's tensors move into the state dict (no Dispose of the content, which would free them).
-        var content = SafeTensorsFile.Read(path);
+        var content = SafeTensorsFile.Read(stream, name);
         var tensors = new OrderedDictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (key, tensor) in content.Tensors)
         {
@@ -100,9 +94,9 @@ public static class CheckpointReader
         return new StateDict(name, CheckpointFormat.SafeTensors, ConvertAll(tensors));
     }
 
-    private static StateDict ReadNpz(string path, string name)
+    private static StateDict ReadNpz(Stream stream, string name)
     {
-        var arrays = NpzFile.Read(path);
+        var arrays = NpzFile.Read(stream, name);
         if (!AugRegLayout.Matches(arrays))
         {
             return new StateDict(name, CheckpointFormat.Npz, ConvertAll(arrays));
@@ -122,12 +116,12 @@ public static class CheckpointReader
         }
     }
 
-    private static StateDict ReadPyTorch(string path, string name)
+    private static StateDict ReadPyTorch(Stream stream, string name)
     {
         OrderedDictionary<string, Tensor> stored;
         try
         {
-            stored = PyTorchZipReader.Read(path, name);
+            stored = PyTorchZipReader.Read(stream, name);
         }
         catch (Exception e) when (e is not (OutOfMemoryException or CheckpointException or MissingMemberException))
         {

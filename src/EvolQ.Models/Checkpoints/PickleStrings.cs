@@ -11,8 +11,16 @@ namespace EvolQ.Models.Checkpoints;
 internal static class PickleStrings
 {
     /// <summary>The strings up to STOP, or up to the first opcode this walker does not know (then the list is partial).</summary>
-    public static List<string> InOrder(ReadOnlySpan<byte> pickle)
+    public static List<string> InOrder(ReadOnlySpan<byte> pickle) => InOrder(pickle, out _);
+
+    /// <summary>
+    /// As <see cref="InOrder(ReadOnlySpan{byte})"/>; <paramref name="lengthPastEnd"/> tells whether the walk stopped at a
+    /// string or bytes value whose declared length runs past the end of the pickle. The unpickler allocates such a
+    /// length before it reads, so a few bytes declaring 2 GB would take 2 GB.
+    /// </summary>
+    public static List<string> InOrder(ReadOnlySpan<byte> pickle, out bool lengthPastEnd)
     {
+        lengthPastEnd = false;
         var strings = new List<string>();
         var i = 0;
         while (i < pickle.Length)
@@ -26,6 +34,7 @@ internal static class PickleStrings
                 case (byte)'X': // BINUNICODE
                     if (!TryLength(pickle, ref i, 4, out var n4) || !TryString(pickle, ref i, n4, strings))
                     {
+                        lengthPastEnd = true;
                         return strings;
                     }
 
@@ -33,6 +42,7 @@ internal static class PickleStrings
                 case 0x8c: // SHORT_BINUNICODE
                     if (!TryLength(pickle, ref i, 1, out var n1) || !TryString(pickle, ref i, n1, strings))
                     {
+                        lengthPastEnd = true;
                         return strings;
                     }
 
@@ -40,6 +50,7 @@ internal static class PickleStrings
                 case 0x8d: // BINUNICODE8
                     if (!TryLength(pickle, ref i, 8, out var n8) || !TryString(pickle, ref i, n8, strings))
                     {
+                        lengthPastEnd = true;
                         return strings;
                     }
 
@@ -150,6 +161,7 @@ internal static class PickleStrings
 
             if (skip < 0 || skip > pickle.Length - i)
             {
+                lengthPastEnd = true;
                 return strings;
             }
 

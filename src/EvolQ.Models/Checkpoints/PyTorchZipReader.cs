@@ -1,6 +1,7 @@
 using System.Collections;
 using System.IO.Compression;
 using System.Reflection;
+using EvolQ.TensorIO;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 
@@ -17,11 +18,11 @@ internal static class PyTorchZipReader
     private static readonly string[] ContainerKeys = ["model", "state_dict"];
 
     /// <summary>The tensors of the state dict (bare, or under "model"/"state_dict") in pickle order, in their stored dtype.</summary>
-    public static OrderedDictionary<string, Tensor> Read(string path, string name)
+    public static OrderedDictionary<string, Tensor> Read(Stream file, string name)
     {
-        using var file = File.OpenRead(path);
         using var archive = new ZipArchive(file, ZipArchiveMode.Read, leaveOpen: true);
-        var pickleStrings = ReadPickleStrings(archive);
+        CheckDeclaredSizes(archive, name);
+        var pickleStrings = ReadPickleStrings(archive, name);
 
         // Lazy mode: values come back as PyBridge's constructor arguments (storage entry, dtype, offset, shape, stride).
         file.Position = 0;
@@ -90,7 +91,15 @@ internal static class PyTorchZipReader
             throw new CheckpointException($"Checkpoint {name} is corrupt: tensor {key} has {shape.Length} dimensions but {stride.Length} strides.");
         }
 
-        var numel = shape.Aggregate(1L, (a, d) => a * d);
+        // A view with zero strides can declare far more elements than its storage holds; its compact copy below
+        // would take them all, so its size is bounded like any tensor's.
+        var numel = shape.Any(d => d < 0) ? -1 : shape.Aggregate((long?)1L, (a, d) => a is { } n && (d == 0 || n <= long.MaxValue / d) ? n * d : null) ?? -1;
+        var maxBytes = TensorFileLimits.MaxTensorBytes;
+        if (numel < 0 || numel > maxBytes / storage.ElementSize)
+        {
+            throw new CheckpointException($"Checkpoint {name} declares tensor {key} of shape [{string.Join(", ", shape)}], more than {maxBytes} bytes: {Limits.Hint(TensorFileLimits.MaxTensorBytesVariable, maxBytes)}.");
+        }
+
         if (numel > 0)
         {
             var last = args.StorageOffset + shape.Zip(stride, (d, s) => (d - 1) * s).Sum();
@@ -168,14 +177,55 @@ internal static class PyTorchZipReader
         return ordered;
     }
 
-    private static List<string> ReadPickleStrings(ZipArchive archive)
+    /// <summary>
+    /// Refuses, from the zip directory and before anything is decompressed, a pickle or storages larger than the limits
+    /// (a small archive can declare, and deflate to, gigabytes).
+    /// </summary>
+    private static void CheckDeclaredSizes(ZipArchive archive, string name)
+    {
+        var maxPickle = CheckpointLimits.MaxPickleBytes;
+        var maxBytes = TensorFileLimits.MaxTensorBytes;
+        long total = 0;
+        foreach (var entry in archive.Entries)
+        {
+            if (entry.FullName.EndsWith("data.pkl", StringComparison.Ordinal))
+            {
+                if (entry.Length > maxPickle)
+                {
+                    throw new CheckpointException($"Checkpoint {name} has a data.pkl of {entry.Length} bytes, over the size limit: {Limits.Hint(CheckpointLimits.MaxPickleBytesVariable, maxPickle)}.");
+                }
+
+                continue;
+            }
+
+            total = entry.Length > long.MaxValue - total ? long.MaxValue : total + entry.Length;
+            if (total > maxBytes)
+            {
+                throw new CheckpointException($"Checkpoint {name} declares more than {maxBytes} bytes of storages once decompressed: {Limits.Hint(TensorFileLimits.MaxTensorBytesVariable, maxBytes)}.");
+            }
+        }
+    }
+
+    private static List<string> ReadPickleStrings(ZipArchive archive, string name)
     {
         var entry = archive.Entries.FirstOrDefault(e => e.FullName.EndsWith("data.pkl", StringComparison.Ordinal))
             ?? throw new InvalidDataException("The archive has no data.pkl.");
         using var stream = entry.Open();
-        using var buffer = new MemoryStream();
-        stream.CopyTo(buffer);
-        return PickleStrings.InOrder(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+        // The declared length was checked against the limit; one byte more shows a member that inflates past it.
+        var buffer = new byte[entry.Length + 1];
+        var got = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
+        if (got > entry.Length)
+        {
+            throw new CheckpointException($"Checkpoint {name} is corrupt: its data.pkl inflates past its declared {entry.Length} bytes.");
+        }
+
+        var strings = PickleStrings.InOrder(buffer.AsSpan(0, got), out var lengthPastEnd);
+        if (lengthPastEnd)
+        {
+            throw new CheckpointException($"Checkpoint {name} is corrupt: its data.pkl declares a value longer than the pickle itself.");
+        }
+
+        return strings;
     }
 
     /// <summary>What PyBridge's lazy mode records for one tensor, read from its (non-public) constructor-arguments type.</summary>

@@ -1,0 +1,110 @@
+using System.Diagnostics;
+using EvolQ.Testing;
+
+namespace EvolQ.TensorIO.Tests;
+
+/// <summary>Paths that name something other than a regular file: one sentence each, and never a hang.</summary>
+public sealed class NotAFileTests : IDisposable
+{
+    private readonly TempDirectory temp = new();
+
+    public void Dispose() => temp.Dispose();
+
+    public static TheoryData<string> Readers => new() { "npy", "npz", "safetensors" };
+
+    private static TensorFileException Read(string reader, string path)
+    {
+        // A reader that blocks (opening a FIFO waits for a writer) must fail the test, not stall it.
+        var task = Task.Run(() => reader switch
+        {
+            "npy" => Assert.Throws<TensorFileException>(() => NpyFile.Read(path).Dispose()),
+            "npz" => Assert.Throws<TensorFileException>(() => NpzFile.Read(path)),
+            _ => Assert.Throws<TensorFileException>(() => SafeTensorsFile.Read(path).Dispose()),
+        });
+        Assert.True(task.Wait(TimeSpan.FromSeconds(10)), $"reading {path} as {reader} hangs");
+        return task.Result;
+    }
+
+    [Theory]
+    [MemberData(nameof(Readers))]
+    public void A_fifo_is_refused_without_blocking(string reader)
+    {
+        var fifo = temp.File("pipe." + reader);
+        using (var mkfifo = Process.Start("mkfifo", fifo))
+        {
+            mkfifo.WaitForExit();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        Assert.Equal($"pipe.{reader} is a FIFO (named pipe), not a regular file.", Read(reader, fifo).Message);
+    }
+
+    [Theory]
+    [MemberData(nameof(Readers))]
+    public void A_character_device_is_refused(string reader) =>
+        Assert.Equal("zero is a character device, not a regular file.", Read(reader, "/dev/zero").Message);
+
+    [Theory]
+    [MemberData(nameof(Readers))]
+    public void A_directory_is_refused(string reader)
+    {
+        var dir = temp.File("folder." + reader);
+        Directory.CreateDirectory(dir);
+        Assert.Equal($"folder.{reader} is a directory, not a file.", Read(reader, dir).Message);
+    }
+
+    [Theory]
+    [MemberData(nameof(Readers))]
+    public void A_symlink_loop_is_refused(string reader)
+    {
+        var a = temp.File("a." + reader);
+        var b = temp.File("b." + reader);
+        File.CreateSymbolicLink(a, b);
+        File.CreateSymbolicLink(b, a);
+        Assert.Equal($"a.{reader} is a symbolic link loop (or a chain of links too long to follow).", Read(reader, a).Message);
+    }
+
+    [Theory]
+    [MemberData(nameof(Readers))]
+    public void A_missing_file_and_a_missing_folder_do_not_exist(string reader)
+    {
+        Assert.Equal($"none.{reader} does not exist.", Read(reader, temp.File("none." + reader)).Message);
+        Assert.Equal($"none.{reader} does not exist.", Read(reader, temp.File("no-such-dir/none." + reader)).Message);
+    }
+
+    [Fact]
+    public void An_unreadable_file_is_refused()
+    {
+        var path = temp.File("locked.npy");
+        File.WriteAllBytes(path, [1, 2, 3]);
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        File.SetUnixFileMode(path, UnixFileMode.None);
+        if (Environment.UserName == "root")
+        {
+            // Root reads any file, so the message for EACCES is checked directly.
+            Assert.Equal("cannot be read (permission denied)", InputFile.Describe(13));
+            return;
+        }
+
+        Assert.Equal("locked.npy cannot be read (permission denied).", Read("npy", path).Message);
+    }
+
+    [Fact]
+    public void A_symlink_to_a_regular_file_is_read()
+    {
+        var target = temp.File("real.npy");
+        using (var t = TorchSharp.torch.arange(6, TorchSharp.torch.ScalarType.Float32))
+        {
+            NpyFile.Write(target, t);
+        }
+
+        var link = temp.File("link.npy");
+        File.CreateSymbolicLink(link, target);
+        using var read = NpyFile.Read(link);
+        Assert.Equal(new long[] { 6 }, read.shape);
+    }
+}
