@@ -45,6 +45,8 @@ public abstract class Quantizer : nn.Module<Tensor, Tensor>
     public void SetParameters(Tensor scale, Tensor zeroPoint)
     {
         using var noGrad = no_grad();
+        // The scope frees the intermediate handles (detach, to); the kept copies leave it.
+        using var scope = NewDisposeScope();
         Replace(new QuantizationParameters(
             scale.detach().to(ScalarType.Float32).clone().DetachFromDisposeScope(),
             zeroPoint.detach().to(ScalarType.Float32).clone().DetachFromDisposeScope()));
@@ -58,6 +60,7 @@ public abstract class Quantizer : nn.Module<Tensor, Tensor>
             throw new ArgumentException(
                 $"The new scale has shape [{string.Join(", ", scale.shape)}] but the quantizer's is [{string.Join(", ", current.Scale.shape)}].");
         using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
         var copy = scale.detach().to(current.Scale.dtype, current.Scale.device).clone().DetachFromDisposeScope();
         current.Scale.Dispose();
         state = current with { Scale = copy };
