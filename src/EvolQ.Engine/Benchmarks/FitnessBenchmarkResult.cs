@@ -1,6 +1,6 @@
 namespace EvolQ.Engine.Benchmarks;
 
-/// <summary>Fitness evaluations per second: uncached, and cached at the last and at the first searchable block.</summary>
+/// <summary>Fitness evaluations per second: uncached (last block), and cached as the mean over every block of a pass.</summary>
 public sealed record FitnessBenchmarkResult(
     string Model,
     int Batches,
@@ -8,5 +8,5 @@ public sealed record FitnessBenchmarkResult(
     string Device,
     int Threads,
     double UncachedPerSecond,
-    double CachedLastBlockPerSecond,
-    double CachedFirstBlockPerSecond);
+    double CachedPassMeanPerSecond,
+    long PeakResidentBytes);

@@ -8,7 +8,8 @@ public sealed record ForwardBenchmarkResult(
     string Device,
     int Threads,
     double FloatImagesPerSecond,
-    double QuantizedImagesPerSecond)
+    double QuantizedImagesPerSecond,
+    long PeakResidentBytes)
 {
     /// <summary>How much slower fake quantization makes a forward pass.</summary>
     public double QuantizationSlowdown => FloatImagesPerSecond / QuantizedImagesPerSecond;
