@@ -44,8 +44,9 @@ public static class NativeEnvironment
         "/usr/local/lib/libjemalloc.so.2",
     ];
 
-    /// <summary>The allocator this process runs with, for benchmark reports: "jemalloc", "glibc" or "other".</summary>
-    public static string Allocator { get; private set; } = "glibc";
+    /// <summary>The allocator this process runs with, for benchmark reports: "jemalloc" when it is mapped, else "glibc" (or "other" off Linux).</summary>
+    public static string Allocator => !OperatingSystem.IsLinux() ? "other"
+        : File.ReadLines("/proc/self/maps").Any(line => line.Contains("libjemalloc", StringComparison.Ordinal)) ? "jemalloc" : "glibc";
 
     // The commands that run models; the others (ctl, sweep, models, help) start once, without the re-execution's cost.
     private static readonly HashSet<string> ComputeCommands = ["run", "demo", "node", "quantize", "calibrate", "eval", "train", "landscape", "bench"];
@@ -60,13 +61,9 @@ public static class NativeEnvironment
         if (args.Length == 0 || !ComputeCommands.Contains(args[0]))
             return;
         if (!OperatingSystem.IsLinux())
-        {
-            Allocator = "other";
             return;
-        }
         if (Environment.GetEnvironmentVariable(AppliedVariable) is not null)
         {
-            Allocator = Environment.GetEnvironmentVariable("LD_PRELOAD")?.Contains("jemalloc", StringComparison.Ordinal) == true ? "jemalloc" : "glibc";
             if (Allocator == "glibc")
                 TuneGlibc();
             return;
@@ -129,15 +126,10 @@ public static class NativeEnvironment
         {
             mallopt(MArenaMax, 1);
             mallopt(MMmapThreshold, 4 << 20);
-            Allocator = "glibc";
         }
-        catch (EntryPointNotFoundException)
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
         {
-            Allocator = "other";
-        }
-        catch (DllNotFoundException)
-        {
-            Allocator = "other";
+            // Not glibc (musl, for one): its malloc has no such settings, and nothing is lost by going without.
         }
     }
 
