@@ -4,6 +4,7 @@ using Akka.Event;
 using EvolQ.Cluster.Inspection.Palettes;
 using EvolQ.Cluster.Inspection.Wire;
 using EvolQ.Cluster.Protocol;
+using EvolQ.Testing;
 
 namespace EvolQ.Cluster.Tests.Inspection;
 
@@ -167,12 +168,9 @@ public sealed class CtlPaletteTests(CtlNode fixture)
     {
         var marker = "peek-" + Guid.NewGuid().ToString("N");
         fixture.Node.System.Log.Warning("ctl test {0}", marker);
-        TableFrame peek = null!;
-        for (var i = 0; i < 50 && (peek is null || !peek.Rows.Any(r => r[3].Contains(marker, StringComparison.Ordinal))); i++)
-        {
-            await Task.Delay(20);
-            peek = Table(await fixture.Run("log", "peek", "--count", "5", "--level", "warning"));
-        }
+        var peek = await Eventually.Get(async () => Table(await fixture.Run("log", "peek", "--count", "5", "--level", "warning")),
+            t => t.Rows.Any(r => r[3].Contains(marker, StringComparison.Ordinal)), TimeSpan.FromSeconds(5), "the marker in log peek",
+            TimeSpan.FromMilliseconds(20));
         var row = peek.Rows.Last();
         Assert.Equal("warning", row[1]);
         Assert.Equal($"ctl test {marker}", row[3]);

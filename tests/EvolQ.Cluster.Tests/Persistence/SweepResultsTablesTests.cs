@@ -160,12 +160,8 @@ public sealed class SweepResultsTablesTests
         projection.Tell(new SweepResultsProjection.Projected(2, new SweepJobLaunched("late", "late.a", 11)));
 
         // SQLite cannot create a file in a folder that does not exist: every write fails until the folder appears.
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!log.Any(e => e is Akka.Event.Warning && e.Message.ToString()!.Contains("retrying in", StringComparison.Ordinal)))
-        {
-            Assert.True(DateTime.UtcNow < deadline, "no warning about the failed write");
-            await Task.Delay(20);
-        }
+        await Eventually.True(() => log.Any(e => e is Akka.Event.Warning && e.Message.ToString()!.Contains("retrying in", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(10), "a warning about the failed write");
         // Nothing new arrives: the retry timer alone writes the kept events.
         Directory.CreateDirectory(folder);
         await Until(() => database.ReadSweep("late").Summary is { Running: 1, Waiting: 3 });
