@@ -9,6 +9,7 @@ namespace EvolQ.Cli.Tests;
 /// FQ-ViT calibration of the shipped demo model on real Fashion-MNIST files, through the command line: quantized top-1
 /// stays near float top-1, and the written file evaluates to the same number.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed partial class CalibrateEndToEndTests
 {
     // 500 calibration images in 5 batches of 100 (seed 0), validation on the first 2,000 test images. One torch

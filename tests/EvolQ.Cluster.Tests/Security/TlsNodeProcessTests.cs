@@ -7,6 +7,7 @@ namespace EvolQ.Cluster.Tests.Security;
 /// EVOLQ_TLS_PASSWORD): a node with the cluster certificate joins, one without TLS and one with another certificate
 /// do not.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class TlsNodeProcessTests
 {
     private const string Password = "cluster-secret";
