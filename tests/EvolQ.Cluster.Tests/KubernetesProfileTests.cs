@@ -120,9 +120,8 @@ public sealed class KubernetesProfileTests
         {
             foreach (var node in nodes)
             {
-                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-                while (AkkaCluster.Get(node.System).State.Members.Count(m => m.Status == MemberStatus.Up) < 2 && DateTime.UtcNow < deadline)
-                    await Task.Delay(100);
+                await Eventually.True(() => AkkaCluster.Get(node.System).State.Members.Count(m => m.Status == MemberStatus.Up) >= 2,
+                    TimeSpan.FromSeconds(10), "both nodes Up", TimeSpan.FromMilliseconds(100));
                 Assert.Equal(
                     nodes.Select(n => n.Address).OrderBy(a => a.Port),
                     AkkaCluster.Get(node.System).State.Members.Where(m => m.Status == MemberStatus.Up).Select(m => m.Address).OrderBy(a => a.Port));

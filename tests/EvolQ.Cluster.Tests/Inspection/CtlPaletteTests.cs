@@ -221,24 +221,16 @@ public sealed class CtlPaletteTests(CtlNode fixture)
     {
         // The fixture's sweeps are finished or cancelled, so nothing claims the worker (shares of running jobs:
         // AllocatorClusterTests, through the same proxy). The allocator grants once it has settled.
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (true)
-        {
-            var run = await fixture.Run("evolq", "allocation");
-            Assert.Equal(EndStatus.Ok, run.End.Status);
-            Assert.Equal(2, run.Output.Count);
-            var table = Assert.IsType<TableFrame>(run.Output[0]);
-            Assert.Equal(["job", "wants", "has", "workers"], table.Columns);
-            Assert.Empty(table.Rows);
-            var summary = Assert.IsType<TextFrame>(run.Output[1]).Text;
-            if (table.Title.Length == 0 && summary.StartsWith("1 workers", StringComparison.Ordinal) || DateTime.UtcNow > deadline)
-            {
-                Assert.Equal("", table.Title);
-                Assert.Matches(@"^1 workers, 1 idle: 127\.0\.0\.1:\d+/synthetic#0\.$", summary);
-                break;
-            }
-            await Task.Delay(200);
-        }
+        var run = await Eventually.Get(() => fixture.Run("evolq", "allocation"),
+            r => r.Output is [TableFrame { Title.Length: 0 }, TextFrame t] && t.Text.StartsWith("1 workers", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(20), "the settled allocator's view", TimeSpan.FromMilliseconds(200));
+        Assert.Equal(EndStatus.Ok, run.End.Status);
+        Assert.Equal(2, run.Output.Count);
+        var table = Assert.IsType<TableFrame>(run.Output[0]);
+        Assert.Equal(["job", "wants", "has", "workers"], table.Columns);
+        Assert.Empty(table.Rows);
+        Assert.Equal("", table.Title);
+        Assert.Matches(@"^1 workers, 1 idle: 127\.0\.0\.1:\d+/synthetic#0\.$", Assert.IsType<TextFrame>(run.Output[1]).Text);
     }
 
     [Fact]

@@ -180,23 +180,18 @@ public sealed class SweepResultsTablesTests
         Assert.Equal(new SweepJobLaunched("s", "s.a", 0), launched);
     }
 
-    private static async Task Until(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (true)
+    private static Task Until(Func<bool> condition) =>
+        Eventually.True(() =>
         {
             try
             {
-                if (condition())
-                    return;
+                return condition();
             }
             catch (ResultsDatabaseException)
             {
+                return false;
             }
-            Assert.True(DateTime.UtcNow < deadline, "the projection did not write its events after the database came back");
-            await Task.Delay(50);
-        }
-    }
+        }, TimeSpan.FromSeconds(15), "the projection to write its events after the database came back");
 
     private static void Project(ResultsDatabase database, IEnumerable<IJobEvent> events)
     {
