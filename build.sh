@@ -2,6 +2,8 @@
 # The project's two entry points on a fresh Debian 12 machine with the .NET 10 SDK:
 #   ./build.sh demo   restore, build, and run the main job (the Fashion-MNIST demo)
 #   ./build.sh test   restore, build, and run every test project; the last line is "N passed, N failed"
+#   ./build.sh test-fast   the same without the tests tagged [Trait("Category", "Slow")] (real processes,
+#                          PostgreSQL, browsers, whole jobs end to end): the quick check while developing
 # Both install what is missing (Debian packages) first and are safe to rerun.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -39,11 +41,14 @@ evolq() {
   "src/EvolQ.Cli/bin/$configuration/net10.0/linux-x64/evolq" "$@"
 }
 
+# run_tests [FILTER]: every test, or those FILTER (dotnet test's --filter syntax) selects.
 run_tests() {
   rm -rf "$results_dir"
   local status=0
+  local filter=()
+  [ $# -gt 0 ] && filter=(--filter "$1")
   # Test projects run one after another: the machine has 2 cores and actor tests dislike contention.
-  dotnet test EvolQ.Cluster.sln -c "$configuration" --no-build -nologo -m:1 \
+  dotnet test EvolQ.Cluster.sln -c "$configuration" --no-build -nologo -m:1 "${filter[@]}" \
     --logger "trx" --results-directory "$results_dir" || status=$?
   local passed=0 failed=0
   for trx in "$results_dir"/*.trx; do
@@ -72,11 +77,16 @@ case "${1:-}" in
     build
     run_tests
     ;;
+  test-fast)
+    ensure_prerequisites
+    build
+    run_tests "Category!=Slow"
+    ;;
   build)
     build
     ;;
   *)
-    say "usage: ./build.sh demo|test|build"
+    say "usage: ./build.sh demo|test|test-fast|build"
     exit 2
     ;;
 esac

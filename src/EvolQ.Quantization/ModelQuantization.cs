@@ -39,7 +39,7 @@ public static class ModelQuantization
     }
 
     /// <summary>Turns fake quantization of weights and activations on or off; LayerNorm modes are left alone.</summary>
-    /// <remarks>Evol-Q's teacher is this with quantization off and integer LayerNorm still on (spec 2.3).</remarks>
+    /// <remarks>Evol-Q's teacher is this with quantization off and integer LayerNorm still on (semantics §2.3).</remarks>
     public static void SetQuantized(nn.Module model, bool quantized)
     {
         foreach (var layer in Layers(model))

@@ -2,7 +2,7 @@ namespace EvolQ.Quantization;
 
 /// <summary>
 /// The FQ-ViT/Evol-Q configuration of a whole model: which grid and observer each kind of tensor gets.
-/// The defaults are Evol-Q's run script (spec 2.1): uint4 weights, uint8 activations with OMSE, PTF with integer
+/// The defaults are Evol-Q's run script (semantics §2.1): uint4 weights, uint8 activations with OMSE, PTF with integer
 /// LayerNorm, no LIS, bias correction.
 /// </summary>
 public sealed record QuantizationConfig
@@ -22,7 +22,7 @@ public sealed record QuantizationConfig
     /// <summary>Log-Int-Softmax: 4-bit power-of-two attention probabilities.</summary>
     public bool Lis { get; init; }
 
-    /// <summary>Evol-Q's per-channel mean/std matching of quantized weights (spec 3.5).</summary>
+    /// <summary>Evol-Q's per-channel mean/std matching of quantized weights (semantics §3.5).</summary>
     public bool BiasCorrection { get; init; } = true;
 
     /// <summary>FQ-ViT's own 8-bit setting: int8 MinMax weights, uint8 MinMax activations, PTF, no bias correction.</summary>

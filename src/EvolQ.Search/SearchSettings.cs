@@ -1,6 +1,6 @@
 namespace EvolQ.Search;
 
-/// <summary>The knobs of one search job; the defaults are the paper's (Evol-Q §2.4, §2.7 of the spec).</summary>
+/// <summary>The knobs of one search job; the defaults are the paper's (semantics §2.4, §2.7).</summary>
 public sealed record SearchSettings
 {
     /// <summary>The weight bit width; it selects the mutation range (see <see cref="MutationRangeFor"/>).</summary>

@@ -9,6 +9,7 @@ namespace EvolQ.Cli.Tests;
 /// FQ-ViT calibration of the shipped demo model on real Fashion-MNIST files, through the command line: quantized top-1
 /// stays near float top-1, and the written file evaluates to the same number.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed partial class CalibrateEndToEndTests
 {
     // 500 calibration images in 5 batches of 100 (seed 0), validation on the first 2,000 test images. One torch
@@ -23,7 +24,7 @@ public sealed partial class CalibrateEndToEndTests
     /// <summary>
     /// Measured when the test was written (first 2,000 test images, float 88.90%): FQ-ViT W8A8 88.85% (-0.05),
     /// Evol-Q's W4A8 defaults 89.20% (+0.30), W3A8 88.55% (-0.35). The bounds leave room for rounding differences
-    /// between machines, which change individual 4-bit decisions (spec 8), but a broken quantizer or observer costs
+    /// between machines, which change individual 4-bit decisions (semantics §8), but a broken quantizer or observer costs
     /// tens of points and fails them.
     /// </summary>
     [Theory]

@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 namespace EvolQ.Cli.Tests;
 
 /// <summary>`evolq eval` of the shipped float checkpoint: the recorded accuracy, and the logits file.</summary>
+[Trait("Category", "Slow")]
 public sealed class EvalTests
 {
     /// <summary>

@@ -3,6 +3,7 @@ using EvolQ.Testing;
 namespace EvolQ.Cli.Tests;
 
 /// <summary>`evolq run`: a real (small) sweep on the embedded cluster, its result files, a resume, and bad sweep files.</summary>
+[Trait("Category", "Slow")]
 public sealed class RunCommandTests
 {
     private static string SmallSweep(TempDirectory dir) => $$"""

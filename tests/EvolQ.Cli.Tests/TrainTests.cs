@@ -4,6 +4,7 @@ using EvolQ.Testing;
 namespace EvolQ.Cli.Tests;
 
 /// <summary>`evolq train` on a small made-up set: a checkpoint that loads strictly, with its provenance, the same for the same seed.</summary>
+[Trait("Category", "Slow")]
 public sealed class TrainTests
 {
     [Fact]

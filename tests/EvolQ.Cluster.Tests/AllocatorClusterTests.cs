@@ -28,28 +28,18 @@ public sealed class AllocatorClusterTests(ITestOutputHelper output)
         foreach (var spec in specs)
             await node.Jobs.Ask<JobAccepted>(new SubmitJob(spec), TimeSpan.FromSeconds(10));
 
-        // While all three search, every job has a worker of its own and none is shared.
-        var sawAllThree = false;
-        var deadline = DateTime.UtcNow + JobTimeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            var snapshot = await Allocation(node);
-            var searching = snapshot.Jobs.Where(j => j.Wanted > 1).ToArray();
-            if (snapshot.Jobs.Length == 3 && searching.Length == 3)
-            {
-                Assert.All(searching, j => Assert.NotEmpty(j.WorkerIds));
-                var granted = searching.SelectMany(j => j.WorkerIds).ToArray();
-                Assert.Equal(granted.Length, granted.Distinct().Count());
-                Assert.Equal(4, granted.Length);
-                sawAllThree = true;
-                break;
-            }
-            if (snapshot.Jobs.Length < 3 && snapshot.Settled && searching.Length > 0 && searching.Length < 3
-                && snapshot.Jobs.Count(j => j.Wanted == 1) == 0)
-                break; // a job already finished: too late to look
-            await Task.Delay(50);
-        }
-        Assert.True(sawAllThree, "the three jobs were never seen searching at once");
+        // While all three search, every job has a worker of its own and none is shared. Once a job has finished it is
+        // too late to look.
+        static bool AllThree(WorkerAllocationView s) => s.Jobs.Length == 3 && s.Jobs.Count(j => j.Wanted > 1) == 3;
+        static bool TooLate(WorkerAllocationView s) =>
+            s.Jobs.Length < 3 && s.Settled && s.Jobs.Count(j => j.Wanted > 1) is > 0 and < 3 && s.Jobs.Count(j => j.Wanted == 1) == 0;
+        var snapshot = await Eventually.Get(() => Allocation(node), s => AllThree(s) || TooLate(s), JobTimeout, "the three jobs searching at once");
+        Assert.True(AllThree(snapshot), "the three jobs were never seen searching at once");
+        var searching = snapshot.Jobs.Where(j => j.Wanted > 1).ToArray();
+        Assert.All(searching, j => Assert.NotEmpty(j.WorkerIds));
+        var granted = searching.SelectMany(j => j.WorkerIds).ToArray();
+        Assert.Equal(granted.Length, granted.Distinct().Count());
+        Assert.Equal(4, granted.Length);
 
         var statuses = new List<JobStatus>();
         foreach (var spec in specs)
@@ -87,9 +77,7 @@ public sealed class AllocatorClusterTests(ITestOutputHelper output)
 
         // The allocator now runs on the second node and, once settled, shares all three workers between both jobs
         // (claims renew every 300 ms here); the jobs went on meanwhile.
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        WorkerAllocationView? view = null;
-        while (DateTime.UtcNow < deadline)
+        var view = await Eventually.Get(async () =>
         {
             // A coordinator handed over from the first node starts again when a message reaches it (the sweep
             // manager's polls do this in a sweep).
@@ -97,16 +85,14 @@ public sealed class AllocatorClusterTests(ITestOutputHelper output)
                 await second.Jobs.Ask<JobStatus>(new GetJobStatus(spec.JobId), TimeSpan.FromSeconds(10));
             try
             {
-                view = await Allocation(second);
+                return await Allocation(second);
             }
             catch (AskTimeoutException)
             {
-                view = null; // the singleton is moving
+                return null; // the singleton is moving
             }
-            if (view is { Settled: true } v && v.Jobs.Length == 2 && v.Jobs.All(j => j.WorkerIds.Length > 0))
-                break;
-            await Task.Delay(100);
-        }
+        }, v => v is { Settled: true, Jobs.Length: 2 } && v.Jobs.All(j => j.WorkerIds.Length > 0), TimeSpan.FromSeconds(30),
+            "both jobs with a share from the settled allocator", TimeSpan.FromMilliseconds(100));
         Assert.NotNull(view);
         Assert.True(view.Settled);
         Assert.True(view.Jobs.Length == 2, "shares: " + string.Join("; ", view.Jobs.Select(j => $"{j.JobId} {j.Wanted} [{string.Join(",", j.WorkerIds)}]")));

@@ -141,12 +141,7 @@ public sealed class ClusterJobTests
         Assert.Equal(JobPhase.Pending, status.Phase);
         Assert.Equal(1, await Entities(node));
 
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (await Entities(node) > 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "The empty coordinator is still there.");
-            await Task.Delay(100);
-        }
+        await Eventually.True(async () => await Entities(node) == 0, TimeSpan.FromSeconds(20), "the empty coordinator to stop");
         // A real submission under that id afterwards works as usual.
         await node.Jobs.Ask<JobAccepted>(new SubmitJob(SyntheticJobs.Spec("mistyped")), TimeSpan.FromSeconds(10));
     }

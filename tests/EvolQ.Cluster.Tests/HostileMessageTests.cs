@@ -32,9 +32,7 @@ public sealed class HostileMessageTests
         var heartbeat = await worker.Ask<WorkerHeartbeat>(new WorkerQuery("ok"), TimeSpan.FromSeconds(10));
         Assert.Equal("synthetic", heartbeat.Device);
 
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
-        while (DateTime.UtcNow < deadline && !(Logged(logged, "malformed") && Logged(logged, "over the")))
-            await Task.Delay(50);
+        await Eventually.True(() => Logged(logged, "malformed") && Logged(logged, "over the"), TimeSpan.FromSeconds(5), "both bad payloads to be logged");
         Assert.True(Logged(logged, "malformed"), "the malformed payload was not logged");
         Assert.True(Logged(logged, "over the 65536-byte message limit"), "the oversized payload was not logged");
         Assert.False(victim.System.WhenTerminated.IsCompleted);

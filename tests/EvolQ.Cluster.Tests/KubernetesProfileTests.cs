@@ -91,17 +91,10 @@ public sealed class KubernetesProfileTests
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         // The route reads the cluster's state view, which Akka updates just after Up is announced: under load the
         // first answer can still list no member (other nodes' probes simply ask again).
-        HttpBootstrapJsonProtocol.SeedNodes seeds;
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        do
-        {
-            var json = await http.GetStringAsync(new Uri($"http://127.0.0.1:{management}{ClusterBootstrapping.SeedNodesPath}"));
-            seeds = JsonConvert.DeserializeObject<HttpBootstrapJsonProtocol.SeedNodes>(json)!;
-            if (seeds.Nodes.Count > 0)
-                break;
-            await Task.Delay(100);
-        }
-        while (DateTime.UtcNow < deadline);
+        var seeds = await Eventually.Get(
+            async () => JsonConvert.DeserializeObject<HttpBootstrapJsonProtocol.SeedNodes>(
+                await http.GetStringAsync(new Uri($"http://127.0.0.1:{management}{ClusterBootstrapping.SeedNodesPath}")))!,
+            s => s.Nodes.Count > 0, TimeSpan.FromSeconds(10), "the seed-nodes endpoint to list a member", TimeSpan.FromMilliseconds(100));
         Assert.Equal(node.Address, seeds.SelfNode);
         Assert.Equal(node.Address, Assert.Single(seeds.Nodes).Node);
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync(new Uri($"http://127.0.0.1:{management}/cluster/members"))).StatusCode);
@@ -127,9 +120,8 @@ public sealed class KubernetesProfileTests
         {
             foreach (var node in nodes)
             {
-                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-                while (AkkaCluster.Get(node.System).State.Members.Count(m => m.Status == MemberStatus.Up) < 2 && DateTime.UtcNow < deadline)
-                    await Task.Delay(100);
+                await Eventually.True(() => AkkaCluster.Get(node.System).State.Members.Count(m => m.Status == MemberStatus.Up) >= 2,
+                    TimeSpan.FromSeconds(10), "both nodes Up", TimeSpan.FromMilliseconds(100));
                 Assert.Equal(
                     nodes.Select(n => n.Address).OrderBy(a => a.Port),
                     AkkaCluster.Get(node.System).State.Members.Where(m => m.Status == MemberStatus.Up).Select(m => m.Address).OrderBy(a => a.Port));

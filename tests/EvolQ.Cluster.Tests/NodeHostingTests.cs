@@ -229,16 +229,8 @@ public sealed class NodeHostingTests
         return identity.Subject;
     }
 
-    private static async Task WaitUntil(Func<bool> condition, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-                throw new TimeoutException("The condition did not hold in time.");
-            await Task.Delay(50);
-        }
-    }
+    private static Task WaitUntil(Func<bool> condition, TimeSpan timeout) =>
+        Eventually.True(condition, timeout, "the condition");
 
     /// <summary>A synthetic device that counts how often the node disposed it.</summary>
     private sealed class DisposalCountingBackend : IEvaluationBackend

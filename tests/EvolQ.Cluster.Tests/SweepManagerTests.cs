@@ -32,16 +32,12 @@ public sealed class SweepManagerTests
         Assert.Contains("already exists", Assert.IsType<SweepRejected>(clash).Reason, StringComparison.Ordinal);
 
         var maxRunning = 0;
-        SweepDetail detail;
-        var deadline = DateTime.UtcNow + SweepTimeout;
-        do
+        var detail = await Eventually.Get(async () =>
         {
-            detail = await node.Sweeps.Ask<SweepDetail>(new GetSweep("s1"), Ask);
-            maxRunning = Math.Max(maxRunning, detail.Summary.Running);
-            Assert.True(DateTime.UtcNow < deadline, $"The sweep is still {detail.Summary.State}.");
-            await Task.Delay(50);
-        }
-        while (detail.Summary.State != SweepState.Done);
+            var d = await node.Sweeps.Ask<SweepDetail>(new GetSweep("s1"), Ask);
+            maxRunning = Math.Max(maxRunning, d.Summary.Running);
+            return d;
+        }, d => d.Summary.State == SweepState.Done, SweepTimeout, "sweep s1 to be done");
 
         Assert.InRange(maxRunning, 1, 2);
         Assert.Equal((3, 1), (detail.Summary.Done, detail.Summary.Failed));
@@ -74,10 +70,10 @@ public sealed class SweepManagerTests
             var cancelled = await node.Sweeps.Ask<SweepSummary>(new CancelSweep("s2"), Ask);
             Assert.Equal(SweepState.Cancelled, cancelled.State);
             var stopped = await TestNodes.WaitFor(node.Jobs, "s2.a", s => s.Phase == JobPhase.Cancelled, SweepTimeout);
-            await Task.Delay(500);
-            var later = await node.Jobs.Ask<JobStatus>(new GetJobStatus("s2.a"), Ask);
-            Assert.Equal(stopped.EvaluationsDone, later.EvaluationsDone);
-            Assert.True(later.EvaluationsDone < later.EvaluationsPlanned);
+            // Nothing announces that no more work will come, so the job is watched for a while instead.
+            await Eventually.Holds(async () => (await node.Jobs.Ask<JobStatus>(new GetJobStatus("s2.a"), Ask)).EvaluationsDone == stopped.EvaluationsDone,
+                TimeSpan.FromMilliseconds(500), "the cancelled job's evaluation count");
+            Assert.True(stopped.EvaluationsDone < stopped.EvaluationsPlanned);
         }
 
         // A new node on the same journal: the sweep is still cancelled, and resuming it finishes the job.
@@ -123,14 +119,7 @@ public sealed class SweepManagerTests
 
     private static async Task<SweepDetail> WaitForSweep(IActorRef sweeps, string id)
     {
-        var deadline = DateTime.UtcNow + SweepTimeout;
-        while (true)
-        {
-            var detail = await sweeps.Ask<SweepDetail>(new GetSweep(id), Ask);
-            if (detail.Summary.State == SweepState.Done)
-                return detail;
-            Assert.True(DateTime.UtcNow < deadline, $"Sweep {id} is still {detail.Summary.State}.");
-            await Task.Delay(100);
-        }
+        return await Eventually.Get(() => sweeps.Ask<SweepDetail>(new GetSweep(id), Ask), d => d.Summary.State == SweepState.Done,
+            SweepTimeout, $"sweep {id} to be done");
     }
 }

@@ -5,6 +5,7 @@ using Akka.Event;
 using EvolQ.Cluster.Configuration;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Workers;
+using EvolQ.Testing;
 
 namespace EvolQ.Cluster.Tests;
 
@@ -80,18 +81,9 @@ internal sealed class TestNodes : IAsyncDisposable
     /// <summary>Asks until the job reaches a phase (or the condition holds); returns the last status.</summary>
     public static async Task<JobStatus> WaitFor(IActorRef jobs, string jobId, Func<JobStatus, bool> done, TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            var status = await jobs.Ask<JobStatus>(new GetJobStatus(jobId), TimeSpan.FromSeconds(5));
-            if (done(status))
-                return status;
-            if (status.Phase == JobPhase.Failed)
-                throw new InvalidOperationException($"Job {jobId} failed: {status.Error}");
-            if (DateTime.UtcNow > deadline)
-                throw new TimeoutException($"Job {jobId} is still {status.Phase} at {status.EvaluationsDone}/{status.EvaluationsPlanned}.");
-            await Task.Delay(50);
-        }
+        var status = await Eventually.Get(() => jobs.Ask<JobStatus>(new GetJobStatus(jobId), TimeSpan.FromSeconds(5)),
+            s => done(s) || s.Phase == JobPhase.Failed, timeout, $"job {jobId} to reach the awaited state");
+        return done(status) ? status : throw new InvalidOperationException($"Job {jobId} failed: {status.Error}");
     }
 }
 

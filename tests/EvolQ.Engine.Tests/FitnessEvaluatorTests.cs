@@ -77,7 +77,7 @@ public sealed class FitnessEvaluatorTests
         Assert.Equal(6 * 3, evaluator.BatchesEvaluated);
         Assert.Equal(6 * 3 * 16, evaluator.ImagesForwarded);
 
-        // The teacher is the model with fake quantization off and LayerNorm still integer (spec 2.3), not the float model.
+        // The teacher is the model with fake quantization off and LayerNorm still integer (semantics §2.3), not the float model.
         using var noGrad = no_grad();
         ModelQuantization.SetQuantized(job.Model, false);
         using var expected = job.Model.forward(job.Batches[0]);

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace EvolQ.Testing;
 
-/// <summary>Assertions on tensors, with the tolerances the spec's parity section sets (spec 8).</summary>
+/// <summary>Assertions on tensors, with the tolerances of semantics §8.</summary>
 public static class TensorAssert
 {
     /// <summary>Same shape (ignoring a scalar stored as [1]) and |actual - expected| &lt;= atol + rtol |expected| everywhere.</summary>

@@ -1,5 +1,5 @@
-"""PyTorch reference of the FQ-ViT / Evol-Q quantization semantics (spec: shared/spec/evolq-fqvit.md, sections 3
-and 4.1). Written for this project from the spec; it is the ground truth the C# tests compare against.
+"""PyTorch reference of the FQ-ViT / Evol-Q quantization semantics (docs/semantics.md, sections §3
+and §4.1). Written for this project from the specification; it is the ground truth the C# tests compare against.
 
 Runs on Debian's PyTorch 1.13 (/usr/bin/python3). Everything is float32 on the CPU.
 """
@@ -14,7 +14,7 @@ EPS32 = float(torch.finfo(torch.float32).eps)
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Bit types (spec 3.1)
+# Bit types (semantics §3.1)
 # ----------------------------------------------------------------------------------------------------------------
 class BitType:
     def __init__(self, bits, signed, name=None):
@@ -57,7 +57,7 @@ def bit_type(name_or_bt):
 # Shapes
 # ----------------------------------------------------------------------------------------------------------------
 def range_shape(module_type, ndim):
-    """Broadcast shape of scale / zero-point (spec 3.2)."""
+    """Broadcast shape of scale / zero-point (semantics §3.2)."""
     if module_type == "conv_weight":
         return (-1, 1, 1, 1)
     if module_type == "linear_weight":
@@ -87,7 +87,7 @@ def mse_all(a, b):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Observers (spec 3.3)
+# Observers (semantics §3.3)
 # ----------------------------------------------------------------------------------------------------------------
 class BaseObserver:
     def __init__(self, module_type, bt, calibration_mode):
@@ -296,7 +296,7 @@ def build_observer(name, module_type, bt, calibration_mode):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Quantizers (spec 3.2, 3.5, 3.7 log2)
+# Quantizers (semantics §3.2, §3.5, §3.7 log2)
 # ----------------------------------------------------------------------------------------------------------------
 def bias_correction(w, wq, eps=1e-8):
     """Spec 3.5: per output channel (row of the (C_out, -1) view) match mean and unbiased std of wq to w:
@@ -374,7 +374,7 @@ def build_quantizer(kind, bt, observer, module_type, bcorr_weights=False):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Configuration (spec 3.4)
+# Configuration (semantics §3.4)
 # ----------------------------------------------------------------------------------------------------------------
 class Config:
     """FQ-ViT config.py / Evol-Q config_fq.py.
@@ -605,7 +605,7 @@ class QIntSoftmax(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Vision Transformer (timm / DeiT names; spec 3.8, 4.1)
+# Vision Transformer (timm / DeiT names; semantics §3.8, §4.1)
 # ----------------------------------------------------------------------------------------------------------------
 def _qact_a(cfg):
     return QAct(cfg.BIT_TYPE_A, cfg.OBSERVER_A, cfg.CALIBRATION_MODE_A, cfg.QUANTIZER_A)

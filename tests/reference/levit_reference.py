@@ -1,5 +1,5 @@
-"""PyTorch reference of LeViT with Evol-Q's quantizer placement (spec: shared/spec/evolq-fqvit.md, sections 2.2,
-3.8 and 4.2), built from fqvit_reference's Q-modules. Written for this project from the spec; module tree and
+"""PyTorch reference of LeViT with Evol-Q's quantizer placement (docs/semantics.md, sections §2.2,
+§3.8 and §4.2), built from fqvit_reference's Q-modules. Written for this project from the specification; module tree and
 parameter names are those of Facebook's LeViT checkpoints (LeViT-128S-96703c44.pth etc.), so a state dict of the
 unfused model has exactly the keys of those files.
 
@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 import fqvit_reference as R
 
-# C: stage widths, D: key dim, N: heads per stage, X: attention blocks per stage (spec 4.2).
+# C: stage widths, D: key dim, N: heads per stage, X: attention blocks per stage (semantics §4.2).
 SPECS = {
     "levit_128s": dict(C=(128, 256, 384), D=16, N=(4, 6, 8), X=(2, 3, 4)),
     "levit_128": dict(C=(128, 256, 384), D=16, N=(4, 8, 12), X=(4, 4, 4)),
@@ -157,7 +157,7 @@ def folded_units(net):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# LeViT (Facebook's module tree; Evol-Q's QActs, spec 3.8)
+# LeViT (Facebook's module tree; Evol-Q's QActs, semantics §3.8)
 # ----------------------------------------------------------------------------------------------------------------
 def attention_bias_offsets(resolution, resolution_out, stride):
     """(offsets in first-seen order, index of each (query, key) pair's offset in the per-head bias table)."""
@@ -361,7 +361,7 @@ def build_levit(name, cfg):
 
 
 def searchable_blocks(model):
-    """Evol-Q's units (spec 2.2) of a fused model in forward order: (name, block index, [(layer path, QLinear)])."""
+    """Evol-Q's units (semantics §2.2) of a fused model in forward order: (name, block index, [(layer path, QLinear)])."""
     out = []
     for i, blk in enumerate(model.blocks):
         if isinstance(blk, Residual) and isinstance(blk.m, Attention):

@@ -1,18 +1,18 @@
-"""PyTorch reference of the quantized Swin Transformer of FQ-ViT / Evol-Q (spec: shared/spec/evolq-fqvit.md, 3.5,
-3.6, 3.8 'Swin', 4.1), built from the Q-modules of fqvit_reference.py under the official Swin checkpoint names
+"""PyTorch reference of the quantized Swin Transformer of FQ-ViT / Evol-Q (docs/semantics.md §3.5,
+§3.6, §3.8 'Swin', §4.1), built from the Q-modules of fqvit_reference.py under the official Swin checkpoint names
 (patch_embed.proj/norm, layers.i.blocks.j.{norm1, attn.*, norm2, mlp.*}, layers.i.downsample.*, norm, head).
 
 Written for this project from the spec; it is the ground truth the C# Swin tests compare against.
 Runs on Debian's PyTorch 1.13 (/usr/bin/python3), float32 on the CPU.
 
-Quantizer placement (what the spec and the original's swin_quant.py/layers_quant.py do):
+Quantizer placement (what semantics §3.8 and the original's swin_quant.py/layers_quant.py do):
 - qact_input on the image; patch conv (bias-corrected) -> qact_before_norm (layer-wise) -> integer LayerNorm ->
   patch_embed.qact (layer-wise: block 0's norm1 reads a scalar input scale).
 - Block: norm1 -> qact1 -> (cyclic shift) -> window partition -> W-MSA -> window reverse -> (shift back);
   residual -> qact2 (PTF) -> norm2 -> qact3 -> MLP (bias-corrected fc1/fc2) -> residual -> qact4 (PTF).
 - W-MSA: qkv -> qact1; (q * scale) @ k^T -> qact_attn1; bias table -> qact_table, gathered by the relative position
   index; add -> qact2; + shift mask (-100, float); softmax (LIS would read qact2's scale) with its quantizer;
-  attn @ v -> qact3 -> proj -> qact4. qkv and proj have no bias correction (spec 3.5, 2.8 item 9).
+  attn @ v -> qact3 -> proj -> qact4. qkv and proj have no bias correction (semantics §3.5, §2.8 item 9).
 - PatchMerging: concat of the 2x2 neighbours (x0 = [0::2, 0::2], x1 = [1::2, 0::2], x2 = [0::2, 1::2],
   x3 = [1::2, 1::2]) -> integer LayerNorm over 4C reading the previous block's qact4 scale repeated 4 times ->
   qact1 -> reduction (no bias, no bias correction) -> qact2 (PTF).

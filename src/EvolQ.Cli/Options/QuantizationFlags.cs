@@ -3,7 +3,7 @@ using EvolQ.Quantization;
 
 namespace EvolQ.Cli.Options;
 
-/// <summary>The FQ-ViT flags shared by commands that quantize; defaults are Evol-Q's run script (spec 2.1).</summary>
+/// <summary>The FQ-ViT flags shared by commands that quantize; defaults are Evol-Q's run script (semantics §2.1).</summary>
 public sealed class QuantizationFlags
 {
     private static readonly QuantizationConfig Defaults = new();

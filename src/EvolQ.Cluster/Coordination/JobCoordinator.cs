@@ -413,7 +413,7 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
     }
 
     private void StartStep() =>
-        dispatcher?.StartStep(search!.Ask(), search.History.Count, AllScales());
+        dispatcher?.StartStep(search!.Ask(), search.History.Count, AllScales(), DateTime.UtcNow);
 
     // ---- state ----
 

@@ -23,6 +23,10 @@ namespace EvolQ.Cluster.Coordination;
 /// heard from again. After MaxAttempts tries of one piece, or MaxAttempts failed preparations, <see cref="Fatal"/>
 /// says why the job cannot go on.
 /// </para>
+/// <para>
+/// It reads no clock and sends only through the worker references it is given: every method that depends on time
+/// takes <c>now</c>, so WorkDispatcherTests drive it as plain state with a fake clock.
+/// </para>
 /// </remarks>
 internal sealed class WorkDispatcher
 {
@@ -143,7 +147,7 @@ internal sealed class WorkDispatcher
     }
 
     /// <summary>Plans the pieces of a new step: the search's outstanding candidates at a state version.</summary>
-    public void StartStep(IReadOnlyList<Candidate> ask, int version, float[][] scales)
+    public void StartStep(IReadOnlyList<Candidate> ask, int version, float[][] scales, DateTime now)
     {
         stateVersion = version;
         currentScales = scales;
@@ -159,7 +163,6 @@ internal sealed class WorkDispatcher
             return;
         stepSize = Math.Max(stepSize, ask.Count);
         // Workers that could join count too: splitting leaves pieces waiting, which is what gets them prepared.
-        var now = DateTime.UtcNow;
         var available = Math.Max(1, workers.Values.Count(w => Allowed(w, now)
             && (!w.Suspect && w.Preparation is Preparation.Ready or Preparation.Preparing || CanPrepare(w))));
         var parts = available > fresh.Length ? Math.Min(BatchCount, (available + fresh.Length - 1) / fresh.Length) : 1;

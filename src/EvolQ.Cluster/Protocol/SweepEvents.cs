@@ -4,12 +4,12 @@ namespace EvolQ.Cluster.Protocol;
 
 /// <summary>Journal of the sweep manager: a sweep was submitted.</summary>
 [MessagePackObject]
-public sealed record SweepSubmitted([property: Key(0)] SweepSpec Spec, [property: Key(1)] long AtUnixMs) : IJobEvent;
+public sealed record SweepSubmitted([property: Key(0)] SweepSpec Spec, [property: Key(1)] long AtUnixMs) : ISweepEvent;
 
 /// <summary>Journal of the sweep manager: one of the sweep's jobs was handed to its coordinator.</summary>
 /// <param name="AtUnixMs">When it was launched; 0 in events journaled before launches carried a time.</param>
 [MessagePackObject]
-public sealed record SweepJobLaunched([property: Key(0)] string SweepId, [property: Key(1)] string JobId, [property: Key(2)] long AtUnixMs = 0) : IJobEvent;
+public sealed record SweepJobLaunched([property: Key(0)] string SweepId, [property: Key(1)] string JobId, [property: Key(2)] long AtUnixMs = 0) : ISweepEvent;
 
 /// <summary>Journal of the sweep manager: a job ended (done or failed) with its metrics and block history.</summary>
 [MessagePackObject]
@@ -20,12 +20,12 @@ public sealed record SweepJobEnded(
     [property: Key(3)] IReadOnlyDictionary<string, double> Metrics,
     [property: Key(4)] string? Error,
     [property: Key(5)] VisitRecord[] Visits,
-    [property: Key(6)] long AtUnixMs) : IJobEvent;
+    [property: Key(6)] long AtUnixMs) : ISweepEvent;
 
 /// <summary>Journal of the sweep manager: a user cancelled the sweep.</summary>
 [MessagePackObject]
-public sealed record SweepCancelled([property: Key(0)] string SweepId, [property: Key(1)] long AtUnixMs) : IJobEvent;
+public sealed record SweepCancelled([property: Key(0)] string SweepId, [property: Key(1)] long AtUnixMs) : ISweepEvent;
 
 /// <summary>Journal of the sweep manager: a user resumed the cancelled sweep.</summary>
 [MessagePackObject]
-public sealed record SweepResumed([property: Key(0)] string SweepId) : IJobEvent;
+public sealed record SweepResumed([property: Key(0)] string SweepId) : ISweepEvent;

@@ -10,7 +10,7 @@ namespace EvolQ.Engine.Fitness;
 /// <remarks>
 /// <para>
 /// The teacher outputs are computed once, at construction, with fake quantization off but LayerNorm left in its
-/// integer mode (the original's model_dequant, spec 2.3 step 2), and kept on the CPU.
+/// integer mode (the original's model_dequant, semantics §2.3 step 2), and kept on the CPU.
 /// </para>
 /// <para>
 /// Between <see cref="BeginBlockVisit"/> and <see cref="EndBlockVisit"/> each batch's input of the visited block's

@@ -10,7 +10,7 @@ namespace EvolQ.Engine.Fitness;
 /// tensors, so a loss does not depend on the device that produced the outputs.
 /// </para>
 /// <para>
-/// infoNCE is computed in float32 exactly as the original (spec 2.5). The ablation losses have no original to
+/// infoNCE is computed in float32 exactly as the original (semantics §2.5). The ablation losses have no original to
 /// match and are computed in float64 from the float32 outputs: in float32, 1 − cosine or the KL of a student close
 /// to its teacher is a few rounding errors and would rank candidates by noise.
 /// </para>

@@ -1,7 +1,7 @@
 namespace EvolQ.Engine.Quantize;
 
 /// <summary>
-/// The original's checkpoint rule (spec 2.3 steps 5-6): during the first pass the latest block visit always wins;
+/// The original's checkpoint rule (semantics §2.3 steps 5-6): during the first pass the latest block visit always wins;
 /// from the second pass on, a visit wins only with a strictly higher top-1. Evolution itself never goes back.
 /// </summary>
 public sealed class CheckpointSelector

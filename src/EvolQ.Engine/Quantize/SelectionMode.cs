@@ -1,6 +1,6 @@
 namespace EvolQ.Engine.Quantize;
 
-/// <summary>Which scales a job keeps at the end (spec 2.3 and 2.8 item 3).</summary>
+/// <summary>Which scales a job keeps at the end (semantics §2.3 and §2.8 item 3).</summary>
 public enum SelectionMode
 {
     /// <summary>The search's final state: no selection, no data beyond the calibration images (the default).</summary>

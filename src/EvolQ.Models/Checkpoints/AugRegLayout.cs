@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace EvolQ.Models.Checkpoints;
 
 /// <summary>
-/// Maps a Google AugReg (Flax) ViT .npz to timm names and PyTorch layouts (spec 4.1), the way timm's
+/// Maps a Google AugReg (Flax) ViT .npz to timm names and PyTorch layouts (semantics §4.1), the way timm's
 /// <c>_load_weights</c> does: kernels HWIO to OIHW, (in, out) to (out, in), q/k/v concatenated into qkv.
 /// </summary>
 internal static class AugRegLayout

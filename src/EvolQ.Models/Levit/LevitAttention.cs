@@ -6,7 +6,7 @@ namespace EvolQ.Models.Levit;
 /// LeViT's attention ("m" of a Residual): one qkv Linear_BN split per head into q, k (key dim D) and v (2D), scores
 /// plus a learned bias per head and relative offset, softmax, then Hardswish and the projection. Evol-Q's QActs sit
 /// after q/k/v, the raw scores, the biased scores, the softmax, the mixed values and the output; the softmax itself is
-/// float (spec 3.8). Evol-Q searches the weight scales of qkv and proj.1.
+/// float (semantics §3.8). Evol-Q searches the weight scales of qkv and proj.1.
 /// </summary>
 public sealed class LevitAttention : LevitAttentionBase
 {

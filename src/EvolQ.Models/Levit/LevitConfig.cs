@@ -3,7 +3,7 @@ using System.Globalization;
 namespace EvolQ.Models.Levit;
 
 /// <summary>
-/// The shape of a LeViT (Facebook's model_factory arguments, spec 4.2): three stages of widths C with key dim D,
+/// The shape of a LeViT (Facebook's model_factory arguments, semantics §4.2): three stages of widths C with key dim D,
 /// N heads and X attention blocks each; attention ratio 2 and MLP ratio 2 inside stages; between stages an
 /// AttentionSubsample (key dim D, C_in / D heads, attention ratio 4, stride 2) and an MLP; a 4-conv stride-2 stem.
 /// </summary>

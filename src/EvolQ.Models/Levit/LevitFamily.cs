@@ -3,7 +3,7 @@ using System.Globalization;
 namespace EvolQ.Models.Levit;
 
 /// <summary>
-/// The registered LeViT models (spec 4.2). Facebook's checkpoints hold the unfused model: load them with
+/// The registered LeViT models (semantics §4.2). Facebook's checkpoints hold the unfused model: load them with
 /// <see cref="LevitCheckpoint.LoadAndFold"/>, which matches them strictly and folds the BatchNorms.
 /// </summary>
 public static class LevitFamily

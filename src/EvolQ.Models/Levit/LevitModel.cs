@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace EvolQ.Models.Levit;
 
 /// <summary>
-/// LeViT with Evol-Q's quantizer placement (spec 3.8) and the module names of Facebook's checkpoints. Built in the
+/// LeViT with Evol-Q's quantizer placement (semantics §3.8) and the module names of Facebook's checkpoints. Built in the
 /// <see cref="LevitLayout.Checkpoint"/> layout it holds a .pth's tensors (BatchNorms included) and runs in float;
 /// <see cref="LevitCheckpoint"/> folds it into the <see cref="LevitLayout.Fused"/> layout, the model that is calibrated
 /// and searched. Stage i is entry i of the blocks sequence (a Residual attention or MLP, or an AttentionSubsample);
@@ -90,7 +90,7 @@ public sealed class LevitModel : QuantizableModel
         _ => new LevitAttentionSubsample(plan, layers),
     };
 
-    // Evol-Q flattens a block's QLinear scales in registration order: qkv, proj.1 or kv, q.1, proj.1 (spec 2.2).
+    // Evol-Q flattens a block's QLinear scales in registration order: qkv, proj.1 or kv, q.1, proj.1 (semantics §2.2).
     private SearchableBlock Searchable(LevitBlockPlan plan)
     {
         var name = plan.SearchName!;

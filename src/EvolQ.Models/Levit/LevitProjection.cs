@@ -5,7 +5,7 @@ namespace EvolQ.Models.Levit;
 
 /// <summary>
 /// An attention's output projection ("proj"): Hardswish, then the Linear_BN "1". In AttentionSubsample Evol-Q also
-/// quantizes the Hardswish output (qact0); in Attention it does not (spec 3.8).
+/// quantizes the Hardswish output (qact0); in Attention it does not (semantics §3.8).
 /// </summary>
 public sealed class LevitProjection : nn.Module<Tensor, Tensor>
 {

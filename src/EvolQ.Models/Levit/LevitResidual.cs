@@ -6,7 +6,7 @@ namespace EvolQ.Models.Levit;
 
 /// <summary>
 /// The original's Residual wrapper: x + m(x). Evol-Q quantizes the sum with the PTF ("_A_LN") configuration although
-/// no LayerNorm follows: the residual stream is where a few channels are much wider than the rest (spec 3.8).
+/// no LayerNorm follows: the residual stream is where a few channels are much wider than the rest (semantics §3.8).
 /// </summary>
 public sealed class LevitResidual : nn.Module<Tensor, Tensor>
 {

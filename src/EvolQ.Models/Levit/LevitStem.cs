@@ -7,7 +7,7 @@ namespace EvolQ.Models.Levit;
 /// <summary>
 /// LeViT's patch embedding ("patch_embed"): four 3x3 stride-2 convolutions, 3 -> C/8 -> C/4 -> C/2 -> C, with
 /// Hardswish between them. Evol-Q quantizes every conv output and every Hardswish output with the PTF ("_A_LN")
-/// configuration; the image itself is not quantized (spec 3.8).
+/// configuration; the image itself is not quantized (semantics §3.8).
 /// </summary>
 public sealed class LevitStem : nn.Module<Tensor, Tensor>
 {

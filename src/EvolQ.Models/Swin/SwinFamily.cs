@@ -2,7 +2,7 @@ using EvolQ.Models.Checkpoints;
 
 namespace EvolQ.Models.Swin;
 
-/// <summary>The registered Swin models (spec 4.1: the ImageNet-1k Swin-T/S/B at 224 px, patch 4, window 7).</summary>
+/// <summary>The registered Swin models (semantics §4.1: the ImageNet-1k Swin-T/S/B at 224 px, patch 4, window 7).</summary>
 public static class SwinFamily
 {
     public static SwinConfig TinyConfig => new(224, 4, 3, 96, [2, 2, 6, 2], [3, 6, 12, 24], 7, 4, 1000);

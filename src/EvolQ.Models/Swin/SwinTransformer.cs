@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 
 namespace EvolQ.Models.Swin;
 
-/// <summary>Swin Transformer with FQ-ViT's quantizer placement (spec 3.8 'Swin') and the official checkpoint names.</summary>
+/// <summary>Swin Transformer with FQ-ViT's quantizer placement (semantics §3.8 'Swin') and the official checkpoint names.</summary>
 /// <remarks>
 /// Stage g is the g-th Swin block counted over all layers; a layer's patch merging runs at the end of the stage of the
 /// layer's last block, so every stage input is exactly a block input. Evol-Q searches the window attention of every
@@ -37,7 +37,7 @@ public sealed class SwinTransformer : QuantizableModel
         norm = new QIntLayerNorm("norm", config.NumFeatures, config.LayerNormEps);
         qact2 = new QAct("qact2", quantization.ActivationSpec);
         qact3 = new QAct("qact3", quantization.ActivationSpec);
-        // No bias correction on the head: the original's Swin builds it without (spec 3.5).
+        // No bias correction on the head: the original's Swin builds it without (semantics §3.5).
         head = new QLinear("head", config.NumFeatures, config.NumClasses, hasBias: true, quantization.WeightSpec, biasCorrection: false);
         act_out = new QAct("act_out", quantization.ActivationSpec);
         RegisterComponents();

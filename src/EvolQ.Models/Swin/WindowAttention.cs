@@ -30,7 +30,7 @@ public sealed class WindowAttention : nn.Module<Tensor, Tensor?, Tensor>
         relative_position_bias_table = new Parameter(zeros((2 * window - 1) * (2 * window - 1), heads), requires_grad: false);
         // Module state, so never owned by a dispose scope the model happens to be built in.
         relative_position_index = SwinWindows.RelativePositionIndex(window).DetachFromDisposeScope();
-        // No bias correction here: the original builds Swin's attention QLinears without it (spec 3.5, 2.8 item 9).
+        // No bias correction here: the original builds Swin's attention QLinears without it (semantics §3.5, §2.8 item 9).
         qkv = new QLinear("qkv", dim, 3 * dim, hasBias: true, quantization.WeightSpec, biasCorrection: false);
         qact1 = new QAct("qact1", quantization.ActivationSpec);
         qact_attn1 = new QAct("qact_attn1", quantization.ActivationSpec);

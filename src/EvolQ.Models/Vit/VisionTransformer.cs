@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace EvolQ.Models.Vit;
 
 /// <summary>
-/// ViT/DeiT with FQ-ViT's quantizer placement (spec 3.8) and timm's parameter names, so a DeiT checkpoint loads by
+/// ViT/DeiT with FQ-ViT's quantizer placement (semantics §3.8) and timm's parameter names, so a DeiT checkpoint loads by
 /// name. Stage i is transformer block i; Evol-Q searches the attention of each block.
 /// </summary>
 public sealed class VisionTransformer : QuantizableModel

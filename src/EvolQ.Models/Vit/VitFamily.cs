@@ -1,6 +1,6 @@
 namespace EvolQ.Models.Vit;
 
-/// <summary>The registered ViT and DeiT models (spec 4.1) and the demo model.</summary>
+/// <summary>The registered ViT and DeiT models (semantics §4.1) and the demo model.</summary>
 public static class VitFamily
 {
     /// <summary>The demo model: a 4-block ViT on 28x28 grey images with 7x7 patches (16 tokens + cls).</summary>

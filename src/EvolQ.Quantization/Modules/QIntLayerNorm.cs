@@ -6,7 +6,7 @@ namespace EvolQ.Quantization.Modules;
 
 /// <summary>
 /// LayerNorm that, in integer mode, normalises the integer codes of its PTF-quantized input and applies gamma/beta
-/// as an 8-bit mantissa and a shift (FQ-ViT's QIntLayerNorm; spec 3.6). The input quantizer (the previous PTF QAct)
+/// as an 8-bit mantissa and a shift (FQ-ViT's QIntLayerNorm; semantics §3.6). The input quantizer (the previous PTF QAct)
 /// and the output quantizer (the next QAct) are passed in, because they belong to the surrounding layers.
 /// </summary>
 public sealed class QIntLayerNorm : nn.Module<Tensor, Quantizer?, Quantizer?, Tensor>

@@ -5,7 +5,7 @@ namespace EvolQ.Quantization.Modules;
 
 /// <summary>
 /// Softmax followed by a quantizer, or, with Log-Int-Softmax, FQ-ViT's integer softmax (I-BERT's i-exp) whose
-/// probabilities are rounded to powers of two (spec 3.7). LIS runs only in quantized mode; float mode is plain softmax.
+/// probabilities are rounded to powers of two (semantics §3.7). LIS runs only in quantized mode; float mode is plain softmax.
 /// </summary>
 public sealed class QIntSoftmax : nn.Module<Tensor, Tensor?, Tensor>, IQuantizedLayer
 {

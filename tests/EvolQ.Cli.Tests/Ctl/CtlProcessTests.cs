@@ -11,6 +11,7 @@ namespace EvolQ.Cli.Tests.Ctl;
 /// `evolq ctl` as a real process against `evolq node` as another real process on 127.0.0.1: one-shot commands, the
 /// REPL on piped stdin, Ctrl+C (SIGINT) ending a stream, a wrong token, and garbage on the port leaving the node up.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class CtlProcessTests
 {
     private const string Token = "process-token";

@@ -9,6 +9,7 @@ namespace EvolQ.Cli.Tests.Ctl;
 /// process against the live test node. No Docker engine runs here; this is the image's content, not the image.
 /// </summary>
 [Collection("ctl-cli")]
+[Trait("Category", "Slow")]
 public sealed partial class CtlSlimImageTests(CtlTestNode fixture)
 {
     [Fact]

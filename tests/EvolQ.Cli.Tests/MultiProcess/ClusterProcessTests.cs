@@ -16,6 +16,7 @@ namespace EvolQ.Cli.Tests.MultiProcess;
 /// SIGKILL, change nothing in the results — every told fitness and the final scales are bit-identical to an
 /// undisturbed run.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class ClusterProcessTests(UndisturbedSweep undisturbed, ITestOutputHelper log) : IClassFixture<UndisturbedSweep>
 {
     [Fact]

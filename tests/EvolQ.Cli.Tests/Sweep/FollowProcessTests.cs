@@ -12,6 +12,7 @@ namespace EvolQ.Cli.Tests.Sweep;
 /// (lines) and on a terminal (the live table, under `script`), and `evolq ctl ... evolq sweep follow`. Watching stops
 /// with the documented exit code; the node and the sweep go on.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class FollowProcessTests
 {
     private const string Token = "follow-token";

@@ -11,6 +11,7 @@ namespace EvolQ.Cli.Tests.Sweep;
 
 /// <summary>`evolq sweep ...` against a live node through its ctl endpoint: real sockets, a real tiny-model sweep.</summary>
 [Collection("sweep-cli")]
+[Trait("Category", "Slow")]
 public sealed class SweepCommandTests(SweepTestNode fixture)
 {
     private static readonly byte[] PngSignature = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];

@@ -4,6 +4,7 @@ namespace EvolQ.Cli.Tests.Sweep;
 
 /// <summary>`evolq sweep results --db`: the table read from the results tables of a live node's journal file.</summary>
 [Collection("sweep-cli")]
+[Trait("Category", "Slow")]
 public sealed class SweepResultsDatabaseTests(SweepTestNode fixture)
 {
     private static readonly TimeSpan ProjectionTimeout = TimeSpan.FromSeconds(20);
@@ -60,6 +61,7 @@ public sealed class SweepResultsDatabaseTests(SweepTestNode fixture)
 }
 
 /// <summary>`evolq run` then `evolq sweep results --db` on its journal: the tables are complete when the run returns.</summary>
+[Trait("Category", "Slow")]
 public sealed class RunResultsDatabaseTests
 {
     [Fact]

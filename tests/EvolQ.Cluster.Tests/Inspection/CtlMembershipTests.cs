@@ -58,14 +58,11 @@ public sealed class CtlMembershipTests
 
     private static async Task WaitForMembers(CtlClient client, int count)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            var show = CtlPaletteTests.Table(await CtlNode.Run(client, "cluster", "show"));
-            if (show.Rows.Count == count && show.Rows.All(r => r[1] == "Up"))
-                return;
-            Assert.True(DateTime.UtcNow < deadline, $"Still {show.Rows.Count} members: {string.Join("; ", show.Rows.Select(r => string.Join(' ', r)))}");
-            await Task.Delay(100);
-        }
+        await Eventually.Get(async () =>
+            {
+                var rows = CtlPaletteTests.Table(await CtlNode.Run(client, "cluster", "show")).Rows;
+                return (Members: rows.Count, AllUp: rows.All(r => r[1] == "Up"), Rows: string.Join("; ", rows.Select(r => string.Join(' ', r))));
+            },
+            show => show.Members == count && show.AllUp, TimeSpan.FromSeconds(30), $"{count} members Up");
     }
 }

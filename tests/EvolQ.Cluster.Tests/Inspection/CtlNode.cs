@@ -48,8 +48,8 @@ public sealed class CtlNode : IAsyncLifetime
         await Node.Sweeps.Ask<SweepSummary>(new SubmitSweep(new SweepSpec("sweep-1", "demo",
             [new SweepJob(SyntheticJobs.Spec(JobId), "synthetic", "W4A8", 0)], 1, "sweeps/demo.conf")), ask);
         await TestNodes.WaitFor(Node.Jobs, JobId, s => s.Phase == JobPhase.Done, TimeSpan.FromSeconds(40));
-        for (var i = 0; i < 100 && (await Node.Sweeps.Ask<SweepDetail>(new GetSweep("sweep-1"), ask)).Summary.State != SweepState.Done; i++)
-            await Task.Delay(50);
+        await Eventually.True(async () => (await Node.Sweeps.Ask<SweepDetail>(new GetSweep("sweep-1"), ask)).Summary.State == SweepState.Done,
+            TimeSpan.FromSeconds(5), "sweep-1 to be done");
         await Node.Sweeps.Ask<SweepSummary>(new SubmitSweep(new SweepSpec("sweep-2", "long",
             [new SweepJob(SyntheticJobs.Spec(LongJobId, passes: 50), "synthetic", "W3A8", 1)], 1, "sweeps/long.conf")), ask);
         await Node.Sweeps.Ask<SweepSummary>(new CancelSweep("sweep-2"), ask);

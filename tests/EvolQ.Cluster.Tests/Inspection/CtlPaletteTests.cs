@@ -4,6 +4,7 @@ using Akka.Event;
 using EvolQ.Cluster.Inspection.Palettes;
 using EvolQ.Cluster.Inspection.Wire;
 using EvolQ.Cluster.Protocol;
+using EvolQ.Testing;
 
 namespace EvolQ.Cluster.Tests.Inspection;
 
@@ -167,12 +168,9 @@ public sealed class CtlPaletteTests(CtlNode fixture)
     {
         var marker = "peek-" + Guid.NewGuid().ToString("N");
         fixture.Node.System.Log.Warning("ctl test {0}", marker);
-        TableFrame peek = null!;
-        for (var i = 0; i < 50 && (peek is null || !peek.Rows.Any(r => r[3].Contains(marker, StringComparison.Ordinal))); i++)
-        {
-            await Task.Delay(20);
-            peek = Table(await fixture.Run("log", "peek", "--count", "5", "--level", "warning"));
-        }
+        var peek = await Eventually.Get(async () => Table(await fixture.Run("log", "peek", "--count", "5", "--level", "warning")),
+            t => t.Rows.Any(r => r[3].Contains(marker, StringComparison.Ordinal)), TimeSpan.FromSeconds(5), "the marker in log peek",
+            TimeSpan.FromMilliseconds(20));
         var row = peek.Rows.Last();
         Assert.Equal("warning", row[1]);
         Assert.Equal($"ctl test {marker}", row[3]);
@@ -223,24 +221,16 @@ public sealed class CtlPaletteTests(CtlNode fixture)
     {
         // The fixture's sweeps are finished or cancelled, so nothing claims the worker (shares of running jobs:
         // AllocatorClusterTests, through the same proxy). The allocator grants once it has settled.
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (true)
-        {
-            var run = await fixture.Run("evolq", "allocation");
-            Assert.Equal(EndStatus.Ok, run.End.Status);
-            Assert.Equal(2, run.Output.Count);
-            var table = Assert.IsType<TableFrame>(run.Output[0]);
-            Assert.Equal(["job", "wants", "has", "workers"], table.Columns);
-            Assert.Empty(table.Rows);
-            var summary = Assert.IsType<TextFrame>(run.Output[1]).Text;
-            if (table.Title.Length == 0 && summary.StartsWith("1 workers", StringComparison.Ordinal) || DateTime.UtcNow > deadline)
-            {
-                Assert.Equal("", table.Title);
-                Assert.Matches(@"^1 workers, 1 idle: 127\.0\.0\.1:\d+/synthetic#0\.$", summary);
-                break;
-            }
-            await Task.Delay(200);
-        }
+        var run = await Eventually.Get(() => fixture.Run("evolq", "allocation"),
+            r => r.Output is [TableFrame { Title.Length: 0 }, TextFrame t] && t.Text.StartsWith("1 workers", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(20), "the settled allocator's view", TimeSpan.FromMilliseconds(200));
+        Assert.Equal(EndStatus.Ok, run.End.Status);
+        Assert.Equal(2, run.Output.Count);
+        var table = Assert.IsType<TableFrame>(run.Output[0]);
+        Assert.Equal(["job", "wants", "has", "workers"], table.Columns);
+        Assert.Empty(table.Rows);
+        Assert.Equal("", table.Title);
+        Assert.Matches(@"^1 workers, 1 idle: 127\.0\.0\.1:\d+/synthetic#0\.$", Assert.IsType<TextFrame>(run.Output[1]).Text);
     }
 
     [Fact]

@@ -9,6 +9,7 @@ namespace EvolQ.Cluster.Tests.Persistence;
 /// Job coordinators event-sourced into a real PostgreSQL server (started by <see cref="PostgresServer"/>), configured
 /// the way a Kubernetes node is: EVOLQ_DB without the password, EVOLQ_DB_PASSWORD apart.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class PostgresJournalTests : IClassFixture<PostgresServer>
 {
     private static readonly TimeSpan BatchCost = TimeSpan.FromMilliseconds(10);

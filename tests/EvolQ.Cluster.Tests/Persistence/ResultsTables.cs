@@ -4,6 +4,7 @@ using System.Text;
 using EvolQ.Cluster.Persistence;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Sweeps;
+using EvolQ.Testing;
 
 namespace EvolQ.Cluster.Tests.Persistence;
 
@@ -31,44 +32,36 @@ internal static class ResultsTables
     /// <summary>Asks the manager (retrying while its singleton moves in) until <paramref name="done"/> holds.</summary>
     public static async Task<SweepDetail> ManagerDetail(EvolQNode node, string id, Func<SweepDetail, bool> done)
     {
-        var deadline = DateTime.UtcNow + SweepTimeout;
-        while (true)
+        var detail = await Eventually.Get(async () =>
         {
             try
             {
-                if (await node.Sweeps.Ask<object>(new GetSweep(id), TimeSpan.FromSeconds(5)) is SweepDetail detail && done(detail))
-                    return detail;
+                return await node.Sweeps.Ask<object>(new GetSweep(id), TimeSpan.FromSeconds(5)) as SweepDetail;
             }
-            catch (AskTimeoutException) when (DateTime.UtcNow < deadline)
+            catch (AskTimeoutException)
             {
+                return null;
             }
-            Assert.True(DateTime.UtcNow < deadline, $"sweep {id} did not end in {SweepTimeout.TotalSeconds} s");
-            await Task.Delay(50);
-        }
+        }, d => d is not null && done(d), SweepTimeout, $"sweep {id} to reach the awaited state");
+        return detail!;
     }
 
     /// <summary>Reads the sweep from the tables until it equals the manager's (the projection writes after the journal).</summary>
     public static async Task<SweepDetail> WaitForTables(ResultsDatabase database, SweepDetail expected)
     {
-        var deadline = DateTime.UtcNow + ProjectionTimeout;
-        string? last = null;
-        while (DateTime.UtcNow < deadline)
+        var caughtUp = await Eventually.Get(() =>
         {
             try
             {
                 var read = database.ReadSweep(expected.Summary.SweepId);
-                if (Difference(expected, read) is not { } difference)
-                    return read;
-                last = difference;
+                return (Read: (SweepDetail?)read, Difference: Difference(expected, read));
             }
             catch (ResultsDatabaseException e)
             {
-                last = e.Message;
+                return (Read: (SweepDetail?)null, Difference: (string?)e.Message);
             }
-            await Task.Delay(50);
-        }
-        Assert.Fail($"the results tables did not catch up in {ProjectionTimeout.TotalSeconds} s: {last}");
-        return null!;
+        }, r => r.Difference is null, ProjectionTimeout, "the results tables to catch up with the manager");
+        return caughtUp.Read!;
     }
 
     /// <summary>The first way <paramref name="actual"/> differs from <paramref name="expected"/>, or null when they agree.</summary>

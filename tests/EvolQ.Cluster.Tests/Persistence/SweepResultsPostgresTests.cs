@@ -9,6 +9,7 @@ namespace EvolQ.Cluster.Tests.Persistence;
 /// The sweep results tables on a real PostgreSQL server (<see cref="PostgresServer"/>; without one installed these
 /// tests fail and say why), with the node configured as in Kubernetes: EVOLQ_DB and EVOLQ_DB_PASSWORD apart.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class SweepResultsPostgresTests : IClassFixture<PostgresServer>
 {
     private static readonly TimeSpan BatchCost = TimeSpan.FromMilliseconds(2);

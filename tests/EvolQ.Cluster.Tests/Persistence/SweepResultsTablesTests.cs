@@ -160,12 +160,8 @@ public sealed class SweepResultsTablesTests
         projection.Tell(new SweepResultsProjection.Projected(2, new SweepJobLaunched("late", "late.a", 11)));
 
         // SQLite cannot create a file in a folder that does not exist: every write fails until the folder appears.
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!log.Any(e => e is Akka.Event.Warning && e.Message.ToString()!.Contains("retrying in", StringComparison.Ordinal)))
-        {
-            Assert.True(DateTime.UtcNow < deadline, "no warning about the failed write");
-            await Task.Delay(20);
-        }
+        await Eventually.True(() => log.Any(e => e is Akka.Event.Warning && e.Message.ToString()!.Contains("retrying in", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(10), "a warning about the failed write");
         // Nothing new arrives: the retry timer alone writes the kept events.
         Directory.CreateDirectory(folder);
         await Until(() => database.ReadSweep("late").Summary is { Running: 1, Waiting: 3 });
@@ -184,23 +180,18 @@ public sealed class SweepResultsTablesTests
         Assert.Equal(new SweepJobLaunched("s", "s.a", 0), launched);
     }
 
-    private static async Task Until(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (true)
+    private static Task Until(Func<bool> condition) =>
+        Eventually.True(() =>
         {
             try
             {
-                if (condition())
-                    return;
+                return condition();
             }
             catch (ResultsDatabaseException)
             {
+                return false;
             }
-            Assert.True(DateTime.UtcNow < deadline, "the projection did not write its events after the database came back");
-            await Task.Delay(50);
-        }
-    }
+        }, TimeSpan.FromSeconds(15), "the projection to write its events after the database came back");
 
     private static void Project(ResultsDatabase database, IEnumerable<IJobEvent> events)
     {

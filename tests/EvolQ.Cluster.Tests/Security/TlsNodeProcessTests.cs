@@ -7,6 +7,7 @@ namespace EvolQ.Cluster.Tests.Security;
 /// EVOLQ_TLS_PASSWORD): a node with the cluster certificate joins, one without TLS and one with another certificate
 /// do not.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class TlsNodeProcessTests
 {
     private const string Password = "cluster-secret";
@@ -49,8 +50,11 @@ public sealed class TlsNodeProcessTests
         // The refused nodes started with the member; the seed has refused each of them at least once when it said why.
         await seed.WaitFor("CN=evolq-impostor", Startup);
         await seed.WaitFor("not an SSL/TLS record", Startup);
-        // Give them a few join retries more than the member needed.
-        await Task.Delay(TimeSpan.FromSeconds(5));
+        // A refusal has no end to wait for (they keep retrying): they must stay out for a few retries more than the
+        // member needed.
+        await Eventually.Holds(
+            () => !plain.Output.Contains("evolq node: up at", StringComparison.Ordinal) && !stranger.Output.Contains("evolq node: up at", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(5), "the plain and the impostor node staying out");
 
         Assert.DoesNotContain("evolq node: up at", plain.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("evolq node: up at", stranger.Output, StringComparison.Ordinal);

@@ -9,6 +9,7 @@ using static TorchSharp.torch;
 namespace EvolQ.Engine.Tests.Quantize;
 
 /// <summary>The local Evol-Q job on real Fashion-MNIST files with a random tiny checkpoint: results, resume, refusal.</summary>
+[Trait("Category", "Slow")]
 public sealed class QuantizePipelineTests : IDisposable
 {
     private readonly TempDirectory folder = new("evolq-quantize");

@@ -119,7 +119,7 @@ public sealed class LevitGoldenTests
     [Fact]
     public void Quantized_logits_are_statistically_the_references()
     {
-        // End to end, rounding decisions cascade through 22 blocks (spec 8): compare how far each side is from the
+        // End to end, rounding decisions cascade through 22 blocks (semantics §8): compare how far each side is from the
         // float logits, and how close the two quantized outputs are relative to that.
         using var golden = LevitFixtures.Read("levit_test.calibrated.safetensors");
         using var model = LoadCalibrated(golden);

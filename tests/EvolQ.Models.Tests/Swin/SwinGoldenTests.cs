@@ -85,7 +85,7 @@ public sealed class SwinGoldenTests
     [Fact]
     public void Quantized_logits_are_statistically_the_references()
     {
-        // End-to-end quantized logits can only agree statistically: rounding decisions cascade (spec 8).
+        // End-to-end quantized logits can only agree statistically: rounding decisions cascade (semantics §8).
         using var golden = SwinFixtures.Read(Calibrated);
         using var model = QuantizedGolden(golden);
         using var inputs = SwinFixtures.Read(SwinFixtures.Golden + ".input.safetensors");

@@ -82,7 +82,7 @@ public sealed class VitGoldenTests
     [MemberData(nameof(CalibratedFiles))]
     public void Quantized_logits_are_statistically_the_references(string name, string file)
     {
-        // End-to-end quantized logits can only agree statistically: rounding decisions cascade (spec 8).
+        // End-to-end quantized logits can only agree statistically: rounding decisions cascade (semantics §8).
         using var golden = Fixtures.Read("vit", $"{name}.{file}.safetensors");
         using var model = LoadFloatModel(name, ConfigOf(golden));
         using var inputs = Fixtures.Read("vit", name + ".input.safetensors");

@@ -1,0 +1,205 @@
+using EvolQ.Cluster.Protocol;
+using EvolQ.Cluster.Sweeps;
+
+namespace EvolQ.Cluster.Tests;
+
+/// <summary>The sweep manager's bookkeeping as plain state: events in, decisions out, no actor and no clock.</summary>
+public sealed class SweepBookTests
+{
+    private static SweepSpec Sweep(string id, int jobs, int atOnce) =>
+        new(id, id, Enumerable.Range(0, jobs).Select(i => Job($"{id}.j{i}")).ToArray(), atOnce, "test");
+
+    private static SweepJob Job(string jobId) => new(SyntheticJobs.Spec(jobId), "synthetic", "W4A8", 0);
+
+    /// <summary>Applies the launches the book decides on now, as the actor does once they are journaled.</summary>
+    private static string[] Launch(SweepBook book, long now = 100)
+    {
+        var launches = book.Launches(now);
+        foreach (var e in launches)
+            book.Apply(e);
+        return launches.Select(e => e.JobId).ToArray();
+    }
+
+    private static SweepBook Book(int maxRunningJobs, params SweepSpec[] sweeps)
+    {
+        var book = new SweepBook(maxRunningJobs);
+        foreach (var sweep in sweeps)
+            book.Apply(new SweepSubmitted(sweep, 10));
+        return book;
+    }
+
+    private static JobResult Result(string jobId, JobPhase phase, string? error = null) =>
+        new(jobId, phase, [], [], [], [new VisitRecord(1, 0, 0.5, 0.4, 7, 4)], new Dictionary<string, double> { ["top1"] = 0.8 }, error);
+
+    private static void End(SweepBook book, string jobId, JobPhase phase = JobPhase.Done, long now = 200) =>
+        book.Apply(Assert.IsType<SweepJobEnded>(book.Ended(Result(jobId, phase), now)));
+
+    [Fact]
+    public void Jobs_launch_in_order_within_each_sweeps_limit_and_the_global_one_and_an_end_frees_a_slot()
+    {
+        var book = Book(3, Sweep("s1", 4, atOnce: 2), Sweep("s2", 3, atOnce: 2));
+
+        Assert.Equal(["s1.j0", "s1.j1", "s2.j0"], Launch(book));
+        Assert.Empty(Launch(book));
+        Assert.Equal(3, book.RunningJobs);
+
+        // s1 has a free slot of its own and the end frees a global one: s1 goes first, being older.
+        End(book, "s1.j0");
+        Assert.Equal(["s1.j2"], Launch(book));
+        End(book, "s2.j0");
+        Assert.Equal(["s2.j1"], Launch(book));
+    }
+
+    [Fact]
+    public void Without_a_global_limit_each_sweep_runs_up_to_its_own()
+    {
+        var book = Book(0, Sweep("s1", 4, atOnce: 2), Sweep("s2", 3, atOnce: 3));
+        Assert.Equal(["s1.j0", "s1.j1", "s2.j0", "s2.j1", "s2.j2"], Launch(book));
+        var launched = book.Launches(123);
+        Assert.Empty(launched);
+    }
+
+    [Fact]
+    public void A_cancelled_sweep_launches_nothing_its_jobs_stop_counting_and_on_resume_it_waits_for_room()
+    {
+        var book = Book(2, Sweep("s1", 3, atOnce: 2));
+        Assert.Equal(["s1.j0", "s1.j1"], Launch(book));
+
+        book.Apply(new SweepCancelled("s1", 300));
+        Assert.Equal(SweepState.Cancelled, book.StateOf("s1"));
+        Assert.Equal(["s1.j0", "s1.j1"], book.Unended("s1"));
+        Assert.Equal(0, book.RunningJobs);
+        Assert.Empty(Launch(book));
+
+        book.Apply(new SweepSubmitted(Sweep("s2", 2, atOnce: 2), 310));
+        Assert.Equal(["s2.j0", "s2.j1"], Launch(book));
+
+        book.Apply(new SweepResumed("s1"));
+        Assert.Equal(4, book.RunningJobs);
+        Assert.Empty(Launch(book));
+        End(book, "s2.j0");
+        End(book, "s2.j1");
+        End(book, "s1.j0");
+        Assert.Equal(["s1.j2"], Launch(book));
+    }
+
+    [Fact]
+    public void What_a_job_is_seen_doing_decides_the_command_that_repairs_it()
+    {
+        var book = Book(0, Sweep("s1", 3, atOnce: 2));
+        Launch(book);
+
+        // A launch that never reached the coordinator is submitted again with the job's own spec.
+        var resubmit = Assert.IsType<SubmitJob>(book.Observe("s1.j0", JobPhase.Pending));
+        Assert.Same(book.SpecOf("s1.j0"), resubmit.Spec);
+        Assert.Equal(new GetJobResult("s1.j0"), book.Observe("s1.j0", JobPhase.Done));
+        Assert.Equal(new GetJobResult("s1.j0"), book.Observe("s1.j0", JobPhase.Failed));
+        Assert.Null(book.Observe("s1.j0", JobPhase.Searching));
+        Assert.Equal(new ResumeJob("s1.j1"), book.Observe("s1.j1", JobPhase.Cancelled));
+
+        // Jobs the book did not launch, has ended or does not know are left alone.
+        Assert.Null(book.Observe("s1.j2", JobPhase.Pending));
+        Assert.Null(book.Observe("nobody.j0", JobPhase.Pending));
+        End(book, "s1.j0");
+        Assert.Null(book.Observe("s1.j0", JobPhase.Pending));
+
+        book.Apply(new SweepCancelled("s1", 300));
+        Assert.Equal(new CancelJob("s1.j1"), book.Observe("s1.j1", JobPhase.Searching));
+        Assert.Null(book.Observe("s1.j1", JobPhase.Cancelled));
+        Assert.Equal(1, book.Summary("s1").Cancelled);
+        book.Apply(new SweepResumed("s1"));
+        Assert.Equal(new ResumeJob("s1.j1"), book.Observe("s1.j1", JobPhase.Cancelled));
+    }
+
+    [Fact]
+    public void A_job_ends_once_and_the_sweep_is_done_when_every_job_has_ended()
+    {
+        var book = Book(0, Sweep("s1", 2, atOnce: 2));
+        Launch(book);
+        Assert.Equal(["s1.j0", "s1.j1"], book.ToPoll());
+
+        Assert.Null(book.Ended(Result("s1.j0", JobPhase.Searching), 200));
+        var ended = Assert.IsType<SweepJobEnded>(book.Ended(Result("s1.j0", JobPhase.Done), 200));
+        Assert.Equal(("s1", JobPhase.Done, 0.8), (ended.SweepId, ended.Phase, ended.Metrics["top1"]));
+        book.Apply(ended);
+        Assert.Null(book.Ended(Result("s1.j0", JobPhase.Done), 201));
+        Assert.Equal(["s1.j1"], book.ToPoll());
+        Assert.Equal(SweepState.Running, book.StateOf("s1"));
+
+        var rejected = Assert.IsType<SweepJobEnded>(book.Rejected(new JobRejected("s1.j1", "bad spec"), 250));
+        Assert.Equal((JobPhase.Failed, "bad spec"), (rejected.Phase, rejected.Error));
+        book.Apply(rejected);
+        Assert.Null(book.Rejected(new JobRejected("s1.j1", "bad spec"), 260));
+        Assert.Null(book.Ended(Result("s1.j1", JobPhase.Failed), 260));
+
+        var summary = book.Summary("s1");
+        Assert.Equal((SweepState.Done, 1, 1, 0, 250L), (summary.State, summary.Done, summary.Failed, summary.Running, summary.FinishedAtUnixMs));
+        Assert.Empty(book.ToPoll());
+        Assert.Empty(book.List(includeFinished: false).Sweeps);
+        Assert.Single(book.List(includeFinished: true).Sweeps);
+    }
+
+    [Fact]
+    public void The_detail_shows_waiting_jobs_as_pending_and_ended_ones_with_their_metrics()
+    {
+        var book = Book(1, Sweep("s1", 3, atOnce: 2));
+        Launch(book);
+        book.Observe("s1.j0", JobPhase.Searching);
+        var detail = Assert.IsType<SweepDetail>(book.Detail("s1"));
+        Assert.Equal([JobPhase.Searching, JobPhase.Pending, JobPhase.Pending], detail.Jobs.Select(j => j.Phase));
+        Assert.Equal((3, 2, 1), (detail.Summary.Jobs, detail.Summary.Waiting, detail.Summary.Running));
+
+        End(book, "s1.j0");
+        var done = Assert.IsType<SweepDetail>(book.Detail("s1")).Jobs[0];
+        Assert.Equal(0.8, done.Metrics["top1"]);
+        Assert.Single(done.Visits);
+        Assert.Null(book.Detail("nobody"));
+    }
+
+    [Fact]
+    public void A_submission_is_refused_when_it_cannot_run_or_clashes_and_a_repeat_gets_the_summary()
+    {
+        var book = Book(0, Sweep("s1", 2, atOnce: 1));
+        static bool Same(SweepSpec a, SweepSpec b) => a.MaxConcurrentJobs == b.MaxConcurrentJobs && a.Jobs.Length == b.Jobs.Length;
+
+        Assert.Null(book.RefuseOrRepeat(Sweep("s2", 2, atOnce: 1), Same));
+        Assert.Equal("s1", Assert.IsType<SweepSummary>(book.RefuseOrRepeat(Sweep("s1", 2, atOnce: 1), Same)).SweepId);
+        Assert.Contains("already exists", Assert.IsType<SweepRejected>(book.RefuseOrRepeat(Sweep("s1", 2, atOnce: 2), Same)).Reason, StringComparison.Ordinal);
+        Assert.Contains("at least one job", Assert.IsType<SweepRejected>(book.RefuseOrRepeat(Sweep("s3", 2, atOnce: 0), Same)).Reason, StringComparison.Ordinal);
+        Assert.IsType<SweepRejected>(book.RefuseOrRepeat(null, Same));
+
+        // Job ids start with their sweep's id, so "s1.x.j0" fits both sweep "s1" and sweep "s1.x".
+        book.Apply(new SweepSubmitted(new SweepSpec("s4", "s4", [Job("s4.x.j0")], 1, "test"), 20));
+        var clash = book.RefuseOrRepeat(new SweepSpec("s4.x", "s4.x", [Job("s4.x.j0")], 1, "test"), Same);
+        Assert.Equal("Job 's4.x.j0' already belongs to another sweep.", Assert.IsType<SweepRejected>(clash).Reason);
+    }
+
+    [Fact]
+    public void Replaying_the_journal_rebuilds_the_same_book()
+    {
+        var book = Book(2, Sweep("s1", 3, atOnce: 2), Sweep("s2", 2, atOnce: 1));
+        var journal = new List<ISweepEvent> { new SweepSubmitted(Sweep("s1", 3, atOnce: 2), 10), new SweepSubmitted(Sweep("s2", 2, atOnce: 1), 10) };
+        void Record(ISweepEvent e)
+        {
+            book.Apply(e);
+            journal.Add(e);
+        }
+
+        foreach (var e in book.Launches(100))
+            Record(e);
+        Record(book.Ended(Result("s1.j0", JobPhase.Done), 200)!);
+        Record(new SweepCancelled("s2", 210));
+        foreach (var e in book.Launches(220))
+            Record(e);
+
+        var replayed = new SweepBook(2);
+        foreach (var e in journal)
+            replayed.Apply(e);
+        foreach (var id in new[] { "s1", "s2" })
+        {
+            Assert.Equal(book.Summary(id), replayed.Summary(id));
+            Assert.Equal(book.Detail(id)!.Jobs.Select(j => (j.JobId, j.Phase)), replayed.Detail(id)!.Jobs.Select(j => (j.JobId, j.Phase)));
+        }
+        Assert.Equal(book.Launches(300), replayed.Launches(300));
+    }
+}
