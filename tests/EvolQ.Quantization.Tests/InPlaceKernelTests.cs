@@ -57,7 +57,7 @@ public sealed class InPlaceKernelTests
         Assert.False(input.IsInvalid);
     }
 
-    // The reference's formula, written the obvious way (spec 3.7).
+    // The reference's formula, written the obvious way (semantics §3.7).
     private static Tensor PlainLogIntSoftmax(Tensor x, Tensor scale, int bits)
     {
         var codes = x / scale;
