@@ -119,7 +119,7 @@ public sealed class EvolQNode : IAsyncDisposable
         try
         {
             var cluster = AkkaCluster.Get(system);
-            health = HealthEndpoint.Start(system, cluster.SelfRoles.Contains(NodeHost.WorkerRole) ? backends.Count : 0);
+            health = await HealthEndpoint.StartAsync(system, cluster.SelfRoles.Contains(NodeHost.WorkerRole) ? backends.Count : 0);
             var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             cluster.RegisterOnMemberUp(() => up.TrySetResult());
             var bootstrapping = join is null && await ClusterBootstrapping.StartIfConfigured(system);
