@@ -1,5 +1,6 @@
 using System.CommandLine;
 using EvolQ.Cli.Commands;
+using EvolQ.Cli.Logging;
 
 namespace EvolQ.Cli;
 
@@ -26,16 +27,26 @@ public static class EvolqApp
             CtlCommand.Create(console),
             SweepCommand.Create(console),
         };
+        var logLevel = LogFlags.CreateLevel();
+        var logFormat = LogFlags.CreateFormat();
+        root.Options.Add(logLevel);
+        root.Options.Add(logFormat);
         try
         {
+            var parse = root.Parse(args);
+            console.UseLogs(LogFlags.Resolve(parse, logLevel, logFormat, Environment.GetEnvironmentVariable));
             // Commands that run long handle SIGINT/SIGTERM themselves (StopSignal), so System.CommandLine must not.
             var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
-            return root.Parse(args).Invoke(configuration);
+            return parse.Invoke(configuration);
         }
         catch (Exception exception) when (UserErrors.Describe(exception) is { } sentence)
         {
-            error.WriteLine($"evolq: {sentence}");
+            console.Say(sentence);
             return UserErrorExitCode;
+        }
+        finally
+        {
+            console.Logger.Dispose();
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Akka.Actor;
+using EvolQ.Cli.Logging;
 using EvolQ.Cli.Options;
 using EvolQ.Cluster;
 using EvolQ.Cluster.Protocol;
@@ -33,12 +34,13 @@ public static class RunCommand
         var database = Path.GetFullPath(parse.GetValue(flags.Database)!);
         Directory.CreateDirectory(Path.GetDirectoryName(database)!);
         var output = Path.GetFullPath(Path.Combine(parse.GetValue(flags.Output)!, spec.SweepId));
-        // The progress lines are the user's view; Akka's INFO log would bury them.
+        // The progress lines are the user's view: the default log level of run and demo is warning (LogFlags).
         var config = flags.Node.Config(parse, new Dictionary<string, string> { ["EVOLQ_DB"] = database, ["EVOLQ_PORT"] = "0" },
-            Akka.Configuration.ConfigurationFactory.ParseString("akka.loglevel = WARNING"));
+            console.Logs.AkkaConfig());
         var backends = flags.Node.Backends(parse, config);
 
         using var stop = new StopSignal();
+        using var akkaLogs = LogSettings.Install(console.Logger);
         var node = EmbeddedNode.Start(config, backends);
         try
         {
@@ -67,7 +69,7 @@ public static class RunCommand
             }
             catch (OperationCanceledException) when (stop.Stopped)
             {
-                console.Error.WriteLine("evolq: stopped; the journal keeps every told fitness: rerun the same command to resume.");
+                console.Say("stopped; the journal keeps every told fitness: rerun the same command to resume.");
                 return QuantizeCommand.StoppedExitCode;
             }
             finally
@@ -98,7 +100,7 @@ public static class RunCommand
         }
         catch (Akka.Configuration.ConfigurationException e)
         {
-            console.Error.WriteLine($"evolq: warning: {e.Message.TrimEnd('.')}; the run goes on without a ctl endpoint.");
+            console.Say($"{e.Message.TrimEnd('.')}; the run goes on without a ctl endpoint.", warning: true);
         }
     }
 
