@@ -26,6 +26,7 @@ public static class EvolqApp
             NodeCommand.Create(console),
             CtlCommand.Create(console),
             SweepCommand.Create(console),
+            DashboardCommand.Create(console),
         };
         var logLevel = LogFlags.CreateLevel();
         var logFormat = LogFlags.CreateFormat();

@@ -6,7 +6,7 @@ using Prometheus;
 
 namespace EvolQ.Web;
 
-/// <summary>The node's HTTP routes on Kestrel; <c>evolq.http.server</c> names it (the default).</summary>
+/// <summary>The node's HTTP routes on Kestrel (probes, metrics, the dashboard); <c>evolq.http.server</c> names it (the default).</summary>
 public sealed class KestrelWebServer : INodeWebServer
 {
     public async Task<IWebSite> ServeHealthAsync(HealthEndpoint health, HealthSettings settings)
@@ -14,7 +14,12 @@ public sealed class KestrelWebServer : INodeWebServer
         ArgumentNullException.ThrowIfNull(health);
         ArgumentNullException.ThrowIfNull(settings);
         return await WebSite.StartAsync(WebSiteOptions.From(settings), "health endpoint (EVOLQ_HTTP_PORT, evolq.http.port)",
-            app => MapHealth(app, health));
+            app =>
+            {
+                MapHealth(app, health);
+                // Every node can reach the sweep manager (a proxy runs on each), so every node serves the dashboard.
+                Dashboard.DashboardRoutes.Map(app, Dashboard.LiveDashboardSource.ForNode(health.System));
+            });
     }
 
     public async Task<IWebSite> ServeJsonAsync(string hostname, int port, string path, Func<string> json, string what)

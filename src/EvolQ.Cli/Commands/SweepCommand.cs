@@ -189,7 +189,7 @@ public static class SweepCommand
     };
 
     /// <summary>Reads the results tables of <paramref name="value"/> (--db); what goes wrong is the user's to fix.</summary>
-    private static T FromDatabase<T>(string value, Func<ResultsDatabase, T> read)
+    internal static T FromDatabase<T>(string value, Func<ResultsDatabase, T> read)
     {
         JournalDatabase database;
         try

@@ -29,6 +29,9 @@ public sealed class HealthEndpoint : IAsyncDisposable
 
     public HealthSettings Settings { get; }
 
+    /// <summary>The node's actor system (the web layer's dashboard asks its actors).</summary>
+    public ActorSystem System => system;
+
     public EvolQMetrics Metrics { get; }
 
     /// <summary>Starts the endpoint of a node when <c>evolq.http.enabled</c>; null when it is off.</summary>

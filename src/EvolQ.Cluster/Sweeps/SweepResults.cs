@@ -90,7 +90,7 @@ public static class SweepResults
     }
 
     /// <summary>The accuracy chart of the table, or null when no job has an accuracy yet.</summary>
-    internal static Chart? AccuracyPlot(SweepDetail detail)
+    public static Chart? AccuracyPlot(SweepDetail detail)
     {
         var rows = Table(detail).Where(r => r.Float is not null || r.FqVit is not null || r.EvolQ is not null).ToArray();
         if (rows.Length == 0)
@@ -102,7 +102,7 @@ public static class SweepResults
     }
 
     /// <summary>A done job's loss per block over its passes; null with fewer than two visits (no line to draw).</summary>
-    internal static Chart? LossPlot(SweepJobState job)
+    public static Chart? LossPlot(SweepJobState job)
     {
         var visits = job.Visits ?? [];
         if (visits.Length < 2)
