@@ -36,7 +36,8 @@ public static class DashboardCommand
                 return r;
             });
             using var stop = new StopSignal();
-            var source = new DatabaseDashboardSource(results);
+            // A SQLite file by the name the user gave; a server by its redacted connection string (no password on the page).
+            var source = new DatabaseDashboardSource(results, results.Database.IsPostgres ? null : parse.GetValue(database));
             var options = new WebSiteOptions(parse.GetValue(host)!, chosen, TimeSpan.FromSeconds(5), 256, Environment.GetEnvironmentVariable("EVOLQ_CTL_TOKEN") ?? "");
             var site = WebSite.StartAsync(options, "dashboard (--host, --port)", app => DashboardRoutes.Map(app, source)).GetAwaiter().GetResult();
             try

@@ -8,11 +8,12 @@ namespace EvolQ.Web.Dashboard;
 /// The dashboard of a results database with no cluster (`evolq dashboard --db FILE`): what the sweep manager's
 /// projection recorded, read on each poll, so a run writing to the same database shows up as it goes. Read-only.
 /// </summary>
-public sealed class DatabaseDashboardSource(ResultsDatabase database) : IDashboardSource
+/// <param name="name">How the pages name the database (a SQLite file's path); its redacted connection string when null.</param>
+public sealed class DatabaseDashboardSource(ResultsDatabase database, string? name = null) : IDashboardSource
 {
     public bool CanAct => false;
 
-    public string Describe => $"{database.Database.Redacted}, read-only";
+    public string Describe => $"{name ?? database.Database.Redacted}, read-only";
 
     public Task<IReadOnlyList<SweepSummary>> Sweeps(CancellationToken cancellationToken) => Task.FromResult(database.ListSweeps());
 
