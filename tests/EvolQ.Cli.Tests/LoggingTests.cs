@@ -68,6 +68,15 @@ public sealed class LoggingTests
         {
             Environment.SetEnvironmentVariable("EVOLQ_LOG_LEVEL", null);
         }
+        Environment.SetEnvironmentVariable("EVOLQ_LOG_FORMAT", "yaml");
+        try
+        {
+            Assert.Equal("EVOLQ_LOG_FORMAT is 'yaml': use text or json.", Cli.Run("models").AssertUserError());
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("EVOLQ_LOG_FORMAT", null);
+        }
     }
 
     [Fact]
