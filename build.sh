@@ -29,8 +29,10 @@ apt_install() {
 ensure_prerequisites() {
   command -v dotnet >/dev/null || { say "The .NET 10 SDK is missing: install it first (dotnet on PATH)."; exit 2; }
   # Fashion-MNIST for the demo and the data tests; PostgreSQL's server programs for the journal tests (each test run
-  # starts its own throwaway server, nothing runs at boot); jemalloc, which evolq preloads for libtorch (NativeEnvironment).
-  apt_install dataset-fashion-mnist postgresql libjemalloc2
+  # starts its own throwaway server, nothing runs at boot); chromium for the dashboard's browser tests (Playwright
+  # drives it headless; its own browser download does not work offline); jemalloc, which evolq preloads for libtorch
+  # (NativeEnvironment).
+  apt_install dataset-fashion-mnist postgresql chromium libjemalloc2
 }
 
 build() {

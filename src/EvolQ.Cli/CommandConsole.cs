@@ -1,3 +1,5 @@
+using EvolQ.Cli.Logging;
+using Serilog.Core;
 using Spectre.Console;
 
 namespace EvolQ.Cli;
@@ -9,6 +11,32 @@ public sealed class CommandConsole(TextWriter output, TextWriter error)
     public TextWriter Error { get; } = error;
 
     public IAnsiConsole Ansi { get; } = CreateAnsi(output);
+
+    /// <summary>The command's log level and format (--log-level, --log-format).</summary>
+    public LogSettings Logs { get; private set; } = LogSettings.Default;
+
+    /// <summary>The command's logger, on <see cref="Error"/> with <see cref="Logs"/>' level and format.</summary>
+    public Logger Logger { get; private set; } = LogSettings.Default.CreateLogger(error);
+
+    /// <summary>Applies the parsed log settings (before the command runs).</summary>
+    public void UseLogs(LogSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        Logs = settings;
+        Logger = settings.CreateLogger(Error);
+    }
+
+    /// <summary>
+    /// A sentence for the user on stderr, "evolq: ..." (or "evolq: warning: ..."); with --log-format json an event of
+    /// the log stream instead, so that stream stays one JSON object per line.
+    /// </summary>
+    public void Say(string sentence, bool warning = false)
+    {
+        if (Logs.Json)
+            Logger.Write(warning ? Serilog.Events.LogEventLevel.Warning : Serilog.Events.LogEventLevel.Error, LogSettings.Literal(sentence));
+        else
+            Error.WriteLine(warning ? $"evolq: warning: {sentence}" : $"evolq: {sentence}");
+    }
 
     private static IAnsiConsole CreateAnsi(TextWriter output)
     {

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.CommandLine.Invocation;
 using System.CommandLine.Parsing;
 using EvolQ.Cli.Commands;
+using EvolQ.Cli.Logging;
 
 namespace EvolQ.Cli;
 
@@ -30,12 +31,18 @@ public static class EvolqApp
             NodeCommand.Create(console),
             CtlCommand.Create(console),
             SweepCommand.Create(console),
+            DashboardCommand.Create(console),
         };
+        var logLevel = LogFlags.CreateLevel();
+        var logFormat = LogFlags.CreateFormat();
+        root.Options.Add(logLevel);
+        root.Options.Add(logFormat);
         try
         {
+            var parse = root.Parse(args);
+            console.UseLogs(LogFlags.Resolve(parse, logLevel, logFormat, Environment.GetEnvironmentVariable));
             // Commands that run long handle SIGINT/SIGTERM themselves (StopSignal), so System.CommandLine must not.
             var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
-            var parse = root.Parse(args);
             // System.CommandLine's own reaction to a bad argument is the whole help text and exit code 1; every command
             // here answers with one sentence and exit code 2 instead (--help and --version still win over errors).
             if (parse.Errors.Count > 0 && parse.Action is null or ParseErrorAction)
@@ -48,8 +55,12 @@ public static class EvolqApp
         }
         catch (Exception exception) when (UserErrors.Describe(exception) is { } sentence)
         {
-            error.WriteLine($"evolq: {sentence}");
+            console.Say(sentence);
             return UserErrorExitCode;
+        }
+        finally
+        {
+            console.Logger.Dispose();
         }
     }
 

@@ -119,7 +119,8 @@ public sealed class EvolQNode : IAsyncDisposable
         try
         {
             var cluster = AkkaCluster.Get(system);
-            health = HealthEndpoint.Start(system, cluster.SelfRoles.Contains(NodeHost.WorkerRole) ? backends.Count : 0);
+            var singletonWatch = SingletonWatching.Start(system, system.Settings.Config.GetString("akka.cluster.sharding.role", NodeHost.CoordinatorRole));
+            health = await HealthEndpoint.StartAsync(system, cluster.SelfRoles.Contains(NodeHost.WorkerRole) ? backends.Count : 0);
             var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             cluster.RegisterOnMemberUp(() => up.TrySetResult());
             var bootstrapping = join is null && await ClusterBootstrapping.StartIfConfigured(system);
@@ -130,6 +131,7 @@ public sealed class EvolQNode : IAsyncDisposable
 
             await up.Task.WaitAsync(upTimeout ?? (bootstrapping ? ClusterBootstrapping.UpTimeout(system) : TimeSpan.FromSeconds(30)));
             await host.StartAsync();
+            singletonWatch.Tell(new SingletonWatch.ProxiesStarted(host.AllocatorProxy is null ? [SweepManagerName] : [AllocatorName, SweepManagerName]));
             return new EvolQNode(host, backends, health);
         }
         catch

@@ -14,6 +14,8 @@ using EvolQ.Cluster.Kubernetes;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Workers;
 using EvolQ.Testing;
+using EvolQ.Web;
+using Microsoft.AspNetCore.Builder;
 using Newtonsoft.Json;
 using AkkaCluster = Akka.Cluster.Cluster;
 
@@ -83,7 +85,7 @@ public sealed class KubernetesProfileTests
     {
         using var dir = new TempDirectory();
         var management = Loopback.FreePort();
-        await using var api = FakeApiServer.Start(Pod("node-0", "127.0.0.1", management));
+        await using var api = await FakeApiServer.StartAsync(Pod("node-0", "127.0.0.1", management));
         var config = BootstrapNode(dir.File("journal.db"), management, api.Url);
 
         await using var node = await EvolQNode.StartAsync(config, [new SyntheticBackend()], upTimeout: TimeSpan.FromSeconds(30));
@@ -112,7 +114,7 @@ public sealed class KubernetesProfileTests
         // address forms the cluster, the other joins it.
         using var dir = new TempDirectory();
         var ports = new[] { Loopback.FreePort(), Loopback.FreePort() };
-        await using var api = FakeApiServer.Start(Pod("node-0", "127.0.0.1", ports[0]), Pod("node-1", "127.0.0.1", ports[1]));
+        await using var api = await FakeApiServer.StartAsync(Pod("node-0", "127.0.0.1", ports[0]), Pod("node-1", "127.0.0.1", ports[1]));
         var starting = ports.Select(p => EvolQNode.StartAsync(BootstrapNode(dir.File("journal.db"), p, api.Url, required: 2),
             [new SyntheticBackend()], upTimeout: TimeSpan.FromSeconds(40))).ToArray();
         var nodes = await Task.WhenAll(starting);
@@ -137,7 +139,7 @@ public sealed class KubernetesProfileTests
     [Fact]
     public async Task Discovery_lists_the_running_labelled_pods_with_their_management_port()
     {
-        await using var api = FakeApiServer.Start(
+        await using var api = await FakeApiServer.StartAsync(
             Pod("ready", "10.0.0.1", 8558),
             Pod("no-ip", null, 8558),
             Pod("waiting", "10.0.0.3", 8558, waiting: true),
@@ -230,27 +232,30 @@ public sealed class KubernetesProfileTests
     /// <summary>Answers the pod list request of the Kubernetes API with fixed pods, and records the requests.</summary>
     private sealed class FakeApiServer : IAsyncDisposable
     {
-        private readonly TinyHttpServer server;
         private readonly V1Pod[] pods;
+        private WebSite? server;
 
-        private FakeApiServer(V1Pod[] pods)
-        {
-            this.pods = pods;
-            server = TinyHttpServer.Start("127.0.0.1", 0, target =>
-            {
-                Requests.Enqueue(target);
-                return Task.FromResult(target.StartsWith("/api/v1/namespaces/evolq/pods?", StringComparison.Ordinal)
-                    ? new HttpAnswer(200, "application/json", KubernetesJson.Serialize(new V1PodList { ApiVersion = "v1", Kind = "PodList", Items = this.pods.ToList(), Metadata = new V1ListMeta() }))
-                    : HttpAnswer.Text(404, "no such resource"));
-            }, TimeSpan.FromSeconds(5), 8, NoLogger.Instance, "fake API server");
-        }
+        private FakeApiServer(V1Pod[] pods) => this.pods = pods;
 
         public System.Collections.Concurrent.ConcurrentQueue<string> Requests { get; } = new();
 
-        public string Url => $"http://127.0.0.1:{server.Port}";
+        public string Url => $"http://127.0.0.1:{server!.Port}";
 
-        public static FakeApiServer Start(params V1Pod[] pods) => new(pods);
+        public static async Task<FakeApiServer> StartAsync(params V1Pod[] pods)
+        {
+            var api = new FakeApiServer(pods);
+            api.server = await WebSite.StartAsync(new WebSiteOptions("127.0.0.1", 0, TimeSpan.FromSeconds(5), 8, ""), "fake API server", app =>
+                app.MapGet("/api/v1/namespaces/evolq/pods", (Microsoft.AspNetCore.Http.HttpRequest request) =>
+                {
+                    api.Requests.Enqueue(request.Path + request.QueryString);
+                    return Microsoft.AspNetCore.Http.Results.Text(KubernetesJson.Serialize(new V1PodList
+                    {
+                        ApiVersion = "v1", Kind = "PodList", Items = api.pods.ToList(), Metadata = new V1ListMeta(),
+                    }), "application/json");
+                }).WithMetadata(TokenGate.Open));
+            return api;
+        }
 
-        public ValueTask DisposeAsync() => server.DisposeAsync();
+        public ValueTask DisposeAsync() => server?.DisposeAsync() ?? ValueTask.CompletedTask;
     }
 }

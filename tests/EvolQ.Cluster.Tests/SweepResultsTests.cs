@@ -1,7 +1,7 @@
 using System.Text.Json;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Sweeps;
-using EvolQ.Engine.Landscape;
+using EvolQ.Engine.Plots;
 using ResultsTable = EvolQ.Engine.Quantize.ResultsTable;
 using EvolQ.Testing;
 using SkiaSharp;
@@ -80,7 +80,8 @@ public sealed class SweepResultsTests
         var folder = Path.Combine(dir.Path, "out");
         var paths = SweepResults.Write(Mixed, folder);
 
-        Assert.Equal(["results.md", "results.csv", "results.json", "accuracy.png", "loss-deit_tiny-W4A8-s0.png", "loss-deit_tiny-W4A8-s1.png"],
+        Assert.Equal(["results.md", "results.csv", "results.json", "accuracy.png", "accuracy.svg", "loss-deit_tiny-W4A8-s0.png", "loss-deit_tiny-W4A8-s0.svg",
+                "loss-deit_tiny-W4A8-s1.png", "loss-deit_tiny-W4A8-s1.svg"],
             paths.Select(Path.GetFileName));
         Assert.All(paths, p => Assert.True(File.Exists(p), p));
         // Exactly these files: no plot for the one-visit job, the failed one or the unfinished ones, no temporary files.
@@ -103,31 +104,37 @@ public sealed class SweepResultsTests
     }
 
     [Fact]
-    public void The_loss_plot_draws_both_curves_over_the_visits()
+    public void The_loss_plot_draws_a_line_per_pass()
     {
-        var png = SweepResults.LossPlot(Mixed.Jobs[0]) ?? throw new InvalidOperationException("no loss plot for a done job");
-        using var image = SKBitmap.Decode(png);
-        Assert.Equal((PngPlot.Width, PngPlot.Height), (image.Width, image.Height));
-        // PngPlot.Line draws the first series blue and the second orange: both curves must be there.
-        var blue = Count(image, c => c.Blue > 150 && c.Red < 80);
-        var orange = Count(image, c => c.Red > 200 && c.Green is > 90 and < 160 && c.Blue < 60);
-        Assert.True(blue > 300, $"{blue} blue pixels");
-        Assert.True(orange > 300, $"{orange} orange pixels");
+        var chart = SweepResults.LossPlot(Mixed.Jobs[0]) ?? throw new InvalidOperationException("no loss plot for a done job");
+        using var image = SKBitmap.Decode(chart.Png);
+        Assert.Equal((Charts.Width, Charts.Height), (image.Width, image.Height));
+        var texts = SvgTexts(chart.Svg);
+        Assert.Contains("deit_tiny W4A8 seed 0: loss per block, 2 passes (s.deit_tiny-W4A8-0)", texts);
+        Assert.Equal(["after pass 1", "after pass 2"], texts.Where(t => t.StartsWith("after pass", StringComparison.Ordinal)));
+        // Pass 1 blue, pass 2 orange: both lines must be drawn.
+        Assert.True(Count(image, c => c.Blue > 150 && c.Red < 80) > 300, "no blue line");
+        Assert.True(Count(image, c => c.Red > 200 && c.Green is > 90 and < 160 && c.Blue < 60) > 300, "no orange line");
         Assert.Null(SweepResults.LossPlot(Mixed.Jobs[4]));
     }
 
     [Fact]
-    public void The_accuracy_plot_has_a_bar_group_per_row_with_a_done_job()
+    public void The_accuracy_plot_has_a_group_per_row_with_a_done_job()
     {
-        var png = SweepResults.AccuracyPlot(Mixed) ?? throw new InvalidOperationException("no accuracy plot");
-        using var image = SKBitmap.Decode(png);
-        Assert.Equal((PngPlot.BarChartWidth(2), PngPlot.Height), (image.Width, image.Height));
-        foreach (var colour in PngPlot.SeriesColours.Take(3))
-        {
-            // Two bars of at least 20 x 20 pixels per series, plus the legend swatch.
-            Assert.True(Count(image, c => c == colour) > 2 * 400, $"too few pixels of {colour}");
-        }
+        var chart = SweepResults.AccuracyPlot(Mixed) ?? throw new InvalidOperationException("no accuracy plot");
+        using var image = SKBitmap.Decode(chart.Png);
+        Assert.Equal((Charts.Width, Charts.Height), (image.Width, image.Height));
+        var texts = SvgTexts(chart.Svg);
+        Assert.Contains("Sweep s: top-1 per model and bit width", texts);
+        // vit_base has no done job, so no group; W3A8 has one of its three seeds (a line break in the label).
+        Assert.Contains("deit_tiny W4A8", texts);
+        Assert.Contains(texts, t => t.StartsWith("deit_tiny W3A8", StringComparison.Ordinal));
+        Assert.DoesNotContain(texts, t => t.StartsWith("vit_base", StringComparison.Ordinal));
+        Assert.Contains("float", texts);
     }
+
+    private static string[] SvgTexts(string svg) =>
+        System.Xml.Linq.XDocument.Parse(svg).Descendants(System.Xml.Linq.XName.Get("text", "http://www.w3.org/2000/svg")).Select(t => t.Value.Trim()).ToArray();
 
     [Fact]
     public void A_sweep_with_nothing_done_writes_the_table_but_no_plots()
@@ -145,7 +152,8 @@ public sealed class SweepResultsTests
         using var dir = new TempDirectory("evolq-results");
         var twin = Done("deit/tiny", "W4A8", 0, 70, 66) with { JobId = "s.twin" };
         var paths = SweepResults.WritePlots(Detail(Done("deit/tiny", "W4A8", 0, 71, 67), twin), dir.Path);
-        Assert.Equal(["accuracy.png", "loss-deit_tiny-W4A8-s0.png", "loss-s.twin.png"], paths.Select(Path.GetFileName));
+        Assert.Equal(["accuracy.png", "accuracy.svg", "loss-deit_tiny-W4A8-s0.png", "loss-deit_tiny-W4A8-s0.svg", "loss-s.twin.png", "loss-s.twin.svg"],
+            paths.Select(Path.GetFileName));
         Assert.All(paths, p => Assert.Equal(dir.Path, Path.GetDirectoryName(p)));
     }
 

@@ -37,6 +37,8 @@ public static class BenchCoordinationCommand
         };
         command.SetAction(parse =>
         {
+            // The bench's own node logs its warnings through the command's logger, as every node of evolq does.
+            using var akkaLogs = Logging.LogSettings.Install(console.Logger);
             var table = new Table().AddColumns("workers", "processes", "jobs", "evaluations", "seconds", "eval/s", "ideal eval/s", "efficiency", "overhead/eval", "redispatches");
             var costMs = parse.GetValue(cost);
             var batchCount = parse.GetValue(batches);

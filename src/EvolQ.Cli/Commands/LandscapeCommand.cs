@@ -26,7 +26,7 @@ public static class LandscapeCommand
         var steps = new Option<int>("--steps") { Description = "Points of the 1-D scan (odd: one exactly at the original scales).", DefaultValueFactory = _ => 21 };
         var grid = new Option<int>("--grid") { Description = "Points per axis of the 2-D scan.", DefaultValueFactory = _ => 11 };
         var directionSeed = new Option<long>("--direction-seed") { Description = "Seed of the random directions.", DefaultValueFactory = _ => 0 };
-        var output = new Option<string>("--out") { Description = "Folder for landscape-1d.csv, landscape-2d.csv and the PNG plots.", Required = true };
+        var output = new Option<string>("--out") { Description = "Folder for landscape-1d.csv, landscape-2d.csv and the plots (PNG and SVG).", Required = true };
         var data = new DataFlags();
         var execution = new ExecutionFlags();
         var command = new Command("landscape", "Fitness and top-1 along random directions of one block's weight scales (1-D and 2-D scans, CSV and PNG).")

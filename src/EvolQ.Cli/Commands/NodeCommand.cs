@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Akka.Cluster;
+using EvolQ.Cli.Logging;
 using EvolQ.Cli.Options;
 using EvolQ.Cluster;
 
@@ -19,12 +20,13 @@ public static class NodeCommand
         command.SetAction(parse =>
         {
             using var stop = new StopSignal();
-            var config = flags.Config(parse);
+            using var akkaLogs = LogSettings.Install(console.Logger);
+            var config = flags.Config(parse, overrides: console.Logs.AkkaConfig());
             var backends = flags.Backends(parse, config);
             var node = EmbeddedNode.Start(config, backends);
             StartCtl(console, node);
             var roles = string.Join(", ", Akka.Cluster.Cluster.Get(node.System).SelfRoles);
-            console.Output.WriteLine($"evolq node: up at {node.Address} (roles {roles}; workers: {NodeFlags.Describe(backends)}). SIGTERM or Ctrl+C leaves the cluster.");
+            Status(console, $"evolq node: up at {node.Address} (roles {roles}; workers: {NodeFlags.Describe(backends)}). SIGTERM or Ctrl+C leaves the cluster.");
             var removed = node.System.WhenTerminated;
             try
             {
@@ -32,17 +34,29 @@ public static class NodeCommand
             }
             catch (OperationCanceledException)
             {
-                console.Output.WriteLine("evolq node: leaving the cluster.");
+                Status(console, "evolq node: leaving the cluster.");
                 node.DisposeAsync().AsTask().GetAwaiter().GetResult();
-                console.Output.WriteLine("evolq node: left.");
+                Status(console, "evolq node: left.");
                 return 0;
             }
             // The actor system ended on its own: the cluster downed this node (or it could not stay a member).
             node.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            console.Error.WriteLine("evolq: this node was removed from the cluster and stopped.");
+            console.Say("this node was removed from the cluster and stopped.");
             return 1;
         });
         return command;
+    }
+
+    /// <summary>
+    /// A line of the node's life on stdout; with --log-format json an information event of the log stream instead: a
+    /// node's output is all its log collector reads, and every line of it must then be JSON.
+    /// </summary>
+    private static void Status(CommandConsole console, string line)
+    {
+        if (console.Logs.Json)
+            console.Logger.Information(LogSettings.Literal(line));
+        else
+            console.Output.WriteLine(line);
     }
 
     /// <summary>Opens the node's ctl endpoint (evolq ctl HOST:PORT); a node that cannot open it safely does not run.</summary>
@@ -51,7 +65,7 @@ public static class NodeCommand
         try
         {
             if (node.StartCtl() is { } ctl)
-                console.Output.WriteLine($"evolq node: ctl endpoint on {ctl.EndPoint}.");
+                Status(console, $"evolq node: ctl endpoint on {ctl.EndPoint}.");
         }
         catch (Akka.Configuration.ConfigurationException)
         {

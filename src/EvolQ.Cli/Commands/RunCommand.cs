@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Akka.Actor;
+using EvolQ.Cli.Logging;
 using EvolQ.Cli.Options;
 using EvolQ.Cluster;
 using EvolQ.Cluster.Protocol;
@@ -33,13 +34,15 @@ public static class RunCommand
         var database = Path.GetFullPath(parse.GetValue(flags.Database)!);
         Directory.CreateDirectory(Path.GetDirectoryName(database)!);
         var output = Path.GetFullPath(Path.Combine(parse.GetValue(flags.Output)!, spec.SweepId));
-        // The progress lines are the user's view; Akka's INFO log would bury them.
+        // The progress lines are the user's view: the default log level of run and demo is warning (LogFlags).
         var config = flags.Node.Config(parse, new Dictionary<string, string> { ["EVOLQ_DB"] = database, ["EVOLQ_PORT"] = "0" },
-            Akka.Configuration.ConfigurationFactory.ParseString("akka.loglevel = WARNING"));
+            console.Logs.AkkaConfig());
         var backends = flags.Node.Backends(parse, config);
 
         using var stop = new StopSignal();
+        using var akkaLogs = LogSettings.Install(console.Logger);
         var node = EmbeddedNode.Start(config, backends);
+        IAsyncDisposable? dashboard = null;
         try
         {
             var ask = TimeSpan.FromSeconds(30);
@@ -50,6 +53,7 @@ public static class RunCommand
             console.Output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Sweep {spec.SweepId} ({spec.Name}): {spec.Jobs.Length} jobs, {spec.MaxConcurrentJobs} at a time, workers: {NodeFlags.Describe(backends)}; journal {JournalName(database)}."));
             StartCtl(console, node, spec.SweepId);
+            dashboard = StartDashboard(console, node, spec.SweepId, parse.GetValue(flags.DashboardPort));
             if (summary.Done + summary.Failed > 0)
                 console.Output.WriteLine($"Resuming: {summary.Done} jobs already done, {summary.Failed} failed.");
 
@@ -67,7 +71,7 @@ public static class RunCommand
             }
             catch (OperationCanceledException) when (stop.Stopped)
             {
-                console.Error.WriteLine("evolq: stopped; the journal keeps every told fitness: rerun the same command to resume.");
+                console.Say("stopped; the journal keeps every told fitness: rerun the same command to resume.");
                 return QuantizeCommand.StoppedExitCode;
             }
             finally
@@ -81,7 +85,40 @@ public static class RunCommand
         }
         finally
         {
+            dashboard?.DisposeAsync().AsTask().GetAwaiter().GetResult();
             node.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    /// <summary>
+    /// Serves the web dashboard while the run runs: on the node's HTTP endpoint when EVOLQ_HTTP_PORT turned it on,
+    /// else on 127.0.0.1:<paramref name="port"/> (-1: none). A port that is taken costs only the dashboard.
+    /// </summary>
+    private static IAsyncDisposable? StartDashboard(CommandConsole console, EvolQNode node, string sweepId, int port)
+    {
+        if (node.Health is { } health)
+        {
+            console.Output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"dashboard on http://{health.Settings.Hostname}:{health.Port}/sweeps/{sweepId}"));
+            return null;
+        }
+        if (port < 0)
+            return null;
+        if (port > 65535)
+            throw new UserInputException(string.Create(CultureInfo.InvariantCulture, $"--dashboard-port is {port}, not a port number."));
+        try
+        {
+            var token = node.System.Settings.Config.GetString("evolq.ctl.token", "") ?? "";
+            var options = new EvolQ.Web.WebSiteOptions("127.0.0.1", port, TimeSpan.FromSeconds(5), 256, token);
+            var source = new EvolQ.Web.Dashboard.LiveDashboardSource(node.System, node.Sweeps, node.Jobs);
+            var site = EvolQ.Web.WebSite.StartAsync(options, "dashboard (--dashboard-port)", app => EvolQ.Web.Dashboard.DashboardRoutes.Map(app, source))
+                .GetAwaiter().GetResult();
+            console.Output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"dashboard on http://127.0.0.1:{site.Port}/sweeps/{sweepId}"));
+            return site;
+        }
+        catch (Akka.Configuration.ConfigurationException e)
+        {
+            console.Say($"{e.Message.TrimEnd('.')}; the run goes on without a dashboard.", warning: true);
+            return null;
         }
     }
 
@@ -98,7 +135,7 @@ public static class RunCommand
         }
         catch (Akka.Configuration.ConfigurationException e)
         {
-            console.Error.WriteLine($"evolq: warning: {e.Message.TrimEnd('.')}; the run goes on without a ctl endpoint.");
+            console.Say($"{e.Message.TrimEnd('.')}; the run goes on without a ctl endpoint.", warning: true);
         }
     }
 
@@ -130,6 +167,12 @@ internal sealed class RunFlags
 
     public Option<int> ProgressSeconds { get; } = new("--progress-every") { Description = "Seconds between progress lines of searching jobs.", DefaultValueFactory = _ => 15 };
 
+    public Option<int> DashboardPort { get; } = new("--dashboard-port")
+    {
+        Description = "The web dashboard's port on 127.0.0.1 while the run runs (0: a free one; -1: no dashboard).",
+        DefaultValueFactory = _ => Commands.DashboardCommand.DefaultPort,
+    };
+
     public NodeFlags Node { get; } = new();
 
     public void AddTo(Command command)
@@ -138,6 +181,7 @@ internal sealed class RunFlags
         command.Options.Add(Database);
         command.Options.Add(Output);
         command.Options.Add(ProgressSeconds);
+        command.Options.Add(DashboardPort);
         Node.AddTo(command);
     }
 }

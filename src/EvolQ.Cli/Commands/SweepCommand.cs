@@ -124,7 +124,7 @@ public static class SweepCommand
         var sweep = SweepArgument();
         var format = new Option<string>("--format") { Description = "markdown, csv or json.", DefaultValueFactory = _ => "markdown" };
         format.AcceptOnlyFromAmong("markdown", "csv", "json");
-        var output = new Option<string?>("--out") { Description = "Also write results.md, results.csv, results.json and the PNG plots into this folder." };
+        var output = new Option<string?>("--out") { Description = "Also write results.md, results.csv, results.json and the plots (PNG and SVG) into this folder." };
         var database = DatabaseOption("Read the sweep from this database's results tables instead of asking a node");
         var target = new Target();
         var command = new Command("results", "A sweep's table (model x bit width, top-1 mean ± std over seeds beside float and FQ-ViT), and its plots with --out.")
@@ -189,7 +189,7 @@ public static class SweepCommand
     };
 
     /// <summary>Reads the results tables of <paramref name="value"/> (--db); what goes wrong is the user's to fix.</summary>
-    private static T FromDatabase<T>(string value, Func<ResultsDatabase, T> read)
+    internal static T FromDatabase<T>(string value, Func<ResultsDatabase, T> read)
     {
         JournalDatabase database;
         try

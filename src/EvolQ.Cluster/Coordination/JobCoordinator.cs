@@ -216,6 +216,8 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
             Apply(e);
             Publish(new JobProgress(jobId, search!.EvaluationsDone, search.EvaluationsPlanned, search.CurrentPass,
                 search.CurrentBlock, e.CandidateId, e.Loss));
+            Health.EvolQMetrics.Get(Context.System).JobProgressed(jobId, new Health.JobProgressSample(
+                search.EvaluationsDone, search.EvaluationsPlanned, search.CurrentPass, search.CurrentBlock, BestLoss()));
             if (++toldSinceSnapshot >= settings.SnapshotEvery)
                 Snapshot();
             if (search.Completed)

@@ -1,44 +1,51 @@
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Configuration;
-using Akka.Event;
 using AkkaCluster = Akka.Cluster.Cluster;
 
 namespace EvolQ.Cluster.Health;
 
 /// <summary>
-/// A node's HTTP endpoint for Kubernetes probes and Prometheus: GET /health/live, /health/ready and /metrics.
+/// A node's health for Kubernetes probes and Prometheus: whether it is live and ready, and its metrics, served over
+/// HTTP (GET /health/live, /health/ready, /metrics) by the <see cref="INodeWebServer"/> that the configuration names.
 /// </summary>
 public sealed class HealthEndpoint : IAsyncDisposable
 {
     private readonly ActorSystem system;
-    private readonly HealthSettings settings;
     private readonly int expectedWorkers;
-    private readonly TinyHttpServer server;
+    private IWebSite? site;
 
     private HealthEndpoint(ActorSystem system, HealthSettings settings, int expectedWorkers)
     {
         this.system = system;
-        this.settings = settings;
         this.expectedWorkers = expectedWorkers;
+        Settings = settings;
         Metrics = EvolQMetrics.Get(system);
-        server = TinyHttpServer.Start(settings.Hostname, settings.Port, Answer, settings.RequestTimeout, settings.MaxConnections,
-            Logging.GetLogger(system, typeof(HealthEndpoint)), "health endpoint (EVOLQ_HTTP_PORT, evolq.http.port)");
+        Metrics.ReportReadiness(() => NotReady() is null);
     }
 
     /// <summary>The port it listens on (the configured one, or the one taken when 0 was asked for).</summary>
-    public int Port => server.Port;
+    public int Port => site?.Port ?? 0;
+
+    public HealthSettings Settings { get; }
+
+    /// <summary>The node's actor system (the web layer's dashboard asks its actors).</summary>
+    public ActorSystem System => system;
 
     public EvolQMetrics Metrics { get; }
 
     /// <summary>Starts the endpoint of a node when <c>evolq.http.enabled</c>; null when it is off.</summary>
     /// <param name="expectedWorkers">The DeviceWorkers a worker node starts; it is ready once they all have.</param>
-    /// <exception cref="ConfigurationException">The address cannot be listened on (one sentence).</exception>
-    public static HealthEndpoint? Start(ActorSystem system, int expectedWorkers)
+    /// <exception cref="ConfigurationException">The address cannot be listened on, or no HTTP server is installed (one sentence).</exception>
+    public static async Task<HealthEndpoint?> StartAsync(ActorSystem system, int expectedWorkers)
     {
         ArgumentNullException.ThrowIfNull(system);
         var settings = HealthSettings.From(system.Settings.Config);
-        return settings.Enabled ? new HealthEndpoint(system, settings, expectedWorkers) : null;
+        if (!settings.Enabled)
+            return null;
+        var endpoint = new HealthEndpoint(system, settings, expectedWorkers);
+        endpoint.site = await NodeWebServers.Create(system.Settings.Config).ServeHealthAsync(endpoint, settings);
+        return endpoint;
     }
 
     /// <summary>Why the node is not ready, or null when it is: it is Up and its workers have started.</summary>
@@ -62,7 +69,7 @@ public sealed class HealthEndpoint : IAsyncDisposable
             return false;
         try
         {
-            await Metrics.Watcher.Ask<MetricsWatcher.Ping>(MetricsWatcher.Ping.Instance, settings.LiveTimeout);
+            await Metrics.Watcher.Ask<MetricsWatcher.Ping>(MetricsWatcher.Ping.Instance, Settings.LiveTimeout);
             return true;
         }
         catch (AskTimeoutException)
@@ -71,21 +78,9 @@ public sealed class HealthEndpoint : IAsyncDisposable
         }
     }
 
-    public ValueTask DisposeAsync() => server.DisposeAsync();
-
-    private async Task<HttpAnswer> Answer(string target)
+    public async ValueTask DisposeAsync()
     {
-        var path = target.Split('?', 2)[0];
-        switch (path)
-        {
-            case HealthSettings.LivePath:
-                return await IsLive() ? HttpAnswer.Text(200, "live\n") : HttpAnswer.Text(503, "The actor system does not answer.\n");
-            case HealthSettings.ReadyPath:
-                return NotReady() is { } why ? HttpAnswer.Text(503, $"Not ready: {why}.\n") : HttpAnswer.Text(200, "ready\n");
-            case HealthSettings.MetricsPath:
-                return new HttpAnswer(200, "text/plain; version=0.0.4; charset=utf-8", Metrics.Render(NotReady() is null));
-            default:
-                return HttpAnswer.Text(404, $"Nothing is served at {path}; try {HealthSettings.LivePath}, {HealthSettings.ReadyPath} or {HealthSettings.MetricsPath}.\n");
-        }
+        if (site is not null)
+            await site.DisposeAsync();
     }
 }

@@ -9,7 +9,11 @@ namespace EvolQ.Cluster.Health;
 /// <param name="LiveTimeout">How long the actor system may take to answer the liveness check.</param>
 /// <param name="RequestTimeout">How long a client may take to send its request head.</param>
 /// <param name="MaxConnections">Connections served at once; more are closed unanswered.</param>
-public sealed record HealthSettings(bool Enabled, string Hostname, int Port, TimeSpan LiveTimeout, TimeSpan RequestTimeout, int MaxConnections)
+/// <param name="Token">The shared secret (evolq.http.token, else evolq.ctl.token; empty: none). Probes and metrics are
+/// open to anyone who can reach the port (kubelet and Prometheus present no secret); every request that changes
+/// something, and every other page off loopback, needs it.</param>
+public sealed record HealthSettings(bool Enabled, string Hostname, int Port, TimeSpan LiveTimeout, TimeSpan RequestTimeout, int MaxConnections,
+    string Token = "")
 {
     /// <summary>The liveness path.</summary>
     public const string LivePath = "/health/live";
@@ -37,6 +41,7 @@ public sealed record HealthSettings(bool Enabled, string Hostname, int Port, Tim
             port,
             config.GetTimeSpan("evolq.http.live-timeout", TimeSpan.FromSeconds(5)),
             config.GetTimeSpan("evolq.http.request-timeout", TimeSpan.FromSeconds(5)),
-            Math.Max(1, config.GetInt("evolq.http.max-connections", 32)));
+            Math.Max(1, config.GetInt("evolq.http.max-connections", 256)),
+            config.GetString("evolq.http.token", "") is { Length: > 0 } token ? token : config.GetString("evolq.ctl.token", "") ?? "");
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Prometheus;
 
 namespace EvolQ.Cluster.Health;
 
@@ -11,8 +12,15 @@ public sealed class WorkerMetrics
     private long batches;
     private long busyTicks;
     private int queueDepth;
+    private readonly IHistogram evaluationSeconds;
+    private readonly IHistogram queueWaitSeconds;
 
-    internal WorkerMetrics(string workerId) => WorkerId = workerId;
+    internal WorkerMetrics(string workerId, IHistogram evaluationSeconds, IHistogram queueWaitSeconds)
+    {
+        WorkerId = workerId;
+        this.evaluationSeconds = evaluationSeconds;
+        this.queueWaitSeconds = queueWaitSeconds;
+    }
 
     public string WorkerId { get; }
 
@@ -28,12 +36,16 @@ public sealed class WorkerMetrics
     /// <summary>Work waiting in the worker's queue, not counting the call that runs.</summary>
     public int QueueDepth => Volatile.Read(ref queueDepth);
 
-    /// <summary>Counts one answered evaluation request of <paramref name="batchCount"/> batches.</summary>
-    public void Evaluated(int batchCount)
+    /// <summary>Counts one answered evaluation request of <paramref name="batchCount"/> batches that took <paramref name="seconds"/>.</summary>
+    public void Evaluated(int batchCount, double seconds)
     {
         Interlocked.Increment(ref evaluations);
         Interlocked.Add(ref batches, batchCount);
+        evaluationSeconds.Observe(seconds);
     }
+
+    /// <summary>Records how long a piece of work waited in the queue before it was taken.</summary>
+    public void Waited(TimeSpan wait) => queueWaitSeconds.Observe(wait.TotalSeconds);
 
     public void SetQueueDepth(int depth) => Volatile.Write(ref queueDepth, depth);
 

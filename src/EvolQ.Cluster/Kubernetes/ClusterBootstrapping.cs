@@ -21,7 +21,8 @@ namespace EvolQ.Cluster.Kubernetes;
 /// <remarks>
 /// Akka.Management 1.5.73 serves its routes with Ceen.Httpd 0.9.9, which the package registry does not have; the
 /// 0.9.10 that restores instead changed the listening method's signature, so AkkaManagement.Start() fails with a
-/// MissingMethodException. The bootstrap protocol needs only that one read-only route, so it is served here with
+/// MissingMethodException. The bootstrap protocol needs only that one read-only route, so the node's own web server
+/// (<see cref="NodeWebServers"/>) serves it with
 /// the bootstrap library's own JSON types, and the bootstrap logic (discovery, probing, join decision) is the
 /// library's.
 /// </remarks>
@@ -73,9 +74,8 @@ public static class ClusterBootstrapping
         var bootstrap = ClusterBootstrap.Get(system);
         var maxSeeds = ClusterBootstrapSettings.Create(config.WithFallback(ClusterBootstrap.DefaultConfiguration()), Logging.GetLogger(system, typeof(ClusterBootstrapping)))
             .ContactPoint.MaxSeedNodesToExpose;
-        var server = TinyHttpServer.Start(bindHostname, bindPort, path => Task.FromResult(Answer(system, maxSeeds, path)),
-            TimeSpan.FromSeconds(5), 16, Logging.GetLogger(system, typeof(ClusterBootstrapping)),
-            "cluster bootstrap endpoint (akka.management.http)");
+        var server = await NodeWebServers.Create(system.Settings.Config).ServeJsonAsync(bindHostname, bindPort, SeedNodesPath,
+            () => SeedNodes(system, maxSeeds), "cluster bootstrap endpoint (akka.management.http)");
         _ = system.WhenTerminated.ContinueWith(_ => server.DisposeAsync().AsTask(), TaskScheduler.Default);
 
         // Giving the bootstrap its routes' settings is how it learns its own contact point (what AkkaManagement.Start does).
@@ -84,20 +84,17 @@ public static class ClusterBootstrapping
         return true;
     }
 
-    private static HttpAnswer Answer(ActorSystem system, int maxSeeds, string target)
+    /// <summary>The body of the seed-nodes route: the members another node may join through.</summary>
+    private static string SeedNodes(ActorSystem system, int maxSeeds)
     {
-        var path = target.Split('?', 2)[0];
-        if (path.TrimEnd('/') != SeedNodesPath)
-            return HttpAnswer.Text(404, $"Nothing is served at {path}; bootstrap asks {SeedNodesPath}.\n");
         var cluster = AkkaCluster.Get(system);
         var state = cluster.State;
-        // The members another node may join through: reachable and Up, WeaklyUp or Joining.
+        // Reachable and Up, WeaklyUp or Joining.
         var members = state.Members
             .Where(m => !state.Unreachable.Contains(m) && m.Status is MemberStatus.Up or MemberStatus.WeaklyUp or MemberStatus.Joining)
             .Take(maxSeeds)
             .Select(m => new HttpBootstrapJsonProtocol.ClusterMember(m.Address, m.UniqueAddress.Uid, m.Status, m.Roles))
             .ToImmutableList();
-        var body = JsonConvert.SerializeObject(new HttpBootstrapJsonProtocol.SeedNodes(cluster.SelfAddress, members));
-        return new HttpAnswer(200, "application/json", body);
+        return JsonConvert.SerializeObject(new HttpBootstrapJsonProtocol.SeedNodes(cluster.SelfAddress, members));
     }
 }

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using EvolQ.Cluster.Protocol;
-using EvolQ.Engine.Landscape;
+using EvolQ.Engine.Plots;
 using EvolQ.Engine.Quantize;
 using EvolQ.TensorIO;
 
@@ -42,7 +42,7 @@ public static class SweepResults
         Directory.CreateDirectory(folder);
         var written = new List<string>();
         if (AccuracyPlot(detail) is { } accuracy)
-            written.Add(Save(folder, "accuracy.png", accuracy));
+            written.AddRange(accuracy.Write(folder, "accuracy"));
         var used = new HashSet<string>(StringComparer.Ordinal);
         foreach (var job in detail.Jobs.Where(j => j.Phase == JobPhase.Done).OrderBy(j => j.Model, StringComparer.Ordinal).ThenBy(j => j.Bits, StringComparer.Ordinal).ThenBy(j => j.Seed))
         {
@@ -52,7 +52,7 @@ public static class SweepResults
             // Two jobs of one sweep may share model, bits and seed; the job id keeps their plots apart.
             if (!used.Add(name))
                 used.Add(name = FileName($"loss-{job.JobId}"));
-            written.Add(Save(folder, name + ".png", plot));
+            written.AddRange(plot.Write(folder, name));
         }
         return written;
     }
@@ -89,35 +89,28 @@ public static class SweepResults
         return text.ToString();
     }
 
-    /// <summary>The bar chart of the table, or null when no job has an accuracy yet.</summary>
-    internal static byte[]? AccuracyPlot(SweepDetail detail)
+    /// <summary>The accuracy chart of the table, or null when no job has an accuracy yet.</summary>
+    public static Chart? AccuracyPlot(SweepDetail detail)
     {
         var rows = Table(detail).Where(r => r.Float is not null || r.FqVit is not null || r.EvolQ is not null).ToArray();
         if (rows.Length == 0)
             return null;
-        var groups = rows.Select(r => $"{r.Model} {r.WeightBits}" + (r.IsPartial ? $"\n{r.Seeds} of {r.Jobs.Count} seeds" : "")).ToArray();
-        PngPlot.BarSeries Series(string name, Func<ResultsTable.Row, ResultsTable.Stat?> pick) =>
-            new(name, rows.Select(r => pick(r)?.Mean).ToArray(), rows.Select(r => pick(r)?.Std).ToArray());
-        return PngPlot.Bars($"Sweep {detail.Summary.SweepId}: top-1 per model and bit width (mean ± std over seeds)", "top-1 %", groups,
-            [Series("float", r => r.Float), Series("FQ-ViT", r => r.FqVit), Series("Evol-Q", r => r.EvolQ)]);
+        static Charts.Stat? Stat(ResultsTable.Stat? s) => s is { } v ? new Charts.Stat(v.Mean, v.Std) : null;
+        var groups = rows.Select(r => new Charts.AccuracyGroup(
+            $"{r.Model} {r.WeightBits}" + (r.IsPartial ? $"\n{r.Seeds} of {r.Jobs.Count} seeds" : ""), Stat(r.Float), Stat(r.FqVit), Stat(r.EvolQ))).ToArray();
+        return Charts.Accuracy($"Sweep {detail.Summary.SweepId}: top-1 per model and bit width", "top-1 % (mean ± std over seeds)", groups);
     }
 
-    /// <summary>
-    /// A done job's fitness over its block visits (x = visit number in visit order, blocks in reverse each pass): the
-    /// best loss after each visit and the loss before it; null with fewer than two visits (no line to draw).
-    /// </summary>
-    internal static byte[]? LossPlot(SweepJobState job)
+    /// <summary>A done job's loss per block over its passes; null with fewer than two visits (no line to draw).</summary>
+    public static Chart? LossPlot(SweepJobState job)
     {
         var visits = job.Visits ?? [];
         if (visits.Length < 2)
             return null;
-        var x = Enumerable.Range(1, visits.Length).Select(i => (double)i).ToArray();
         var passes = visits.Max(v => v.Pass) + 1;
-        return PngPlot.Line(
-            string.Create(CultureInfo.InvariantCulture, $"{job.Model} {job.Bits} seed {job.Seed}: fitness per block visit ({job.JobId})"),
-            string.Create(CultureInfo.InvariantCulture, $"block visit ({passes} pass{(passes == 1 ? "" : "es")}, blocks in reverse order)"),
-            x, visits.Select(v => v.BestLoss).ToArray(), "loss after the visit",
-            visits.Select(v => v.InitialLoss).ToArray(), "loss before the visit");
+        return Charts.LossPerBlock(
+            string.Create(CultureInfo.InvariantCulture, $"{job.Model} {job.Bits} seed {job.Seed}: loss per block, {passes} pass{(passes == 1 ? "" : "es")} ({job.JobId})"),
+            visits.Select(v => new Charts.Visit(v.Pass, v.Block, v.InitialLoss, v.BestLoss)).ToArray());
     }
 
     // Model and bit labels come from sweep files; anything but a plain file-name character becomes '_'.

@@ -115,6 +115,7 @@ public sealed class DeviceWorker : ReceiveActor, IWithTimers
             queue.RemoveFirst();
             metrics.SetQueueDepth(queue.Count);
             var work = first.Value;
+            metrics.Waited(Stopwatch.GetElapsedTime(work.Queued));
             if (work.Message is EvaluationRequest r)
                 queuedKeys.Remove(r.Key);
             if (Start(work))
@@ -323,7 +324,7 @@ public sealed class DeviceWorker : ReceiveActor, IWithTimers
         if (done.Version is { } version && done.JobId is not null && held.TryGetValue(done.JobId, out var state))
             state.Version = version;
         if (done.Reply is EvaluationResult evaluated)
-            metrics.Evaluated(evaluated.Key.BatchCount);
+            metrics.Evaluated(evaluated.Key.BatchCount, evaluated.Seconds);
         if (done.Reply is not null && !done.ReplyTo.IsNobody())
             done.ReplyTo.Tell(done.Reply);
     }
@@ -336,7 +337,11 @@ public sealed class DeviceWorker : ReceiveActor, IWithTimers
     private static string Sentence(Exception e) => (e is AggregateException { InnerException: { } inner } ? inner : e).Message;
 
     /// <param name="ExtraEvictions">For a preparation: jobs to release beyond the limits (it ran out of memory before).</param>
-    private sealed record Work(object Message, IActorRef ReplyTo, int ExtraEvictions = 0);
+    private sealed record Work(object Message, IActorRef ReplyTo, int ExtraEvictions = 0)
+    {
+        /// <summary>When it was queued (a Stopwatch timestamp), for the queue-wait histogram.</summary>
+        public long Queued { get; init; } = Stopwatch.GetTimestamp();
+    }
 
     /// <summary>Version 0 is the prepared (calibrated) scales; -1 means unknown, so the next request must carry them.</summary>
     private sealed class HeldState(PreparedJob prepared)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using EvolQ.Engine.Fitness;
+using EvolQ.Engine.Plots;
 using EvolQ.Models;
 using EvolQ.Search;
 using static TorchSharp.torch;
@@ -91,7 +92,8 @@ public sealed record LandscapeResult(
         return text.ToString();
     }
 
-    /// <summary>Writes landscape-1d.csv, landscape-2d.csv and the PNG plots into <paramref name="directory"/>; returns the paths.</summary>
+    /// <summary>Writes landscape-1d.csv, landscape-2d.csv and the plots (PNG and SVG) into <paramref name="directory"/>; returns the paths.</summary>
+    /// <remarks>Loss and top-1 get a chart each: one quantity per y axis.</remarks>
     public IReadOnlyList<string> WriteTo(string directory)
     {
         Directory.CreateDirectory(directory);
@@ -105,12 +107,18 @@ public sealed record LandscapeResult(
         Write("landscape-1d.csv", Encoding.UTF8.GetBytes(Line1DCsv()));
         Write("landscape-2d.csv", Encoding.UTF8.GetBytes(Grid2DCsv()));
         var ts = Line.Select(p => p.T).ToArray();
-        Write("landscape-1d.png", PngPlot.Line($"{Block}: fitness along a random direction", "t", ts, Line.Select(p => p.Loss).ToArray(), "infoNCE loss",
-            HasAccuracy ? Line.Select(p => p.Top1!.Value).ToArray() : null, "top-1 %"));
-        var axis = Grid.Take(GridSize).Select(p => p.B).ToArray();
-        Write("landscape-2d-loss.png", PngPlot.HeatMap($"{Block}: fitness over two random directions", axis, ToMatrix(p => p.Loss), "loss"));
+        const string along = "t (step along the direction, relative to each scale)";
+        written.AddRange(Charts.Line($"{Block}: fitness along a random direction", along, "infoNCE loss", ts, Line.Select(p => p.Loss).ToArray())
+            .Write(directory, "landscape-1d"));
         if (HasAccuracy)
-            Write("landscape-2d-top1.png", PngPlot.HeatMap($"{Block}: top-1 over two random directions", axis, ToMatrix(p => p.Top1!.Value), "top-1 %"));
+            written.AddRange(Charts.Line($"{Block}: top-1 along a random direction", along, "top-1 %", ts, Line.Select(p => p.Top1!.Value).ToArray())
+                .Write(directory, "landscape-1d-top1"));
+        var axis = Grid.Take(GridSize).Select(p => p.B).ToArray();
+        written.AddRange(Charts.HeatMap($"{Block}: fitness over two random directions", "b (second direction)", "a (first direction)", axis,
+            ToMatrix(p => p.Loss), "infoNCE loss").Write(directory, "landscape-2d-loss"));
+        if (HasAccuracy)
+            written.AddRange(Charts.HeatMap($"{Block}: top-1 over two random directions", "b (second direction)", "a (first direction)", axis,
+                ToMatrix(p => p.Top1!.Value), "top-1 %").Write(directory, "landscape-2d-top1"));
         return written;
     }
 

@@ -4,7 +4,7 @@ using EvolQ.Testing;
 
 namespace EvolQ.Cli.Tests.Sweep;
 
-/// <summary>`evolq run` opens its node's ctl endpoint, and goes on without it when the port is taken.</summary>
+/// <summary>`evolq run` opens its node's ctl endpoint and dashboard, and goes on without either when its port is taken.</summary>
 public sealed class RunCtlTests
 {
     [Fact]
@@ -19,18 +19,30 @@ public sealed class RunCtlTests
         Environment.SetEnvironmentVariable("EVOLQ_CTL_PORT", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
         try
         {
-            var run = Cli.Run("run", file, "--db", dir.File("journal.db"), "--out", dir.File("out"));
+            var run = Cli.Run("run", file, "--db", dir.File("journal.db"), "--out", dir.File("out"), "--dashboard-port", "0");
             run.AssertSuccess();
             var warning = Assert.Single(run.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
             Assert.StartsWith($"evolq: warning: The ctl endpoint cannot listen on 127.0.0.1:{port}:", warning, StringComparison.Ordinal);
             Assert.EndsWith("the run goes on without a ctl endpoint.", warning, StringComparison.Ordinal);
             Assert.Contains("sweep one done: 1 jobs done", run.Output, StringComparison.Ordinal);
 
-            // With the port free, the run says where its endpoint listens.
+            // With the port free, the run says where its endpoint listens; the dashboard's port taken now costs only that.
             taken.Stop();
-            var rerun = Cli.Run("run", file, "--db", dir.File("journal.db"), "--out", dir.File("out"));
-            rerun.AssertSuccess();
-            Assert.Contains($"ctl endpoint on 127.0.0.1:{port}: evolq sweep show one --follow --node 127.0.0.1:{port}", rerun.Output, StringComparison.Ordinal);
+            var dashboardTaken = new TcpListener(IPAddress.Loopback, 0);
+            dashboardTaken.Start();
+            var dashboardPort = ((IPEndPoint)dashboardTaken.LocalEndpoint).Port;
+            try
+            {
+                var rerun = Cli.Run("run", file, "--db", dir.File("journal.db"), "--out", dir.File("out"), "--dashboard-port", dashboardPort.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                rerun.AssertSuccess();
+                Assert.Contains($"ctl endpoint on 127.0.0.1:{port}: evolq sweep show one --follow --node 127.0.0.1:{port}", rerun.Output, StringComparison.Ordinal);
+                var dashboardWarning = Assert.Single(rerun.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+                Assert.Equal($"evolq: warning: The dashboard (--dashboard-port) cannot listen on 127.0.0.1:{dashboardPort} (the address is in use); the run goes on without a dashboard.", dashboardWarning);
+            }
+            finally
+            {
+                dashboardTaken.Stop();
+            }
         }
         finally
         {

@@ -29,7 +29,8 @@ public sealed class SweepResultsDatabaseTests(SweepTestNode fixture)
         var folder = fixture.Files.File("sqldb-out");
         var written = Cli.Run("sweep", "results", "sqldb", "--db", database, "--out", folder);
         written.AssertSuccess();
-        Assert.Contains($"Results in {folder}: results.md, results.csv, results.json, accuracy.png, loss-vit_tiny_patch7_28-W4A8-s0.png, loss-vit_tiny_patch7_28-W4A8-s1.png",
+        Assert.Contains($"Results in {folder}: results.md, results.csv, results.json, accuracy.png, accuracy.svg, loss-vit_tiny_patch7_28-W4A8-s0.png, loss-vit_tiny_patch7_28-W4A8-s0.svg, "
+            + "loss-vit_tiny_patch7_28-W4A8-s1.png, loss-vit_tiny_patch7_28-W4A8-s1.svg",
             written.Output, StringComparison.Ordinal);
         Assert.Equal(fixture.Sweep("results", "sqldb").Output, File.ReadAllText(Path.Combine(folder, "results.md")));
     }

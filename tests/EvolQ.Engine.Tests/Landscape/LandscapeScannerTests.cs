@@ -1,5 +1,6 @@
 using EvolQ.Engine.Fitness;
 using EvolQ.Engine.Landscape;
+using EvolQ.Engine.Plots;
 using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -49,14 +50,18 @@ public sealed class LandscapeScannerTests
             Assert.Equal("a,b,loss,top1", grid[0]);
             Assert.Equal(1 + 9, grid.Length);
             Assert.Equal(4, grid[1].Split(',').Length);
-            foreach (var name in new[] { "landscape-1d.png", "landscape-2d-loss.png", "landscape-2d-top1.png" })
+            // Loss and top-1 on a chart each (one y axis each), as PNG and SVG.
+            foreach (var name in new[] { "landscape-1d", "landscape-1d-top1", "landscape-2d-loss", "landscape-2d-top1" })
             {
-                var bytes = File.ReadAllBytes(Path.Combine(directory, name));
+                var bytes = File.ReadAllBytes(Path.Combine(directory, name + ".png"));
                 Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }, bytes[..8]);
                 using var bitmap = SKBitmap.Decode(bytes);
                 Assert.NotNull(bitmap);
-                Assert.Equal(PngPlot.Width, bitmap.Width);
-                Assert.Equal(PngPlot.Height, bitmap.Height);
+                Assert.Equal(Charts.Width, bitmap.Width);
+                Assert.Equal(Charts.Height, bitmap.Height);
+                var texts = Plots.ChartsTests.SvgTexts(File.ReadAllText(Path.Combine(directory, name + ".svg")));
+                Assert.Contains(texts, t => t.StartsWith(block.Name + ": ", StringComparison.Ordinal));
+                Assert.Contains(name.EndsWith("top1", StringComparison.Ordinal) ? "top-1 %" : "infoNCE loss", texts);
             }
         }
         finally
@@ -77,8 +82,9 @@ public sealed class LandscapeScannerTests
         try
         {
             var written = result.WriteTo(directory);
-            Assert.Equal(4, written.Count);
-            Assert.False(File.Exists(Path.Combine(directory, "landscape-2d-top1.png")));
+            // Two CSV files, the 1-D loss and the 2-D loss charts as PNG and SVG; no top-1 chart.
+            Assert.Equal(["landscape-1d.csv", "landscape-2d.csv", "landscape-1d.png", "landscape-1d.svg", "landscape-2d-loss.png", "landscape-2d-loss.svg"],
+                written.Select(Path.GetFileName));
             Assert.EndsWith(",", File.ReadAllLines(Path.Combine(directory, "landscape-1d.csv"))[1]);
         }
         finally

@@ -1,0 +1,202 @@
+using System.Net;
+using System.Text.Json;
+
+namespace EvolQ.Web.Dashboard;
+
+/// <summary>
+/// The dashboard's HTML: each page is a frame whose own plain script polls the JSON API once a second and redraws its
+/// tables (no build step, nothing loaded from elsewhere). Text from sweep files is put in with textContent, never as
+/// HTML.
+/// </summary>
+internal static class DashboardPages
+{
+    public static string Sweeps(string source) => Page("Sweeps", source, """
+        <h1>Sweeps</h1>
+        <table id="sweeps"><thead><tr><th>sweep</th><th>name</th><th>state</th><th>jobs</th><th>done</th><th>running</th>
+        <th>waiting</th><th>failed</th><th>cancelled</th><th>elapsed</th><th>ETA</th></tr></thead><tbody></tbody></table>
+        <script>
+        poll('/api/sweeps', sweeps => fill('sweeps', sweeps, s => [
+          link('/sweeps/' + encodeURIComponent(s.id), s.id), s.name, s.state, s.jobs, s.done, s.running, s.waiting,
+          s.failed, s.cancelled, duration(s.elapsedSeconds), duration(s.etaSeconds)], s => s.id));
+        </script>
+        """);
+
+    public static string Sweep(string id, string source, bool canAct) => Page($"Sweep {id}", source, $$"""
+        <h1>Sweep <span id="sweep-id"></span></h1>
+        <p id="summary"></p>
+        {{(canAct ? """
+        <p class="actions">Token <input id="token" type="password" autocomplete="off">
+        <button id="cancel">Cancel the sweep</button> <button id="resume">Resume the sweep</button> <span id="answer"></span></p>
+        """ : "<p>Read-only: cancel and resume on a node.</p>")}}
+        <h2>Jobs</h2>
+        <table id="jobs"><thead><tr><th>job</th><th>model</th><th>bits</th><th>seed</th><th>phase</th><th>pass/block</th>
+        <th>evaluations</th><th>best loss</th><th>eval/s</th><th>workers</th><th>ETA</th></tr></thead><tbody></tbody></table>
+        <h2>Results</h2>
+        <p>Top-1 (%) on the validation data, mean ± std over seeds.</p>
+        <table id="results"><thead><tr><th>model</th><th>weights</th><th>seeds</th><th>float top-1</th><th>FQ-ViT top-1</th>
+        <th>Evol-Q top-1</th><th>Evol-Q - FQ-ViT</th></tr></thead><tbody></tbody></table>
+        <h2>Accuracy</h2>
+        <div id="chart"><img id="accuracy" alt="accuracy per model and bit width" hidden></div>
+        <script>
+        const id = {{Json(id)}};
+        document.getElementById('sweep-id').textContent = id;
+        let chartKey = '';
+        poll('/api/sweeps/' + encodeURIComponent(id), d => {
+          const s = d.sweep;
+          text('summary', `${s.state}; ${s.jobs} jobs: ${s.done} done, ${s.running} running, ${s.waiting} waiting, ${s.failed} failed, ${s.cancelled} cancelled; elapsed ${duration(s.elapsedSeconds)}, ETA ${duration(s.etaSeconds)}; from ${d.source}`);
+          fill('jobs', d.jobs, j => [link('/jobs/' + encodeURIComponent(j.id), j.id), j.model, j.bits, j.seed, j.phase,
+            j.pass === null ? '-' : `${j.pass + 1}/${j.block === null ? '-' : j.block}`,
+            j.evaluationsPlanned > 0 ? `${j.evaluationsDone}/${j.evaluationsPlanned}` : '-',
+            fixed(j.bestLoss, 6), fixed(j.perSecond, 1), j.workers.length ? j.workers.join(', ') : '-', duration(j.etaSeconds)], j => j.id);
+          fill('results', d.results, r => [r.model, r.weights, r.seeds, stat(r.float_top1), stat(r.fqvit_top1), stat(r.evolq_top1),
+            r.evolq_minus_fqvit === null ? '-' : (r.evolq_minus_fqvit >= 0 ? '+' : '') + r.evolq_minus_fqvit.toFixed(2)], r => r.model + ' ' + r.weights);
+          // The chart is drawn by the node (ScottPlot); fetched again only when the table changed.
+          const key = JSON.stringify(d.results);
+          if (key !== chartKey && d.results.some(r => r.evolq_top1 || r.fqvit_top1 || r.float_top1)) {
+            chartKey = key;
+            const img = document.getElementById('accuracy');
+            img.src = '/api/sweeps/' + encodeURIComponent(id) + '/accuracy.svg?' + Date.now();
+            img.hidden = false;
+          }
+        });
+        for (const action of ['cancel', 'resume']) {
+          const button = document.getElementById(action);
+          if (!button) continue;
+          button.addEventListener('click', async () => {
+            const token = document.getElementById('token').value;
+            const headers = token ? { 'Authorization': 'Bearer ' + token } : {};
+            const r = await fetch('/api/sweeps/' + encodeURIComponent(id) + '/' + action, { method: 'POST', headers });
+            const body = await r.text();
+            let message = body.trim();
+            try { message = JSON.parse(body).message; } catch (e) { }
+            text('answer', `${r.status}: ${message}`);
+          });
+        }
+        </script>
+        """);
+
+    public static string Job(string id, string source) => Page($"Job {id}", source, $$"""
+        <h1>Job <span id="job-id"></span></h1>
+        <table id="job" class="properties"><tbody></tbody></table>
+        <h2>Loss per block over passes</h2>
+        <div id="chart"><img id="loss" alt="loss per block over passes" hidden></div>
+        <h2>Population of the block under search</h2>
+        <p id="population-note"></p>
+        <table id="population"><thead><tr><th>candidate</th><th>loss</th></tr></thead><tbody></tbody></table>
+        <h2>Block visits</h2>
+        <table id="visits"><thead><tr><th>pass</th><th>block</th><th>initial loss</th><th>best loss</th><th>evaluations</th></tr></thead><tbody></tbody></table>
+        <script>
+        const id = {{Json(id)}};
+        document.getElementById('job-id').textContent = id;
+        let visitCount = -1;
+        poll('/api/jobs/' + encodeURIComponent(id), j => {
+          const rows = [['sweep', link('/sweeps/' + encodeURIComponent(j.sweep), j.sweep)], ['model', j.model], ['bits', j.bits], ['seed', j.seed],
+            ['phase', j.phase], ['pass', j.pass === null ? '-' : j.pass + 1], ['block', j.block === null ? '-' : j.block + (j.blockName ? ` (${j.blockName})` : '')],
+            ['evaluations', j.evaluationsPlanned ? `${j.evaluationsDone}/${j.evaluationsPlanned}` : '-'], ['workers', j.workers ?? '-'],
+            ['model file', `the float checkpoint named in ${j.sweepSource}; the searched scales are kept in the journal (no quantized-model file is written by the cluster)`]];
+          for (const [name, value] of Object.entries(j.metrics)) rows.push([name, fixed(value, 6)]);
+          if (j.error) rows.push(['error', j.error]);
+          fill('job', rows, r => r, r => r[0]);
+          text('population-note', j.population.length ? `${j.population.length} candidates told in this visit, best first` : 'No block is under search now.');
+          fill('population', j.population, p => [p.candidate, fixed(p.loss, 6)], p => p.candidate);
+          fill('visits', j.visits, v => [v.pass + 1, v.block, fixed(v.initialLoss, 6), fixed(v.bestLoss, 6), v.evaluations], v => v.pass + '/' + v.block);
+          if (j.visits.length >= 2 && j.visits.length !== visitCount) {
+            visitCount = j.visits.length;
+            const img = document.getElementById('loss');
+            img.src = '/api/jobs/' + encodeURIComponent(id) + '/loss.svg?' + Date.now();
+            img.hidden = false;
+          }
+        });
+        </script>
+        """);
+
+    public static string Cluster(string source) => Page("Cluster", source, """
+        <h1>Cluster</h1>
+        <p id="self"></p>
+        <h2>Members</h2>
+        <table id="members"><thead><tr><th>address</th><th>status</th><th>roles</th><th>reachable</th><th>leader</th></tr></thead><tbody></tbody></table>
+        <h2>Unreachable</h2>
+        <p id="unreachable"></p>
+        <h2>Workers</h2>
+        <table id="workers"><thead><tr><th>worker</th><th>device</th><th>memory</th><th>queue</th><th>jobs held</th></tr></thead><tbody></tbody></table>
+        <script>
+        poll('/api/cluster', c => {
+          text('self', 'Seen from ' + c.selfAddress);
+          fill('members', c.members, m => [m.address, m.status, m.roles.join(', '), m.reachable ? 'yes' : 'NO', m.leader ? 'leader' : ''], m => m.address);
+          text('unreachable', c.unreachable.length ? c.unreachable.join(', ') : 'none');
+          fill('workers', c.workers, w => [w.workerId, w.device, w.memoryBytes > 0 ? (w.memoryBytes / 1048576).toFixed(0) + ' MiB' : '-', w.queue,
+            w.jobs.length ? w.jobs.map(j => link('/jobs/' + encodeURIComponent(j), j)) : 'idle'], w => w.workerId);
+        });
+        </script>
+        """);
+
+    private static string Json(string value) => JsonSerializer.Serialize(value);
+
+    private static string Page(string title, string source, string body) => $$"""
+        <!doctype html>
+        <html lang="en"><head><meta charset="utf-8"><title>{{WebUtility.HtmlEncode(title)}} · evolq</title>
+        <style>
+        body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
+        nav a { margin-right: 1em; }
+        table { border-collapse: collapse; margin: .5em 0 1em; }
+        th, td { border: 1px solid #ccc; padding: .2em .6em; text-align: left; }
+        td.n { text-align: right; font-variant-numeric: tabular-nums; }
+        #chart img { max-width: 100%; border: 1px solid #eee; }
+        #status { color: #888; font-size: 12px; }
+        #status.stale { color: #b00; }
+        </style></head>
+        <body>
+        <nav><a href="/">Sweeps</a><a href="/cluster">Cluster</a> <span id="source"></span> <span id="status"></span></nav>
+        <script>
+        document.getElementById('source').textContent = '(' + {{Json(source)}} + ')';
+        // Polls url once a second and hands the JSON to draw; the status line says when it last worked.
+        function poll(url, draw) {
+          const status = document.getElementById('status');
+          async function once() {
+            try {
+              const r = await fetch(url, { cache: 'no-store' });
+              const body = await r.json();
+              if (!r.ok) throw new Error(body.message || r.status);
+              draw(body);
+              status.textContent = 'updated ' + new Date().toLocaleTimeString();
+              status.className = '';
+            } catch (e) {
+              status.textContent = 'not updated: ' + e.message;
+              status.className = 'stale';
+            }
+            setTimeout(once, 1000);
+          }
+          once();
+        }
+        function text(id, value) { document.getElementById(id).textContent = value; }
+        function link(href, label) { const a = document.createElement('a'); a.href = href; a.textContent = label; return a; }
+        function fixed(x, digits) { return x === null || x === undefined ? '-' : x.toFixed(digits); }
+        function stat(s) { return s === null ? '-' : `${s.mean.toFixed(2)} ± ${s.std.toFixed(2)}`; }
+        function duration(seconds) {
+          if (seconds === null || seconds === undefined) return '-';
+          const t = Math.round(seconds), h = Math.floor(t / 3600), m = Math.floor(t % 3600 / 60), s = t % 60;
+          return (h ? h + ':' + String(m).padStart(2, '0') : m) + ':' + String(s).padStart(2, '0');
+        }
+        // Replaces a table's body with one row per item; each row carries its key (data-key) for tests and links.
+        function fill(id, items, cells, key) {
+          const body = document.getElementById(id).tBodies[0];
+          const rows = items.map(item => {
+            const tr = document.createElement('tr');
+            tr.dataset.key = key(item);
+            for (const cell of cells(item)) {
+              const td = document.createElement('td');
+              if (Array.isArray(cell)) cell.forEach((c, i) => { if (i) td.append(', '); td.append(c); });
+              else if (cell instanceof Node) td.append(cell);
+              else td.textContent = cell === null || cell === undefined ? '-' : String(cell);
+              if (typeof cell === 'number') td.className = 'n';
+              tr.append(td);
+            }
+            return tr;
+          });
+          body.replaceChildren(...rows);
+        }
+        </script>
+        {{body}}
+        </body></html>
+        """;
+}

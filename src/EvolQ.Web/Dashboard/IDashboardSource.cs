@@ -1,0 +1,48 @@
+using EvolQ.Cluster.Protocol;
+using EvolQ.Cluster.Sweeps;
+
+namespace EvolQ.Web.Dashboard;
+
+/// <summary>Where the dashboard reads: a running cluster (live) or a results database (read-only, no cluster).</summary>
+public interface IDashboardSource
+{
+    /// <summary>Whether cancel and resume can be asked for at all (false for a database).</summary>
+    bool CanAct { get; }
+
+    /// <summary>What the pages say the source is ("the cluster at ...", "runs/evolq.db, read-only").</summary>
+    string Describe { get; }
+
+    /// <summary>Every sweep, finished ones too.</summary>
+    Task<IReadOnlyList<SweepSummary>> Sweeps(CancellationToken cancellationToken);
+
+    /// <summary>One sweep with its jobs; null when there is no such sweep.</summary>
+    Task<SweepDetail?> Sweep(string sweepId, CancellationToken cancellationToken);
+
+    /// <summary>The sweep's jobs as the live table shows them (a database has no live status: what was recorded).</summary>
+    Task<SweepBoard?> Board(string sweepId, CancellationToken cancellationToken);
+
+    /// <summary>One job: its spec, recorded state, live status and result; null when no sweep holds it.</summary>
+    Task<JobView?> Job(string jobId, CancellationToken cancellationToken);
+
+    /// <summary>The cluster's members and workers; null for a database.</summary>
+    Task<ClusterView?> Cluster(CancellationToken cancellationToken);
+
+    /// <summary>Cancels or resumes a sweep; the sweep manager's answer in one sentence.</summary>
+    Task<(bool Ok, string Message)> Act(string sweepId, bool cancel, CancellationToken cancellationToken);
+}
+
+/// <summary>What the job page shows.</summary>
+/// <param name="Recorded">The sweep manager's record of the job.</param>
+/// <param name="SweepSource">The sweep file the job came from, as submitted.</param>
+/// <param name="Status">The coordinator's live status (null from a database or a job that does not run).</param>
+/// <param name="Result">The coordinator's result so far: told fitnesses, visits (null from a database).</param>
+public sealed record JobView(string SweepId, SweepJobState Recorded, string SweepSource, JobStatus? Status, JobResult? Result);
+
+/// <summary>One member of the cluster as this node sees it.</summary>
+public sealed record MemberView(string Address, string Status, IReadOnlyList<string> Roles, bool Reachable, bool Leader);
+
+/// <summary>One device worker, from its answer to a worker query.</summary>
+public sealed record WorkerView(string WorkerId, string Device, long MemoryBytes, int Queue, IReadOnlyList<string> Jobs);
+
+/// <summary>The cluster page: members, unreachable ones, workers and what each holds.</summary>
+public sealed record ClusterView(string SelfAddress, IReadOnlyList<MemberView> Members, IReadOnlyList<string> Unreachable, IReadOnlyList<WorkerView> Workers);

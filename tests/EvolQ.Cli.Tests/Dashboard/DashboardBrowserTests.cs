@@ -1,0 +1,137 @@
+using System.Globalization;
+using System.Text.Json;
+using EvolQ.Cli.Tests.Sweep;
+using EvolQ.Testing;
+using Microsoft.Playwright;
+
+namespace EvolQ.Cli.Tests.Dashboard;
+
+/// <summary>
+/// The web dashboard in a real browser (Debian's chromium, headless, driven by Playwright) against `evolq run` on a
+/// tiny sweep, then against `evolq dashboard --db` on the database the run left.
+/// </summary>
+public sealed class DashboardBrowserTests
+{
+    /// <summary>Where Debian's chromium package puts the browser (build.sh installs it).</summary>
+    public const string Chromium = "/usr/lib/chromium/chromium";
+
+    private const string Token = "dashboard-token";
+    private const string SweepId = "dash";
+    private static readonly TimeSpan Long = TimeSpan.FromMinutes(3);
+
+    [Fact]
+    public async Task The_pages_update_live_refuse_a_cancel_without_the_token_and_show_the_numbers_of_sweep_results()
+    {
+        using var dir = new TempDirectory("evolq-dashboard");
+        // Enough search (4 passes over 4 blocks, 3 cycles) that the jobs run for a while after the page opens.
+        var file = dir.File("dash.conf");
+        File.WriteAllText(file, SweepTestNode.SweepText(SweepId, seeds: "[0, 1]", passes: 4, cycles: 3, population: 8));
+        var database = dir.File("journal.db");
+        var dashboardPort = Loopback.FreePort();
+        using var run = ChildProcess.Start(Evolq, ["run", file, "--db", database, "--out", dir.File("out"), "--dashboard-port", Port(dashboardPort)], new Dictionary<string, string?>
+        {
+            ["EVOLQ_CTL_TOKEN"] = Token,
+            ["EVOLQ_CTL_PORT"] = Port(Loopback.FreePort()),
+            ["EVOLQ_HTTP_PORT"] = null,
+            ["EVOLQ_LOG_LEVEL"] = null,
+        });
+        await run.WaitForOutput($"dashboard on http://127.0.0.1:{dashboardPort}/sweeps/{SweepId}", Long);
+        var live = $"http://127.0.0.1:{dashboardPort}";
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await Launch(playwright);
+        var page = await browser.NewPageAsync();
+
+        // The sweep: the job table changes while the jobs search, without the page reloading (the marker survives).
+        await page.GotoAsync($"{live}/sweeps/{SweepId}");
+        await page.EvaluateAsync("() => { window.notReloaded = true; }");
+        await WaitForText(page, "#jobs tbody", "searching");
+        var before = await page.InnerTextAsync("#jobs tbody");
+        await page.WaitForFunctionAsync("before => document.querySelector('#jobs tbody').innerText !== before", before, new() { Timeout = 60_000 });
+        Assert.True(await page.EvaluateAsync<bool>("() => window.notReloaded === true"), "The page reloaded instead of updating itself.");
+        Assert.Equal(2, await page.Locator("#jobs tbody tr").CountAsync());
+
+        // Cancel without the token: the node refuses (401) and the sweep goes on.
+        await page.ClickAsync("#cancel");
+        await WaitForText(page, "#answer", "401");
+        await page.WaitForTimeoutAsync(1500);
+        Assert.StartsWith("running;", await page.InnerTextAsync("#summary"), StringComparison.Ordinal);
+
+        // A job: its properties, and the population of its block while it searches.
+        var jobId = $"{SweepId}.vit_tiny_patch7_28.w4a8.s0";
+        await page.GotoAsync($"{live}/jobs/{jobId}");
+        await WaitForText(page, "#job tbody", "vit_tiny_patch7_28");
+        Assert.Contains("model file", await page.InnerTextAsync("#job tbody"), StringComparison.Ordinal);
+        // Its finished block visits come in as it searches (the first within a few seconds of the search's start).
+        await page.WaitForFunctionAsync("() => document.querySelectorAll('#visits tbody tr').length > 0", null, new() { Timeout = 60_000 });
+
+        // The cluster: this node, Up, with its roles, and its CPU worker.
+        await page.GotoAsync($"{live}/cluster");
+        await WaitForText(page, "#members tbody", "Up");
+        Assert.Contains("coordinator", await page.InnerTextAsync("#members tbody"), StringComparison.Ordinal);
+        await WaitForText(page, "#workers tbody", "cpu");
+        Assert.Equal("none", await page.InnerTextAsync("#unreachable"));
+
+        Assert.Equal(0, await run.WaitForExit(Long));
+        Assert.Contains($"sweep {SweepId} done: 2 jobs done", run.Output, StringComparison.Ordinal);
+
+        // The database's dashboard, read-only: the list, the sweep's results equal to `evolq sweep results --format json`.
+        var readOnlyPort = Loopback.FreePort();
+        using var dashboard = ChildProcess.Start(Evolq, ["dashboard", "--db", database, "--port", Port(readOnlyPort)]);
+        await dashboard.WaitForOutput($"Dashboard on http://127.0.0.1:{readOnlyPort}/", Long);
+        var stored = $"http://127.0.0.1:{readOnlyPort}";
+        await page.GotoAsync(stored + "/");
+        await WaitForText(page, "#sweeps tbody", "done");
+        Assert.Contains("tiny dash", await page.InnerTextAsync("#sweeps tbody"), StringComparison.Ordinal);
+
+        await page.GotoAsync($"{stored}/sweeps/{SweepId}");
+        await WaitForText(page, "#results tbody", "W4A8");
+        var cells = await page.Locator("#results tbody tr").First.Locator("td").AllInnerTextsAsync();
+        var results = Cli.Run("sweep", "results", SweepId, "--db", database, "--format", "json");
+        results.AssertSuccess();
+        using var json = JsonDocument.Parse(results.Output);
+        var row = Assert.Single(json.RootElement.GetProperty("rows").EnumerateArray().ToArray());
+        Assert.Equal(row.GetProperty("model").GetString(), cells[0]);
+        Assert.Equal(row.GetProperty("weights").GetString(), cells[1]);
+        Assert.Equal(row.GetProperty("seeds").GetInt32().ToString(CultureInfo.InvariantCulture), cells[2]);
+        Assert.Equal(Stat(row.GetProperty("float_top1")), cells[3]);
+        Assert.Equal(Stat(row.GetProperty("fqvit_top1")), cells[4]);
+        Assert.Equal(Stat(row.GetProperty("evolq_top1")), cells[5]);
+        Assert.Equal(Signed(row.GetProperty("evolq_minus_fqvit").GetDouble()), cells[6]);
+        // The accuracy chart is the node's ScottPlot SVG.
+        await page.WaitForSelectorAsync("#accuracy:not([hidden])");
+        Assert.Contains("<svg", await (await page.APIRequest.GetAsync($"{stored}/api/sweeps/{SweepId}/accuracy.svg")).TextAsync(), StringComparison.Ordinal);
+        Assert.Contains("Read-only", await page.InnerTextAsync("body"), StringComparison.Ordinal);
+
+        await dashboard.Signal("INT");
+        Assert.Equal(0, await dashboard.WaitForExit(Long));
+    }
+
+    /// <summary>Debian's chromium, headless; a missing browser fails the test with what to install, never skips it.</summary>
+    internal static async Task<IBrowser> Launch(IPlaywright playwright)
+    {
+        Assert.True(File.Exists(Chromium), $"The dashboard's browser tests need Debian's chromium at {Chromium}: apt-get install -y chromium (./build.sh test installs it).");
+        return await playwright.Chromium.LaunchAsync(new() { ExecutablePath = Chromium, Headless = true });
+    }
+
+    private static string Evolq => Path.Combine(AppContext.BaseDirectory, "evolq");
+
+    private static string Port(int port) => port.ToString(CultureInfo.InvariantCulture);
+
+    private static async Task WaitForText(IPage page, string selector, string text)
+    {
+        try
+        {
+            await page.WaitForFunctionAsync("([s, t]) => (document.querySelector(s)?.innerText ?? '').includes(t)", new[] { selector, text }, new() { Timeout = 60_000 });
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"'{text}' did not appear in {selector} within 60 s; the page shows:\n{await page.InnerTextAsync("body")}");
+        }
+    }
+
+    private static string Stat(JsonElement stat) => string.Create(CultureInfo.InvariantCulture,
+        $"{stat.GetProperty("mean").GetDouble():0.00} ± {stat.GetProperty("std").GetDouble():0.00}");
+
+    private static string Signed(double value) => (value >= 0 ? "+" : "") + value.ToString("0.00", CultureInfo.InvariantCulture);
+}
