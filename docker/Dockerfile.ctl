@@ -16,6 +16,7 @@ COPY Directory.Build.props Directory.Build.targets Directory.Packages.props ./
 COPY build/ build/
 COPY src/EvolQ.Cli/EvolQ.Cli.csproj src/EvolQ.Cli/
 COPY src/EvolQ.Cluster/EvolQ.Cluster.csproj src/EvolQ.Cluster/
+COPY src/EvolQ.Web/EvolQ.Web.csproj src/EvolQ.Web/
 COPY src/EvolQ.Engine/EvolQ.Engine.csproj src/EvolQ.Engine/
 COPY src/EvolQ.Search/EvolQ.Search.csproj src/EvolQ.Search/
 COPY src/EvolQ.Quantization/EvolQ.Quantization.csproj src/EvolQ.Quantization/
@@ -28,7 +29,7 @@ RUN dotnet publish src/EvolQ.Cli -r linux-x64 -c Release --no-restore -o /app
 # The native libraries the ctl client never loads (about 500 MB of the 540).
 RUN rm -rf /app/models /app/libtorch* /app/libc10.so /app/libLibTorchSharp.so /app/libshm.so /app/libgomp-* /app/libbackend_with_compiler.so /app/libjitbackend_test.so /app/libnnapi_backend.so /app/libaoti_custom_ops.so /app/libSkiaSharp.so
 
-FROM mcr.microsoft.com/dotnet/runtime:${DOTNET_TAG} AS runtime
+FROM mcr.microsoft.com/dotnet/aspnet:${DOTNET_TAG} AS runtime
 ARG DOTNET_TAG
 ARG VERSION=0.1.0
 ARG REVISION=unknown
@@ -36,7 +37,7 @@ LABEL org.opencontainers.image.title="evolq-ctl" \
       org.opencontainers.image.description="EvolQ: the evolq ctl client for a node's command endpoint, without libtorch" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.base.name="mcr.microsoft.com/dotnet/runtime:${DOTNET_TAG}"
+      org.opencontainers.image.base.name="mcr.microsoft.com/dotnet/aspnet:${DOTNET_TAG}"
 WORKDIR /app
 COPY --from=build /app /app
 # The non-root user the .NET images ship (UID 1654).

@@ -30,7 +30,7 @@ public sealed class DockerfileTests
         Assert.Equal(2, froms.Length);
         // One distribution for both stages: the build's libstdc++ check decides the TorchSharp patch for the runtime.
         Assert.Equal("mcr.microsoft.com/dotnet/sdk:${DOTNET_TAG} AS build", froms[0]);
-        Assert.Equal("mcr.microsoft.com/dotnet/runtime:${DOTNET_TAG} AS runtime", froms[1]);
+        Assert.Equal("mcr.microsoft.com/dotnet/aspnet:${DOTNET_TAG} AS runtime", froms[1]);
         Assert.Single(file.All("ARG"), a => a.StartsWith("DOTNET_TAG=10.0", StringComparison.Ordinal));
 
         var cuda = backend == "cuda" ? " -p:TorchBackend=cuda" : "";
@@ -38,6 +38,9 @@ public sealed class DockerfileTests
         Assert.Equal($"dotnet publish src/EvolQ.Cli -r linux-x64 -c Release{cuda} --no-restore -o /app", publish);
         var restore = Assert.Single(file.All("RUN"), r => r.StartsWith("dotnet restore", StringComparison.Ordinal));
         Assert.Equal($"dotnet restore src/EvolQ.Cli -r linux-x64{cuda}", restore);
+        // The runtime stage brings the jemalloc evolq preloads for libtorch (NativeEnvironment), and the ASP.NET shared
+        // framework (the aspnet base) that the node's Kestrel endpoint runs on.
+        Assert.Single(file.All("RUN"), r => r.Contains("apt-get install", StringComparison.Ordinal) && r.Contains("libjemalloc2", StringComparison.Ordinal));
         Assert.Contains("--from=build /app /app", file.All("COPY"));
 
         // The entry point is the executable the publish makes (its AssemblyName), run by the images' own user.
@@ -105,7 +108,7 @@ public sealed class DockerfileTests
         Assert.Equal("evolq-" + backend, labels["org.opencontainers.image.title"]);
         Assert.Equal("${VERSION}", labels["org.opencontainers.image.version"]);
         Assert.Equal("${REVISION}", labels["org.opencontainers.image.revision"]);
-        Assert.Equal("mcr.microsoft.com/dotnet/runtime:${DOTNET_TAG}", labels["org.opencontainers.image.base.name"]);
+        Assert.Equal("mcr.microsoft.com/dotnet/aspnet:${DOTNET_TAG}", labels["org.opencontainers.image.base.name"]);
         Assert.False(string.IsNullOrWhiteSpace(labels["org.opencontainers.image.description"]));
         // The ARGs the labels use are declared in the stage that uses them (an ARG before FROM is not seen after it).
         var final = file.FinalStage.Where(i => i.Instruction == "ARG").Select(i => i.Arguments.Split('=')[0]).ToHashSet(StringComparer.Ordinal);
@@ -120,7 +123,7 @@ public sealed class DockerfileTests
         Assert.Equal("[\"/app/evolq\", \"ctl\"]", file.All("ENTRYPOINT").Single());
         Assert.Empty(file.All("CMD"));
         Assert.Equal("$APP_UID", file.All("USER").Single());
-        Assert.Equal("mcr.microsoft.com/dotnet/runtime:${DOTNET_TAG} AS runtime", file.All("FROM").Last());
+        Assert.Equal("mcr.microsoft.com/dotnet/aspnet:${DOTNET_TAG} AS runtime", file.All("FROM").Last());
         // What it removes is what the CPU image's publish brings of libtorch (CtlSlimImageTests runs the result).
         var removed = file.All("RUN").Single(r => r.StartsWith("rm ", StringComparison.Ordinal));
         foreach (var native in new[] { "/app/libtorch*", "/app/libc10.so", "/app/libLibTorchSharp.so", "/app/libSkiaSharp.so", "/app/models" })

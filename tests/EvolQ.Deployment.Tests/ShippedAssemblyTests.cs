@@ -101,8 +101,9 @@ public sealed class ShippedAssemblyTests
                 return (type.DeclaringMethod is null ? "!" : "!!") + type.GenericParameterPosition;
             if (type.IsByRef)
                 return Of(type.GetElementType()!) + "&";
+            // The rank matters: double[,] (ScottPlot's heat map) is not double[].
             if (type.IsArray)
-                return Of(type.GetElementType()!) + "[]";
+                return Of(type.GetElementType()!) + "[" + new string(',', type.GetArrayRank() - 1) + "]";
             // A generic type over its own parameters is its definition in reflection, and an instantiation in metadata.
             if (type.IsGenericType)
                 return type.GetGenericTypeDefinition().FullName + "<" + string.Join(",", type.GetGenericArguments().Select(Of)) + ">";
