@@ -109,7 +109,7 @@ public static class SweepResults
             return null;
         var passes = visits.Max(v => v.Pass) + 1;
         return Charts.LossPerBlock(
-            string.Create(CultureInfo.InvariantCulture, $"{job.Model} {job.Bits} seed {job.Seed}: loss per block, {passes} pass{(passes == 1 ? "" : "es")} ({job.JobId})"),
+            string.Create(CultureInfo.InvariantCulture, $"{job.Model} {job.Bits} seed {job.Seed}: loss per block, {passes} pass{(passes == 1 ? "" : "es")}"),
             visits.Select(v => new Charts.Visit(v.Pass, v.Block, v.InitialLoss, v.BestLoss)).ToArray());
     }
 

@@ -112,11 +112,12 @@ public static class Charts
         start.LineWidth = 1.5f;
         start.LegendText = "before the search (FQ-ViT)";
         var values = new List<double> { before };
+        var passCount = visits.Max(v => v.Pass) + 1;
         foreach (var pass in visits.GroupBy(v => v.Pass).OrderBy(p => p.Key))
         {
             var points = pass.OrderBy(v => v.Block).ToArray();
             var line = plot.Add.Scatter(points.Select(v => (double)v.Block).ToArray(), points.Select(v => v.BestLoss).ToArray());
-            line.Color = SeriesColours[pass.Key % SeriesColours.Count];
+            line.Color = PassColour(pass.Key, passCount);
             line.LineWidth = 2;
             line.MarkerSize = 7;
             line.LegendText = string.Create(CultureInfo.InvariantCulture, $"after pass {pass.Key + 1}");
@@ -128,9 +129,17 @@ public static class Charts
             blocks.Select(b => (double)b).ToArray(), blocks.Select(b => b.ToString(CultureInfo.InvariantCulture)).ToArray());
         var (low, high) = Padded(values, minimumSpan: 1e-6);
         plot.Axes.SetLimits(blocks[0] - 0.5, blocks[^1] + 0.5, low, high);
-        plot.ShowLegend(Alignment.UpperRight);
+        // Beside the plot, not over it: ten passes' entries would hide the lines they name.
+        plot.ShowLegend(Edge.Right);
         return Render(plot, Width, Height);
     }
+
+    /// <summary>
+    /// Pass <paramref name="pass"/> of <paramref name="passCount"/> on one sequential scale (Viridis, dark to light,
+    /// its palest tenth left out), so every pass has its own colour and later passes read as later.
+    /// </summary>
+    public static Color PassColour(int pass, int passCount) =>
+        new ScottPlot.Colormaps.Viridis().GetColor(passCount <= 1 ? 0 : 0.9 * pass / (passCount - 1));
 
     /// <summary>y against x: one line with its points.</summary>
     public static Chart Line(string title, string xLabel, string yLabel, IReadOnlyList<double> x, IReadOnlyList<double> y)
