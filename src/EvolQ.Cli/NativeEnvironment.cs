@@ -30,10 +30,11 @@ public static class NativeEnvironment
     /// <summary>jemalloc (default) or glibc.</summary>
     public const string AllocatorVariable = "EVOLQ_ALLOCATOR";
 
-    // Purge freed pages after 1 s rather than 10 s (a worker's memory follows its jobs), and keep tensors of every size in
-    // the normal arenas: by default allocations over 8 MB go to an arena that returns them to the kernel at once, which
-    // turns every large activation into fresh page faults.
-    private const string JemallocConfig = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,oversize_threshold:0";
+    // Keep tensors of every size in the normal arenas (by default allocations over 8 MB go to an arena that returns them
+    // to the kernel at once, which turns every large activation into fresh page faults), purge freed pages on
+    // jemalloc's default 10 s decay in a background thread, and skip the lazy "muzzy" stage. A 1 s decay measured twice
+    // the page faults and 1.7x the time on the demo model's fitness bench (docs/benchmarks.md).
+    private const string JemallocConfig = "background_thread:true,dirty_decay_ms:10000,muzzy_decay_ms:0,oversize_threshold:0";
 
     private static readonly string[] JemallocPaths =
     [

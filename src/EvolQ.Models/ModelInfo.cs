@@ -12,6 +12,7 @@ public sealed record ModelInfo(
     int SearchableBlockCount,
     int ScalesPerBlock,
     string CheckpointSource,
+    ModelFootprint Footprint,
     Func<QuantizationConfig, QuantizableModel> Factory)
 {
     public QuantizableModel Create(QuantizationConfig quantization)

@@ -14,6 +14,8 @@ internal sealed class HangingBackend(int answerFirst, TimeSpan batchCost) : IEva
     public long MemoryBytes => 0;
     public int Answered => answered;
 
+    public EvolQ.Engine.Fitness.JobMemoryEstimate Estimate(JobSpec spec) => inner.Estimate(spec);
+
     public PreparedJob Prepare(JobSpec spec, CancellationToken cancellationToken) => inner.Prepare(spec, cancellationToken);
 
     public void SetCurrentScales(string jobId, float[][] scales) => inner.SetCurrentScales(jobId, scales);

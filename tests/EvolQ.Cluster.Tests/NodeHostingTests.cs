@@ -242,6 +242,7 @@ public sealed class NodeHostingTests
         public int Disposals => disposals;
         public string Device => inner.Device;
         public long MemoryBytes => inner.MemoryBytes;
+        public EvolQ.Engine.Fitness.JobMemoryEstimate Estimate(JobSpec spec) => inner.Estimate(spec);
         public PreparedJob Prepare(JobSpec spec, CancellationToken cancellationToken) => inner.Prepare(spec, cancellationToken);
         public void SetCurrentScales(string jobId, float[][] scales) => inner.SetCurrentScales(jobId, scales);
         public double[] Evaluate(string jobId, int block, float[] scales, int firstBatch, int batchCount) => inner.Evaluate(jobId, block, scales, firstBatch, batchCount);

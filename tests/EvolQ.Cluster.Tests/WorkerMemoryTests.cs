@@ -84,6 +84,37 @@ public sealed class WorkerMemoryTests : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public void A_job_whose_estimated_peak_exceeds_the_budget_is_refused_with_its_figures_before_anything_loads()
+    {
+        // The real backend prices a job from the model's shapes: DeiT-Base at the paper's settings cannot fit 1 GiB,
+        // two batches of 50 DeiT-Tiny images can (and then fail only because /data/train does not exist here).
+        using var backend = new EngineBackend("cpu");
+        var worker = Sys.ActorOf(DeviceWorker.Props(
+            new DeviceWorkerSettings("w0", TimeSpan.FromMinutes(1), MaxHeldJobs: 2) { MemoryBudget = 1L << 30 }, backend, CreateTestProbe()));
+
+        worker.Tell(new PrepareJob(ProtocolSamples.Spec with { JobId = "base", ModelName = "deit_base" }));
+        var refusal = ExpectMsg<PrepareFailed>(TimeSpan.FromSeconds(30)).Message;
+        Assert.StartsWith("Job base needs about ", refusal, StringComparison.Ordinal);
+        Assert.Contains("(deit_base, 1000 calibration images in batches of 100: process 220 MB, weights 346 MB, calibration images 602 MB", refusal, StringComparison.Ordinal);
+        Assert.Contains("more than worker w0's memory budget of 1.07 GB", refusal, StringComparison.Ordinal);
+
+        worker.Tell(new PrepareJob(ProtocolSamples.Spec with { JobId = "tiny", CalibrationSize = 100, CalibrationBatchSize = 50 }));
+        var failure = ExpectMsg<PrepareFailed>(TimeSpan.FromSeconds(60)).Message;
+        Assert.DoesNotContain("needs about", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_synthetic_job_larger_than_the_budget_is_refused_and_the_next_one_prepares()
+    {
+        var backend = new SyntheticBackend(memoryBytes: 1000, jobBytes: 800);
+        var worker = Worker(backend, fraction: 0.5);
+        worker.Tell(new PrepareJob(SyntheticJobs.Spec("a")));
+        Assert.Contains("more than worker w0's memory budget", ExpectMsg<PrepareFailed>().Message, StringComparison.Ordinal);
+        Assert.Equal(0, backend.Preparations);
+        Assert.Empty(Held(worker));
+    }
+
+    [Fact]
     public void A_cuda_device_reports_its_memory_from_the_driver_and_zero_without_one()
     {
         // Without an NVIDIA driver (this machine, CI) the query must not throw and reports nothing; with one, the

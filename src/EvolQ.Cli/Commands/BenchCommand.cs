@@ -47,9 +47,9 @@ public static class BenchCommand
             var device = fitnessSetup.Device(parse);
             var results = parse.GetValue(fitnessModels)!.Select(name => FitnessBenchmark.Run(name, Positive(parse.GetValue(batches), "--batches"),
                 Positive(parse.GetValue(batchSize), "--batch"), Positive(parse.GetValue(evaluations), "--evaluations"), device)).ToList();
-            return fitnessSetup.Write(parse, results, ["model", "images/evaluation", "device", "threads", "uncached eval/s", "cached eval/s (pass mean)", "peak RSS"],
+            return fitnessSetup.Write(parse, results, ["model", "images/evaluation", "device", "threads", "uncached eval/s", "cached eval/s (pass mean)", "peak RSS", "estimate"],
                 r => [r.Model, Num(r.Batches * r.BatchSize), r.Device, Num(r.Threads), Fixed(r.UncachedPerSecond, "0.00"), Fixed(r.CachedPassMeanPerSecond, "0.00"),
-                    Gigabytes(r.PeakResidentBytes)]);
+                    Gigabytes(r.PeakResidentBytes), Gigabytes(r.EstimatedPeakBytes)]);
         });
 
         var calibrateModels = ModelsOption("deit_tiny");

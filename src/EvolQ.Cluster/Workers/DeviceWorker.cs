@@ -4,6 +4,7 @@ using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using EvolQ.Cluster.Health;
 using EvolQ.Cluster.Protocol;
+using EvolQ.Engine.Fitness;
 
 namespace EvolQ.Cluster.Workers;
 
@@ -137,6 +138,11 @@ public sealed class DeviceWorker : ReceiveActor, IWithTimers
                 replyTo.Tell(Prepared(prepare.Spec.JobId, state.Prepared));
                 return false;
 
+            case PrepareJob prepare when TooLarge(prepare.Spec) is { } refusal:
+                log.Warning("Worker {0}: {1}", settings.WorkerId, refusal);
+                replyTo.Tell(new PrepareFailed(prepare.Spec.JobId, settings.WorkerId, refusal));
+                return false;
+
             case PrepareJob prepare:
             {
                 var spec = prepare.Spec;
@@ -213,8 +219,7 @@ public sealed class DeviceWorker : ReceiveActor, IWithTimers
     private List<string> MakeRoom(JobSpec spec, int extra)
     {
         var budget = settings.BudgetFor(backend.MemoryBytes);
-        var expected = modelBytes.TryGetValue(spec.ModelName, out var known) ? known
-            : held.Count > 0 ? held.Values.Max(h => h.Prepared.Bytes) : 0;
+        var expected = modelBytes.TryGetValue(spec.ModelName, out var known) ? known : backend.Estimate(spec).HeldBytes;
         var evict = new List<string>();
         while (held.Count > 0
                && (held.Count >= Math.Max(1, settings.MaxHeldJobs)
@@ -228,6 +233,21 @@ public sealed class DeviceWorker : ReceiveActor, IWithTimers
         if (evict.Count > 0)
             log.Info("Worker {0}: releasing {1} to prepare {2}.", settings.WorkerId, string.Join(", ", evict), spec.JobId);
         return evict;
+    }
+
+    /// <summary>
+    /// The sentence refusing <paramref name="spec"/> when its estimated peak alone exceeds the memory budget (so it
+    /// fails with the figures instead of the process being killed for memory), or null when it fits.
+    /// </summary>
+    private string? TooLarge(JobSpec spec)
+    {
+        var budget = settings.BudgetFor(backend.MemoryBytes);
+        var estimate = backend.Estimate(spec);
+        if (budget <= 0 || estimate.PeakBytes <= budget)
+            return null;
+        return $"Job {spec.JobId} needs about {JobMemoryEstimate.Size(estimate.PeakBytes)} ({spec.ModelName}, {spec.CalibrationSize} calibration "
+            + $"images in batches of {spec.CalibrationBatchSize}: {estimate.Describe()}), more than worker {settings.WorkerId}'s memory budget of "
+            + $"{JobMemoryEstimate.Size(budget)}; give the worker more memory (evolq.worker.memory-budget) or use smaller calibration batches.";
     }
 
     /// <summary>After a preparation: least recently used other jobs go while the held jobs exceed the budget.</summary>

@@ -47,6 +47,15 @@ public sealed class EngineBackend : IEvaluationBackend
         _ => 0,
     };
 
+    public JobMemoryEstimate Estimate(JobSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var info = ModelRegistry.Models.FirstOrDefault(m => string.Equals(m.Name, spec.ModelName, StringComparison.OrdinalIgnoreCase));
+        return info is null || spec.CalibrationSize < spec.CalibrationBatchSize || spec.CalibrationBatchSize < 1
+            ? new JobMemoryEstimate(0, 0, 0, 0, 0, 0)
+            : JobMemoryEstimate.For(info, spec.CalibrationSize, spec.CalibrationBatchSize, onCpu: device.type == DeviceType.CPU);
+    }
+
     public PreparedJob Prepare(JobSpec spec, CancellationToken cancellationToken)
     {
         using var held = gate.EnterScope();

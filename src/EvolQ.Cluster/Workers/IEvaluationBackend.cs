@@ -1,4 +1,5 @@
 using EvolQ.Cluster.Protocol;
+using EvolQ.Engine.Fitness;
 
 namespace EvolQ.Cluster.Workers;
 
@@ -18,6 +19,12 @@ public interface IEvaluationBackend : IDisposable
 
     /// <summary>The device memory in bytes, for placement decisions; 0 when unknown.</summary>
     long MemoryBytes { get; }
+
+    /// <summary>
+    /// What preparing and searching the job will cost in memory, priced before anything is loaded; the worker
+    /// refuses a job whose peak exceeds its budget. An unknown model prices at zero (its preparation fails anyway).
+    /// </summary>
+    JobMemoryEstimate Estimate(JobSpec spec);
 
     /// <summary>Loads and calibrates the job's model and keeps its batches (the costly, once-per-job step).</summary>
     /// <exception cref="Exception">Anything the user can fix (a missing file) should have a one-sentence message.</exception>

@@ -1,5 +1,6 @@
-using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Coordination;
+using EvolQ.Cluster.Protocol;
+using EvolQ.Engine.Fitness;
 
 namespace EvolQ.Cluster.Workers;
 
@@ -43,6 +44,9 @@ public sealed class SyntheticBackend : IEvaluationBackend
 
     /// <summary>Batches evaluated over all calls.</summary>
     public long BatchesEvaluated => Interlocked.Read(ref batches);
+
+    /// <summary>A synthetic job holds exactly its <c>jobBytes</c>, and needs nothing more to run.</summary>
+    public JobMemoryEstimate Estimate(JobSpec spec) => new(0, 0, 0, 0, jobBytes, 0);
 
     public PreparedJob Prepare(JobSpec spec, CancellationToken cancellationToken)
     {

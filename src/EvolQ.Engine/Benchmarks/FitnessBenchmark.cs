@@ -25,7 +25,8 @@ public static class FitnessBenchmark
         var passSeconds = blocks.Sum(block => 1 / Rate(evaluator, block, Math.Max(1, evaluations / blocks.Count), cached: true, device));
         var cachedPassMean = blocks.Count / passSeconds;
         return new FitnessBenchmarkResult(modelName, batches, batchSize, device.ToString(), get_num_threads(), uncached, cachedPassMean,
-            ProcessMemory.PeakResidentBytes());
+            ProcessMemory.PeakResidentBytes(),
+            JobMemoryEstimate.For(ModelRegistry.Get(modelName), batches * batchSize, batchSize, onCpu: device.type == TorchSharp.DeviceType.CPU).PeakBytes);
     }
 
     private static double Rate(FitnessEvaluator evaluator, SearchableBlock block, int evaluations, bool cached, Device device)

@@ -1,6 +1,9 @@
 namespace EvolQ.Engine.Benchmarks;
 
-/// <summary>Fitness evaluations per second: uncached (last block), and cached as the mean over every block of a pass.</summary>
+/// <summary>
+/// Fitness evaluations per second: uncached (last block), and cached as the mean over every block of a pass; the
+/// measured peak resident memory beside what <see cref="Fitness.JobMemoryEstimate"/> priced the job at.
+/// </summary>
 public sealed record FitnessBenchmarkResult(
     string Model,
     int Batches,
@@ -9,4 +12,5 @@ public sealed record FitnessBenchmarkResult(
     int Threads,
     double UncachedPerSecond,
     double CachedPassMeanPerSecond,
-    long PeakResidentBytes);
+    long PeakResidentBytes,
+    long EstimatedPeakBytes);

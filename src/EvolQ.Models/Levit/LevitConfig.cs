@@ -55,6 +55,30 @@ public sealed record LevitConfig
     public int SearchableBlockCount => SearchedBlocks.Count();
 
     /// <summary>Parameters of the checkpoint layout (what the published sizes count), from the shapes.</summary>
+    /// <summary>Activation shapes per image, for pricing a job's memory before it loads.</summary>
+    public ModelFootprint Footprint
+    {
+        get
+        {
+            var image = 3L * ImageSize * ImageSize;
+            // The first convolution's output at half resolution is the stem's largest, with its activation beside it.
+            long half = ImageSize / 2;
+            var stem = image + 2 * StemWidths[1] * half * half;
+            var inputs = Blocks.Select(b => (long)b.Resolution * b.Resolution * b.InDim).ToArray();
+            var peaks = Blocks.Select(BlockPeak).ToArray();
+            return new ModelFootprint(image, stem, inputs, peaks, NumClasses);
+        }
+    }
+
+    private static long BlockPeak(LevitBlockPlan b)
+    {
+        long tokens = (long)b.Resolution * b.Resolution, queries = (long)b.OutResolution * b.OutResolution;
+        return b.Kind == LevitBlockKind.Mlp
+            ? ModelFootprint.BlockPeak(tokens, b.InDim, 0, 0, 0, tokens * b.OutDim, tokens * b.HiddenDim)
+            : ModelFootprint.BlockPeak(tokens, b.InDim, b.ProjectedWidth, b.Heads * queries * tokens, queries * b.ValueWidth, queries * b.OutDim, 0)
+              + (b.Kind == LevitBlockKind.AttentionSubsample ? queries * b.InDim + queries * b.QueryKeyWidth : 0);
+    }
+
     public long ParameterCount => StemCount(fused: false) + Blocks.Sum(b => b.ParameterCount) + HeadCount(fused: false);
 
     /// <summary>Parameters once every BatchNorm is folded.</summary>

@@ -29,7 +29,7 @@ public static class LevitFamily
         var scales = config.SearchedBlocks.Select(b => b.SearchedScales).ToArray();
         var range = $"{scales.Min().ToString("N0", CultureInfo.InvariantCulture)}-{scales.Max().ToString("N0", CultureInfo.InvariantCulture)}";
         return new ModelInfo(name, "levit", $"{config.Describe()}; {range} scales per searched block", Preprocessing.DeiT,
-            config.ParameterCount, config.SearchableBlockCount, scales.Max(), $"https://dl.fbaipublicfiles.com/LeViT/{file}.pth",
+            config.ParameterCount, config.SearchableBlockCount, scales.Max(), $"https://dl.fbaipublicfiles.com/LeViT/{file}.pth", config.Footprint,
             quantization => new LevitModel(config, quantization));
     }
 }

@@ -42,6 +42,33 @@ public sealed record SwinConfig(
     /// <summary>The searched weight scales of a block in layer <paramref name="layer"/>: qkv (3C) and proj (C).</summary>
     public int ScalesPerBlockOf(int layer) => 4 * DimOf(layer);
 
+    /// <summary>Activation shapes per image, for pricing a job's memory before it loads.</summary>
+    public ModelFootprint Footprint
+    {
+        get
+        {
+            var inputs = new List<long>();
+            var peaks = new List<long>();
+            for (var layer = 0; layer < LayerCount; layer++)
+            {
+                long tokens = (long)ResolutionOf(layer) * ResolutionOf(layer), c = DimOf(layer), window = WindowOf(layer);
+                // Windowed attention: tokens / window^2 windows of heads x window^2 x window^2 scores.
+                var maps = Heads[layer] * tokens * window * window;
+                // The shifted and window-partitioned copies of the input come on top of a plain block's.
+                var peak = ModelFootprint.BlockPeak(tokens, c, 3 * c, maps, tokens * c, tokens * c, tokens * MlpRatio * c) + 2 * tokens * c;
+                for (var block = 0; block < Depths[layer]; block++)
+                {
+                    inputs.Add(tokens * c);
+                    peaks.Add(peak);
+                }
+            }
+            var image = (long)InChannels * ImageSize * ImageSize;
+            var embedded = (long)PatchGrid * PatchGrid * EmbedDim;
+            // The image, the patch projection, flattened, and normalised.
+            return new ModelFootprint(image, image + 3 * embedded, inputs, peaks, NumClasses);
+        }
+    }
+
     /// <summary>Parameters of the float model, counted from the shapes (equals the sum over named_parameters).</summary>
     public long ParameterCount
     {

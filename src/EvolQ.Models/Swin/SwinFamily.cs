@@ -38,6 +38,6 @@ public static class SwinFamily
     private static ModelInfo Entry(string name, SwinConfig config, string source) =>
         new(name, "swin",
             $"Swin {config.Describe()}; searched scales per block {string.Join('/', Enumerable.Range(0, config.LayerCount).Select(config.ScalesPerBlockOf))} by layer",
-            Preprocessing.Swin, config.ParameterCount, config.BlockCount, config.ScalesPerBlockOf(config.LayerCount - 1), source,
+            Preprocessing.Swin, config.ParameterCount, config.BlockCount, config.ScalesPerBlockOf(config.LayerCount - 1), source, config.Footprint,
             quantization => new SwinTransformer(config, quantization));
 }

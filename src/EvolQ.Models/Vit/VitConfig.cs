@@ -17,6 +17,20 @@ public sealed record VitConfig(
     public int Tokens => PatchCount + 1;
     public int HiddenDim => EmbedDim * MlpRatio;
 
+    /// <summary>Activation shapes per image, for pricing a job's memory before it loads.</summary>
+    public ModelFootprint Footprint
+    {
+        get
+        {
+            long t = Tokens, c = EmbedDim;
+            var image = (long)InChannels * ImageSize * ImageSize;
+            // The image, the patch projection, the tokens with the class token, and with the position embedding.
+            var stem = image + PatchCount * c + 2 * t * c;
+            var peak = ModelFootprint.BlockPeak(t, c, 3 * c, Heads * t * t, t * c, t * c, t * HiddenDim);
+            return new ModelFootprint(image, stem, Enumerable.Repeat(t * c, Depth).ToArray(), Enumerable.Repeat(peak, Depth).ToArray(), NumClasses);
+        }
+    }
+
     /// <summary>Parameters of the float model, counted from the shapes (equals the sum over named_parameters).</summary>
     public long ParameterCount
     {

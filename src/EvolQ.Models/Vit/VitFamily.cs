@@ -26,6 +26,6 @@ public static class VitFamily
     private static ModelInfo Entry(string name, string family, VitConfig config, Preprocessing preprocessing, string source) =>
         new(name, family,
             $"ViT {config.EmbedDim}d x {config.Depth} blocks, {config.Heads} heads, patch {config.PatchSize}, {config.ImageSize}px",
-            preprocessing, config.ParameterCount, config.Depth, 4 * config.EmbedDim, source,
+            preprocessing, config.ParameterCount, config.Depth, 4 * config.EmbedDim, source, config.Footprint,
             quantization => new VisionTransformer(config, quantization));
 }
