@@ -81,6 +81,11 @@ internal static class ResultsTables
                 return $"job {a.JobId}: metrics differ";
             if (!e.Visits.SequenceEqual(a.Visits))
                 return $"job {a.JobId}: {a.Visits.Length} visits instead of {e.Visits.Length}, or other values";
+            if ((e.LaunchedAtUnixMs, e.EndedAtUnixMs) != (a.LaunchedAtUnixMs, a.EndedAtUnixMs))
+                return $"job {a.JobId}: launched {a.LaunchedAtUnixMs}, ended {a.EndedAtUnixMs} instead of {e.LaunchedAtUnixMs}, {e.EndedAtUnixMs}";
+            if (!(e.Settings ?? new Dictionary<string, string>()).OrderBy(m => m.Key, StringComparer.Ordinal)
+                    .SequenceEqual((a.Settings ?? new Dictionary<string, string>()).OrderBy(m => m.Key, StringComparer.Ordinal)))
+                return $"job {a.JobId}: settings differ";
         }
         var rows = SweepResults.Table(expected);
         return SweepResults.Markdown(expected, rows) == SweepResults.Markdown(actual, SweepResults.Table(actual)) ? null : "markdown differs";
