@@ -301,7 +301,14 @@ public static class SweepCommand
     {
         if (folder is null)
             return;
-        Directory.Delete(folder, recursive: true);
+        try
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UserInputException($"The sweep is deleted, but its folder {folder} could not be removed: {e.Message.TrimEnd('.')}.");
+        }
         console.Output.WriteLine($"Removed {folder}.");
     }
 
