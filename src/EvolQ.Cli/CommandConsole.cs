@@ -4,11 +4,19 @@ using Spectre.Console;
 
 namespace EvolQ.Cli;
 
-/// <summary>Where commands write: a Spectre console for tables and progress on the given output, and an error writer.</summary>
-public sealed class CommandConsole(TextWriter output, TextWriter error)
+/// <summary>
+/// Where commands write: a Spectre console for tables and progress on the given output, and an error writer; and where
+/// a person answers a question, when one sits at a terminal.
+/// </summary>
+/// <param name="answers">The answers to questions (a confirmation); by default the terminal's input when evolq runs on a terminal, else none.</param>
+public sealed class CommandConsole(TextWriter output, TextWriter error, TextReader? answers = null)
 {
     public TextWriter Output { get; } = output;
     public TextWriter Error { get; } = error;
+
+    /// <summary>Where a person types answers; null when nobody can (output or input redirected: scripts, pipes, CI).</summary>
+    public TextReader? Answers { get; } = answers
+        ?? (ReferenceEquals(output, Console.Out) && !Console.IsInputRedirected && !Console.IsOutputRedirected ? Console.In : null);
 
     public IAnsiConsole Ansi { get; } = CreateAnsi(output);
 

@@ -13,10 +13,13 @@ public static class EvolqApp
 
     private const string Description = "evolq: Evol-Q post-training quantization of vision transformers (FQ-ViT baseline + evolutionary scale search).";
 
-    public static int Run(string[] args, TextWriter output, TextWriter error)
+    public static int Run(string[] args, TextWriter output, TextWriter error) => Run(args, output, error, null);
+
+    /// <param name="answers">What a person types at a question (a confirmation); the terminal when null and evolq runs on one.</param>
+    public static int Run(string[] args, TextWriter output, TextWriter error, TextReader? answers)
     {
         ArgumentNullException.ThrowIfNull(args);
-        var console = new CommandConsole(output, error);
+        var console = new CommandConsole(output, error, answers);
         var root = args is ["ctl", ..] ? CtlOnly(console) : new RootCommand(Description)
         {
             ModelsCommand.Create(console),

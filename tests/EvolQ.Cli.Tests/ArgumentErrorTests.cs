@@ -23,6 +23,9 @@ public sealed class ArgumentErrorTests
         { ["bench"], "(see evolq bench --help)." },
         { ["sweep", "show"], "(see evolq sweep show --help)." },
         { ["sweep", "results", "x", "--format"], "(see evolq sweep results --help)." },
+        { ["sweep", "show", "x", "--format", "yaml"], "(see evolq sweep show --help)." },
+        { ["sweep", "compare", "a"], "(see evolq sweep compare --help)." },
+        { ["sweep", "delete"], "(see evolq sweep delete --help)." },
     };
 
     [Theory]

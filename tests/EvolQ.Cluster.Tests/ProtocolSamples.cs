@@ -25,7 +25,8 @@ internal static class ProtocolSamples
     public static SweepSummary Summary => new("demo", "demo sweep", SweepState.Cancelled, 6, 1, 2, 1, 1, 1, 1_790_000_000_000, 1_790_000_360_000);
 
     public static SweepJobState JobState(IReadOnlyDictionary<string, double> metrics) =>
-        new("job-1", "deit_tiny", "W4A8", 2, JobPhase.Cancelled, metrics, "cancelled", [new VisitRecord(0, 1, 1.5, 1.25, 1, 7)]);
+        new("job-1", "deit_tiny", "W4A8", 2, JobPhase.Cancelled, metrics, "cancelled", [new VisitRecord(0, 1, 1.5, 1.25, 1, 7)],
+            new Dictionary<string, string> { ["search.cycles"] = "4", ["model"] = "deit_tiny" }, 1_790_000_300_000, 1_790_000_360_000);
 
     public static IReadOnlyList<IEvolQMessage> All(IActorRef worker)
     {
@@ -37,7 +38,7 @@ internal static class ProtocolSamples
             new GetJobResult("job-1"),
             new JobAccepted("job-1", JobPhase.Searching),
             new JobRejected("job-1", "Job 'job-1' names no model."),
-            new JobStatus("job-1", JobPhase.Failed, 12, 80, 1, 5, 3, "it broke", 40, 2, 1, 0.25),
+            new JobStatus("job-1", JobPhase.Failed, 12, 80, 1, 5, 3, "it broke", 40, 2, 1, 0.25, "akka.tcp://evolq@10.0.0.7:4053", ["node-a/gpu0", "node-b/gpu1"]),
             new FitnessRecord(5, 0.125),
             new VisitRecord(1, 2, 0.5, 0.25, 9, 7),
             new JobResult("job-1", JobPhase.Done, ["blocks.0.attn", "blocks.1.attn"], Scales,
@@ -82,6 +83,7 @@ internal static class ProtocolSamples
             new GetSweep("demo"),
             new CancelSweep("demo"),
             new ResumeSweep("demo"),
+            new DeleteSweep("demo"),
             new SweepRejected("demo", "There is no sweep 'demo'."),
             Summary,
             new SweepList([Summary]),
@@ -92,6 +94,7 @@ internal static class ProtocolSamples
             new SweepJobEnded("demo", "job-1", JobPhase.Done, metrics, "none", [new VisitRecord(0, 1, 1.5, 1.25, 1, 7)], 1_790_000_360_000),
             new SweepCancelled("demo", 1_790_000_100_000),
             new SweepResumed("demo"),
+            new SweepDeleted("demo", 1_790_000_400_000),
             new CoordinatorSnapshot(Spec, JobPhase.Searching, 10, "ab12", [1, 2, 3, 255], [0, 1, 2], [1.5, 1.25, 1.0],
                 metrics, "none"),
         ];

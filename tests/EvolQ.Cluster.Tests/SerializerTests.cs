@@ -43,6 +43,20 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public void A_job_state_and_a_job_status_from_a_node_of_an_earlier_build_still_read()
+    {
+        // Before settings, launch/end times (SweepJobState) and node/worker ids (JobStatus) were added as trailing keys.
+        var metrics = new Dictionary<string, double> { ["top1"] = 71.25 };
+        var oldState = MessagePackSerializer.Serialize(new object?[] { "s.a", "m", "W4A8", 3L, (int)JobPhase.Done, metrics, null, Array.Empty<object>() });
+        var state = Serializer.FromBinary(oldState, ProtocolManifests.Of(typeof(SweepJobState)));
+        Assert.Equal(("s.a", JobPhase.Done, (IReadOnlyDictionary<string, string>?)null, 0L, 0L),
+            state is SweepJobState s ? (s.JobId, s.Phase, s.Settings, s.LaunchedAtUnixMs, s.EndedAtUnixMs) : default);
+        var oldStatus = MessagePackSerializer.Serialize(new object?[] { "s.a", (int)JobPhase.Searching, 12L, 80L, 1, 5, 3, null, 40L, 2L, 1L, 0.25 });
+        var status = Assert.IsType<JobStatus>(Serializer.FromBinary(oldStatus, ProtocolManifests.Of(typeof(JobStatus))));
+        Assert.Equal((12L, 0.25, (string?)null, (string[]?)null), (status.EvaluationsDone, status.BestLoss, status.Node, status.WorkerIds));
+    }
+
+    [Fact]
     public void The_structural_comparison_sees_a_difference_deep_inside()
     {
         var other = ProtocolSamples.Spec with

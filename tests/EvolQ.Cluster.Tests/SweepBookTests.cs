@@ -202,4 +202,29 @@ public sealed class SweepBookTests
         }
         Assert.Equal(book.Launches(300), replayed.Launches(300));
     }
+
+    [Fact]
+    public void The_detail_carries_each_jobs_settings_launch_and_end_and_a_deleted_sweep_is_forgotten_with_its_job_ids()
+    {
+        var book = Book(0, Sweep("old", 2, atOnce: 2), Sweep("keep", 1, atOnce: 1));
+        Assert.Equal(["old.j0", "old.j1", "keep.j0"], Launch(book, now: 150));
+        End(book, "old.j0", now: 400);
+        End(book, "old.j1", JobPhase.Failed, now: 500);
+
+        var job = book.Detail("old")!.Jobs[0];
+        Assert.Equal((150L, 400L), (job.LaunchedAtUnixMs, job.EndedAtUnixMs));
+        Assert.Equal(SyntheticJobs.Spec("old.j0").Settings(), job.Settings);
+        Assert.Equal("3", job.Settings!["search.cycles"]);
+        Assert.Equal("synthetic", job.Settings["model"]);
+        Assert.DoesNotContain(job.Settings.Values, v => v.Contains("old.j0", StringComparison.Ordinal));
+
+        book.Apply(new SweepDeleted("old", 600));
+        Assert.Null(book.StateOf("old"));
+        Assert.Null(book.Detail("old"));
+        Assert.Equal(["keep"], book.List(true).Sweeps.Select(s => s.SweepId));
+        // Its jobs are neither polled nor repaired any more, and their ids may be submitted again.
+        Assert.Equal(["keep.j0"], book.ToPoll());
+        Assert.Null(book.Observe("old.j0", JobPhase.Pending));
+        Assert.Null(book.RefuseOrRepeat(Sweep("old", 2, atOnce: 1), (_, _) => false));
+    }
 }

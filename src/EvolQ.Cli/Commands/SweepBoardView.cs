@@ -12,7 +12,7 @@ namespace EvolQ.Cli.Commands;
 public static class SweepBoardView
 {
     /// <summary>Columns whose cells are numbers, right-aligned so that digits line up.</summary>
-    private static readonly HashSet<string> Numeric = new(StringComparer.Ordinal) { "seed", "pass/block", "evaluations", "best loss", "eval/s", "ETA" };
+    private static readonly HashSet<string> Numeric = new(StringComparer.Ordinal) { "seed", "pass/block", "evaluations", "best loss", "top-1", "eval/s", "ETA" };
 
     /// <summary>The header line and the table; a pure function of the cells, so it is checked against golden text.</summary>
     public static IRenderable Render(string title, IReadOnlyList<string> columns, IReadOnlyList<IReadOnlyList<string>> rows)
@@ -23,7 +23,8 @@ public static class SweepBoardView
         var table = new Table().Border(TableBorder.Simple);
         foreach (var column in columns)
         {
-            var added = new TableColumn(new Text(column)) { NoWrap = true };
+            // Two blanks between columns (the border's and this one), not three: thirteen columns fit in 160.
+            var added = new TableColumn(new Text(column)) { NoWrap = true, Padding = new Padding(0, 0, 1, 0) };
             table.AddColumn(Numeric.Contains(column) ? added.RightAligned() : added);
         }
         foreach (var row in rows)

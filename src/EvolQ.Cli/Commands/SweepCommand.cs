@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Data.Common;
 using System.Text.RegularExpressions;
 using EvolQ.Cli.Ctl;
+using EvolQ.Cluster.Inspection.Palettes;
 using EvolQ.Cluster.Inspection.Wire;
 using EvolQ.Cluster.Persistence;
 using EvolQ.Cluster.Sweeps;
@@ -9,11 +10,11 @@ using EvolQ.Cluster.Sweeps;
 namespace EvolQ.Cli.Commands;
 
 /// <summary>
-/// `evolq sweep submit|list|show|cancel|resume|results`: `evolq run`'s sweeps against a running cluster, through a
-/// node's ctl endpoint (no Akka node in the client); `results --db` reads the results tables of the journal's database
-/// instead, with no node running (docs/results.md). Exit 0 done; 2 when the node cannot be reached, refuses the
-/// token, does not know the sweep or rejects the file (one sentence); 130 when Ctrl+C stops a --follow (the sweep
-/// goes on).
+/// `evolq sweep submit|list|show|compare|cancel|resume|delete|results`: `evolq run`'s sweeps against a running
+/// cluster, through a node's ctl endpoint (no Akka node in the client); with `--db`, list, show, compare, delete and
+/// results read the results tables of the journal's database instead, with no node running (docs/results.md). Exit 0
+/// done; 2 when the node cannot be reached, refuses the token, does not know the sweep or rejects the file, or a
+/// delete is not confirmed (one sentence); 130 when Ctrl+C stops a --follow (the sweep goes on).
 /// </summary>
 public static class SweepCommand
 {
@@ -26,8 +27,10 @@ public static class SweepCommand
             Submit(console),
             List(console),
             Show(console),
+            Compare(console),
             Simple(console, "cancel", "Cancels a sweep: nothing new starts and its running jobs stop, keeping what they computed."),
             Simple(console, "resume", "Resumes a cancelled sweep where its jobs stopped."),
+            Delete(console),
             Results(console),
         };
         return command;
@@ -66,25 +69,42 @@ public static class SweepCommand
 
     private static Command List(CommandConsole console)
     {
-        var all = new Option<bool>("--all") { Description = "Include finished and cancelled sweeps." };
+        var all = new Option<bool>("--all") { Description = "Include finished sweeps (a --state names the states instead)." };
+        var state = new Option<string?>("--state") { Description = "Only sweeps in these states: running, done, cancelled (comma-separated)." };
+        var name = new Option<string?>("--name") { Description = "Only sweeps whose id or name contains this text (any case)." };
+        var sort = new Option<string>("--sort") { Description = "Order by created (the default), id, name, state or jobs.", DefaultValueFactory = _ => "created" };
+        var reverse = new Option<bool>("--reverse") { Description = "Largest first (newest, with --sort created)." };
         var database = DatabaseOption("List the sweeps in this database's results tables instead of asking a node");
         var target = new Target();
-        var command = new Command("list", "The sweeps the cluster runs (--all: finished ones too).") { all, database };
+        var command = new Command("list", "The sweeps the cluster runs (--all: finished ones too), filtered and sorted.") { all, state, name, sort, reverse, database };
         target.AddTo(command);
         command.SetAction(parse =>
         {
             if (parse.GetValue(database) is { } db)
             {
-                if (target.Given(parse))
-                    throw new UserInputException("--db reads the sweeps from the database without a node: leave out --node and --token.");
-                // As the sweep manager answers: without --all, sweeps that are done are left out.
-                var sweeps = FromDatabase(db, results => results.ListSweeps())
-                    .Where(s => parse.GetValue(all) || s.State != Cluster.Protocol.SweepState.Done);
-                CtlRenderer.Write(console, Cluster.Inspection.Palettes.EvolQPalette.SweepsTable(sweeps));
+                target.Refuse(parse, "--db reads the sweeps from the database without a node: leave out --node and --token.");
+                SweepListing listing;
+                try
+                {
+                    listing = EvolQPalette.Listing(parse.GetValue(sort)!, parse.GetValue(state), parse.GetValue(name), parse.GetValue(reverse), parse.GetValue(all));
+                }
+                catch (CommandUsageException e)
+                {
+                    throw new UserInputException(e.Message);
+                }
+                CtlRenderer.Write(console, EvolQPalette.SweepsTable(listing.Apply(FromDatabase(db, results => results.ListSweeps()))));
                 return 0;
             }
-            return target.Run(console, parse, client =>
-                Once(client, console, parse.GetValue(all) ? ["evolq", "sweeps", "--all"] : ["evolq", "sweeps"], null));
+            var words = new List<string> { "evolq", "sweeps", "--sort", parse.GetValue(sort)! };
+            if (parse.GetValue(all))
+                words.Add("--all");
+            if (parse.GetValue(reverse))
+                words.Add("--reverse");
+            if (parse.GetValue(state) is { } states)
+                words.AddRange(["--state", states]);
+            if (parse.GetValue(name) is { } text)
+                words.AddRange(["--name", text]);
+            return target.Run(console, parse, client => Once(client, console, words, null));
         });
         return command;
     }
@@ -92,20 +112,204 @@ public static class SweepCommand
     private static Command Show(CommandConsole console)
     {
         var sweep = SweepArgument();
-        var follow = new Option<bool>("--follow") { Description = "Then show the sweep's progress until it ends (Ctrl+C stops watching, not the sweep)." };
+        var follow = new Option<bool>("--follow") { Description = "Instead, watch the sweep live until it ends (Ctrl+C stops watching, not the sweep)." };
         var every = EveryOption();
+        var format = new Option<string>("--format") { Description = "table, or json: per job its loss, evaluations, wall time, metrics, settings and block visits.", DefaultValueFactory = _ => "table" };
+        format.AcceptOnlyFromAmong("table", "json");
+        var job = new Option<string?>("--job") { Description = "Only this job (its id)." };
+        var database = DatabaseOption("Read the sweep from this database's results tables instead of asking a node");
         var target = new Target();
-        var command = new Command("show", "One sweep and the state of each of its jobs.") { sweep, follow, every };
+        var command = new Command("show", "One sweep and each of its jobs; --follow watches it live, --format json per job for scripts.")
+        {
+            sweep, follow, every, format, job, database,
+        };
         target.AddTo(command);
-        command.SetAction(parse => target.Run(console, parse, async client =>
+        command.SetAction(parse =>
         {
             var id = parse.GetValue(sweep)!;
-            var status = await Once(client, console, ["evolq", "sweep", "show", id], null).ConfigureAwait(false);
-            return status != 0 || !parse.GetValue(follow)
-                ? status
-                : await Follow(client, console, id, parse.GetValue(every)).ConfigureAwait(false);
-        }));
+            void Render(Cluster.Protocol.SweepDetail detail) => Show(console, detail, parse.GetValue(format)!, parse.GetValue(job));
+            if (parse.GetValue(follow) && (parse.GetValue(database) is not null || parse.GetValue(format) != "table" || parse.GetValue(job) is not null))
+                throw new UserInputException("--follow watches a sweep live on a node: leave out --db, --format and --job.");
+            if (parse.GetValue(database) is { } db)
+            {
+                target.Refuse(parse, "--db reads the sweep from the database without a node: leave out --node and --token.");
+                Render(FromDatabase(db, results => results.ReadSweep(id)));
+                return 0;
+            }
+            return target.Run(console, parse, async client =>
+            {
+                if (parse.GetValue(follow))
+                    return await Follow(client, console, id, parse.GetValue(every)).ConfigureAwait(false);
+                var (status, detail) = await DetailOf(client, console, id).ConfigureAwait(false);
+                if (detail is not null)
+                    Render(detail);
+                return status;
+            });
+        });
         return command;
+    }
+
+    /// <summary>The sweep's tables (as `evolq ctl` prints `sweep show`) or its jobs as JSON.</summary>
+    private static void Show(CommandConsole console, Cluster.Protocol.SweepDetail detail, string format, string? jobId)
+    {
+        if (jobId is not null && detail.Jobs.All(j => j.JobId != jobId))
+            throw new UserInputException($"Sweep '{detail.Summary.SweepId}' has no job '{jobId}'.");
+        if (format == "json")
+        {
+            console.Output.Write(SweepJobsJson.Write(detail, jobId));
+            return;
+        }
+        var shown = jobId is null ? detail : detail with { Jobs = detail.Jobs.Where(j => j.JobId == jobId).ToArray() };
+        foreach (var table in EvolQPalette.SweepTables(shown))
+            CtlRenderer.Write(console, table);
+    }
+
+    private static Command Compare(CommandConsole console)
+    {
+        var first = new Argument<string>("a") { Description = "The first sweep's id (A)." };
+        var second = new Argument<string>("b") { Description = "The second sweep's id (B)." };
+        var database = DatabaseOption("Read both sweeps from this database's results tables instead of asking a node");
+        var target = new Target();
+        var command = new Command("compare", "Two sweeps side by side: jobs matched by model x bit width x seed, top-1, loss, evaluations and wall time with the difference B - A, and the settings that differ.")
+        {
+            first, second, database,
+        };
+        target.AddTo(command);
+        command.SetAction(parse =>
+        {
+            var (a, b) = (parse.GetValue(first)!, parse.GetValue(second)!);
+            if (parse.GetValue(database) is { } db)
+            {
+                target.Refuse(parse, "--db reads the sweeps from the database without a node: leave out --node and --token.");
+                Compare(console, FromDatabase(db, results => results.ReadSweep(a)), FromDatabase(db, results => results.ReadSweep(b)));
+                return 0;
+            }
+            return target.Run(console, parse, async client =>
+            {
+                var (status, left) = await DetailOf(client, console, a).ConfigureAwait(false);
+                if (left is null)
+                    return status;
+                (status, var right) = await DetailOf(client, console, b).ConfigureAwait(false);
+                if (right is not null)
+                    Compare(console, left, right);
+                return status;
+            });
+        });
+        return command;
+    }
+
+    private static void Compare(CommandConsole console, Cluster.Protocol.SweepDetail a, Cluster.Protocol.SweepDetail b)
+    {
+        var (title, rows) = SweepComparison.Table(a, b);
+        CtlRenderer.Write(console, new TableFrame(0, "", SweepComparison.Columns, rows));
+        console.Output.WriteLine(title);
+    }
+
+    private static Command Delete(CommandConsole console)
+    {
+        var sweep = SweepArgument();
+        var yes = new Option<bool>("--yes") { Description = "Delete without asking (for scripts; without a terminal it is required)." };
+        var output = new Option<string?>("--out")
+        {
+            Description = "Also remove OUT/<sweep>/, the folder `evolq run --out OUT` wrote (with --db FILE: FILE's folder when it holds the sweep's results.md, as evolq run keeps them side by side).",
+        };
+        var database = DatabaseOption("Delete the sweep's rows from this database's results tables instead of asking a node");
+        var target = new Target();
+        var command = new Command("delete", "Deletes an ended or cancelled sweep: its jobs and results on the node (or in the database) and its results folder; asks first.")
+        {
+            sweep, yes, output, database,
+        };
+        target.AddTo(command);
+        command.SetAction(parse =>
+        {
+            var id = parse.GetValue(sweep)!;
+            var db = parse.GetValue(database);
+            var folder = ResultsFolder(id, parse.GetValue(output), db);
+            if (!parse.GetValue(yes) && console.Answers is null)
+                throw new UserInputException($"Deleting sweep {id} needs a yes: run it on a terminal to be asked, or pass --yes.");
+            // Asked before the question, so nobody confirms what will be refused; the node and the database check again.
+            static void RefuseRunning(Cluster.Protocol.SweepSummary s)
+            {
+                if (s.State == Cluster.Protocol.SweepState.Running)
+                    throw new UserInputException($"Sweep '{s.SweepId}' is running: cancel it first (evolq sweep cancel {s.SweepId}).");
+            }
+            if (db is not null)
+            {
+                target.Refuse(parse, "--db deletes from the database without a node: leave out --node and --token.");
+                var detail = FromDatabase(db, results => results.ReadSweep(id));
+                RefuseRunning(detail.Summary);
+                if (!Confirmed(console, detail.Summary, folder, parse.GetValue(yes)))
+                    return Declined(console, id);
+                var gone = FromDatabase(db, results => results.DeleteSweep(id));
+                console.Output.WriteLine($"Sweep {gone.SweepId} ({gone.Name}) deleted from the results tables: {gone.Jobs} jobs and their results.");
+                RemoveFolder(console, folder);
+                return 0;
+            }
+            return target.Run(console, parse, async client =>
+            {
+                var (status, detail) = await DetailOf(client, console, id).ConfigureAwait(false);
+                if (detail is null)
+                    return status;
+                RefuseRunning(detail.Summary);
+                if (!Confirmed(console, detail.Summary, folder, parse.GetValue(yes)))
+                    return Declined(console, id);
+                status = await Once(client, console, ["evolq", "sweep", "delete", id], null).ConfigureAwait(false);
+                if (status == 0)
+                    RemoveFolder(console, folder);
+                return status;
+            });
+        });
+        return command;
+    }
+
+    /// <summary>
+    /// The sweep's results folder to remove: OUT/&lt;sweep&gt; with --out; with --db, the one beside the database when it
+    /// holds the sweep's results.md (evolq run's layout); otherwise none. Only a folder that exists.
+    /// </summary>
+    private static string? ResultsFolder(string sweepId, string? output, string? database)
+    {
+        if (output is not null)
+        {
+            var named = Path.GetFullPath(Path.Combine(output, sweepId));
+            return Directory.Exists(named) ? named : null;
+        }
+        if (database is null || database.Contains("://", StringComparison.Ordinal))
+            return null;
+        var beside = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(database))!, sweepId));
+        return File.Exists(Path.Combine(beside, "results.md")) ? beside : null;
+    }
+
+    /// <summary>Whether the user said yes (--yes, or y at the question on the terminal).</summary>
+    private static bool Confirmed(CommandConsole console, Cluster.Protocol.SweepSummary sweep, string? folder, bool yes)
+    {
+        if (yes)
+            return true;
+        var state = sweep.State.ToString().ToLowerInvariant();
+        console.Error.Write($"Delete sweep {sweep.SweepId} ({sweep.Name}, {state}, {sweep.Jobs} jobs) with its results{(folder is null ? "" : $" and the folder {folder}")}? [y/N] ");
+        console.Error.Flush();
+        var answer = console.Answers!.ReadLine()?.Trim();
+        return answer is not null && (answer.Equals("y", StringComparison.OrdinalIgnoreCase) || answer.Equals("yes", StringComparison.OrdinalIgnoreCase));
+    }
+
+    private static int Declined(CommandConsole console, string sweepId)
+    {
+        console.Error.WriteLine($"evolq: sweep {sweepId} was not deleted.");
+        return EvolqApp.UserErrorExitCode;
+    }
+
+    private static void RemoveFolder(CommandConsole console, string? folder)
+    {
+        if (folder is null)
+            return;
+        try
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UserInputException($"The sweep is deleted, but its folder {folder} could not be removed: {e.Message.TrimEnd('.')}.");
+        }
+        console.Output.WriteLine($"Removed {folder}.");
     }
 
     private static Command Simple(CommandConsole console, string verb, string description)
@@ -138,8 +342,7 @@ public static class SweepCommand
             var chosen = parse.GetValue(format)!;
             if (parse.GetValue(database) is { } db)
             {
-                if (target.Given(parse))
-                    throw new UserInputException("--db reads the results from the database without a node: leave out --node and --token.");
+                target.Refuse(parse, "--db reads the results from the database without a node: leave out --node and --token.");
                 return Print(console, FromDatabase(db, results => results.ReadSweep(id)), chosen, parse.GetValue(output));
             }
             return target.Run(console, parse, async client =>
@@ -148,19 +351,8 @@ public static class SweepCommand
                     return await Once(client, console, ["evolq", "sweep", "results", id, "--format", chosen], null).ConfigureAwait(false);
 
                 // The plots are drawn here from the sweep's detail, so the node sends data, not pictures.
-                var (status, texts) = await Collect(client, console, ["evolq", "sweep", "results", id, "--format", "detail"]).ConfigureAwait(false);
-                if (status != 0)
-                    return status;
-                Cluster.Protocol.SweepDetail detail;
-                try
-                {
-                    detail = SweepDetailJson.Read(string.Concat(texts));
-                }
-                catch (FormatException e)
-                {
-                    throw new CtlClientException(e.Message);
-                }
-                return Print(console, detail, chosen, parse.GetValue(output));
+                var (status, detail) = await DetailOf(client, console, id).ConfigureAwait(false);
+                return detail is null ? status : Print(console, detail, chosen, parse.GetValue(output));
             });
         });
         return command;
@@ -230,6 +422,25 @@ public static class SweepCommand
     {
         var end = await client.RunAsync(words, payload, frame => Print(console, frame)).ConfigureAwait(false);
         return Status(console, end);
+    }
+
+    /// <summary>
+    /// The sweep's detail as the node's sweep manager holds it (sent as JSON), for views drawn here as they are drawn
+    /// from --db; null with the exit status when the node refused (the sentence is printed).
+    /// </summary>
+    private static async Task<(int Status, Cluster.Protocol.SweepDetail? Detail)> DetailOf(CtlClient client, CommandConsole console, string sweepId)
+    {
+        var (status, texts) = await Collect(client, console, ["evolq", "sweep", "results", sweepId, "--format", "detail"]).ConfigureAwait(false);
+        if (status != 0)
+            return (status, null);
+        try
+        {
+            return (0, SweepDetailJson.Read(string.Concat(texts)));
+        }
+        catch (FormatException e)
+        {
+            throw new CtlClientException(e.Message);
+        }
     }
 
     /// <summary>Runs one command and keeps its text frames (a document, not lines for the user).</summary>
@@ -315,8 +526,12 @@ public static class SweepCommand
         private readonly Option<string?> node = new("--node") { Description = "The node's ctl endpoint HOST:PORT (default: $EVOLQ_NODE, else 127.0.0.1:9110)." };
         private readonly Option<string?> token = new("--token") { Description = "The node's ctl token (default: $EVOLQ_CTL_TOKEN)." };
 
-        /// <summary>Whether the user named a node or a token on the command line.</summary>
-        public bool Given(ParseResult parse) => parse.GetValue(node) is not null || parse.GetValue(token) is not null;
+        /// <summary>Refuses --node and --token beside --db (the sentence says so).</summary>
+        public void Refuse(ParseResult parse, string sentence)
+        {
+            if (parse.GetValue(node) is not null || parse.GetValue(token) is not null)
+                throw new UserInputException(sentence);
+        }
 
         public void AddTo(Command command)
         {

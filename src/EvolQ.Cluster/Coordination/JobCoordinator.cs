@@ -471,7 +471,8 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
     private JobStatus Status() => new(
         jobId, phase, search?.EvaluationsDone ?? 0, search?.EvaluationsPlanned ?? 0, search?.CurrentPass ?? 0,
         search?.CurrentBlock ?? -1, dispatcher?.UsableWorkers ?? 0, error, requests + (dispatcher?.RequestsSent ?? 0),
-        redispatches + (dispatcher?.Redispatches ?? 0), duplicates + (dispatcher?.Duplicates ?? 0), BestLoss());
+        redispatches + (dispatcher?.Redispatches ?? 0), duplicates + (dispatcher?.Duplicates ?? 0), BestLoss(),
+        AkkaCluster.Get(Context.System).SelfAddress.ToString(), dispatcher?.UsableWorkerIds ?? []);
 
     private double BestLoss() =>
         search is null ? double.NaN

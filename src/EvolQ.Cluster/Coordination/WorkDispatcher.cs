@@ -110,6 +110,10 @@ internal sealed class WorkDispatcher
     /// <summary>Workers that hold the job and are not suspected.</summary>
     public int UsableWorkers => workers.Values.Count(w => w.Preparation == Preparation.Ready && !w.Suspect);
 
+    /// <summary>The ids of <see cref="UsableWorkers"/>, in order.</summary>
+    public string[] UsableWorkerIds => workers.Values.Where(w => w.Preparation == Preparation.Ready && !w.Suspect)
+        .Select(w => w.WorkerId).Order(StringComparer.Ordinal).ToArray();
+
     public void Heard(WorkerHeartbeat heartbeat, DateTime now)
     {
         var worker = Touch(heartbeat.Worker, heartbeat.WorkerId, now);

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Text.Json;
 using EvolQ.Cluster.Protocol;
 using Microsoft.Data.Sqlite;
 using Npgsql;
@@ -67,6 +68,13 @@ public sealed class ResultsDatabase
         if (version > ResultsSchema.Version)
             throw new ResultsDatabaseException(
                 $"The results tables in {database.Redacted} have schema version {version}, newer than this evolq's {ResultsSchema.Version}: use a newer evolq.");
+        if (missing)
+        {
+            // Every row is written again from the journal's start, so tables of an older shape are dropped, not migrated.
+            foreach (var table in ResultsSchema.DataTables)
+                Execute(connection, transaction, $"DROP TABLE IF EXISTS {table}");
+            version = null;
+        }
         for (var v = version ?? ResultsSchema.Version; v < ResultsSchema.Version; v++)
         {
             foreach (var statement in ResultsSchema.Migrations.GetValueOrDefault((int)v) ?? [])
@@ -107,6 +115,10 @@ public sealed class ResultsDatabase
                 Execute(connection, transaction, $"UPDATE {ResultsSchema.Jobs} SET state = @to WHERE sweep_id = @sweep AND state = @from",
                     ("to", ResultsSchema.JobState.Cancelled), ("sweep", c.SweepId), ("from", ResultsSchema.JobState.Running));
                 break;
+            case SweepDeleted d:
+                DeleteRows(connection, transaction, d.SweepId);
+                Execute(connection, transaction, $"DELETE FROM {ResultsSchema.Sweeps} WHERE sweep_id = @sweep", ("sweep", d.SweepId));
+                break;
             case SweepResumed r:
                 Execute(connection, transaction, $"UPDATE {ResultsSchema.Sweeps} SET state = @state, finished_at_ms = NULL WHERE sweep_id = @sweep",
                     ("state", ResultsSchema.StateName(SweepState.Running)), ("sweep", r.SweepId));
@@ -124,9 +136,7 @@ public sealed class ResultsDatabase
     {
         var id = s.Spec.SweepId;
         // A sweep's rows are replaced as a whole, so a replay over rows of later events starts from the submission again.
-        Execute(connection, transaction, $"DELETE FROM {ResultsSchema.BlockVisits} WHERE job_id IN (SELECT job_id FROM {ResultsSchema.Jobs} WHERE sweep_id = @sweep)", ("sweep", id));
-        Execute(connection, transaction, $"DELETE FROM {ResultsSchema.JobMetrics} WHERE job_id IN (SELECT job_id FROM {ResultsSchema.Jobs} WHERE sweep_id = @sweep)", ("sweep", id));
-        Execute(connection, transaction, $"DELETE FROM {ResultsSchema.Jobs} WHERE sweep_id = @sweep", ("sweep", id));
+        DeleteRows(connection, transaction, id);
         Execute(connection, transaction, $"""
             INSERT INTO {ResultsSchema.Sweeps} (sweep_id, name, source, max_concurrent_jobs, state, submitted_at_ms, finished_at_ms)
             VALUES (@sweep, @name, @source, @max, @state, @at, NULL)
@@ -140,16 +150,24 @@ public sealed class ResultsDatabase
         foreach (var job in s.Spec.Jobs)
         {
             Execute(connection, transaction, $"""
-                INSERT INTO {ResultsSchema.Jobs} (job_id, sweep_id, position, model, bits, seed, model_name, checkpoint, state, error, launched_at_ms, ended_at_ms)
-                VALUES (@job, @sweep, @position, @model, @bits, @seed, @modelName, @checkpoint, @state, NULL, NULL, NULL)
+                INSERT INTO {ResultsSchema.Jobs} (job_id, sweep_id, position, model, bits, seed, model_name, checkpoint, state, error, launched_at_ms, ended_at_ms, settings)
+                VALUES (@job, @sweep, @position, @model, @bits, @seed, @modelName, @checkpoint, @state, NULL, NULL, NULL, @settings)
                 ON CONFLICT (job_id) DO UPDATE SET sweep_id = excluded.sweep_id, position = excluded.position, model = excluded.model,
                   bits = excluded.bits, seed = excluded.seed, model_name = excluded.model_name, checkpoint = excluded.checkpoint,
-                  state = excluded.state, error = NULL, launched_at_ms = NULL, ended_at_ms = NULL
+                  state = excluded.state, error = NULL, launched_at_ms = NULL, ended_at_ms = NULL, settings = excluded.settings
                 """,
                 ("job", job.Spec.JobId), ("sweep", id), ("position", position++), ("model", job.Model), ("bits", job.Bits),
                 ("seed", job.Seed), ("modelName", job.Spec.ModelName), ("checkpoint", job.Spec.CheckpointPath),
-                ("state", ResultsSchema.JobState.Waiting));
+                ("state", ResultsSchema.JobState.Waiting), ("settings", JsonSerializer.Serialize(job.Spec.Settings())));
         }
+    }
+
+    /// <summary>A sweep's job rows with their metrics and visits (not the sweep's own row).</summary>
+    private static void DeleteRows(DbConnection connection, DbTransaction transaction, string sweepId)
+    {
+        Execute(connection, transaction, $"DELETE FROM {ResultsSchema.BlockVisits} WHERE job_id IN (SELECT job_id FROM {ResultsSchema.Jobs} WHERE sweep_id = @sweep)", ("sweep", sweepId));
+        Execute(connection, transaction, $"DELETE FROM {ResultsSchema.JobMetrics} WHERE job_id IN (SELECT job_id FROM {ResultsSchema.Jobs} WHERE sweep_id = @sweep)", ("sweep", sweepId));
+        Execute(connection, transaction, $"DELETE FROM {ResultsSchema.Jobs} WHERE sweep_id = @sweep", ("sweep", sweepId));
     }
 
     private static void Ended(DbConnection connection, DbTransaction transaction, SweepJobEnded e)
@@ -173,7 +191,8 @@ public sealed class ResultsDatabase
                 INSERT INTO {ResultsSchema.BlockVisits} (job_id, visit, pass, block, initial_loss, best_loss, best_candidate_id, evaluations)
                 VALUES (@job, @visit, @pass, @block, @initial, @best, @candidate, @evaluations)
                 """,
-                ("job", e.JobId), ("visit", visit++), ("pass", v.Pass), ("block", v.Block), ("initial", Real(v.InitialLoss)),
+                // Passes count from 1 in the table, as every view and file shows them.
+                ("job", e.JobId), ("visit", visit++), ("pass", v.Pass + 1), ("block", v.Block), ("initial", Real(v.InitialLoss)),
                 ("best", Real(v.BestLoss)), ("candidate", v.BestCandidateId), ("evaluations", v.Evaluations));
         }
         // As the manager decides: a sweep whose every job ended is done (a cancelled one too).
@@ -210,7 +229,7 @@ public sealed class ResultsDatabase
     {
         ArgumentNullException.ThrowIfNull(sweepId);
         using var connection = Open(create: false);
-        RequireTables(connection);
+        var version = RequireTables(connection);
         var summary = ReadSummary(connection, sweepId)
             ?? throw new ResultsDatabaseException($"There is no sweep '{sweepId}' in {database.Redacted}.");
         string source;
@@ -244,14 +263,16 @@ public sealed class ResultsDatabase
             {
                 if (!visits.TryGetValue(reader.GetString(0), out var list))
                     visits[reader.GetString(0)] = list = [];
-                list.Add(new VisitRecord(Convert.ToInt32(reader.GetValue(1)), Convert.ToInt32(reader.GetValue(2)), RealOf(reader, 3), RealOf(reader, 4),
+                // Version 1 counted passes from 0; the protocol does.
+                list.Add(new VisitRecord(Convert.ToInt32(reader.GetValue(1)) - (version >= 2 ? 1 : 0), Convert.ToInt32(reader.GetValue(2)), RealOf(reader, 3), RealOf(reader, 4),
                     Convert.ToInt64(reader.GetValue(5)), Convert.ToInt32(reader.GetValue(6))));
             }
         }
 
         var jobs = new List<SweepJobState>();
         using (var command = Command(connection, null, $"""
-            SELECT job_id, model, bits, seed, state, error FROM {ResultsSchema.Jobs} WHERE sweep_id = @sweep ORDER BY position
+            SELECT job_id, model, bits, seed, state, error, launched_at_ms, ended_at_ms, {(version >= 2 ? "settings" : "NULL")}
+            FROM {ResultsSchema.Jobs} WHERE sweep_id = @sweep ORDER BY position
             """, ("sweep", sweepId)))
         using (var reader = command.ExecuteReader())
         {
@@ -260,10 +281,34 @@ public sealed class ResultsDatabase
                 var job = reader.GetString(0);
                 jobs.Add(new SweepJobState(job, reader.GetString(1), reader.GetString(2), Convert.ToInt64(reader.GetValue(3)),
                     PhaseOf(reader.GetString(4)), metrics.GetValueOrDefault(job) ?? new Dictionary<string, double>(),
-                    reader.IsDBNull(5) ? null : reader.GetString(5), visits.GetValueOrDefault(job)?.ToArray() ?? []));
+                    reader.IsDBNull(5) ? null : reader.GetString(5), visits.GetValueOrDefault(job)?.ToArray() ?? [],
+                    reader.IsDBNull(8) ? null : SettingsOf(reader.GetString(8)),
+                    reader.IsDBNull(6) ? 0 : Convert.ToInt64(reader.GetValue(6)), reader.IsDBNull(7) ? 0 : Convert.ToInt64(reader.GetValue(7))));
             }
         }
         return new SweepDetail(summary, jobs.ToArray(), source);
+    }
+
+    /// <summary>
+    /// Removes an ended or cancelled sweep's rows (the sweep, its jobs, their metrics and visits) in one transaction;
+    /// the summary it had. The journal is not touched: a node started on it still knows the sweep.
+    /// </summary>
+    /// <exception cref="ResultsDatabaseException">No results tables, no such sweep, or the sweep is running (one sentence).</exception>
+    public SweepSummary DeleteSweep(string sweepId)
+    {
+        ArgumentNullException.ThrowIfNull(sweepId);
+        using var connection = Open(create: false);
+        RequireTables(connection);
+        var summary = ReadSummary(connection, sweepId)
+            ?? throw new ResultsDatabaseException($"There is no sweep '{sweepId}' in {database.Redacted}.");
+        if (summary.State == SweepState.Running)
+            throw new ResultsDatabaseException(
+                $"Sweep '{sweepId}' is running in {database.Redacted}: cancel it on its node first (evolq sweep cancel {sweepId}).");
+        using var transaction = connection.BeginTransaction();
+        DeleteRows(connection, transaction, sweepId);
+        Execute(connection, transaction, $"DELETE FROM {ResultsSchema.Sweeps} WHERE sweep_id = @sweep", ("sweep", sweepId));
+        transaction.Commit();
+        return summary;
     }
 
     private static SweepSummary? ReadSummary(DbConnection connection, string sweepId)
@@ -288,15 +333,30 @@ public sealed class ResultsDatabase
             Convert.ToInt64(reader.GetValue(2)), reader.IsDBNull(3) ? 0 : Convert.ToInt64(reader.GetValue(3)));
     }
 
-    private void RequireTables(DbConnection connection)
+    /// <summary>Checks that the tables are there and not newer than this build; their schema version.</summary>
+    private long RequireTables(DbConnection connection)
     {
         var missing = ResultsSchema.DataTables.Where(t => !TableExists(connection, null, t)).ToArray();
         if (missing.Length > 0)
             throw new ResultsDatabaseException(
                 $"{database.Redacted} holds no results tables ({string.Join(", ", missing)} missing): point at the database a sweep manager (evolq run, evolq node) has written.");
-        if (TableExists(connection, null, ResultsSchema.Meta) && ReadMeta(connection, null, ResultsSchema.VersionKey) is > ResultsSchema.Version and var v)
+        var version = TableExists(connection, null, ResultsSchema.Meta) ? ReadMeta(connection, null, ResultsSchema.VersionKey) ?? 1 : 1;
+        if (version > ResultsSchema.Version)
             throw new ResultsDatabaseException(
-                $"The results tables in {database.Redacted} have schema version {v}, newer than this evolq's {ResultsSchema.Version}: use a newer evolq.");
+                $"The results tables in {database.Redacted} have schema version {version}, newer than this evolq's {ResultsSchema.Version}: use a newer evolq.");
+        return version;
+    }
+
+    private static IReadOnlyDictionary<string, string>? SettingsOf(string json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<SortedDictionary<string, string>>(json);
+        }
+        catch (JsonException e)
+        {
+            throw new ResultsDatabaseException($"A job's settings in {ResultsSchema.Jobs} are not a JSON object of texts: {e.Message}");
+        }
     }
 
     private static SweepState StateOf(string name) => name switch

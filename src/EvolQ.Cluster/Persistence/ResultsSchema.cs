@@ -12,7 +12,7 @@ namespace EvolQ.Cluster.Persistence;
 public static class ResultsSchema
 {
     /// <summary>The schema version this build writes and reads.</summary>
-    public const int Version = 1;
+    public const int Version = 2;
 
     /// <summary>Key/value rows: the schema version and how far the journal has been projected.</summary>
     public const string Meta = "evolq_meta";
@@ -69,7 +69,8 @@ public static class ResultsSchema
           state TEXT NOT NULL,
           error TEXT,
           launched_at_ms BIGINT,
-          ended_at_ms BIGINT)
+          ended_at_ms BIGINT,
+          settings TEXT)
         """,
         $"CREATE INDEX IF NOT EXISTS {Jobs}_sweep ON {Jobs} (sweep_id, position)",
         $"""
@@ -95,9 +96,16 @@ public static class ResultsSchema
 
     /// <summary>
     /// Statements that bring a database of an older version to <see cref="Version"/>, keyed by the version they start
-    /// from; none yet (version 1 is the first).
+    /// from. 1 → 2: jobs keep their settings (JSON; NULL for jobs projected before), passes count from 1 as every view shows them.
     /// </summary>
-    public static IReadOnlyDictionary<int, IReadOnlyList<string>> Migrations { get; } = new Dictionary<int, IReadOnlyList<string>>();
+    public static IReadOnlyDictionary<int, IReadOnlyList<string>> Migrations { get; } = new Dictionary<int, IReadOnlyList<string>>
+    {
+        [1] =
+        [
+            $"ALTER TABLE {Jobs} ADD COLUMN settings TEXT",
+            $"UPDATE {BlockVisits} SET pass = pass + 1",
+        ],
+    };
 
     /// <summary>A sweep's state as the tables spell it.</summary>
     public static string StateName(Protocol.SweepState state) => state switch

@@ -18,6 +18,8 @@ public sealed record JobRejected([property: Key(0)] string JobId, [property: Key
 /// <param name="Redispatches">Pieces of work sent again (time-out, rejection, dead worker) by this incarnation.</param>
 /// <param name="Duplicates">Results that changed nothing (repeats, stale versions) seen by this incarnation.</param>
 /// <param name="BestLoss">The best loss of the block visit in progress (of the last finished one between visits); NaN before any.</param>
+/// <param name="Node">The address of the node the coordinator runs on; null from coordinators that did not say.</param>
+/// <param name="WorkerIds">The ids of the workers counted in <paramref name="Workers"/>; null from coordinators that did not say.</param>
 [MessagePackObject]
 public sealed record JobStatus(
     [property: Key(0)] string JobId,
@@ -31,7 +33,9 @@ public sealed record JobStatus(
     [property: Key(8)] long Requests,
     [property: Key(9)] long Redispatches,
     [property: Key(10)] long Duplicates,
-    [property: Key(11)] double BestLoss) : IEvolQMessage;
+    [property: Key(11)] double BestLoss,
+    [property: Key(12)] string? Node = null,
+    [property: Key(13)] string[]? WorkerIds = null) : IEvolQMessage;
 
 /// <summary>One told fitness: the candidate and its combined loss.</summary>
 [MessagePackObject]

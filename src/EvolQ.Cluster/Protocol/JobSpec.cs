@@ -71,6 +71,40 @@ public sealed record JobSpec(
         return null;
     }
 
+    /// <summary>
+    /// Every setting of the job by a dotted name (the sweep file's where it has one), values in invariant text, sorted
+    /// by name: what per-job JSON shows and what `sweep compare` matches jobs on. The job id is not a setting.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Settings()
+    {
+        static string Text(IFormattable value) => value.ToString(null, CultureInfo.InvariantCulture);
+        var settings = new SortedDictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["model"] = ModelName,
+            ["checkpoint"] = CheckpointPath,
+            ["calibration.data"] = CalibrationData,
+            ["calibration.size"] = Text(CalibrationSize),
+            ["calibration.batch-size"] = Text(CalibrationBatchSize),
+            ["calibration.seed"] = Text(CalibrationSeed),
+            ["validation.data"] = ValidationData ?? "",
+            ["fitness.loss"] = FitnessLoss,
+            ["fitness.temperature"] = Text(Temperature),
+            ["search.seed"] = Text(Search.Seed),
+            ["search.passes"] = Text(Search.Passes),
+            ["search.cycles"] = Text(Search.Cycles),
+            ["search.population"] = Text(Search.PopulationSize),
+            ["search.tournament"] = Text(Search.TournamentSize),
+            ["search.offspring"] = Text(Search.Offspring),
+            ["search.relative-mutation"] = Search.RelativeMutation ? "true" : "false",
+            ["search.mutation-range"] = Search.MutationRange is { } range ? Text(range) : "",
+        };
+        foreach (var (name, value) in Quantization)
+            settings["quantization." + name] = value;
+        foreach (var (name, value) in Options)
+            settings["options." + name] = value;
+        return settings;
+    }
+
     /// <summary>A backend option as an integer, or <paramref name="fallback"/> when absent.</summary>
     public int IntOption(string name, int fallback) =>
         Options is not null && Options.TryGetValue(name, out var text)

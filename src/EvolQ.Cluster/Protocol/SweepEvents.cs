@@ -29,3 +29,7 @@ public sealed record SweepCancelled([property: Key(0)] string SweepId, [property
 /// <summary>Journal of the sweep manager: a user resumed the cancelled sweep.</summary>
 [MessagePackObject]
 public sealed record SweepResumed([property: Key(0)] string SweepId) : ISweepEvent;
+
+/// <summary>Journal of the sweep manager: a user deleted the (ended or cancelled) sweep; its job ids are free again.</summary>
+[MessagePackObject]
+public sealed record SweepDeleted([property: Key(0)] string SweepId, [property: Key(1)] long AtUnixMs) : ISweepEvent;

@@ -81,6 +81,13 @@ public sealed record CancelSweep([property: Key(0)] string SweepId) : IEvolQMess
 [MessagePackObject]
 public sealed record ResumeSweep([property: Key(0)] string SweepId) : IEvolQMessage;
 
+/// <summary>
+/// Forgets an ended or cancelled sweep (its jobs and results); a running sweep is refused. Replied with the summary it
+/// had, or SweepRejected.
+/// </summary>
+[MessagePackObject]
+public sealed record DeleteSweep([property: Key(0)] string SweepId) : IEvolQMessage;
+
 /// <summary>A sweep command could not be carried out; the reason is one sentence.</summary>
 [MessagePackObject]
 public sealed record SweepRejected([property: Key(0)] string SweepId, [property: Key(1)] string Reason) : IEvolQMessage;
@@ -106,6 +113,9 @@ public sealed record SweepList([property: Key(0)] SweepSummary[] Sweeps) : IEvol
 
 /// <summary>One job of a sweep as the manager last saw it; Metrics and Visits are filled once the job is done.</summary>
 /// <param name="Metrics">The job's final metrics: float_top1, fqvit_top1, top1, top5, fqvit_loss, loss.</param>
+/// <param name="Settings">The job's settings by name (<see cref="JobSpec.Settings"/>); null when not recorded (older databases).</param>
+/// <param name="LaunchedAtUnixMs">When the manager handed the job to its coordinator; 0 before, or when not recorded.</param>
+/// <param name="EndedAtUnixMs">When the job ended (done or failed); 0 before.</param>
 [MessagePackObject]
 public sealed record SweepJobState(
     [property: Key(0)] string JobId,
@@ -115,7 +125,10 @@ public sealed record SweepJobState(
     [property: Key(4)] JobPhase Phase,
     [property: Key(5)] IReadOnlyDictionary<string, double> Metrics,
     [property: Key(6)] string? Error,
-    [property: Key(7)] VisitRecord[] Visits) : IEvolQMessage;
+    [property: Key(7)] VisitRecord[] Visits,
+    [property: Key(8)] IReadOnlyDictionary<string, string>? Settings = null,
+    [property: Key(9)] long LaunchedAtUnixMs = 0,
+    [property: Key(10)] long EndedAtUnixMs = 0) : IEvolQMessage;
 
 /// <summary>A sweep with its jobs.</summary>
 [MessagePackObject]

@@ -31,6 +31,7 @@ public static class ProtocolManifests
         [typeof(GetSweep)] = "WG",
         [typeof(CancelSweep)] = "WC",
         [typeof(ResumeSweep)] = "WR",
+        [typeof(DeleteSweep)] = "W-",
         [typeof(SweepRejected)] = "WX",
         [typeof(SweepSummary)] = "WY",
         [typeof(SweepList)] = "WA",
@@ -74,6 +75,7 @@ public static class ProtocolManifests
         [typeof(SweepJobEnded)] = "eWE",
         [typeof(SweepCancelled)] = "eWC",
         [typeof(SweepResumed)] = "eWR",
+        [typeof(SweepDeleted)] = "eW-",
     }.ToFrozenDictionary();
 
     private static readonly FrozenDictionary<string, Type> ByManifest =

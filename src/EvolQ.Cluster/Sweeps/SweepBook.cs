@@ -43,6 +43,7 @@ internal sealed class SweepBook
                 var launchedEntry = jobsById[launched.JobId].Entry;
                 launchedEntry.Launched = true;
                 launchedEntry.Phase = JobPhase.Calibrating;
+                launchedEntry.LaunchedAt = launched.AtUnixMs;
                 break;
             case SweepJobEnded ended:
                 var (endedSweep, endedEntry) = jobsById[ended.JobId];
@@ -52,6 +53,7 @@ internal sealed class SweepBook
                 endedEntry.Metrics = ended.Metrics;
                 endedEntry.Error = ended.Error;
                 endedEntry.Visits = ended.Visits;
+                endedEntry.EndedAt = ended.AtUnixMs;
                 if (endedSweep.Entries.All(x => x.Ended))
                 {
                     endedSweep.State = SweepState.Done;
@@ -67,6 +69,13 @@ internal sealed class SweepBook
                 var resumedSweep = sweepsById[resumed.SweepId];
                 resumedSweep.State = SweepState.Running;
                 resumedSweep.FinishedAt = 0;
+                break;
+            case SweepDeleted deleted:
+                var deletedSweep = sweepsById[deleted.SweepId];
+                sweeps.Remove(deletedSweep);
+                sweepsById.Remove(deleted.SweepId);
+                foreach (var entry in deletedSweep.Entries)
+                    jobsById.Remove(entry.JobId);
                 break;
             default:
                 throw new ArgumentException($"The sweep book has no rule for {e.GetType().Name}.", nameof(e));
@@ -170,7 +179,7 @@ internal sealed class SweepBook
         ? new SweepDetail(
             Summary(s),
             s.Entries.Select(x => new SweepJobState(x.JobId, x.Job.Model, x.Job.Bits, x.Job.Seed,
-                x.Launched ? x.Phase : JobPhase.Pending, x.Metrics, x.Error, x.Visits)).ToArray(),
+                x.Launched ? x.Phase : JobPhase.Pending, x.Metrics, x.Error, x.Visits, x.Job.Spec.Settings(), x.LaunchedAt, x.EndedAt)).ToArray(),
             s.Spec.Source)
         : null;
 
@@ -202,5 +211,7 @@ internal sealed class SweepBook
         public IReadOnlyDictionary<string, double> Metrics { get; set; } = new Dictionary<string, double>();
         public string? Error { get; set; }
         public VisitRecord[] Visits { get; set; } = [];
+        public long LaunchedAt { get; set; }
+        public long EndedAt { get; set; }
     }
 }

@@ -48,6 +48,7 @@ public sealed class SweepManager : ReceivePersistentActor, IWithTimers
         Command<GetSweep>(g => Sender.Tell(book.Detail(g.SweepId) as IEvolQMessage ?? Unknown(g.SweepId)));
         Command<CancelSweep>(Cancel);
         Command<ResumeSweep>(Resume);
+        Command<DeleteSweep>(Delete);
         Command<JobAccepted>(a => Observe(a.JobId, a.Phase));
         Command<JobRejected>(Rejected);
         Command<JobStatus>(s => Observe(s.JobId, s.Phase));
@@ -136,6 +137,30 @@ public sealed class SweepManager : ReceivePersistentActor, IWithTimers
                 jobs.Tell(new ResumeJob(jobId), Self);
             replyTo.Tell(book.Summary(e.SweepId));
             Launch();
+        });
+    }
+
+    /// <summary>Forgets an ended or cancelled sweep; a running one must be cancelled first, so no job of it still runs.</summary>
+    private void Delete(DeleteSweep delete)
+    {
+        if (book.StateOf(delete.SweepId) is not { } state)
+        {
+            Sender.Tell(Unknown(delete.SweepId));
+            return;
+        }
+        if (state == SweepState.Running)
+        {
+            Sender.Tell(new SweepRejected(delete.SweepId,
+                $"Sweep '{delete.SweepId}' is running: cancel it first (evolq sweep cancel {delete.SweepId})."));
+            return;
+        }
+        var summary = book.Summary(delete.SweepId);
+        var replyTo = Sender;
+        Persist(new SweepDeleted(delete.SweepId, Now()), e =>
+        {
+            Apply(e);
+            log.Info("Sweep {0}: deleted.", e.SweepId);
+            replyTo.Tell(summary);
         });
     }
 

@@ -63,7 +63,7 @@ public static class SweepProgress
 
     /// <summary>The columns of <see cref="Table"/>.</summary>
     public static readonly IReadOnlyList<string> TableColumns =
-        ["job", "model", "bits", "seed", "phase", "pass/block", "evaluations", "best loss", "eval/s", "ETA"];
+        ["job", "model", "bits", "seed", "phase", "node", "workers", "pass/block", "evaluations", "best loss", "top-1", "eval/s", "ETA"];
 
     /// <summary>
     /// The sweep as a table at every poll, the last one after it ended (done or cancelled): its state, and per job the
@@ -104,15 +104,18 @@ public static class SweepProgress
 
     /// <summary>
     /// One poll of a sweep as rows: the sweep manager's view of each job, overlaid with the live status of its
-    /// coordinator where there is one, and the evaluation rate measured across polls (ETA = what is left / rate).
+    /// coordinator where there is one, and the evaluation rate measured across polls (ETA = what is left / rate); the
+    /// sweep's elapsed time at <paramref name="nowUnixMs"/> (now when null) and its ETA.
     /// </summary>
-    public static SweepBoard Board(SweepDetail detail, IReadOnlyDictionary<string, JobStatus> live, IReadOnlyDictionary<string, double> perSecond)
+    public static SweepBoard Board(
+        SweepDetail detail, IReadOnlyDictionary<string, JobStatus> live, IReadOnlyDictionary<string, double> perSecond, long? nowUnixMs = null)
     {
         ArgumentNullException.ThrowIfNull(detail);
         ArgumentNullException.ThrowIfNull(live);
         ArgumentNullException.ThrowIfNull(perSecond);
         var rows = detail.Jobs.Select(job =>
         {
+            double? top1 = job.Metrics.TryGetValue("top1", out var t) ? t : null;
             if (live.TryGetValue(job.JobId, out var s) && s.Phase is JobPhase.Calibrating or JobPhase.Searching or JobPhase.Evaluating)
             {
                 double? rate = perSecond.TryGetValue(job.JobId, out var r) && r > 0 ? r : null;
@@ -121,40 +124,87 @@ public static class SweepProgress
                     : null;
                 return new SweepBoardRow(job.JobId, job.Model, job.Bits, job.Seed, s.Phase,
                     s.Phase == JobPhase.Searching ? s.Pass : null, s.Phase == JobPhase.Searching && s.Block >= 0 ? s.Block : null,
-                    s.EvaluationsDone, s.EvaluationsPlanned, s.BestLoss, rate, remaining, s.Error);
+                    s.EvaluationsDone, s.EvaluationsPlanned, s.BestLoss, rate, remaining, s.Error)
+                {
+                    Node = s.Node, WorkerIds = s.WorkerIds ?? [], Top1 = top1,
+                };
             }
             // A finished job: the evaluations of its visits and its final loss.
             var evaluations = job.Visits?.Sum(v => (long)v.Evaluations) ?? 0;
             return new SweepBoardRow(job.JobId, job.Model, job.Bits, job.Seed, job.Phase, null, null,
                 evaluations, job.Phase == JobPhase.Done ? evaluations : 0,
-                job.Metrics.TryGetValue("loss", out var loss) ? loss : double.NaN, null, null, job.Error);
+                job.Metrics.TryGetValue("loss", out var loss) ? loss : double.NaN, null, null, job.Error) { Top1 = top1 };
         }).ToArray();
-        return new SweepBoard(detail.Summary, rows);
+        var summary = detail.Summary;
+        var now = nowUnixMs ?? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var end = summary.State == SweepState.Running ? now : summary.FinishedAtUnixMs;
+        TimeSpan? elapsed = summary.SubmittedAtUnixMs > 0 && end >= summary.SubmittedAtUnixMs
+            ? TimeSpan.FromMilliseconds(end - summary.SubmittedAtUnixMs)
+            : null;
+        return new SweepBoard(summary, rows) { Elapsed = elapsed, Remaining = summary.State == SweepState.Running ? SweepRemaining(rows) : null };
     }
 
     /// <summary>
-    /// The board as a header line (the sweep's state and counts), one row of cells per job (<see cref="TableColumns"/>)
-    /// and a note per failed job with its error.
+    /// What is left of the whole sweep over the rate of its searching jobs together: a job that has not planned its
+    /// search yet (waiting, calibrating) is taken to plan as many evaluations as the mean of those that have, and since
+    /// the sweep's concurrency limit starts a waiting job as another ends, the summed rate holds until the last jobs.
+    /// Null until a rate is measured.
+    /// </summary>
+    private static TimeSpan? SweepRemaining(IReadOnlyList<SweepBoardRow> rows)
+    {
+        var rate = rows.Sum(r => r.PerSecond ?? 0);
+        var planned = rows.Where(r => r.EvaluationsPlanned > 0).Select(r => (double)r.EvaluationsPlanned).ToArray();
+        if (rate <= 0 || planned.Length == 0)
+            return null;
+        var typical = planned.Average();
+        var left = rows.Sum(r => r.Phase switch
+        {
+            JobPhase.Done or JobPhase.Failed or JobPhase.Cancelled => 0,
+            _ when r.EvaluationsPlanned > 0 => Math.Max(0, r.EvaluationsPlanned - r.EvaluationsDone),
+            _ => typical,
+        });
+        return TimeSpan.FromSeconds(left / rate);
+    }
+
+    /// <summary>
+    /// The board as a header line (the sweep's state, elapsed time, ETA and counts), one row of cells per job
+    /// (<see cref="TableColumns"/>) and a note per failed job with its error. Passes count from 1, as everywhere.
     /// </summary>
     public static (string Title, IReadOnlyList<IReadOnlyList<string>> Rows, IReadOnlyList<string> Notes) Table(SweepBoard board)
     {
         ArgumentNullException.ThrowIfNull(board);
         var s = board.Summary;
+        var state = s.State.ToString().ToLowerInvariant();
+        var timing = (s.State, board.Elapsed, board.Remaining) switch
+        {
+            (SweepState.Running, { } elapsed, { } eta) => $" {Duration(elapsed)} elapsed, ETA {Duration(eta)}",
+            (SweepState.Running, { } elapsed, null) => $" {Duration(elapsed)} elapsed",
+            (_, { } elapsed, _) => $" after {Duration(elapsed)}",
+            _ => "",
+        };
         var title = string.Create(CultureInfo.InvariantCulture,
-            $"sweep {s.SweepId} ({s.Name}): {s.State.ToString().ToLowerInvariant()}; {s.Jobs} jobs: {s.Running} running, {s.Waiting} waiting, {s.Done} done, {s.Failed} failed, {s.Cancelled} cancelled");
+            $"sweep {s.SweepId} ({s.Name}): {state}{timing}; {s.Jobs} jobs: {s.Running} running, {s.Waiting} waiting, {s.Done} done, {s.Failed} failed, {s.Cancelled} cancelled");
         var rows = board.Rows.Select(r => (IReadOnlyList<string>)
         [
             r.JobId, r.Model, r.Bits, r.Seed.ToString(CultureInfo.InvariantCulture),
             r.Phase.ToString().ToLowerInvariant(),
+            r.Node is { } node ? HostPort(node) : "-",
+            // The first worker names the machine; more would crowd the row (evolq ctl allocation lists them all).
+            r.WorkerIds.Count switch { 0 => "-", 1 => r.WorkerIds[0], var n => string.Create(CultureInfo.InvariantCulture, $"{r.WorkerIds[0]} +{n - 1}") },
             r.Pass is { } pass ? string.Create(CultureInfo.InvariantCulture, $"{pass + 1}/{(r.Block is { } b ? b.ToString(CultureInfo.InvariantCulture) : "-")}") : "-",
             r.EvaluationsPlanned > 0 ? string.Create(CultureInfo.InvariantCulture, $"{r.EvaluationsDone}/{r.EvaluationsPlanned}") : "-",
             double.IsFinite(r.BestLoss) ? r.BestLoss.ToString("0.000000", CultureInfo.InvariantCulture) : "-",
+            r.Top1 is { } top1 ? top1.ToString("0.00", CultureInfo.InvariantCulture) : "-",
             r.PerSecond is { } rate ? rate.ToString("0.0", CultureInfo.InvariantCulture) : "-",
             r.Remaining is { } eta ? Duration(eta) : "-",
         ]).ToArray();
         var notes = board.Rows.Where(r => r.Phase == JobPhase.Failed).Select(r => $"{r.JobId} failed: {r.Error ?? "no reason given"}").ToArray();
         return (title, rows, notes);
     }
+
+    /// <summary>host:port of an actor system address (akka.tcp://evolq@10.0.0.7:4053 → 10.0.0.7:4053); the text otherwise.</summary>
+    private static string HostPort(string address) =>
+        Uri.TryCreate(address, UriKind.Absolute, out var uri) && uri.Port > 0 ? $"{uri.Host}:{uri.Port.ToString(CultureInfo.InvariantCulture)}" : address;
 
     /// <summary>The line that ends a followed sweep (done or cancelled, with its counts).</summary>
     public static string EndLine(SweepSummary summary) => Ended(summary);
@@ -188,7 +238,8 @@ public static class SweepProgress
         return text;
     }
 
-    private static string Duration(TimeSpan t) => t.ToString(t.TotalHours >= 1 ? @"h\:mm\:ss" : @"m\:ss", CultureInfo.InvariantCulture);
+    /// <summary>A duration as m:ss, or h:mm:ss from an hour on.</summary>
+    internal static string Duration(TimeSpan t) => t.ToString(t.TotalHours >= 1 ? @"h\:mm\:ss" : @"m\:ss", CultureInfo.InvariantCulture);
 
     private static string Ended(SweepSummary s) => string.Create(CultureInfo.InvariantCulture,
         $"sweep {s.SweepId} {(s.State == SweepState.Done ? "done" : "cancelled")}: {s.Done} jobs done, {s.Failed} failed, {s.Cancelled} cancelled, {s.Waiting} not started.");
@@ -207,13 +258,30 @@ public static class SweepProgress
 }
 
 /// <summary>One poll of a followed sweep: its summary and one row per job.</summary>
-public sealed record SweepBoard(SweepSummary Summary, IReadOnlyList<SweepBoardRow> Rows);
+public sealed record SweepBoard(SweepSummary Summary, IReadOnlyList<SweepBoardRow> Rows)
+{
+    /// <summary>Since the sweep was submitted (until it ended); null when the submission time is unknown.</summary>
+    public TimeSpan? Elapsed { get; init; }
+
+    /// <summary>What is left of the running sweep at the measured rate; null when not measured or not running.</summary>
+    public TimeSpan? Remaining { get; init; }
+}
 
 /// <summary>One job in <see cref="SweepBoard"/>; Pass and Block only while it searches, rate and ETA once measured.</summary>
 /// <param name="BestLoss">The best loss of the visit in progress, or the final loss of a finished job; NaN when none.</param>
 public sealed record SweepBoardRow(
     string JobId, string Model, string Bits, long Seed, JobPhase Phase, int? Pass, int? Block,
-    long EvaluationsDone, long EvaluationsPlanned, double BestLoss, double? PerSecond, TimeSpan? Remaining, string? Error);
+    long EvaluationsDone, long EvaluationsPlanned, double BestLoss, double? PerSecond, TimeSpan? Remaining, string? Error)
+{
+    /// <summary>The address of the node its coordinator runs on, while it runs; null otherwise.</summary>
+    public string? Node { get; init; }
+
+    /// <summary>The workers its coordinator dispatches to, while it runs.</summary>
+    public IReadOnlyList<string> WorkerIds { get; init; } = [];
+
+    /// <summary>The finished job's top-1 (%), kept in the last frame; null before.</summary>
+    public double? Top1 { get; init; }
+}
 
 /// <summary>
 /// Evaluations per second of each job from consecutive polls, over the polls of the last few seconds: one poll apart

@@ -53,7 +53,8 @@ public sealed class FollowProcessTests
         var command = $"stty cols 200 rows 40; exec '{Path.Combine(AppContext.BaseDirectory, "evolq")}' sweep show long --follow --node {endpoint} --token {Token}";
         using (var terminal = ChildProcess.Start("script", ["-qec", command, "/dev/null"], Environment()))
         {
-            await terminal.WaitForOutput("sweep long (long): running; 1 jobs: 1 running, 0 waiting", TimeSpan.FromSeconds(30));
+            // One view from the start: the header with the time since submission over the job rows.
+            await terminal.WaitForOutput(" elapsed; 1 jobs: 1 running, 0 waiting", TimeSpan.FromSeconds(30));
             await terminal.WaitForOutput("searching", TimeSpan.FromSeconds(30));
             // A second table: the view refreshes (each with the header line).
             await WaitUntil(() => Count(terminal.Output, "sweep long (long): running") >= 2, TimeSpan.FromSeconds(30), terminal.ToString);
@@ -61,8 +62,9 @@ public sealed class FollowProcessTests
             Assert.Equal(130, await terminal.WaitForExit(Soon));
             var screen = terminal.Output;
             Assert.Contains("\u001b[", screen, StringComparison.Ordinal);
-            Assert.Matches(@"job\s+model\s+bits\s+seed\s+phase\s+pass/block\s+evaluations\s+best loss\s+eval/s\s+ETA", screen);
-            Assert.Matches(@"long\.w4\s+synthetic\s+W4A8\s+0\s+searching\s+\d+/\d+\s+\d+/\d+\s+\d+\.\d{6}", screen);
+            Assert.Matches(@"job\s+model\s+bits\s+seed\s+phase\s+node\s+workers\s+pass/block\s+evaluations\s+best loss\s+top-1\s+eval/s\s+ETA", screen);
+            // Where the job runs: its coordinator's node (host:port) and the worker it dispatches to.
+            Assert.Matches(@"long\.w4\s+synthetic\s+W4A8\s+0\s+searching\s+[^\s-]\S*:\d+\s+[^\s-]\S*\s+\d+/\d+\s+\d+/\d+\s+\d+\.\d{6}", screen);
             Assert.Contains("evolq: stopped watching; sweep long goes on", screen, StringComparison.Ordinal);
         }
 

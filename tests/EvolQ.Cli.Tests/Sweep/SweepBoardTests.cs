@@ -10,10 +10,12 @@ public sealed class SweepBoardTests
 {
     private static readonly Dictionary<string, double> NoMetrics = [];
 
+    private const long Submitted = 1_790_000_000_000;
+
     [Fact]
     public void A_board_of_jobs_in_every_phase_renders_as_the_golden_table()
     {
-        var summary = new SweepSummary("paper", "Evol-Q paper table", SweepState.Running, 5, 1, 2, 1, 1, 0, 0, 0);
+        var summary = new SweepSummary("paper", "Evol-Q paper table", SweepState.Running, 5, 1, 2, 1, 1, 0, Submitted, 0);
         var detail = new SweepDetail(summary,
         [
             Job("paper.deit_tiny.w4a8.s0", "deit_tiny", "W4A8", 0, JobPhase.Done,
@@ -26,15 +28,22 @@ public sealed class SweepBoardTests
         var live = new Dictionary<string, JobStatus>
         {
             // The coordinator knows more than the manager: the searching job is in its second pass, block 3.
-            ["paper.deit_tiny.w4a8.s1"] = Status("paper.deit_tiny.w4a8.s1", JobPhase.Searching, 4_870, 7_680, pass: 1, block: 3, best: 0.0456789),
+            ["paper.deit_tiny.w4a8.s1"] = Status("paper.deit_tiny.w4a8.s1", JobPhase.Searching, 4_870, 7_680, pass: 1, block: 3, best: 0.0456789) with
+            {
+                Node = "akka.tcp://evolq@10.0.0.7:4053", WorkerIds = ["gpu-a/cuda0", "gpu-b/cuda1"],
+            },
             ["paper.deit_tiny.w3a8.s0"] = Status("paper.deit_tiny.w3a8.s0", JobPhase.Calibrating, 0, 0, pass: 0, block: -1, best: double.NaN),
         };
         var rates = new Dictionary<string, double> { ["paper.deit_tiny.w4a8.s1"] = 2.5 };
 
-        var board = SweepProgress.Board(detail, live, rates);
+        var board = SweepProgress.Board(detail, live, rates, Submitted + 754_000);
 
         // What is left over the measured rate: (7680 - 4870) / 2.5 s = 18:44.
         Assert.Equal(TimeSpan.FromSeconds(1124), board.Rows[1].Remaining);
+        // The sweep: 12:34 since it was submitted; left, that job's 2810 and the mean plan (7680 + 640) / 2 for each of
+        // the two jobs yet to plan (calibrating, waiting), over the summed rate: (2810 + 2 x 4160) / 2.5 s.
+        Assert.Equal(TimeSpan.FromSeconds(754), board.Elapsed);
+        Assert.Equal(TimeSpan.FromSeconds(4452), board.Remaining);
         Golden.AssertMatches("sweep-board", Rendered(board));
         Assert.Equal(["paper.deit_tiny.w3a8.s1 failed: The checkpoint /ckpt/deit_tiny.pth does not exist."], SweepProgress.Table(board).Notes);
     }
@@ -56,9 +65,30 @@ public sealed class SweepBoardTests
 
         var (_, rows, notes) = SweepProgress.Table(SweepProgress.Board(detail, live, new Dictionary<string, double> { ["s.a"] = 10 }));
 
-        Assert.Equal(["s.a", "m", "W4A8", "0", "searching", "1/11", "100/36100", "1.000000", "10.0", "1:00:00"], rows[0]);
-        Assert.Equal(["s.b", "m", "W4A8", "1", "searching", "1/11", "0/36100", "-", "-", "-"], rows[1]);
+        Assert.Equal(["s.a", "m", "W4A8", "0", "searching", "-", "-", "1/11", "100/36100", "1.000000", "-", "10.0", "1:00:00"], rows[0]);
+        Assert.Equal(["s.b", "m", "W4A8", "1", "searching", "-", "-", "1/11", "0/36100", "-", "-", "-", "-"], rows[1]);
         Assert.Empty(notes);
+    }
+
+    [Fact]
+    public void The_last_frame_of_an_ended_sweep_keeps_every_jobs_top1_and_the_time_the_sweep_took()
+    {
+        var summary = new SweepSummary("s", "s", SweepState.Done, 2, 0, 0, 2, 0, 0, Submitted, Submitted + 3_725_000);
+        var top1 = new Dictionary<string, double> { ["top1"] = 71.5, ["loss"] = 0.25 };
+        var detail = new SweepDetail(summary,
+        [
+            Job("s.a", "m", "W4A8", 0, JobPhase.Done, top1, null, [Visit(0, 1, 12), Visit(1, 1, 12)]),
+            Job("s.b", "m", "W4A8", 1, JobPhase.Done, new Dictionary<string, double> { ["top1"] = 70.25, ["loss"] = 0.5 }, null, [Visit(0, 1, 12)]),
+        ], "s.conf");
+
+        var board = SweepProgress.Board(detail, new Dictionary<string, JobStatus>(), new Dictionary<string, double>(), Submitted + 9_999_000);
+        var (title, rows, _) = SweepProgress.Table(board);
+
+        // The time it took, not the time since: the clock of the last frame does not move it.
+        Assert.Equal("sweep s (s): done after 1:02:05; 2 jobs: 0 running, 0 waiting, 2 done, 0 failed, 0 cancelled", title);
+        Assert.Null(board.Remaining);
+        Assert.Equal(["s.a", "m", "W4A8", "0", "done", "-", "-", "-", "24/24", "0.250000", "71.50", "-", "-"], rows[0]);
+        Assert.Equal("70.25", rows[1][10]);
     }
 
     [Fact]

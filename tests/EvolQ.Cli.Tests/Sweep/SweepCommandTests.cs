@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Akka.Actor;
 using EvolQ.Cli.Tests.Ctl;
 using EvolQ.Cluster;
@@ -125,6 +126,78 @@ public sealed class SweepCommandTests(SweepTestNode fixture)
         Assert.Equal("There is no sweep 'nope'.", Sweep("show", "nope", "--follow").AssertUserError());
         Assert.Equal("There is no sweep 'nope'.", Sweep("results", "nope", "--out", dir.File("nope")).AssertUserError());
         Assert.False(Directory.Exists(dir.File("nope")));
+    }
+
+    [Fact]
+    public async Task Sweeps_are_listed_filtered_shown_as_json_compared_and_deleted_on_a_live_node_as_from_its_database()
+    {
+        // A node of its own with a synthetic worker: two short sweeps that differ in one setting, and one that runs on.
+        using var dir = new TempDirectory("evolq-sweepcli-manage");
+        var journal = dir.File("journal.db");
+        await using var node = await EvolQNode.StartAsync(
+            CtlTestNode.NodeConfigFor(journal, SweepTestNode.Token), [new SyntheticBackend(TimeSpan.FromMilliseconds(1))]);
+        node.StartCtl();
+        var endpoint = $"127.0.0.1:{node.Ctl!.EndPoint.Port}";
+        var ask = TimeSpan.FromSeconds(10);
+        SweepSpec Spec(string id, int cycles, int passes = 1, params long[] seeds) => new(id, $"compare {id}",
+            seeds.Select(seed => new SweepJob(CtlTestNode.Spec($"{id}.w4.s{seed}") with
+            {
+                Search = new SearchSettingsData(4, 1234 + seed, passes, cycles, 6, 3, 2, false, null),
+            }, "synthetic", "W4A8", seed)).ToArray(), 2, $"{id}.conf");
+        foreach (var spec in new[] { Spec("cmpa", 2, seeds: [0, 1]), Spec("cmpb", 3, seeds: [0, 1]), Spec("runs", 3, passes: 500, seeds: [0]) })
+            await node.Sweeps.Ask<SweepSummary>(new SubmitSweep(spec), ask);
+        foreach (var id in new[] { "cmpa", "cmpb" })
+            await Eventually.Get(() => node.Sweeps.Ask<SweepDetail>(new GetSweep(id), ask).GetAwaiter().GetResult(),
+                d => d.Summary.State == SweepState.Done, TimeSpan.FromSeconds(60), $"sweep {id} to finish");
+        CliRun Sweep(params string[] args) => Cli.Run(["sweep", .. args, "--node", endpoint, "--token", SweepTestNode.Token]);
+        static string[] Ids(CliRun run)
+        {
+            run.AssertSuccess();
+            return run.Output.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith("sweep ", StringComparison.Ordinal) && !l.StartsWith('─'))
+                .Select(l => l.Split(' ')[0]).ToArray();
+        }
+
+        Assert.Equal(["cmpb", "cmpa"], Ids(Sweep("list", "--all", "--name", "CMP", "--sort", "name", "--reverse")));
+        Assert.Equal(["runs"], Ids(Sweep("list", "--state", "running")));
+        Assert.Equal("--sort is 'size': use created, id, name, state, jobs.", Sweep("list", "--sort", "size").AssertUserError());
+
+        var json = Sweep("show", "cmpa", "--format", "json", "--job", "cmpa.w4.s1");
+        json.AssertSuccess();
+        using (var parsed = System.Text.Json.JsonDocument.Parse(json.Output))
+        {
+            var job = Assert.Single(parsed.RootElement.GetProperty("jobs").EnumerateArray());
+            Assert.Equal("cmpa.w4.s1", job.GetProperty("job").GetString());
+            Assert.Equal("2", job.GetProperty("settings").GetProperty("search.cycles").GetString());
+            Assert.Equal("1235", job.GetProperty("settings").GetProperty("search.seed").GetString());
+            Assert.True(job.GetProperty("loss").GetDouble() > 0);
+            Assert.True(job.GetProperty("wall_seconds").GetDouble() >= 0);
+            var visits = job.GetProperty("visits").EnumerateArray().ToArray();
+            Assert.Equal(visits.Sum(v => v.GetProperty("evaluations").GetInt32()), job.GetProperty("evaluations").GetInt32());
+            Assert.All(visits, v => Assert.Equal(1, v.GetProperty("pass").GetInt32()));
+        }
+
+        var compare = Sweep("compare", "cmpa", "cmpb");
+        compare.AssertSuccess();
+        Assert.Contains("A = sweep cmpa (compare cmpa), B = sweep cmpb (compare cmpb): 2 jobs matched, 0 only in A, 0 only in B", compare.Output, StringComparison.Ordinal);
+        // Each matched pair: both losses and their difference, both evaluation counts and wall times, the one setting apart.
+        Assert.Equal(2, Regex.Matches(compare.Output,
+            @"synthetic\s+W4A8\s+[01]\s+.*\d\.\d{6}\s+\d\.\d{6}\s+[+-]?\d\.\d{6}\s+\d+\s+\d+\s+\d+:\d\d\s+\d+:\d\d\s+search\.cycles 2→3\s*$", RegexOptions.Multiline).Count);
+
+        // The node's answers and the database's agree, once the projection has written what the manager holds.
+        Assert.Equal(json.Output, await Eventually.Get(() => Cli.Run("sweep", "show", "cmpa", "--format", "json", "--job", "cmpa.w4.s1", "--db", journal).Output,
+            o => o == json.Output, TimeSpan.FromSeconds(20), "the results tables to catch up"));
+        Assert.Equal(compare.Output, Cli.Run("sweep", "compare", "cmpa", "cmpb", "--db", journal).Output);
+
+        Assert.Equal("Sweep 'runs' is running: cancel it first (evolq sweep cancel runs).", Sweep("delete", "runs", "--yes").AssertUserError());
+        Assert.Equal("Deleting sweep cmpb needs a yes: run it on a terminal to be asked, or pass --yes.", Sweep("delete", "cmpb").AssertUserError());
+        var deleted = Sweep("delete", "cmpb", "--yes");
+        deleted.AssertSuccess();
+        Assert.Equal("Sweep cmpb (compare cmpb) deleted: the sweep manager forgot its 2 jobs and their results.", deleted.Output.Trim());
+        Assert.Equal(["cmpa", "runs"], Ids(Sweep("list", "--all")));
+        Assert.Equal("There is no sweep 'cmpb'.", Sweep("show", "cmpb").AssertUserError());
+        // The rows leave the results tables too.
+        await Eventually.Get(() => Cli.Run("sweep", "list", "--all", "--db", journal), r => !r.Output.Contains("cmpb", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(20), "the results tables to lose the deleted sweep");
     }
 
     [Fact]

@@ -81,6 +81,11 @@ internal static class ResultsTables
                 return $"job {a.JobId}: metrics differ";
             if (!e.Visits.SequenceEqual(a.Visits))
                 return $"job {a.JobId}: {a.Visits.Length} visits instead of {e.Visits.Length}, or other values";
+            if ((e.LaunchedAtUnixMs, e.EndedAtUnixMs) != (a.LaunchedAtUnixMs, a.EndedAtUnixMs))
+                return $"job {a.JobId}: launched {a.LaunchedAtUnixMs}, ended {a.EndedAtUnixMs} instead of {e.LaunchedAtUnixMs}, {e.EndedAtUnixMs}";
+            if (!(e.Settings ?? new Dictionary<string, string>()).OrderBy(m => m.Key, StringComparer.Ordinal)
+                    .SequenceEqual((a.Settings ?? new Dictionary<string, string>()).OrderBy(m => m.Key, StringComparer.Ordinal)))
+                return $"job {a.JobId}: settings differ";
         }
         var rows = SweepResults.Table(expected);
         return SweepResults.Markdown(expected, rows) == SweepResults.Markdown(actual, SweepResults.Table(actual)) ? null : "markdown differs";
@@ -113,6 +118,89 @@ internal static class ResultsTables
             }
         }
         return text.ToString();
+    }
+
+    /// <summary>Writes journal events into the tables as the projection does, numbered from 1.</summary>
+    public static void Project(ResultsDatabase database, IEnumerable<IJobEvent> events)
+    {
+        using var connection = database.Open();
+        database.EnsureSchema(connection);
+        var sequence = 0L;
+        foreach (var e in events)
+            database.Apply(connection, ++sequence, e);
+    }
+
+    /// <summary>
+    /// A database as version 1 left it (no settings column, passes from 0) reads as before, and the next writer
+    /// migrates it: passes from 1, settings recorded from then on.
+    /// </summary>
+    public static void AssertVersion1Migrates(ResultsDatabase database)
+    {
+
+        var spec = Spec("mig");
+        var visits = new[] { new VisitRecord(0, 2, 1.5, 1.25, 7, 12), new VisitRecord(1, 2, 1.25, 1.0, 9, 12) };
+        var metrics = new Dictionary<string, double> { ["top1"] = 88.4, ["loss"] = 1.0 };
+        Project(database, [new SweepSubmitted(spec, 1_000), new SweepJobLaunched("mig", "mig.a", 1_100), new SweepJobEnded("mig", "mig.a", JobPhase.Done, metrics, null, visits, 2_000)]);
+        var current = database.ReadSweep("mig");
+        Assert.Equal(spec.Jobs[0].Spec.Settings(), current.Jobs[0].Settings);
+        Assert.Equal((1_100L, 2_000L), (current.Jobs[0].LaunchedAtUnixMs, current.Jobs[0].EndedAtUnixMs));
+
+        // What version 1 wrote: no settings column, passes from 0.
+        Execute(database, "ALTER TABLE evolq_jobs DROP COLUMN settings");
+        Execute(database, "UPDATE evolq_block_visits SET pass = pass - 1");
+        Execute(database, "UPDATE evolq_meta SET value = 1 WHERE key = 'schema_version'");
+        var old = database.ReadSweep("mig");
+        Assert.Equal(visits, old.Jobs[0].Visits);
+        Assert.Null(old.Jobs[0].Settings);
+        Assert.Equal(1_100L, old.Jobs[0].LaunchedAtUnixMs);
+
+        // The next writer migrates: passes from 1, the column added (NULL for jobs written before), version 2.
+        Project(database, [new SweepCancelled("other-never-submitted-is-no-row", 3_000)]);
+        var dump = Dump(database);
+        Assert.Contains($"evolq_meta | schema_version | {ResultsSchema.Version}", dump, StringComparison.Ordinal);
+        Assert.Contains("evolq_block_visits | mig.a | 0 | 1 | 2 | 1.5 | 1.25 | 7 | 12", dump, StringComparison.Ordinal);
+        Assert.Contains("evolq_block_visits | mig.a | 1 | 2 | 2 | 1.25 | 1 | 9 | 12", dump, StringComparison.Ordinal);
+        var migrated = database.ReadSweep("mig");
+        Assert.Equal(visits, migrated.Jobs[0].Visits);
+        Assert.Null(migrated.Jobs[0].Settings);
+        // A sweep submitted again (a replay of the journal) records its settings.
+        Project(database, [new SweepSubmitted(spec, 1_000)]);
+        Assert.Equal(spec.Jobs[1].Spec.Settings(), database.ReadSweep("mig").Jobs[1].Settings);
+    }
+
+    /// <summary>A deleted sweep leaves every table, through the journal or directly, and the other sweeps stay.</summary>
+    public static void AssertDeletion(ResultsDatabase database)
+    {
+
+        var visits = new[] { new VisitRecord(0, 2, 1.5, 1.25, 7, 12) };
+        var metrics = new Dictionary<string, double> { ["top1"] = 88.4, ["loss"] = 1.25 };
+        IJobEvent[] Ended(string id) =>
+        [
+            new SweepSubmitted(Spec(id), 1_000),
+            .. Spec(id).Jobs.SelectMany(j => new IJobEvent[]
+            {
+                new SweepJobLaunched(id, j.Spec.JobId, 1_100),
+                new SweepJobEnded(id, j.Spec.JobId, JobPhase.Done, metrics, null, visits, 2_000),
+            }),
+        ];
+        Project(database, [.. Ended("gone"), .. Ended("kept"), new SweepSubmitted(Spec("live"), 3_000)]);
+        var kept = Dump(database).Split('\n').Where(l => l.Contains("kept", StringComparison.Ordinal)).ToArray();
+
+        // Through the journal (a node's sweep manager deleted it) ...
+        Project(database, [new SweepDeleted("gone", 4_000)]);
+        var dump = Dump(database);
+        Assert.DoesNotContain("gone", dump, StringComparison.Ordinal);
+        Assert.Equal(kept, dump.Split('\n').Where(l => l.Contains("kept", StringComparison.Ordinal)).ToArray());
+
+        // ... or directly (evolq sweep delete --db): not a running sweep, not one that is not there.
+        Assert.Equal("There is no sweep 'gone' in " + database.Database.Redacted + ".", Assert.Throws<ResultsDatabaseException>(() => database.DeleteSweep("gone")).Message);
+        Assert.StartsWith("Sweep 'live' is running in ", Assert.Throws<ResultsDatabaseException>(() => database.DeleteSweep("live")).Message, StringComparison.Ordinal);
+        var summary = database.DeleteSweep("kept");
+        Assert.Equal(("kept", 4, SweepState.Done), (summary.SweepId, summary.Jobs, summary.State));
+        dump = Dump(database);
+        Assert.DoesNotContain("kept", dump, StringComparison.Ordinal);
+        Assert.Contains("evolq_sweeps | live |", dump, StringComparison.Ordinal);
+        Assert.Equal(["live"], database.ListSweeps().Select(s => s.SweepId));
     }
 
     /// <summary>Runs one statement against the results database.</summary>

@@ -52,6 +52,13 @@ public sealed class SweepResultsPostgresTests : IClassFixture<PostgresServer>
         Assert.Equal(rows, ResultsTables.Dump(database));
     }
 
+    [Fact]
+    public void A_version_1_database_migrates_and_a_deleted_sweep_leaves_the_PostgreSQL_tables()
+    {
+        ResultsTables.AssertVersion1Migrates(new ResultsDatabase(JournalDatabase.Parse(server.Uri(server.CreateDatabase("migrate")), server.Password)));
+        ResultsTables.AssertDeletion(new ResultsDatabase(JournalDatabase.Parse(server.Uri(server.CreateDatabase("delete")), server.Password)));
+    }
+
     private static async Task Restarted(Dictionary<string, string> environment, string sqlite, ResultsDatabase database, SweepDetail detail)
     {
         await using var nodes = new EnvironmentNodes(environment, sqlite);

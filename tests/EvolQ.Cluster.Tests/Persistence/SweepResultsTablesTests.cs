@@ -101,11 +101,26 @@ public sealed class SweepResultsTablesTests
         Assert.Contains("evolq_sweeps | replay | sql results | tests/sql.conf | 2 | done | 1000 | 3500", rows, StringComparison.Ordinal);
         Assert.Contains("evolq_jobs | replay.a | replay | 0 | synthetic | W4A8 | 0 | synthetic |  | done | NULL | 1100 | 2000", rows, StringComparison.Ordinal);
         Assert.Contains("evolq_jobs | replay.c | replay | 2 | synthetic | W3A8 | 0 | synthetic |  | done | NULL | NULL | 3000", rows, StringComparison.Ordinal);
-        Assert.Contains("evolq_block_visits | replay.a | 1 | 0 | 1 | NULL | ∞ | 9 | 12", rows.Replace("Infinity", "∞", StringComparison.Ordinal), StringComparison.Ordinal);
+        // Passes count from 1 in the table (the protocol counts from 0).
+        Assert.Contains("evolq_block_visits | replay.a | 1 | 1 | 1 | NULL | ∞ | 9 | 12", rows.Replace("Infinity", "∞", StringComparison.Ordinal), StringComparison.Ordinal);
         var read = once.ReadSweep("replay");
         Assert.Equal(visits, read.Jobs[0].Visits);
         Assert.Equal("worker lost", read.Jobs[1].Error);
         Assert.Equal((4, 2, 2, SweepState.Done), (read.Summary.Jobs, read.Summary.Done, read.Summary.Failed, read.Summary.State));
+    }
+
+    [Fact]
+    public void A_version_1_database_reads_as_before_and_is_migrated_by_the_next_writer()
+    {
+        using var dir = new TempDirectory();
+        ResultsTables.AssertVersion1Migrates(Sqlite(dir.File("v1.db")));
+    }
+
+    [Fact]
+    public void A_deleted_sweep_leaves_every_table_and_other_sweeps_stay()
+    {
+        using var dir = new TempDirectory();
+        ResultsTables.AssertDeletion(Sqlite(dir.File("delete.db")));
     }
 
     [Fact]
@@ -193,12 +208,5 @@ public sealed class SweepResultsTablesTests
             }
         }, TimeSpan.FromSeconds(15), "the projection to write its events after the database came back");
 
-    private static void Project(ResultsDatabase database, IEnumerable<IJobEvent> events)
-    {
-        using var connection = database.Open();
-        database.EnsureSchema(connection);
-        var sequence = 0L;
-        foreach (var e in events)
-            database.Apply(connection, ++sequence, e);
-    }
+    private static void Project(ResultsDatabase database, IEnumerable<IJobEvent> events) => ResultsTables.Project(database, events);
 }

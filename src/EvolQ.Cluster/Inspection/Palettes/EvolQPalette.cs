@@ -4,6 +4,7 @@ using Akka.Cluster;
 using Akka.Cluster.Sharding;
 using Akka.Cluster.Tools.PublishSubscribe;
 using EvolQ.Cluster.Protocol;
+using SweepListing = EvolQ.Cluster.Sweeps.SweepListing;
 
 namespace EvolQ.Cluster.Inspection.Palettes;
 
@@ -12,19 +13,40 @@ public sealed partial class EvolQPalette(InspectionContext context) : Palette("e
 {
     private TimeSpan AskTimeout => context.Settings.AskTimeout;
 
-    [Command("sweeps", "The sweeps the sweep manager runs (--all: finished ones too).")]
+    [Command("sweeps", "The sweeps the sweep manager runs (--all: finished ones too), filtered and sorted.")]
     [Flag("all", "include finished and cancelled sweeps")]
+    [Option("state", "only sweeps in these states (running, done, cancelled; comma-separated)")]
+    [Option("name", "only sweeps whose id or name contains this text")]
+    [Option("sort", "created, id, name, state or jobs", Default = "created")]
+    [Flag("reverse", "largest (newest) first")]
     public async Task Sweeps(CommandCall call)
     {
-        var list = await AskSweeps<SweepList>(new ListSweeps(call.Flag("all")), call).ConfigureAwait(false);
-        var table = SweepsTable(list.Sweeps);
+        var listing = Listing(call.Required("sort"), call.Get("state"), call.Get("name"), call.Flag("reverse"), call.Flag("all"));
+        var list = await AskSweeps<SweepList>(new ListSweeps(true), call).ConfigureAwait(false);
+        var table = SweepsTable(listing.Apply(list.Sweeps));
         await call.Output.Table(table.Title, table.Columns, table.Rows).ConfigureAwait(false);
     }
 
-    /// <summary>The table of `evolq sweeps`; also what `evolq sweep list --db` prints from the results tables.</summary>
+    /// <summary>The listing the words of `evolq sweeps` (or `evolq sweep list --db`) ask for; a bad word is a usage error.</summary>
+    public static SweepListing Listing(string sort, string? states, string? match, bool descending, bool all)
+    {
+        try
+        {
+            var listing = new SweepListing(sort.ToLowerInvariant(),
+                states?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(SweepListing.ParseState).Distinct().ToArray(),
+                string.IsNullOrEmpty(match) ? null : match, descending, all);
+            return listing.Problem() is { } problem ? throw new CommandUsageException(problem) : listing;
+        }
+        catch (ArgumentException e)
+        {
+            throw new CommandUsageException(e.Message);
+        }
+    }
+
+    /// <summary>The table of `evolq sweeps`, in the order given; also what `evolq sweep list --db` prints from the results tables.</summary>
     public static Wire.TableFrame SweepsTable(IEnumerable<SweepSummary> sweeps) => new(0, "",
         ["sweep", "name", "state", "jobs", "waiting", "running", "done", "failed", "cancelled", "submitted"],
-        sweeps.OrderBy(s => s.SweepId, StringComparer.Ordinal).Select(s => (IReadOnlyList<string>)
+        sweeps.Select(s => (IReadOnlyList<string>)
         [
             s.SweepId, s.Name, s.State.ToString(), Cells.Int(s.Jobs), Cells.Int(s.Waiting), Cells.Int(s.Running),
             Cells.Int(s.Done), Cells.Int(s.Failed), Cells.Int(s.Cancelled), Cells.UnixMs(s.SubmittedAtUnixMs),
@@ -35,8 +57,19 @@ public sealed partial class EvolQPalette(InspectionContext context) : Palette("e
     public async Task SweepShow(CommandCall call)
     {
         var detail = await AskSweeps<SweepDetail>(new GetSweep(call.Required("sweep")), call).ConfigureAwait(false);
+        foreach (var table in SweepTables(detail))
+            await call.Output.Table(table.Title, table.Columns, table.Rows).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The tables of `evolq sweep show`: the sweep's properties and one row per job; also what `evolq sweep show --db`
+    /// prints from the results tables.
+    /// </summary>
+    public static IReadOnlyList<Wire.TableFrame> SweepTables(SweepDetail detail)
+    {
+        ArgumentNullException.ThrowIfNull(detail);
         var s = detail.Summary;
-        await call.Output.Table($"sweep {s.SweepId}", ["property", "value"],
+        var properties = new Wire.TableFrame(0, $"sweep {s.SweepId}", ["property", "value"],
         [
             ["name", s.Name],
             ["state", s.State.ToString()],
@@ -44,15 +77,16 @@ public sealed partial class EvolQPalette(InspectionContext context) : Palette("e
             ["jobs", $"{s.Jobs} ({s.Waiting} waiting, {s.Running} running, {s.Done} done, {s.Failed} failed, {s.Cancelled} cancelled)"],
             ["submitted", Cells.UnixMs(s.SubmittedAtUnixMs)],
             ["finished", Cells.UnixMs(s.FinishedAtUnixMs)],
-        ]).ConfigureAwait(false);
-        await call.Output.Table("jobs", ["job", "model", "bits", "seed", "phase", "top-1", "loss", "error"],
+        ]);
+        var jobs = new Wire.TableFrame(0, "jobs", ["job", "model", "bits", "seed", "phase", "top-1", "loss", "error"],
             detail.Jobs.Select(j => (IReadOnlyList<string>)
             [
                 j.JobId, j.Model, j.Bits, Cells.Int(j.Seed), j.Phase.ToString(),
                 j.Metrics.TryGetValue("top1", out var top1) ? top1.ToString("0.00", CultureInfo.InvariantCulture) : "-",
                 j.Metrics.TryGetValue("loss", out var loss) ? Cells.Loss(loss) : "-",
                 j.Error ?? "",
-            ])).ConfigureAwait(false);
+            ]).ToArray());
+        return [properties, jobs];
     }
 
     [Command("sweep cancel", "Cancels a sweep: nothing new starts and its running jobs are cancelled.")]
@@ -69,6 +103,14 @@ public sealed partial class EvolQPalette(InspectionContext context) : Palette("e
     {
         var summary = await AskSweeps<SweepSummary>(new ResumeSweep(call.Required("sweep")), call).ConfigureAwait(false);
         await call.Output.Text($"Sweep {summary.SweepId} is {summary.State}: {summary.Running} running, {summary.Waiting} waiting of {summary.Jobs}.").ConfigureAwait(false);
+    }
+
+    [Command("sweep delete", "Deletes an ended or cancelled sweep: the sweep manager forgets it and its rows leave the results tables.")]
+    [Argument("sweep", "the sweep id")]
+    public async Task SweepDelete(CommandCall call)
+    {
+        var s = await AskSweeps<SweepSummary>(new DeleteSweep(call.Required("sweep")), call).ConfigureAwait(false);
+        await call.Output.Text($"Sweep {s.SweepId} ({s.Name}) deleted: the sweep manager forgot its {s.Jobs} jobs and their results.").ConfigureAwait(false);
     }
 
     [Command("jobs", "The jobs of every sweep and every job coordinator running in the cluster, with their progress.")]
@@ -104,7 +146,7 @@ public sealed partial class EvolQPalette(InspectionContext context) : Palette("e
                 // A coordinator woken by a question about an id never submitted (job show of a typo) is no job.
                 if (s.Phase == JobPhase.Pending && sweep.Length == 0)
                     continue;
-                rows.Add([id, sweep, s.Phase.ToString(), Cells.Int(s.Pass), s.Block < 0 ? "-" : Cells.Int(s.Block),
+                rows.Add([id, sweep, s.Phase.ToString(), PassCell(s), s.Block < 0 ? "-" : Cells.Int(s.Block),
                     $"{s.EvaluationsDone}/{s.EvaluationsPlanned}", Cells.Int(s.Workers)]);
             }
             else
@@ -132,7 +174,7 @@ public sealed partial class EvolQPalette(InspectionContext context) : Palette("e
         var rows = new List<IReadOnlyList<string>>
         {
             new[] { "phase", status.Phase.ToString() },
-            new[] { "pass", Cells.Int(status.Pass) },
+            new[] { "pass", PassCell(status) },
             new[] { "block", status.Block < 0 ? "-" : Cells.Int(status.Block) + blockName },
             new[] { "evaluations", $"{status.EvaluationsDone}/{status.EvaluationsPlanned}" },
             new[] { "workers", Cells.Int(status.Workers) },
@@ -151,7 +193,7 @@ public sealed partial class EvolQPalette(InspectionContext context) : Palette("e
         {
             var current = result.Told.Skip((int)visited).ToArray();
             await call.Output.Table(
-                $"population of block {status.Block} in pass {status.Pass}: {current.Length} told, best {Cells.Loss(current.Min(t => t.Loss))}",
+                $"population of block {status.Block} in pass {status.Pass + 1}: {current.Length} told, best {Cells.Loss(current.Min(t => t.Loss))}",
                 ["candidate", "loss"],
                 current.OrderBy(t => t.Loss).ThenBy(t => t.CandidateId).Take(top)
                     .Select(t => (IReadOnlyList<string>)[Cells.Int(t.CandidateId), Cells.Loss(t.Loss)])).ConfigureAwait(false);
@@ -161,7 +203,7 @@ public sealed partial class EvolQPalette(InspectionContext context) : Palette("e
             await call.Output.Table("block visits", ["pass", "block", "initial loss", "best loss", "evaluations"],
                 result.Visits.Select(v => (IReadOnlyList<string>)
                 [
-                    Cells.Int(v.Pass), v.Block < result.BlockNames.Length ? $"{v.Block} ({result.BlockNames[v.Block]})" : Cells.Int(v.Block),
+                    Cells.Int(v.Pass + 1), v.Block < result.BlockNames.Length ? $"{v.Block} ({result.BlockNames[v.Block]})" : Cells.Int(v.Block),
                     Cells.Loss(v.InitialLoss), Cells.Loss(v.BestLoss), Cells.Int(v.Evaluations),
                 ])).ConfigureAwait(false);
         }
@@ -221,6 +263,9 @@ public sealed partial class EvolQPalette(InspectionContext context) : Palette("e
         var idle = view.Workers.Where(w => !granted.Contains(w)).ToArray();
         await call.Output.Text($"{view.Workers.Length} workers, {idle.Length} idle{(idle.Length > 0 ? ": " + string.Join(", ", idle) : "")}.").ConfigureAwait(false);
     }
+
+    /// <summary>The pass a job searches, counted from 1 as every view counts it; "-" outside the search.</summary>
+    private static string PassCell(JobStatus status) => status.Phase == JobPhase.Searching ? Cells.Int(status.Pass + 1) : "-";
 
     private async Task<T> AskSweeps<T>(object message, CommandCall call)
     {
