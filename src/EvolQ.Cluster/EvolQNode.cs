@@ -167,13 +167,16 @@ public sealed class EvolQNode : IAsyncDisposable
     }
 
     /// <summary>
-    /// What names the cluster a node belongs to, for the journal lock: the node it joins, else its seed list, else (a
-    /// node that founds a cluster of its own: `evolq run`) its own address. Nodes started alike share the name.
+    /// What names the cluster a node belongs to, for the journal lock: the node it joins, else the service its cluster
+    /// bootstrap discovers, else its seed list, else (a node that founds a cluster of its own: `evolq run`) its own
+    /// address. Nodes started alike share the name.
     /// </summary>
     private static string ClusterName(ActorSystem system, Address? join)
     {
         if (join is not null)
             return join.ToString();
+        if (ClusterBootstrapping.IsConfigured(system))
+            return "cluster bootstrap of " + system.Settings.Config.GetString("akka.management.cluster.bootstrap.contact-point-discovery.service-name", NodeConfig.SystemName);
         var seeds = system.Settings.Config.GetStringList("akka.cluster.seed-nodes", []);
         return seeds.Count > 0
             ? string.Join(",", seeds.Order(StringComparer.Ordinal))

@@ -62,6 +62,12 @@ public sealed class StorageFaultTests
             $"The journal '{disk.File("journal.db")}' cannot be written (Read-only file system): give a journal on a writable file system (--db or EVOLQ_DB).",
             journal.AssertUserError());
 
+        // A folder still to be made on the read-only file system: the same sentence, not a stack trace.
+        var nested = Path.Combine(disk.Path, "runs", "journal.db");
+        Assert.Equal(
+            $"The journal '{nested}' cannot be written (Read-only file system): give a journal on a writable file system (--db or EVOLQ_DB).",
+            Cli.Run("run", dir.File("sweep.conf"), "--db", nested, "--out", dir.File("out"), "--dashboard-port", "-1").AssertUserError());
+
         var output = Cli.Run("run", dir.File("sweep.conf"), "--db", dir.File("journal.db"), "--out", disk.File("out"), "--dashboard-port", "-1");
         Assert.Equal(
             $"The output folder {Path.Combine(disk.File("out"), "storage")} cannot be written (Read-only file system): choose another with --out.",

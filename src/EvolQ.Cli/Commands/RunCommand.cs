@@ -34,7 +34,8 @@ public static class RunCommand
     {
         var spec = SweepFile.Load(sweepFile, checkPaths: true, id: parse.GetValue(flags.Id));
         var database = Path.GetFullPath(parse.GetValue(flags.Database)!);
-        Directory.CreateDirectory(Path.GetDirectoryName(database)!);
+        if (WritableFolder.WhyNot(Path.GetDirectoryName(database)!) is { } journalUnwritable)
+            throw new UserInputException(SqliteJournalFile.Unwritable(database, journalUnwritable));
         var output = Path.GetFullPath(Path.Combine(parse.GetValue(flags.Output)!, spec.SweepId));
         // Checked now: the results are written when the sweep ends, hours later perhaps.
         if (WritableFolder.WhyNot(output) is { } unwritable)

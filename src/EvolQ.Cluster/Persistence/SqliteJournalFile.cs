@@ -115,6 +115,10 @@ public static class SqliteJournalFile
             }
         }
         if (reason is not null)
-            throw new ConfigurationException($"The journal '{path}' cannot be written ({reason}): give a journal on a writable file system (--db or EVOLQ_DB).");
+            throw new ConfigurationException(Unwritable(path, reason));
     }
+
+    /// <summary>The sentence for a journal that cannot be written, <paramref name="reason"/> being the system's ("Read-only file system").</summary>
+    public static string Unwritable(string path, string reason) =>
+        $"The journal '{path}' cannot be written ({reason}): give a journal on a writable file system (--db or EVOLQ_DB).";
 }

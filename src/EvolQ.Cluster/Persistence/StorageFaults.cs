@@ -48,8 +48,9 @@ public sealed class StorageFaults : IExtension
         {
             switch (e)
             {
-                // SQLITE_READONLY, SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_FULL, SQLITE_CANTOPEN (primary codes).
-                case SqliteException sqlite when (sqlite.SqliteErrorCode & 0xff) is 8 or 10 or 11 or 13 or 14:
+                // SQLITE_READONLY, SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_FULL (primary codes). Not SQLITE_CANTOPEN: a
+                // folder that is not there yet may come (the results projection waits for it).
+                case SqliteException sqlite when (sqlite.SqliteErrorCode & 0xff) is 8 or 10 or 11 or 13:
                     return SqliteReason(sqlite);
                 // Class 53 (insufficient resources: disk full, out of memory) and 58 (system error: I/O).
                 case PostgresException postgres when postgres.SqlState.StartsWith("53", StringComparison.Ordinal)

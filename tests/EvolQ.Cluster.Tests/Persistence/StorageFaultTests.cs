@@ -71,6 +71,7 @@ public sealed class StorageFaultTests
         Assert.Equal("attempt to write a readonly database", StorageFaults.Describe(new AggregateException(new Microsoft.Data.Sqlite.SqliteException("SQLite Error 8: 'attempt to write a readonly database'.", 8))));
         Assert.Equal("No space left on device", StorageFaults.Describe(new IOException("No space left on device : '/x/y'", 28)));
         Assert.Null(StorageFaults.Describe(new Microsoft.Data.Sqlite.SqliteException("SQLite Error 5: 'database is locked'.", 5)));
+        Assert.Null(StorageFaults.Describe(new Microsoft.Data.Sqlite.SqliteException("SQLite Error 14: 'unable to open database file'.", 14)));
         Assert.Null(StorageFaults.Describe(new TimeoutException("the server did not answer")));
     }
 }
