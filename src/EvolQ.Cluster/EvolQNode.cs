@@ -4,6 +4,7 @@ using EvolQ.Cluster.Configuration;
 using EvolQ.Cluster.Inspection;
 using EvolQ.Cluster.Health;
 using EvolQ.Cluster.Kubernetes;
+using EvolQ.Cluster.Persistence;
 using EvolQ.Cluster.Workers;
 using AkkaCluster = Akka.Cluster.Cluster;
 
@@ -23,6 +24,7 @@ public sealed class EvolQNode : IAsyncDisposable
     private readonly NodeHost host;
     private readonly IReadOnlyList<IEvaluationBackend> backends;
     private readonly HealthEndpoint? health;
+    private readonly IReadOnlyList<JournalLock> journalLocks;
 
     /// <summary>The actor name of the worker allocator's singleton manager (its proxy adds "-proxy").</summary>
     public const string AllocatorName = "allocator";
@@ -30,14 +32,20 @@ public sealed class EvolQNode : IAsyncDisposable
     /// <summary>The actor name of the sweep manager's singleton manager (its proxy adds "-proxy").</summary>
     public const string SweepManagerName = "sweeps";
 
-    private EvolQNode(NodeHost host, IReadOnlyList<IEvaluationBackend> backends, HealthEndpoint? health)
+    private EvolQNode(NodeHost host, IReadOnlyList<IEvaluationBackend> backends, HealthEndpoint? health, IReadOnlyList<JournalLock> journalLocks)
     {
         this.host = host;
         this.health = health;
         this.backends = backends;
+        this.journalLocks = journalLocks;
         System = host.System;
-        // A node downed or terminated without DisposeAsync must not keep its ctl port open.
-        System.RegisterOnTermination(() => _ = Ctl?.DisposeAsync().AsTask());
+        // A node downed or terminated without DisposeAsync must not keep its ctl port open, nor its journal.
+        System.RegisterOnTermination(() =>
+        {
+            _ = Ctl?.DisposeAsync().AsTask();
+            foreach (var held in journalLocks)
+                held.Dispose();
+        });
         Jobs = host.Jobs;
         Sweeps = host.Sweeps;
         Workers = host.Workers;
@@ -54,6 +62,12 @@ public sealed class EvolQNode : IAsyncDisposable
 
     /// <summary>This node's DeviceWorkers, one per backend (none without the worker role).</summary>
     public IReadOnlyList<IActorRef> Workers { get; }
+
+    /// <summary>
+    /// Completes when the storage refused a journal, snapshot or results write (disk full, read-only, I/O error): the
+    /// node makes no progress after that, and its command should stop it (<see cref="StorageFaults"/>).
+    /// </summary>
+    public Task<StorageFault> StorageFault => StorageFaults.Get(System).First;
 
     /// <summary>The ctl command endpoint; null when evolq.ctl.enabled is off.</summary>
     public CtlServer? Ctl { get; private set; }
@@ -116,9 +130,12 @@ public sealed class EvolQNode : IAsyncDisposable
             throw;
         }
         HealthEndpoint? health = null;
+        IReadOnlyList<JournalLock> journalLocks = [];
         try
         {
             var cluster = AkkaCluster.Get(system);
+            if (cluster.SelfRoles.Contains(system.Settings.Config.GetString("akka.cluster.sharding.role", NodeHost.CoordinatorRole)))
+                journalLocks = JournalLock.AcquireAll(system.Settings.Config, ClusterName(system, join));
             var singletonWatch = SingletonWatching.Start(system, system.Settings.Config.GetString("akka.cluster.sharding.role", NodeHost.CoordinatorRole));
             health = await HealthEndpoint.StartAsync(system, cluster.SelfRoles.Contains(NodeHost.WorkerRole) ? backends.Count : 0);
             var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -132,11 +149,13 @@ public sealed class EvolQNode : IAsyncDisposable
             await up.Task.WaitAsync(upTimeout ?? (bootstrapping ? ClusterBootstrapping.UpTimeout(system) : TimeSpan.FromSeconds(30)));
             await host.StartAsync();
             singletonWatch.Tell(new SingletonWatch.ProxiesStarted(host.AllocatorProxy is null ? [SweepManagerName] : [AllocatorName, SweepManagerName]));
-            return new EvolQNode(host, backends, health);
+            return new EvolQNode(host, backends, health, journalLocks);
         }
         catch
         {
-            // A node that did not start must not keep its port, threads or devices.
+            // A node that did not start must not keep its port, threads, journal or devices.
+            foreach (var held in journalLocks)
+                held.Dispose();
             await system.Terminate();
             await host.DisposeAsync();
             if (health is not null)
@@ -145,6 +164,23 @@ public sealed class EvolQNode : IAsyncDisposable
                 backend.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// What names the cluster a node belongs to, for the journal lock: the node it joins, else the service its cluster
+    /// bootstrap discovers, else its seed list, else (a node that founds a cluster of its own: `evolq run`) its own
+    /// address. Nodes started alike share the name.
+    /// </summary>
+    private static string ClusterName(ActorSystem system, Address? join)
+    {
+        if (join is not null)
+            return join.ToString();
+        if (ClusterBootstrapping.IsConfigured(system))
+            return "cluster bootstrap of " + system.Settings.Config.GetString("akka.management.cluster.bootstrap.contact-point-discovery.service-name", NodeConfig.SystemName);
+        var seeds = system.Settings.Config.GetStringList("akka.cluster.seed-nodes", []);
+        return seeds.Count > 0
+            ? string.Join(",", seeds.Order(StringComparer.Ordinal))
+            : AkkaCluster.Get(system).SelfAddress.ToString();
     }
 
     /// <summary>Leaves the cluster gracefully (coordinators hand their shards over) and frees the devices.</summary>
@@ -161,6 +197,8 @@ public sealed class EvolQNode : IAsyncDisposable
         // ClusterLeavingReason: Akka.Hosting sets the process exit code to -1 when the system ends for that reason.
         await host.StopAsync();
         await host.DisposeAsync();
+        foreach (var held in journalLocks)
+            held.Dispose();
         if (health is not null)
             await health.DisposeAsync();
         foreach (var backend in backends)

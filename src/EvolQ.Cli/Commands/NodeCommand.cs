@@ -30,7 +30,13 @@ public static class NodeCommand
             var removed = node.System.WhenTerminated;
             try
             {
-                removed.Wait(stop.Token);
+                // A journal that stops taking writes (disk full, read-only) leaves the node nothing to do but stop.
+                if (Task.WaitAny([removed, node.StorageFault], stop.Token) == 1)
+                {
+                    var fault = node.StorageFault.Result;
+                    node.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                    throw new UserInputException($"The node's journal cannot be written ({fault.Cause}): free space (or make it writable), then start the node again; nothing journaled so far is lost.");
+                }
             }
             catch (OperationCanceledException)
             {

@@ -4,9 +4,11 @@ using Akka.Actor;
 using EvolQ.Cli.Logging;
 using EvolQ.Cli.Options;
 using EvolQ.Cluster;
+using EvolQ.Cluster.Persistence;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Sweeps;
 using EvolQ.Engine.Quantize;
+using EvolQ.TensorIO;
 
 namespace EvolQ.Cli.Commands;
 
@@ -32,8 +34,12 @@ public static class RunCommand
     {
         var spec = SweepFile.Load(sweepFile, checkPaths: true, id: parse.GetValue(flags.Id));
         var database = Path.GetFullPath(parse.GetValue(flags.Database)!);
-        Directory.CreateDirectory(Path.GetDirectoryName(database)!);
+        if (WritableFolder.WhyNot(Path.GetDirectoryName(database)!) is { } journalUnwritable)
+            throw new UserInputException(SqliteJournalFile.Unwritable(database, journalUnwritable));
         var output = Path.GetFullPath(Path.Combine(parse.GetValue(flags.Output)!, spec.SweepId));
+        // Checked now: the results are written when the sweep ends, hours later perhaps.
+        if (WritableFolder.WhyNot(output) is { } unwritable)
+            throw new UserInputException($"The output folder {output} cannot be written ({unwritable}): choose another with --out.");
         // The progress lines are the user's view: the default log level of run and demo is warning (LogFlags).
         var config = flags.Node.Config(parse, new Dictionary<string, string> { ["EVOLQ_DB"] = database, ["EVOLQ_PORT"] = "0" },
             console.Logs.AkkaConfig());
@@ -42,11 +48,18 @@ public static class RunCommand
         using var stop = new StopSignal();
         using var akkaLogs = LogSettings.Install(console.Logger);
         var node = EmbeddedNode.Start(config, backends);
+        // Watching ends on Ctrl+C, and also when the journal cannot be written any more: the run stops, saying so.
+        using var watching = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+        node.StorageFault.ContinueWith(_ => Cancel(watching), TaskScheduler.Default);
         IAsyncDisposable? dashboard = null;
         try
         {
             var ask = TimeSpan.FromSeconds(30);
-            var reply = node.Sweeps.Ask<object>(new SubmitSweep(spec), ask).GetAwaiter().GetResult();
+            // A journal that is full from the start fails the submission's write: that is said at once, not after the ask.
+            var submitted = node.Sweeps.Ask<object>(new SubmitSweep(spec), ask);
+            if (Task.WhenAny(submitted, node.StorageFault).GetAwaiter().GetResult() != submitted)
+                throw StorageFailed(database, node.StorageFault.Result);
+            var reply = submitted.GetAwaiter().GetResult();
             if (reply is SweepRejected rejected)
                 throw new UserInputException($"{rejected.Reason.TrimEnd('.')} (journal {JournalName(database)}).");
             var summary = (SweepSummary)reply;
@@ -58,16 +71,20 @@ public static class RunCommand
                 console.Output.WriteLine($"Resuming: {summary.Done} jobs already done, {summary.Failed} failed.");
 
             var every = TimeSpan.FromSeconds(parse.GetValue(flags.ProgressSeconds));
-            var lines = SweepProgress.Follow(node.Sweeps, node.Jobs, spec.SweepId, TimeSpan.FromMilliseconds(500), every, stop.Token);
-            var enumerator = lines.GetAsyncEnumerator(stop.Token);
+            var lines = SweepProgress.Follow(node.Sweeps, node.Jobs, spec.SweepId, TimeSpan.FromMilliseconds(500), every, watching.Token);
+            var enumerator = lines.GetAsyncEnumerator(watching.Token);
             try
             {
                 // A terminal gets the live table of `evolq sweep show --follow`; logs and pipes keep the lines.
                 if (ProgressDisplay.IsInteractive(console))
-                    SweepBoardView.Show(console, SweepProgress.Boards(node.Sweeps, node.Jobs, spec.SweepId, TimeSpan.FromSeconds(1), stop.Token), spec.SweepId).GetAwaiter().GetResult();
+                    SweepBoardView.Show(console, SweepProgress.Boards(node.Sweeps, node.Jobs, spec.SweepId, TimeSpan.FromSeconds(1), watching.Token), spec.SweepId).GetAwaiter().GetResult();
                 else
                     while (enumerator.MoveNextAsync().AsTask().GetAwaiter().GetResult())
                         console.Output.WriteLine(enumerator.Current);
+            }
+            catch (OperationCanceledException) when (node.StorageFault.IsCompleted)
+            {
+                throw StorageFailed(database, node.StorageFault.Result);
             }
             catch (OperationCanceledException) when (stop.Stopped)
             {
@@ -79,8 +96,17 @@ public static class RunCommand
                 enumerator.DisposeAsync().AsTask().GetAwaiter().GetResult();
             }
 
+            if (node.StorageFault.IsCompleted)
+                throw StorageFailed(database, node.StorageFault.Result);
             var detail = node.Sweeps.Ask<SweepDetail>(new GetSweep(spec.SweepId), ask).GetAwaiter().GetResult();
-            PrintResults(console, detail, output);
+            try
+            {
+                PrintResults(console, detail, output);
+            }
+            catch (IOException e) when (StorageFaults.Describe(e) is { } cause)
+            {
+                throw new UserInputException($"The results cannot be written to {output} ({cause}): free space, then rerun the same command, which writes them from the journal.");
+            }
             return detail.Summary.Failed > 0 ? 1 : 0;
         }
         finally
@@ -138,6 +164,22 @@ public static class RunCommand
             console.Say($"{e.Message.TrimEnd('.')}; the run goes on without a ctl endpoint.", warning: true);
         }
     }
+
+    private static void Cancel(CancellationTokenSource source)
+    {
+        try
+        {
+            source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The run ended before the fault was reported.
+        }
+    }
+
+    /// <summary>The one sentence of a run whose journal stopped taking writes; what was journaled before is kept.</summary>
+    private static UserInputException StorageFailed(string database, StorageFault fault) =>
+        new($"The journal {JournalName(database)} cannot be written ({fault.Cause}): free space (or make it writable), then rerun the same command to resume; nothing journaled so far is lost.");
 
     /// <summary>The journal as the user named it: EVOLQ_DB (a PostgreSQL server, say) wins over --db.</summary>
     private static string JournalName(string database) =>

@@ -16,7 +16,9 @@ namespace EvolQ.Cluster.Configuration;
 /// string), EVOLQ_DB_PASSWORD (the PostgreSQL password, kept apart so it can come from a Secret), EVOLQ_DB_PROVIDER
 /// (a linq2db provider name, e.g. PostgreSQL.15), EVOLQ_HTTP_PORT (health and metrics; setting it turns the
 /// endpoint on), EVOLQ_TLS_CERT and EVOLQ_TLS_PASSWORD (a PKCS#12 certificate that turns on TLS for remoting),
-/// EVOLQ_CONFIG (a HOCON file), EVOLQ_CTL_HOST, EVOLQ_CTL_PORT and EVOLQ_CTL_TOKEN (the ctl command endpoint).
+/// EVOLQ_CONFIG (a HOCON file), EVOLQ_CTL_HOST, EVOLQ_CTL_PORT and EVOLQ_CTL_TOKEN (the ctl command endpoint), and its
+/// limits EVOLQ_CTL_MAX_CONNECTIONS, EVOLQ_CTL_MAX_CONNECTIONS_PER_CLIENT, EVOLQ_CTL_TOKEN_ATTEMPTS and
+/// EVOLQ_CTL_IDLE_TIMEOUT (seconds).
 /// </remarks>
 public static class NodeConfig
 {
@@ -131,6 +133,20 @@ public static class NodeConfig
         }
         if (Variable(environment, "EVOLQ_CTL_TOKEN") is { } ctlToken)
             lines.Add($"evolq.ctl.token = {Quote(ctlToken)}");
+        foreach (var (variable, key) in CtlLimits)
+        {
+            if (Variable(environment, variable) is not { } text)
+                continue;
+            if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var limit) || limit < 1)
+                throw new ConfigurationException($"{variable} is '{text}', not a whole number above zero.");
+            lines.Add($"evolq.ctl.{key} = {limit.ToString(CultureInfo.InvariantCulture)}");
+        }
+        if (Variable(environment, "EVOLQ_CTL_IDLE_TIMEOUT") is { } idleText)
+        {
+            if (!int.TryParse(idleText, NumberStyles.None, CultureInfo.InvariantCulture, out var idleSeconds) || idleSeconds < 1)
+                throw new ConfigurationException($"EVOLQ_CTL_IDLE_TIMEOUT is '{idleText}', not a whole number of seconds above zero.");
+            lines.Add($"evolq.ctl.idle-timeout = {idleSeconds.ToString(CultureInfo.InvariantCulture)}s");
+        }
         return lines.Count == 0 ? Config.Empty : ConfigurationFactory.ParseString(string.Join('\n', lines));
     }
 
@@ -147,6 +163,14 @@ public static class NodeConfig
             throw new ConfigurationException($"The seed '{seed}' is neither host:port nor an akka.tcp:// address.");
         return $"{(tls ? TlsScheme : PlainScheme)}{SystemName}@{seed}";
     }
+
+    /// <summary>The ctl endpoint's connection limits that an environment variable sets (docs/limits.md).</summary>
+    private static readonly (string Variable, string Key)[] CtlLimits =
+    [
+        ("EVOLQ_CTL_MAX_CONNECTIONS", "max-connections"),
+        ("EVOLQ_CTL_MAX_CONNECTIONS_PER_CLIENT", "max-connections-per-client"),
+        ("EVOLQ_CTL_TOKEN_ATTEMPTS", "token-attempts"),
+    ];
 
     private const string PlainScheme = "akka.tcp://";
     private const string TlsScheme = "akka.ssl.tcp://";

@@ -5,6 +5,7 @@ using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using Akka.Persistence;
 using AkkaCluster = Akka.Cluster.Cluster;
+using EvolQ.Cluster.Persistence;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Search;
 
@@ -76,6 +77,19 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
     public static Props Props(string jobId, CoordinatorSettings settings, IActorRef? mediator = null) =>
         Akka.Actor.Props.Create(() => new JobCoordinator(jobId, settings, mediator));
 
+    /// <summary>Akka stops the coordinator after this; a full or read-only journal also stops the node (<see cref="StorageFaults"/>).</summary>
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        if (!StorageFaults.Get(Context.System).Report(PersistenceId, cause))
+        {
+            base.OnPersistFailure(cause, @event, sequenceNr);
+            return;
+        }
+        // The node's command says it in one sentence and stops; a stack trace of the storage driver adds nothing.
+        log.Info("Job {0}: event {1} was not journaled ({2}); the node stops.", jobId, sequenceNr, StorageFaults.Describe(cause));
+        Context.Stop(Self);
+    }
+
     protected override void PostStop()
     {
         if (dispatcher is not null)
@@ -139,7 +153,11 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
         Command<DemandTick>(_ => Claim());
         Command<WorkerGrant>(g => After(d => d.Granted(g, DateTime.UtcNow)));
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
-        Command<SaveSnapshotFailure>(f => log.Warning("Job {0}: a snapshot was not saved: {1}", jobId, f.Cause.Message));
+        Command<SaveSnapshotFailure>(f =>
+        {
+            log.Warning("Job {0}: a snapshot was not saved: {1}", jobId, f.Cause.Message);
+            StorageFaults.Get(Context.System).Report(PersistenceId, f.Cause);
+        });
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(f => log.Warning("Job {0}: old snapshots were not deleted: {1}", jobId, f.Cause.Message));
         Command<SubscribeAck>(_ => { });

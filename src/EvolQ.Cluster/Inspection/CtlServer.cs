@@ -17,7 +17,11 @@ namespace EvolQ.Cluster.Inspection;
 /// <remarks>
 /// Each connection is served on its own task and is isolated from the others: whatever a client does wrong (garbage,
 /// an oversized frame, a wrong token, a half-closed socket, not reading its responses) ends that connection only,
-/// after a refusal frame where one can still be written. At most MaxConnections are served at once.
+/// after a refusal frame where one can still be written. At most MaxConnections are served at once, and at most
+/// MaxConnectionsPerClient from one client address; a new connection over either limit takes the place of the
+/// longest-idle one (unauthenticated first), so idle connections never lock an operator out, and is refused only when
+/// every connection it could replace is running a command. Wrong tokens from one address make that address wait
+/// before its next token is looked at (<see cref="TokenGuesses"/>).
 /// </remarks>
 public sealed class CtlServer : IAsyncDisposable
 {
@@ -27,8 +31,10 @@ public sealed class CtlServer : IAsyncDisposable
     private readonly ILoggingAdapter log;
     private readonly CancellationTokenSource stopping = new();
     private readonly ConcurrentDictionary<int, Task> connections = new();
+    private readonly Dictionary<int, Connection> served = [];
+    private readonly Lock gate = new();
+    private readonly TokenGuesses guesses;
     private readonly Task acceptLoop;
-    private int active;
     private int nextConnection;
     private int disposed;
 
@@ -37,6 +43,7 @@ public sealed class CtlServer : IAsyncDisposable
         this.listener = listener;
         this.context = context;
         settings = context.Settings;
+        guesses = new TokenGuesses(settings.TokenAttempts, settings.TokenDelay, settings.TokenMaxDelay);
         Palettes = palettes;
         log = Logging.GetLogger(context.System, "ctl");
         EndPoint = (IPEndPoint)listener.LocalEndpoint;
@@ -48,8 +55,15 @@ public sealed class CtlServer : IAsyncDisposable
 
     public PaletteRegistry Palettes { get; }
 
-    /// <summary>Connections being served now.</summary>
-    public int ActiveConnections => Volatile.Read(ref active);
+    /// <summary>Connections being served now (not counting those refused or being closed to make room).</summary>
+    public int ActiveConnections
+    {
+        get
+        {
+            lock (gate)
+                return served.Values.Count(c => !c.Evicted);
+        }
+    }
 
     /// <summary>Opens the endpoint of a node with the standard palettes plus <paramref name="extraPalettes"/>.</summary>
     /// <param name="jobs">The job shard region or its proxy.</param>
@@ -128,46 +142,82 @@ public sealed class CtlServer : IAsyncDisposable
             }
 
             var id = Interlocked.Increment(ref nextConnection);
-            var task = Interlocked.Increment(ref active) > settings.MaxConnections
-                ? RefuseBusyAsync(socket)
-                : ServeAsync(socket);
+            var client = (socket.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+            var (admitted, refusal) = Admit(id, client);
+            var task = admitted is null ? RefuseBusyAsync(socket, refusal!) : ServeAsync(socket, admitted);
             connections[id] = task;
             _ = task.ContinueWith(_ =>
             {
                 connections.TryRemove(id, out Task? _);
-                Interlocked.Decrement(ref active);
+                lock (gate)
+                    served.Remove(id);
             }, TaskScheduler.Default);
         }
     }
 
-    private async Task RefuseBusyAsync(Socket socket)
+    /// <summary>
+    /// Admits a new connection within the limits, closing the longest-idle one in its way if need be; null and the
+    /// reason when every connection in its way is running a command.
+    /// </summary>
+    private (Connection? Admitted, string? Refusal) Admit(int id, IPAddress client)
+    {
+        lock (gate)
+        {
+            var open = served.Values.Where(c => !c.Evicted).ToList();
+            var fromClient = open.Where(c => c.Client.Equals(client)).ToList();
+            Connection? victim = null;
+            if (fromClient.Count >= settings.MaxConnectionsPerClient)
+            {
+                victim = Idlest(fromClient);
+                if (victim is null)
+                    return (null, $"The node serves {settings.MaxConnectionsPerClient} ctl connections from {client} already, each running a command; try again later.");
+            }
+            else if (open.Count >= settings.MaxConnections)
+            {
+                victim = Idlest(open);
+                if (victim is null)
+                    return (null, $"The node serves {settings.MaxConnections} ctl connections already, each running a command; try again later.");
+            }
+            victim?.Evict();
+            var admitted = new Connection(client);
+            served[id] = admitted;
+            return (admitted, null);
+        }
+    }
+
+    /// <summary>The connection to close for a newcomer: not running a command; unauthenticated first, then the longest idle.</summary>
+    private static Connection? Idlest(IEnumerable<Connection> candidates) =>
+        candidates.Where(c => !c.Busy).OrderBy(c => c.Authenticated).ThenBy(c => c.LastActive).FirstOrDefault();
+
+    private async Task RefuseBusyAsync(Socket socket, string reason)
     {
         using var stream = new NetworkStream(socket, ownsSocket: true);
         using var timeout = new CancellationTokenSource(settings.WriteTimeout);
         try
         {
-            await CtlWire.WriteAsync(stream, new RefusedFrame(
-                $"The node serves {settings.MaxConnections} ctl connections already; try again later."), timeout.Token).ConfigureAwait(false);
+            await CtlWire.WriteAsync(stream, new RefusedFrame(reason), timeout.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
         {
         }
     }
 
-    private async Task ServeAsync(Socket socket)
+    private async Task ServeAsync(Socket socket, Connection state)
     {
         var peer = socket.RemoteEndPoint?.ToString() ?? "?";
         using var stream = new NetworkStream(socket, ownsSocket: true);
         using var connection = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token);
-        // Outlives the loop: a command that ends after the connection was dropped still re-arms it harmlessly.
-        using var idle = CancellationTokenSource.CreateLinkedTokenSource(connection.Token);
+        // Outlives the loop: a command that ends after the connection was dropped still re-arms it harmlessly. Closing
+        // the connection to make room for another cancels it too, so that a refusal can still be written.
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(connection.Token, state.Eviction.Token);
         var writer = new FrameWriter(stream, settings.WriteTimeout, connection);
         Running? running = null;
         var halfClosed = false;
         try
         {
-            if (!await HandshakeAsync(stream, writer, peer, connection.Token).ConfigureAwait(false))
+            if (!await HandshakeAsync(stream, writer, peer, state.Client, idle.Token).ConfigureAwait(false))
                 return;
+            state.Touch(authenticated: true);
 
             while (true)
             {
@@ -196,7 +246,13 @@ public sealed class CtlServer : IAsyncDisposable
                             running.Cancel.Dispose();
                         }
                         idle.CancelAfter(Timeout.InfiniteTimeSpan);
-                        running = Start(request, writer, connection.Token, () => idle.CancelAfter(settings.IdleTimeout));
+                        state.Busy = true;
+                        running = Start(request, writer, connection.Token, () =>
+                        {
+                            state.Busy = false;
+                            state.Touch();
+                            idle.CancelAfter(settings.IdleTimeout);
+                        });
                         break;
                     case CancelFrame cancel when running is not null && running.Id == cancel.Id && !running.Task.IsCompleted:
                         await running.Cancel.CancelAsync().ConfigureAwait(false);
@@ -217,6 +273,10 @@ public sealed class CtlServer : IAsyncDisposable
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
             // The client went away, stopped reading (write time-out) or idled out, or the node is stopping.
+            if (state.Evicted && !connection.IsCancellationRequested)
+                await writer.TryWriteAsync(new RefusedFrame("The node closed this idle ctl connection to serve a new one (evolq.ctl.max-connections).")).ConfigureAwait(false);
+            else if (idle.IsCancellationRequested && !connection.IsCancellationRequested)
+                await writer.TryWriteAsync(new RefusedFrame($"The node closed this ctl connection after {settings.IdleTimeout.TotalSeconds:0.#} s without a command (evolq.ctl.idle-timeout).")).ConfigureAwait(false);
         }
         finally
         {
@@ -232,7 +292,7 @@ public sealed class CtlServer : IAsyncDisposable
         }
     }
 
-    private async Task<bool> HandshakeAsync(NetworkStream stream, FrameWriter writer, string peer, CancellationToken cancellation)
+    private async Task<bool> HandshakeAsync(NetworkStream stream, FrameWriter writer, string peer, IPAddress client, CancellationToken cancellation)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         timeout.CancelAfter(settings.HandshakeTimeout);
@@ -251,12 +311,21 @@ public sealed class CtlServer : IAsyncDisposable
             throw new CtlProtocolException("The first frame must be a hello.");
         if (hello.Version != CtlWire.Version)
             throw new CtlProtocolException($"The client speaks ctl protocol {hello.Version}; this node speaks {CtlWire.Version}.");
+        if (settings.Token.Length > 0 && guesses.Wait(client, DateTime.UtcNow) is { } wait)
+        {
+            // Not even looked at: guessing gets slower with every wrong token.
+            await writer.TryWriteAsync(new RefusedFrame(
+                $"Too many wrong ctl tokens from {client}: the node looks at the next one in {Math.Ceiling(wait.TotalSeconds):0} s.")).ConfigureAwait(false);
+            return false;
+        }
         if (!TokenMatches(hello.Token ?? ""))
         {
+            guesses.Failed(client, DateTime.UtcNow);
             log.Warning("ctl: refused {0}: wrong token.", peer);
             await writer.TryWriteAsync(new RefusedFrame("The node refused the ctl token.")).ConfigureAwait(false);
             return false;
         }
+        guesses.Succeeded(client);
         var node = Akka.Cluster.Cluster.Get(context.System).SelfAddress.ToString();
         await writer.WriteAsync(new WelcomeFrame(CtlWire.Version, node, Palettes.Describe())).ConfigureAwait(false);
         return true;
@@ -340,6 +409,35 @@ public sealed class CtlServer : IAsyncDisposable
             log.Error(e, "ctl: '{0}' failed.", string.Join(' ', request.Words ?? []));
             return (EndStatus.Failed, $"The command failed on the node: {e.Message}");
         }
+    }
+
+    /// <summary>A served connection as the limits see it.</summary>
+    private sealed class Connection(IPAddress client)
+    {
+        private long lastActive = Environment.TickCount64;
+
+        public IPAddress Client { get; } = client;
+
+        /// <summary>Cancelled when the connection is closed to make room for a new one.</summary>
+        public CancellationTokenSource Eviction { get; } = new();
+
+        public bool Evicted => Eviction.IsCancellationRequested;
+
+        /// <summary>A command is running: never closed for a newcomer.</summary>
+        public volatile bool Busy;
+
+        public volatile bool Authenticated;
+
+        public long LastActive => Interlocked.Read(ref lastActive);
+
+        public void Touch(bool authenticated = false)
+        {
+            Interlocked.Exchange(ref lastActive, Environment.TickCount64);
+            if (authenticated)
+                Authenticated = true;
+        }
+
+        public void Evict() => Eviction.Cancel();
     }
 
     /// <summary>The command in progress on a connection.</summary>

@@ -19,8 +19,20 @@ public sealed record CtlSettings
     /// <summary>The shared secret clients present; empty means none (allowed on loopback only).</summary>
     public string Token { get; init; } = "";
 
-    /// <summary>Connections served at once; more are refused with a sentence.</summary>
+    /// <summary>Connections served at once; a newcomer over it takes the place of the longest-idle one, or is refused when all run commands.</summary>
     public int MaxConnections { get; init; } = 16;
+
+    /// <summary>Connections served at once from one client address, with the same rule.</summary>
+    public int MaxConnectionsPerClient { get; init; } = 8;
+
+    /// <summary>Wrong tokens one client address may send before it has to wait.</summary>
+    public int TokenAttempts { get; init; } = 3;
+
+    /// <summary>The first wait after those; it doubles with each further wrong token.</summary>
+    public TimeSpan TokenDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest wait.</summary>
+    public TimeSpan TokenMaxDelay { get; init; } = TimeSpan.FromMinutes(1);
 
     /// <summary>The cap on one frame after the handshake (a sweep file travels in one).</summary>
     public int MaxFrameBytes { get; init; } = 1024 * 1024;
@@ -53,6 +65,10 @@ public sealed record CtlSettings
             Port = c.GetInt("port", d.Port),
             Token = c.GetString("token", d.Token) ?? "",
             MaxConnections = c.GetInt("max-connections", d.MaxConnections),
+            MaxConnectionsPerClient = c.GetInt("max-connections-per-client", d.MaxConnectionsPerClient),
+            TokenAttempts = c.GetInt("token-attempts", d.TokenAttempts),
+            TokenDelay = c.GetTimeSpan("token-delay", d.TokenDelay),
+            TokenMaxDelay = c.GetTimeSpan("token-max-delay", d.TokenMaxDelay),
             MaxFrameBytes = (int)Math.Min(int.MaxValue, c.GetByteSize("max-frame-bytes") ?? d.MaxFrameBytes),
             HandshakeTimeout = c.GetTimeSpan("handshake-timeout", d.HandshakeTimeout),
             WriteTimeout = c.GetTimeSpan("write-timeout", d.WriteTimeout),
@@ -70,6 +86,12 @@ public sealed record CtlSettings
             throw new ConfigurationException($"The ctl port {Port} is not a port number.");
         if (MaxConnections < 1)
             throw new ConfigurationException($"evolq.ctl.max-connections is {MaxConnections}; it must be at least 1.");
+        if (MaxConnectionsPerClient < 1)
+            throw new ConfigurationException($"evolq.ctl.max-connections-per-client is {MaxConnectionsPerClient}; it must be at least 1.");
+        if (TokenAttempts < 0 || TokenDelay <= TimeSpan.Zero || TokenMaxDelay < TokenDelay)
+            throw new ConfigurationException("evolq.ctl.token-attempts must be at least 0, token-delay above zero and token-max-delay at least token-delay.");
+        if (IdleTimeout <= TimeSpan.Zero)
+            throw new ConfigurationException($"evolq.ctl.idle-timeout is {IdleTimeout}; it must be above zero.");
         IPAddress[] addresses;
         if (IPAddress.TryParse(Hostname, out var literal))
             addresses = [literal];

@@ -21,11 +21,29 @@ public static class SqliteJournalFile
 
     /// <summary>Puts every SQLite database file the configured plugins use into WAL mode; other databases are left alone.</summary>
     /// <returns>The full paths of the files prepared (each once).</returns>
-    /// <exception cref="ConfigurationException">A file cannot be created, opened or switched to WAL (one sentence).</exception>
+    /// <exception cref="ConfigurationException">A file cannot be created, opened, written or switched to WAL (one sentence).</exception>
     public static IReadOnlyList<string> Prepare(Config config)
     {
         ArgumentNullException.ThrowIfNull(config);
         var prepared = new List<string>();
+        foreach (var (path, builder) in Databases(config))
+        {
+            EnableWriteAheadLog(builder, path);
+            prepared.Add(path);
+        }
+        return prepared;
+    }
+
+    /// <summary>The full paths of the SQLite files the configured plugins use (each once); none for other databases.</summary>
+    public static IReadOnlyList<string> Files(Config config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return Databases(config).Select(d => d.Path).ToArray();
+    }
+
+    private static List<(string Path, SqliteConnectionStringBuilder Builder)> Databases(Config config)
+    {
+        var databases = new List<(string, SqliteConnectionStringBuilder)>();
         foreach (var plugin in Plugins)
         {
             var provider = config.GetString($"{plugin}.provider-name", "");
@@ -35,12 +53,10 @@ public static class SqliteJournalFile
             if (builder.Mode == SqliteOpenMode.Memory || builder.DataSource is "" or ":memory:")
                 continue;
             var path = Path.GetFullPath(builder.DataSource);
-            if (prepared.Contains(path))
-                continue;
-            EnableWriteAheadLog(builder, path);
-            prepared.Add(path);
+            if (!databases.Exists(d => d.Item1 == path))
+                databases.Add((path, builder));
         }
-        return prepared;
+        return databases;
     }
 
     /// <summary>The journal mode the file is in now ("wal", "delete", ...).</summary>
@@ -62,6 +78,7 @@ public static class SqliteJournalFile
         var builder = new SqliteConnectionStringBuilder(configured.ConnectionString) { DataSource = path, Pooling = false };
         if (builder.Mode == SqliteOpenMode.ReadOnly)
             throw new ConfigurationException($"The SQLite database '{path}' is opened read-only, so the journal cannot write to it.");
+        EnsureWritable(path, directory!);
         try
         {
             using var connection = new SqliteConnection(builder.ConnectionString);
@@ -77,4 +94,31 @@ public static class SqliteJournalFile
             throw new ConfigurationException($"The SQLite database '{path}' cannot be opened: {e.Message.Split('\n')[0].TrimEnd('.')}.");
         }
     }
+
+    /// <summary>
+    /// A journal whose file or folder cannot be written (a read-only mount, permissions) is refused now: SQLite would
+    /// open it read-only and the first event a coordinator persists would fail, long after the start.
+    /// </summary>
+    private static void EnsureWritable(string path, string directory)
+    {
+        // The folder takes the -wal and -shm files beside the database, so it must be writable even if the file exists.
+        var reason = EvolQ.TensorIO.WritableFolder.WhyNot(directory);
+        if (reason is null && File.Exists(path))
+        {
+            try
+            {
+                using var _ = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                reason = EvolQ.TensorIO.WritableFolder.Reason(e);
+            }
+        }
+        if (reason is not null)
+            throw new ConfigurationException(Unwritable(path, reason));
+    }
+
+    /// <summary>The sentence for a journal that cannot be written, <paramref name="reason"/> being the system's ("Read-only file system").</summary>
+    public static string Unwritable(string path, string reason) =>
+        $"The journal '{path}' cannot be written ({reason}): give a journal on a writable file system (--db or EVOLQ_DB).";
 }

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using Akka.Persistence;
+using EvolQ.Cluster.Persistence;
 using EvolQ.Cluster.Protocol;
 
 namespace EvolQ.Cluster.Sweeps;
@@ -60,6 +61,19 @@ public sealed class SweepManager : ReceivePersistentActor, IWithTimers
     }
 
     public override string PersistenceId => PersistenceKey;
+
+    /// <summary>Akka stops the manager after this; a full or read-only journal also stops the node (<see cref="StorageFaults"/>).</summary>
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        if (!StorageFaults.Get(Context.System).Report(PersistenceId, cause))
+        {
+            base.OnPersistFailure(cause, @event, sequenceNr);
+            return;
+        }
+        // The node's command says it in one sentence and stops; a stack trace of the storage driver adds nothing.
+        log.Info("Sweep manager: event {0} was not journaled ({1}); the node stops.", sequenceNr, StorageFaults.Describe(cause));
+        Context.Stop(Self);
+    }
 
     public ITimerScheduler Timers { get; set; } = null!;
 

@@ -148,9 +148,14 @@ public sealed class SweepResultsProjection : ReceiveActor, IWithTimers
         {
             var delay = TimeSpan.FromTicks(Math.Min(LastRetry.Ticks, FirstRetry.Ticks << Math.Min(failures, 10)));
             failures++;
-            // A misconfigured or unreachable database must not take the manager down: it keeps the events and retries.
-            log.Warning(error, "Sweep results: writing {0} event(s) into the results tables of {1} failed ({2}); retrying in {3} s.",
-                pending.Count, database.Database.Redacted, error.Message.Split('\n')[0], delay.TotalSeconds);
+            // The results tables share the journal's storage: a full disk stops the node (its command says so in one
+            // sentence). A misconfigured or unreachable database must not take the manager down: it keeps the events
+            // and retries.
+            if (StorageFaults.Get(Context.System).Report(SweepManager.PersistenceKey, error))
+                log.Info("Sweep results: writing into {0} failed ({1}); the node stops.", database.Database.Redacted, StorageFaults.Describe(error));
+            else
+                log.Warning(error, "Sweep results: writing {0} event(s) into the results tables of {1} failed ({2}); retrying in {3} s.",
+                    pending.Count, database.Database.Redacted, error.Message.Split('\n')[0], delay.TotalSeconds);
             Timers.StartSingleTimer(Retry.Instance, Retry.Instance, delay);
             return;
         }

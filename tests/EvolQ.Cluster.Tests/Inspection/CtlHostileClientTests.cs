@@ -178,30 +178,6 @@ public sealed class CtlHostileClientTests(CtlNode fixture)
         await AssertServing();
     }
 
-    [Fact]
-    public async Task Connections_over_the_limit_are_refused_until_one_closes()
-    {
-        await WaitForConnections(0);
-        var clients = new List<CtlClient>();
-        try
-        {
-            for (var i = 0; i < 4; i++)
-                clients.Add(await fixture.Connect());
-            var refused = await Assert.ThrowsAsync<CtlClientException>(() => fixture.Connect());
-            Assert.Contains("serves 4 ctl connections already; try again later", refused.Message, StringComparison.Ordinal);
-            await clients[0].DisposeAsync();
-            clients.RemoveAt(0);
-            await WaitForConnections(3);
-            await using var again = await fixture.Connect();
-            Assert.Equal(EndStatus.Ok, (await CtlNode.Run(again, "cluster", "leader")).End.Status);
-        }
-        finally
-        {
-            foreach (var c in clients)
-                await c.DisposeAsync();
-        }
-    }
-
     private async Task AssertServing()
     {
         Assert.False(fixture.Node.System.WhenTerminated.IsCompleted);

@@ -35,4 +35,29 @@ public sealed class CtlSettingsTests
         Assert.Single((open with { Token = "t" }).Resolve());
         Assert.Single(new CtlSettings { Hostname = "localhost" }.Resolve());
     }
+
+    [Fact]
+    public void The_connection_limits_come_from_base_conf_or_the_environment_and_bad_values_are_one_sentence()
+    {
+        var defaults = CtlSettings.From(NodeConfig.Load("local", _ => null));
+        Assert.Equal((16, 8, 3, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(30)),
+            (defaults.MaxConnections, defaults.MaxConnectionsPerClient, defaults.TokenAttempts, defaults.TokenDelay, defaults.TokenMaxDelay, defaults.IdleTimeout));
+
+        var env = new Dictionary<string, string>
+        {
+            ["EVOLQ_CTL_MAX_CONNECTIONS"] = "40",
+            ["EVOLQ_CTL_MAX_CONNECTIONS_PER_CLIENT"] = "3",
+            ["EVOLQ_CTL_TOKEN_ATTEMPTS"] = "5",
+            ["EVOLQ_CTL_IDLE_TIMEOUT"] = "90",
+        };
+        var set = CtlSettings.From(NodeConfig.Load("local", n => env.GetValueOrDefault(n)));
+        Assert.Equal((40, 3, 5, TimeSpan.FromSeconds(90)), (set.MaxConnections, set.MaxConnectionsPerClient, set.TokenAttempts, set.IdleTimeout));
+
+        var bad = Assert.Throws<ConfigurationException>(() => NodeConfig.Load("local", n => n == "EVOLQ_CTL_MAX_CONNECTIONS_PER_CLIENT" ? "0" : null));
+        Assert.Equal("EVOLQ_CTL_MAX_CONNECTIONS_PER_CLIENT is '0', not a whole number above zero.", bad.Message);
+        bad = Assert.Throws<ConfigurationException>(() => NodeConfig.Load("local", n => n == "EVOLQ_CTL_IDLE_TIMEOUT" ? "30m" : null));
+        Assert.Equal("EVOLQ_CTL_IDLE_TIMEOUT is '30m', not a whole number of seconds above zero.", bad.Message);
+        var zero = Assert.Throws<ConfigurationException>(() => new CtlSettings { MaxConnectionsPerClient = 0 }.Resolve());
+        Assert.Equal("evolq.ctl.max-connections-per-client is 0; it must be at least 1.", zero.Message);
+    }
 }
