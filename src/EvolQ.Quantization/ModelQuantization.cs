@@ -1,4 +1,5 @@
 using EvolQ.Quantization.Modules;
+using EvolQ.Quantization.Observers;
 using EvolQ.Quantization.Quantizers;
 using static TorchSharp.torch;
 
@@ -62,22 +63,42 @@ public static class ModelQuantization
     public static IEnumerable<(string Path, Quantizer Quantizer)> Quantizers(nn.Module model) =>
         model.named_modules().Where(m => m.module is Quantizer).Select(m => (m.name, (Quantizer)m.module));
 
+    /// <summary>Tensor-name suffixes of a quantizer's state in the quantized-model file.</summary>
+    public const string ScaleSuffix = ".scale";
+    public const string ZeroPointSuffix = ".zero_point";
+    public const string OmseShrinkIndexSuffix = ".omse_shrink_index";
+    public const string PtfAlphaSuffix = ".ptf_alpha";
+
     /// <summary>
     /// The calibrated state of every quantizer, named "&lt;quantizer path&gt;.scale" and ".zero_point"
-    /// (e.g. "blocks.0.attn.qkv.quantizer.scale"), for the quantized-model file.
+    /// (e.g. "blocks.0.attn.qkv.quantizer.scale"), plus the calibration's choices where an observer made one:
+    /// ".omse_shrink_index" (int64 [1]) and ".ptf_alpha" (int64, one per channel), for the quantized-model file.
     /// </summary>
+    /// <remarks>The choice tensors are new: the caller disposes them (a dispose scope around the write does).</remarks>
     public static IEnumerable<(string Name, Tensor Tensor)> QuantizerState(nn.Module model)
     {
         foreach (var (path, quantizer) in Quantizers(model))
         {
             if (!quantizer.IsCalibrated)
                 continue;
-            yield return (path + ".scale", quantizer.Scale);
-            yield return (path + ".zero_point", quantizer.ZeroPoint);
+            yield return (path + ScaleSuffix, quantizer.Scale);
+            yield return (path + ZeroPointSuffix, quantizer.ZeroPoint);
+            switch (quantizer.Observer)
+            {
+                case OmseObserver { ChosenShrinkIndex: >= 0 } omse:
+                    yield return (path + OmseShrinkIndexSuffix, tensor(new long[] { omse.ChosenShrinkIndex }));
+                    break;
+                case PtfObserver { ChosenAlphas.Length: > 0 } ptf:
+                    yield return (path + PtfAlphaSuffix, tensor(ptf.ChosenAlphas));
+                    break;
+            }
         }
     }
 
-    /// <summary>Sets every uniform quantizer's scale and zero-point from named tensors; a missing one is an error.</summary>
+    /// <summary>
+    /// Sets every uniform quantizer's scale and zero-point from named tensors (a missing one is an error), and the
+    /// observers' OMSE and PTF choices where the tensors hold them.
+    /// </summary>
     /// <param name="lookup">Returns the tensor stored under a name, or null.</param>
     public static void LoadQuantizerState(nn.Module model, Func<string, Tensor?> lookup, string source)
     {
@@ -85,11 +106,33 @@ public static class ModelQuantization
         {
             if (quantizer is not UniformQuantizer)
                 continue;
-            var scale = lookup(path + ".scale");
-            var zeroPoint = lookup(path + ".zero_point");
+            var scale = lookup(path + ScaleSuffix);
+            var zeroPoint = lookup(path + ZeroPointSuffix);
             if (scale is null || zeroPoint is null)
                 throw new QuantizationConfigException($"{source} holds no scale or zero-point for {path}: it was not calibrated for this model.");
+            CheckShape(scale, path, "scale", source);
+            CheckShape(zeroPoint, path, "zero-point", source);
             quantizer.SetParameters(scale, zeroPoint);
+            if (lookup(path + OmseShrinkIndexSuffix) is { } index)
+            {
+                if (quantizer.Observer is not OmseObserver omse || index.dtype != ScalarType.Int64 || index.numel() != 1)
+                    throw new QuantizationConfigException($"{source} holds an OMSE shrink index for {path}, which has no OMSE observer or takes one int64 value.");
+                omse.RestoreChoice((int)Math.Clamp(index.item<long>(), int.MinValue, int.MaxValue), source);
+            }
+            if (lookup(path + PtfAlphaSuffix) is { } alphas)
+            {
+                if (quantizer.Observer is not PtfObserver ptf || alphas.dtype != ScalarType.Int64 || alphas.dim() != 1 || alphas.numel() != scale.numel())
+                    throw new QuantizationConfigException($"{source} holds PTF exponents for {path}, which has no PTF observer or takes one int64 per channel.");
+                ptf.RestoreChoice(alphas.data<long>().ToArray(), source);
+            }
         }
+    }
+
+    /// <summary>A scale or zero-point is float32, a scalar (layer-wise, or PTF's shared zero-point) or one value per channel.</summary>
+    private static void CheckShape(Tensor value, string path, string what, string source)
+    {
+        if (value.dtype != ScalarType.Float32 || value.dim() > 1)
+            throw new QuantizationConfigException(
+                $"{source} holds a {what} for {path} of dtype {value.dtype} and shape [{string.Join(", ", value.shape)}], not a float32 scalar or vector.");
     }
 }

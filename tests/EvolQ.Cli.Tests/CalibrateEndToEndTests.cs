@@ -54,7 +54,9 @@ public sealed partial class CalibrateEndToEndTests
             Assert.Equal("100", content.Metadata["calib_batchsize"]);
             Assert.Equal("0", content.Metadata["seed"]);
             Assert.Equal("fashion-mnist:train", content.Metadata["calib_data"]);
-            Assert.Equal(quantizedTop1.ToString("0.00", CultureInfo.InvariantCulture), content.Metadata["quantized_top1"]);
+            Assert.Equal(quantizedTop1, Math.Round(double.Parse(content.Metadata["metric.fqvit_top1"], CultureInfo.InvariantCulture), 2));
+            Assert.Equal(64, content.Metadata["checkpoint_sha256"].Length);
+            Assert.DoesNotContain("calib_seconds", content.Metadata.Keys);
             Assert.StartsWith("evolq calibrate --model vit_tiny_patch7_28", content.Metadata["command"], StringComparison.Ordinal);
         }
 

@@ -33,6 +33,15 @@ public sealed class RunCommandTests
         Assert.Matches(@"\| vit_tiny_patch7_28 \| W4A8 \| 2 \| \d+\.\d\d ± 0\.00 \| \d+\.\d\d ± \d\.\d\d \| \d+\.\d\d ± \d\.\d\d \|", first.Output);
         foreach (var file in new[] { "results.md", "results.csv", "results.json", "accuracy.png" })
             Assert.True(File.Exists(Path.Combine(dir.File("out"), "small", file)), file);
+        // Each job's quantized-model file beside the results, and it reproduces the job's top-1 (docs/model-file.md).
+        foreach (var seed in new[] { 0, 1 })
+        {
+            var model = Path.Combine(dir.File("out"), "small", "models", $"small.vit_tiny_patch7_28.w4a8.s{seed}.evolq.safetensors");
+            Assert.True(File.Exists(model), model);
+            var eval = Cli.Run("eval", "--quantized", model, "--data", "fashion-mnist:test", "--limit", "300");
+            eval.AssertSuccess();
+            Assert.Contains("on these 300 images: reproduced exactly.", eval.Output, StringComparison.Ordinal);
+        }
 
         // The same command again finds the sweep done in its journal and prints the same table without computing.
         var second = Cli.Run(args);

@@ -91,7 +91,7 @@ internal static class ProtocolSamples
             new SweepDetail(Summary, [JobState(metrics)], "sweep { }"),
             new SweepSubmitted(SweepSample, 1_790_000_000_000),
             new SweepJobLaunched("demo", "job-1", 1_790_000_300_000),
-            new SweepJobEnded("demo", "job-1", JobPhase.Done, metrics, "none", [new VisitRecord(0, 1, 1.5, 1.25, 1, 7)], 1_790_000_360_000),
+            new SweepJobEnded("demo", "job-1", JobPhase.Done, metrics, "none", [new VisitRecord(0, 1, 1.5, 1.25, 1, 7)], 1_790_000_360_000, [[0.5f, 0.25f]]),
             new SweepCancelled("demo", 1_790_000_100_000),
             new SweepResumed("demo"),
             new SweepDeleted("demo", 1_790_000_400_000),

@@ -29,7 +29,7 @@ public sealed class SweepBookTests
     }
 
     private static JobResult Result(string jobId, JobPhase phase, string? error = null) =>
-        new(jobId, phase, [], [], [], [new VisitRecord(1, 0, 0.5, 0.4, 7, 4)], new Dictionary<string, double> { ["top1"] = 0.8 }, error);
+        new(jobId, phase, ["blocks.0.attn"], [[0.25f, 0.5f]], [], [new VisitRecord(1, 0, 0.5, 0.4, 7, 4)], new Dictionary<string, double> { ["top1"] = 0.8 }, error);
 
     private static void End(SweepBook book, string jobId, JobPhase phase = JobPhase.Done, long now = 200) =>
         book.Apply(Assert.IsType<SweepJobEnded>(book.Ended(Result(jobId, phase), now)));
@@ -121,6 +121,8 @@ public sealed class SweepBookTests
         Assert.Null(book.Ended(Result("s1.j0", JobPhase.Searching), 200));
         var ended = Assert.IsType<SweepJobEnded>(book.Ended(Result("s1.j0", JobPhase.Done), 200));
         Assert.Equal(("s1", JobPhase.Done, 0.8), (ended.SweepId, ended.Phase, ended.Metrics["top1"]));
+        // The searched scales go into the journal with the end, so the job's model can be written from the results alone.
+        Assert.Equal([0.25f, 0.5f], Assert.Single(ended.FinalScales!));
         book.Apply(ended);
         Assert.Null(book.Ended(Result("s1.j0", JobPhase.Done), 201));
         Assert.Equal(["s1.j1"], book.ToPoll());
@@ -128,6 +130,7 @@ public sealed class SweepBookTests
 
         var rejected = Assert.IsType<SweepJobEnded>(book.Rejected(new JobRejected("s1.j1", "bad spec"), 250));
         Assert.Equal((JobPhase.Failed, "bad spec"), (rejected.Phase, rejected.Error));
+        Assert.Null(rejected.FinalScales);
         book.Apply(rejected);
         Assert.Null(book.Rejected(new JobRejected("s1.j1", "bad spec"), 260));
         Assert.Null(book.Ended(Result("s1.j1", JobPhase.Failed), 260));

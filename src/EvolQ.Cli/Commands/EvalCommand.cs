@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using EvolQ.Engine.DataSpecs;
 using EvolQ.Engine.Evaluation;
 using EvolQ.Models;
@@ -14,7 +15,7 @@ public static class EvalCommand
     {
         var model = new Option<string?>("--model") { Description = "The registered model the checkpoint is for (needed with --checkpoint; checked against a --quantized file)." };
         var checkpoint = new Option<string?>("--checkpoint") { Description = "A float checkpoint (.pth, .safetensors or .npz), loaded strictly by name." };
-        var quantized = new Option<string?>("--quantized") { Description = "A quantized-model file written by `evolq calibrate`." };
+        var quantized = new Option<string?>("--quantized") { Description = "A quantized-model file written by `evolq calibrate`, `evolq quantize` or a sweep." };
         var data = new Option<string>("--data") { Description = $"Evaluation data: {DataSpec.Usage}.", Required = true };
         var batch = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => 100 };
         var limit = new Option<int?>("--limit") { Description = "Evaluate only the first N images of the source (in source order)." };
@@ -50,17 +51,20 @@ public static class EvalCommand
             var spec = DataSpec.Parse(parse.GetValue(data)!);
             var source = spec.Open();
             QuantizableModel network;
+            Preprocessing preprocessing;
+            IReadOnlyDictionary<string, string>? recorded = null;
             string what;
             if (checkpointPath is not null)
             {
                 var info = ModelRegistry.Get(modelName!);
                 network = ModelFiles.LoadFloat(info, checkpointPath);
+                preprocessing = info.Preprocessing;
                 what = $"{info.Name} float ({Path.GetFileName(checkpointPath)})";
             }
             else
             {
-                (network, _) = ModelFiles.LoadQuantized(quantizedPath!);
-                if (modelName is not null && !string.Equals(ModelRegistry.Get(modelName).Name, network.RegistryName, StringComparison.Ordinal))
+                (network, preprocessing, recorded) = ModelFiles.LoadQuantized(quantizedPath!);
+                if (modelName is not null && !string.Equals(modelName, network.RegistryName, StringComparison.OrdinalIgnoreCase))
                 {
                     network.Dispose();
                     throw new UserInputException($"{Path.GetFileName(quantizedPath)} holds a quantized {network.RegistryName}, not {modelName}.");
@@ -72,11 +76,13 @@ public static class EvalCommand
             using (network)
             {
                 network.to(device);
-                var transform = ModelTransforms.For(ModelRegistry.Get(network.RegistryName));
+                var transform = ModelTransforms.For(preprocessing);
                 var options = new EvaluationOptions { BatchSize = batchSize, Limit = imageLimit, Device = device, LogitsPath = logitsPath };
                 console.Output.WriteLine($"Evaluating {what} on {source.Description}.");
                 var result = ProgressDisplay.Run(console, display => Evaluator.Run(network, source, transform, options, display));
                 console.Output.WriteLine($"top-1 {result.Top1:0.00}%  top-5 {result.Top5:0.00}%  ({result.Top1Correct}/{result.Images} correct, {result.ImagesPerSecond:0} images/s)");
+                if (recorded is not null && Recorded(recorded, spec, result) is { } comparison)
+                    console.Output.WriteLine(comparison);
                 if (logitsPath is not null)
                     console.Output.WriteLine($"Wrote the logits to {logitsPath}.");
             }
@@ -84,5 +90,20 @@ public static class EvalCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// When the file records the job's Evol-Q top-1 on these very images (same data spec, same count), whether this
+    /// evaluation reproduced it; null when it records none or was measured on other images.
+    /// </summary>
+    private static string? Recorded(IReadOnlyDictionary<string, string> metadata, DataSpec spec, EvaluationResult result)
+    {
+        if (ModelFileMetadata.Metric(metadata, ModelFileMetadata.Top1) is not { } top1
+            || metadata.GetValueOrDefault(ModelFileMetadata.ValidationData) != spec.Text
+            || metadata.GetValueOrDefault(ModelFileMetadata.ValidationImages) != result.Images.ToString(CultureInfo.InvariantCulture))
+            return null;
+        return top1 == result.Top1
+            ? string.Create(CultureInfo.InvariantCulture, $"The file records Evol-Q top-1 {top1:0.00}% on these {result.Images} images: reproduced exactly.")
+            : string.Create(CultureInfo.InvariantCulture, $"The file records Evol-Q top-1 {top1:0.00}% on these {result.Images} images: this evaluation differs by {result.Top1 - top1:+0.00;-0.00} points.");
     }
 }

@@ -52,13 +52,13 @@ public static class LandscapeCommand
             if (size > calibrationSource.Count)
                 throw new UserInputException($"--calib-size {size} is more than the {calibrationSource.Count} images of {calibrationSource.Description}.");
 
-            var (model, _) = ModelFiles.LoadQuantized(parse.GetValue(quantized)!);
+            var (model, preprocessing, _) = ModelFiles.LoadQuantized(parse.GetValue(quantized)!);
             var tensors = new List<Tensor>();
             try
             {
                 model.to(device);
                 var target = LandscapeScanner.ResolveBlock(model, parse.GetValue(block));
-                var transform = ModelTransforms.For(ModelRegistry.Get(model.RegistryName));
+                var transform = ModelTransforms.For(preprocessing);
                 var draw = CalibrationSet.Draw(calibrationSource.Count, data.Seed(parse), size, batchSize, 0);
                 var calibration = Load(calibrationSource, transform, draw.Indices, batchSize, dropLast: true, device, tensors).Select(b => b.Images).ToArray();
                 LabelledBatch[]? validation = null;

@@ -43,7 +43,8 @@ public static class RunCommand
         // The progress lines are the user's view: the default log level of run and demo is warning (LogFlags).
         var config = flags.Node.Config(parse, new Dictionary<string, string> { ["EVOLQ_DB"] = database, ["EVOLQ_PORT"] = "0" },
             console.Logs.AkkaConfig());
-        var backends = flags.Node.Backends(parse, config);
+        // Model files go beside the results: OUT/<sweep id>/models/.
+        var backends = flags.Node.Backends(parse, config, Path.GetFullPath(parse.GetValue(flags.Output)!));
 
         using var stop = new StopSignal();
         using var akkaLogs = LogSettings.Install(console.Logger);

@@ -6,15 +6,17 @@ using EvolQ.Cluster.Inspection.Palettes;
 using EvolQ.Cluster.Inspection.Wire;
 using EvolQ.Cluster.Persistence;
 using EvolQ.Cluster.Sweeps;
+using EvolQ.Cluster.Workers;
 
 namespace EvolQ.Cli.Commands;
 
 /// <summary>
-/// `evolq sweep submit|list|show|compare|cancel|resume|delete|results`: `evolq run`'s sweeps against a running
+/// `evolq sweep submit|list|show|compare|cancel|resume|delete|results|models`: `evolq run`'s sweeps against a running
 /// cluster, through a node's ctl endpoint (no Akka node in the client); with `--db`, list, show, compare, delete and
-/// results read the results tables of the journal's database instead, with no node running (docs/results.md). Exit 0
-/// done; 2 when the node cannot be reached, refuses the token, does not know the sweep or rejects the file, or a
-/// delete is not confirmed (one sentence); 130 when Ctrl+C stops a --follow (the sweep goes on).
+/// results read the results tables of the journal's database instead, with no node running (docs/results.md), and
+/// `models --db` writes the done jobs' quantized-model files again from them (docs/model-file.md). Exit 0 done; 2 when
+/// the node cannot be reached, refuses the token, does not know the sweep or rejects the file, or a delete is not
+/// confirmed (one sentence); 130 when Ctrl+C stops a --follow (the sweep goes on).
 /// </summary>
 public static class SweepCommand
 {
@@ -32,7 +34,61 @@ public static class SweepCommand
             Simple(console, "resume", "Resumes a cancelled sweep where its jobs stopped."),
             Delete(console),
             Results(console),
+            Models(console),
         };
+        return command;
+    }
+
+    private static Command Models(CommandConsole console)
+    {
+        var sweep = SweepArgument();
+        var job = new Option<string?>("--job") { Description = "Only this job." };
+        var output = new Option<string>("--out") { Description = "The folder the files go to (<job id>.evolq.safetensors).", Required = true };
+        var database = DatabaseOption("The database whose results tables hold the sweep (no node is needed)");
+        var device = DeviceOption.Create();
+        var command = new Command("models", "Writes the quantized-model file of each done job again from the results database: the job's checkpoint and calibration data, its recorded scales and metrics; the same bytes the worker wrote.")
+        {
+            sweep, job, output, database, device,
+        };
+        command.SetAction(parse =>
+        {
+            var id = parse.GetValue(sweep)!;
+            var db = parse.GetValue(database) ?? throw new UserInputException("sweep models reads the sweep's scales from the results database: give --db.");
+            var onlyJob = parse.GetValue(job);
+            var folder = Path.GetFullPath(parse.GetValue(output)!);
+            var deviceName = parse.GetValue(device)!;
+            DeviceOption.Resolve(deviceName);
+            var records = FromDatabase(db, results => results.ReadJobModels(id, onlyJob));
+            if (records.Count == 0)
+                throw new UserInputException($"Sweep '{id}' has no done job{(onlyJob is null ? "" : $" '{onlyJob}'")} in {db}.");
+            Directory.CreateDirectory(folder);
+            using var backend = new EngineBackend(deviceName.ToLowerInvariant());
+            var skipped = 0;
+            foreach (var record in records)
+            {
+                var jobId = record.Spec.JobId;
+                if (record.Scales is null)
+                {
+                    console.Error.WriteLine($"evolq: job {jobId} ended before this evolq recorded final scales; it has no model to write.");
+                    skipped++;
+                    continue;
+                }
+                console.Output.WriteLine($"{jobId}: calibrating {record.Spec.ModelName} as the job did, then its searched scales.");
+                backend.Prepare(record.Spec, CancellationToken.None);
+                try
+                {
+                    backend.SetCurrentScales(jobId, record.Scales);
+                    var path = Path.Combine(folder, jobId + ".evolq.safetensors");
+                    backend.WriteModel(jobId, path, record.Metrics);
+                    console.Output.WriteLine($"Wrote {path}.");
+                }
+                finally
+                {
+                    backend.Release(jobId);
+                }
+            }
+            return skipped == 0 ? 0 : 1;
+        });
         return command;
     }
 

@@ -37,6 +37,11 @@ public sealed class NodeFlags
         DefaultValueFactory = _ => 0,
     };
 
+    private readonly Option<string?> modelsDir = new("--models-dir")
+    {
+        Description = "With --backend engine: where finished jobs write their quantized-model files (DIR/<sweep id>/models/<job id>.evolq.safetensors); default EVOLQ_MODELS_DIR, or none.",
+    };
+
     private readonly Option<int> threads = new("--threads")
     {
         Description = "Torch CPU threads of this process (0: one per core but one, left to the actors, when a worker runs on the CPU).",
@@ -45,7 +50,7 @@ public sealed class NodeFlags
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { profile, backend, devices, syntheticWorkers, syntheticCost, threads })
+        foreach (var option in new Option[] { profile, backend, devices, syntheticWorkers, syntheticCost, modelsDir, threads })
             command.Options.Add(option);
     }
 
@@ -63,7 +68,8 @@ public sealed class NodeFlags
     }
 
     /// <summary>The node's evaluation backends, one per worker; none for a node without the worker role.</summary>
-    public IReadOnlyList<IEvaluationBackend> Backends(ParseResult parse, Config config)
+    /// <param name="defaultModelsRoot">Where model files go when neither --models-dir nor EVOLQ_MODELS_DIR says (`evolq run`: its --out).</param>
+    public IReadOnlyList<IEvaluationBackend> Backends(ParseResult parse, Config config, string? defaultModelsRoot = null)
     {
         if (!config.GetStringList("akka.cluster.roles", []).Contains("worker"))
             return [];
@@ -92,7 +98,9 @@ public sealed class NodeFlags
                 // one torch thread runs the demo's evaluations 1.4x faster than two (docs/benchmarks.md).
                 if (threadCount == 0 && names.Any(n => n.Equals("cpu", StringComparison.OrdinalIgnoreCase)) && System.Environment.ProcessorCount > 1)
                     TorchSharp.torch.set_num_threads(System.Environment.ProcessorCount - 1);
-                return names.Select(n => (IEvaluationBackend)new EngineBackend(n.ToLowerInvariant())).ToArray();
+                var modelsRoot = parse.GetValue(modelsDir)
+                    ?? (System.Environment.GetEnvironmentVariable("EVOLQ_MODELS_DIR") is { Length: > 0 } fromEnvironment ? fromEnvironment : defaultModelsRoot);
+                return names.Select(n => (IEvaluationBackend)new EngineBackend(n.ToLowerInvariant(), modelsRoot: modelsRoot is null ? null : Path.GetFullPath(modelsRoot))).ToArray();
             case var other:
                 throw new UserInputException($"--backend is '{other}': use engine or synthetic.");
         }

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using EvolQ.Cluster.Protocol;
 using Microsoft.Data.Sqlite;
@@ -159,6 +160,11 @@ public sealed class ResultsDatabase
                 ("job", job.Spec.JobId), ("sweep", id), ("position", position++), ("model", job.Model), ("bits", job.Bits),
                 ("seed", job.Seed), ("modelName", job.Spec.ModelName), ("checkpoint", job.Spec.CheckpointPath),
                 ("state", ResultsSchema.JobState.Waiting), ("settings", JsonSerializer.Serialize(job.Spec.Settings())));
+            Execute(connection, transaction, $"""
+                INSERT INTO {ResultsSchema.JobSpecs} (job_id, spec) VALUES (@job, @spec)
+                ON CONFLICT (job_id) DO UPDATE SET spec = excluded.spec
+                """,
+                ("job", job.Spec.JobId), ("spec", JsonSerializer.Serialize(job.Spec)));
         }
     }
 
@@ -167,6 +173,8 @@ public sealed class ResultsDatabase
     {
         Execute(connection, transaction, $"DELETE FROM {ResultsSchema.BlockVisits} WHERE job_id IN (SELECT job_id FROM {ResultsSchema.Jobs} WHERE sweep_id = @sweep)", ("sweep", sweepId));
         Execute(connection, transaction, $"DELETE FROM {ResultsSchema.JobMetrics} WHERE job_id IN (SELECT job_id FROM {ResultsSchema.Jobs} WHERE sweep_id = @sweep)", ("sweep", sweepId));
+        Execute(connection, transaction, $"DELETE FROM {ResultsSchema.JobScales} WHERE job_id IN (SELECT job_id FROM {ResultsSchema.Jobs} WHERE sweep_id = @sweep)", ("sweep", sweepId));
+        Execute(connection, transaction, $"DELETE FROM {ResultsSchema.JobSpecs} WHERE job_id IN (SELECT job_id FROM {ResultsSchema.Jobs} WHERE sweep_id = @sweep)", ("sweep", sweepId));
         Execute(connection, transaction, $"DELETE FROM {ResultsSchema.Jobs} WHERE sweep_id = @sweep", ("sweep", sweepId));
     }
 
@@ -179,6 +187,12 @@ public sealed class ResultsDatabase
             ("error", e.Error), ("at", e.AtUnixMs), ("job", e.JobId));
         Execute(connection, transaction, $"DELETE FROM {ResultsSchema.JobMetrics} WHERE job_id = @job", ("job", e.JobId));
         Execute(connection, transaction, $"DELETE FROM {ResultsSchema.BlockVisits} WHERE job_id = @job", ("job", e.JobId));
+        Execute(connection, transaction, $"DELETE FROM {ResultsSchema.JobScales} WHERE job_id = @job", ("job", e.JobId));
+        for (var block = 0; block < (e.FinalScales?.Length ?? 0); block++)
+        {
+            Execute(connection, transaction, $"INSERT INTO {ResultsSchema.JobScales} (job_id, block, scales) VALUES (@job, @block, @scales)",
+                ("job", e.JobId), ("block", block), ("scales", ScalesText(e.FinalScales![block])));
+        }
         foreach (var (name, value) in (e.Metrics ?? new Dictionary<string, double>()).OrderBy(m => m.Key, StringComparer.Ordinal))
         {
             Execute(connection, transaction, $"INSERT INTO {ResultsSchema.JobMetrics} (job_id, name, value) VALUES (@job, @name, @value)",
@@ -311,6 +325,61 @@ public sealed class ResultsDatabase
         return summary;
     }
 
+    /// <summary>
+    /// What rebuilds the quantized model of each done job of a sweep (or of one job): its spec, its searched scales
+    /// (null when the job ended before scales were recorded) and its metrics, in sweep order.
+    /// </summary>
+    /// <exception cref="ResultsDatabaseException">The tables or the sweep or job are missing (one sentence).</exception>
+    public IReadOnlyList<JobModelRecord> ReadJobModels(string sweepId, string? jobId = null)
+    {
+        ArgumentNullException.ThrowIfNull(sweepId);
+        var detail = ReadSweep(sweepId);
+        using var connection = Open(create: false);
+        RequireTables(connection, [ResultsSchema.JobSpecs, ResultsSchema.JobScales]);
+        if (jobId is not null && detail.Jobs.All(j => j.JobId != jobId))
+            throw new ResultsDatabaseException($"Sweep '{sweepId}' has no job '{jobId}'.");
+        var records = new List<JobModelRecord>();
+        foreach (var job in detail.Jobs.Where(j => j.Phase == JobPhase.Done && (jobId is null || j.JobId == jobId)))
+        {
+            JobSpec spec;
+            using (var command = Command(connection, null, $"SELECT spec FROM {ResultsSchema.JobSpecs} WHERE job_id = @job", ("job", job.JobId)))
+            {
+                var text = command.ExecuteScalar() as string
+                    ?? throw new ResultsDatabaseException($"Job '{job.JobId}' has no spec in {database.Redacted}; a node of this evolq writes it when it starts.");
+                spec = JsonSerializer.Deserialize<JobSpec>(text)
+                    ?? throw new ResultsDatabaseException($"Job '{job.JobId}' has an empty spec in {database.Redacted}.");
+            }
+            var scales = new List<float[]>();
+            using (var command = Command(connection, null, $"SELECT block, scales FROM {ResultsSchema.JobScales} WHERE job_id = @job ORDER BY block", ("job", job.JobId)))
+            using (var reader = command.ExecuteReader())
+            {
+                while (reader.Read())
+                    scales.Add(ScalesOf(reader.GetString(1), job.JobId));
+            }
+            records.Add(new JobModelRecord(spec, scales.Count > 0 ? scales.ToArray() : null, job.Metrics));
+        }
+        return records;
+    }
+
+    // Scales as base64 of their little-endian float32 bytes: exact, and compact for models with thousands per block.
+    private static string ScalesText(float[] scales) => Convert.ToBase64String(MemoryMarshal.AsBytes(scales.AsSpan()));
+
+    private float[] ScalesOf(string text, string jobId)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = Convert.FromBase64String(text);
+        }
+        catch (FormatException)
+        {
+            throw new ResultsDatabaseException($"Job '{jobId}' has unreadable scales in {database.Redacted}.");
+        }
+        if (bytes.Length % sizeof(float) != 0)
+            throw new ResultsDatabaseException($"Job '{jobId}' has unreadable scales in {database.Redacted}.");
+        return MemoryMarshal.Cast<byte, float>(bytes).ToArray();
+    }
+
     private static SweepSummary? ReadSummary(DbConnection connection, string sweepId)
     {
         using var command = Command(connection, null, $"""
@@ -333,10 +402,10 @@ public sealed class ResultsDatabase
             Convert.ToInt64(reader.GetValue(2)), reader.IsDBNull(3) ? 0 : Convert.ToInt64(reader.GetValue(3)));
     }
 
-    /// <summary>Checks that the tables are there and not newer than this build; their schema version.</summary>
-    private long RequireTables(DbConnection connection)
+    /// <summary>Checks that the tables (by default those every version has) are there and not newer than this build; their schema version.</summary>
+    private long RequireTables(DbConnection connection, IReadOnlyList<string>? tables = null)
     {
-        var missing = ResultsSchema.DataTables.Where(t => !TableExists(connection, null, t)).ToArray();
+        var missing = (tables ?? ResultsSchema.ResultTables).Where(t => !TableExists(connection, null, t)).ToArray();
         if (missing.Length > 0)
             throw new ResultsDatabaseException(
                 $"{database.Redacted} holds no results tables ({string.Join(", ", missing)} missing): point at the database a sweep manager (evolq run, evolq node) has written.");
@@ -427,6 +496,9 @@ public sealed class ResultsDatabase
 
     private static double RealOf(DbDataReader reader, int i) => reader.IsDBNull(i) ? double.NaN : Convert.ToDouble(reader.GetValue(i));
 }
+
+/// <summary>A done job as the results tables keep it: enough to write its quantized-model file again.</summary>
+public sealed record JobModelRecord(JobSpec Spec, float[][]? Scales, IReadOnlyDictionary<string, double> Metrics);
 
 /// <summary>The results tables cannot be read or written as asked; the message is one sentence for the user.</summary>
 public sealed class ResultsDatabaseException(string message) : Exception(message);

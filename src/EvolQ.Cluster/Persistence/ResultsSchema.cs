@@ -29,6 +29,12 @@ public static class ResultsSchema
     /// <summary>One row per final metric of a finished job.</summary>
     public const string JobMetrics = "evolq_job_metrics";
 
+    /// <summary>Version 2: one row per job of a sweep with its whole spec (JSON), to rebuild the job's model without a node.</summary>
+    public const string JobSpecs = "evolq_job_specs";
+
+    /// <summary>Version 2: one row per block of a done job with its searched scales.</summary>
+    public const string JobScales = "evolq_job_scales";
+
     /// <summary>The meta key of the schema version.</summary>
     public const string VersionKey = "schema_version";
 
@@ -36,7 +42,10 @@ public static class ResultsSchema
     public const string SequenceKey = "projected_sequence_nr";
 
     /// <summary>The tables that hold results (not <see cref="Meta"/>); when one is missing, the journal is projected again from its start.</summary>
-    public static IReadOnlyList<string> DataTables { get; } = [Sweeps, Jobs, BlockVisits, JobMetrics];
+    public static IReadOnlyList<string> DataTables { get; } = [Sweeps, Jobs, BlockVisits, JobMetrics, JobSpecs, JobScales];
+
+    /// <summary>The tables of version 1, which `sweep results` and `sweep list` read (a version 1 database still answers them).</summary>
+    public static IReadOnlyList<string> ResultTables { get; } = [Sweeps, Jobs, BlockVisits, JobMetrics];
 
     /// <summary>The CREATE TABLE statements of version <see cref="Version"/>, each idempotent.</summary>
     public static IReadOnlyList<string> Create { get; } =
@@ -92,11 +101,26 @@ public static class ResultsSchema
           value DOUBLE PRECISION,
           PRIMARY KEY (job_id, name))
         """,
+        $"""
+        CREATE TABLE IF NOT EXISTS {JobSpecs} (
+          job_id TEXT PRIMARY KEY,
+          spec TEXT NOT NULL)
+        """,
+        $"""
+        CREATE TABLE IF NOT EXISTS {JobScales} (
+          job_id TEXT NOT NULL,
+          block INTEGER NOT NULL,
+          scales TEXT NOT NULL,
+          PRIMARY KEY (job_id, block))
+        """,
     ];
 
     /// <summary>
     /// Statements that bring a database of an older version to <see cref="Version"/>, keyed by the version they start
-    /// from. 1 → 2: jobs keep their settings (JSON; NULL for jobs projected before), passes count from 1 as every view shows them.
+    /// from. 1 → 2: jobs keep their settings (JSON; NULL for jobs projected before), passes count from 1 as every view
+    /// shows them; the job specs and final scales tables are new: <see cref="Create"/> makes them, and because they were
+    /// missing the journal is projected again from its start, which fills the specs (scales exist only for jobs that
+    /// ended since).
     /// </summary>
     public static IReadOnlyDictionary<int, IReadOnlyList<string>> Migrations { get; } = new Dictionary<int, IReadOnlyList<string>>
     {

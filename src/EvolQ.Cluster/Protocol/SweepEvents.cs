@@ -12,6 +12,10 @@ public sealed record SweepSubmitted([property: Key(0)] SweepSpec Spec, [property
 public sealed record SweepJobLaunched([property: Key(0)] string SweepId, [property: Key(1)] string JobId, [property: Key(2)] long AtUnixMs = 0) : ISweepEvent;
 
 /// <summary>Journal of the sweep manager: a job ended (done or failed) with its metrics and block history.</summary>
+/// <param name="FinalScales">
+/// The searched scales of every block of a done job (what its quantized-model file holds besides the calibration);
+/// null for a failed job and in events journaled before they were recorded.
+/// </param>
 [MessagePackObject]
 public sealed record SweepJobEnded(
     [property: Key(0)] string SweepId,
@@ -20,7 +24,8 @@ public sealed record SweepJobEnded(
     [property: Key(3)] IReadOnlyDictionary<string, double> Metrics,
     [property: Key(4)] string? Error,
     [property: Key(5)] VisitRecord[] Visits,
-    [property: Key(6)] long AtUnixMs) : ISweepEvent;
+    [property: Key(6)] long AtUnixMs,
+    [property: Key(7)] float[][]? FinalScales = null) : ISweepEvent;
 
 /// <summary>Journal of the sweep manager: a user cancelled the sweep.</summary>
 [MessagePackObject]

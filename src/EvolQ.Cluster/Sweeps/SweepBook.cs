@@ -160,7 +160,8 @@ internal sealed class SweepBook
     /// <summary>The event that records a job's end, or null when the result is not an end or is already recorded.</summary>
     public SweepJobEnded? Ended(JobResult result, long nowUnixMs) =>
         result.Phase is JobPhase.Done or JobPhase.Failed && jobsById.TryGetValue(result.JobId, out var found) && !found.Entry.Ended
-            ? new SweepJobEnded(found.Sweep.Spec.SweepId, result.JobId, result.Phase, result.Metrics, result.Error, result.Visits, nowUnixMs)
+            ? new SweepJobEnded(found.Sweep.Spec.SweepId, result.JobId, result.Phase, result.Metrics, result.Error, result.Visits, nowUnixMs,
+                result.Phase == JobPhase.Done ? result.Scales : null)
             : null;
 
     /// <summary>The event that records a job its coordinator refused as failed, or null when it already ended.</summary>

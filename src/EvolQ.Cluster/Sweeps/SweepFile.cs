@@ -164,7 +164,8 @@ public static partial class SweepFile
             {
                 var quantization = new QuantizationConfig { WeightBits = weights, ActivationBits = activations };
                 var settings = SearchSettingsData.From(search with { WeightBits = weights.Bits, Seed = seed });
-                var options = new Dictionary<string, string>();
+                // The sweep names the folder its jobs' model files go to (EngineBackend.ModelFilePath).
+                var options = new Dictionary<string, string> { [Workers.EngineBackend.SweepOption] = sweepId };
                 if (validationLimit > 0)
                     options["validation-limit"] = validationLimit.ToString(CultureInfo.InvariantCulture);
                 var jobId = string.Create(CultureInfo.InvariantCulture, $"{sweepId}.{model}.{label.ToLowerInvariant()}.s{seed}");

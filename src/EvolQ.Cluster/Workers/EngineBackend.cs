@@ -1,3 +1,4 @@
+using System.Globalization;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Data;
 using EvolQ.Engine.Calibration;
@@ -21,6 +22,7 @@ public sealed class EngineBackend : IEvaluationBackend
 {
     private readonly Device device;
     private readonly int loaderThreads;
+    private readonly string? modelsRoot;
     private readonly Dictionary<string, Held> jobs = [];
     // The worker calls from one thread at a time, but the node disposes the backend from its own thread while a
     // call may still run (a SIGTERM mid-evaluation): disposal waits for it instead of freeing tensors under it.
@@ -30,10 +32,14 @@ public sealed class EngineBackend : IEvaluationBackend
 
     /// <param name="device">Where models and batches live ("cpu", "cuda:0").</param>
     /// <param name="loaderThreads">Image decoding threads; 0 for one per processor.</param>
-    public EngineBackend(string device = "cpu", int loaderThreads = 0)
+    /// <param name="modelsRoot">
+    /// Where finished jobs write their quantized-model files (<see cref="ModelFilePath"/>); null to write none.
+    /// </param>
+    public EngineBackend(string device = "cpu", int loaderThreads = 0, string? modelsRoot = null)
     {
         this.device = torch.device(device);
         this.loaderThreads = loaderThreads;
+        this.modelsRoot = modelsRoot;
         Device = device;
     }
 
@@ -160,8 +166,79 @@ public sealed class EngineBackend : IEvaluationBackend
         metrics["loss"] = job.Evaluator.Evaluate(blocks[0], scales[0]);
         if (validation is not null)
             AddAccuracy(metrics, "", Accuracy(job.Model, validation, info, job.Spec, "final"));
+        if (modelsRoot is not null)
+            WriteModel(jobId, ModelFilePath(modelsRoot, job.Spec), metrics);
         return metrics;
     }
+
+    /// <summary>The JobSpec option that names the job's sweep (its folder under the models root).</summary>
+    public const string SweepOption = "sweep";
+
+    /// <summary>A job's quantized-model file under <paramref name="root"/>: ROOT/&lt;sweep id&gt;/models/&lt;job id&gt;.evolq.safetensors.</summary>
+    public static string ModelFilePath(string root, JobSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var sweep = spec.Options.TryGetValue(SweepOption, out var id) ? id : "jobs";
+        return Path.Combine(root, sweep, "models", spec.JobId + ".evolq.safetensors");
+    }
+
+    /// <summary>
+    /// Writes the job's model as it is now (its current scales) with the job's settings and <paramref name="metrics"/>.
+    /// The bytes depend on the spec, the scales and the metrics only, so every node (and `evolq sweep models`) writes
+    /// the same file for the same job.
+    /// </summary>
+    public void WriteModel(string jobId, string path, IReadOnlyDictionary<string, double> metrics)
+    {
+        using var held = gate.EnterScope();
+        ObjectDisposedException.ThrowIf(disposed, this);
+        var job = Job(jobId);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        job.Model.cpu();
+        try
+        {
+            QuantizedModelFile.Save(path, job.Model, ModelRegistry.Get(job.Spec.ModelName).Preprocessing, ModelFileMetadataOf(job.Spec, metrics));
+        }
+        finally
+        {
+            job.Model.to(device);
+        }
+    }
+
+    /// <summary>The provenance of a cluster job's model file, in the names the local pipeline's files use.</summary>
+    public static IReadOnlyDictionary<string, string> ModelFileMetadataOf(JobSpec spec, IReadOnlyDictionary<string, double> metrics)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(metrics);
+        var settings = spec.Search;
+        var metadata = new Dictionary<string, string>
+        {
+            ["job"] = spec.JobId,
+            ["seed"] = Text(spec.CalibrationSeed),
+            ["calibration_data"] = spec.CalibrationData,
+            ["calibration_size"] = Text(spec.CalibrationSize),
+            ["calibration_batch"] = Text(spec.CalibrationBatchSize),
+            ["loss"] = spec.FitnessLoss,
+            ["temperature"] = spec.Temperature.ToString("R", CultureInfo.InvariantCulture),
+            ["passes"] = Text(settings.Passes),
+            ["cycles"] = Text(settings.Cycles),
+            ["population"] = Text(settings.PopulationSize),
+            ["tournament"] = Text(settings.TournamentSize),
+            ["offspring"] = Text(settings.Offspring),
+            ["relative_mutation"] = settings.RelativeMutation ? "true" : "false",
+            ["mutation_range"] = settings.MutationRange?.ToString("R", CultureInfo.InvariantCulture) ?? "default",
+        };
+        ModelFileMetadata.AddCheckpoint(metadata, spec.CheckpointPath);
+        if (spec.ValidationData is { } validation)
+        {
+            int? limit = spec.IntOption("validation-limit", 0) is > 0 and var l ? l : null;
+            var count = DataSpec.Parse(validation).Open().Count;
+            ModelFileMetadata.AddValidation(metadata, validation, limit, Math.Min(limit ?? count, count));
+        }
+        ModelFileMetadata.AddMetrics(metadata, metrics);
+        return metadata;
+    }
+
+    private static string Text(long value) => value.ToString(CultureInfo.InvariantCulture);
 
     private AccuracyResult Accuracy(QuantizableModel model, ImageSource validation, ModelInfo info, JobSpec spec, string stage) =>
         Evaluator.Run(model, validation, ModelTransforms.For(info), new EvaluationOptions

@@ -39,38 +39,39 @@ public static class CalibrationPipeline
         var calibrationTime = clock.Elapsed;
         var quantizedResult = Validate("quantized");
 
-        var metadata = Metadata(job, set, floatResult, quantizedResult, calibrationTime);
+        var metadata = Metadata(job, set, floatResult, quantizedResult);
         if (job.OutputPath is not null)
-            QuantizedModelFile.Save(job.OutputPath, model, metadata);
+            QuantizedModelFile.Save(job.OutputPath, model, job.Model.Preprocessing, metadata);
         return new CalibrationJobResult(set, floatResult, quantizedResult, calibrationTime, metadata);
     }
 
     private static Dictionary<string, string> Metadata(
-        CalibrationJob job, Data.CalibrationSet set, EvaluationResult? floatResult, EvaluationResult? quantizedResult, TimeSpan calibrationTime)
+        CalibrationJob job, Data.CalibrationSet set, EvaluationResult? floatResult, EvaluationResult? quantizedResult)
     {
+        // No timings: the file's bytes depend on the job only (the time is in the result and on the console).
         var metadata = new Dictionary<string, string>(job.ExtraMetadata)
         {
-            ["float_checkpoint"] = Path.GetFileName(job.CheckpointPath),
             ["seed"] = Num(set.Seed),
             ["calib_size"] = Num(set.Indices.Count),
             ["calib_batchsize"] = Num(set.BatchSize),
             ["calib_data"] = job.CalibrationData.Text,
-            ["calib_seconds"] = calibrationTime.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture),
         };
+        ModelFileMetadata.AddCheckpoint(metadata, job.CheckpointPath);
         if (job.ValidationData is not null && floatResult is not null && quantizedResult is not null)
         {
-            metadata["val_data"] = job.ValidationData.Text;
-            metadata["val_images"] = Num(quantizedResult.Images);
-            metadata["float_top1"] = Percent(floatResult.Top1);
-            metadata["float_top5"] = Percent(floatResult.Top5);
-            metadata["quantized_top1"] = Percent(quantizedResult.Top1);
-            metadata["quantized_top5"] = Percent(quantizedResult.Top5);
+            ModelFileMetadata.AddValidation(metadata, job.ValidationData.Text, job.ValidationLimit, quantizedResult.Images);
+            // The calibrated model is FQ-ViT's: its accuracy is the fqvit_ metric.
+            ModelFileMetadata.AddMetrics(metadata, new Dictionary<string, double>
+            {
+                [ModelFileMetadata.FloatPrefix + ModelFileMetadata.Top1] = floatResult.Top1,
+                [ModelFileMetadata.FloatPrefix + ModelFileMetadata.Top5] = floatResult.Top5,
+                [ModelFileMetadata.FqVitPrefix + ModelFileMetadata.Top1] = quantizedResult.Top1,
+                [ModelFileMetadata.FqVitPrefix + ModelFileMetadata.Top5] = quantizedResult.Top5,
+            });
         }
 
         return metadata;
     }
 
     private static string Num(long value) => value.ToString(CultureInfo.InvariantCulture);
-
-    private static string Percent(double value) => value.ToString("0.00", CultureInfo.InvariantCulture);
 }

@@ -28,12 +28,12 @@ public static class ModelFiles
         }
     }
 
-    /// <summary>A quantized model from a file written by <see cref="QuantizedModelFile.Save"/>, and its metadata.</summary>
-    public static (QuantizableModel Model, IReadOnlyDictionary<string, string> Metadata) LoadQuantized(string path)
+    /// <summary>A quantized model from a file written by <see cref="QuantizedModelFile.Save"/>, its preprocessing and metadata.</summary>
+    public static LoadedQuantizedModel LoadQuantized(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        var (model, metadata) = QuantizedModelFile.Load(path);
-        model.eval();
-        return (model, metadata);
+        var loaded = QuantizedModelFile.Load(path);
+        loaded.Model.eval();
+        return loaded;
     }
 }

@@ -57,15 +57,11 @@ public static class QuantizePipeline
                     for (var b = 0; b < kept.Length; b++)
                         model.SearchableBlocks[b].SetScales(kept[b]);
                 }
-                var resultMetadata = new Dictionary<string, string>(job.Identity())
-                {
-                    ["selection_kept"] = selector is null ? "final" : $"pass {selector.BestVisit.Pass + 1}, block {selector.BestVisit.Block}",
-                };
+                var evolq = validation is null ? null : Evaluate(model, validation, transform, job, "Evol-Q top-1", progress);
                 model.cpu();
-                QuantizedModelFile.Save(files.ResultPath, model, resultMetadata);
+                QuantizedModelFile.Save(files.ResultPath, model, job.Model.Preprocessing, ResultMetadata(job, selector, baseline, evolq));
                 model.to(device);
 
-                var evolq = validation is null ? null : Evaluate(model, validation, transform, job, "Evol-Q top-1", progress);
                 var report = new QuantizeReport
                 {
                     Model = job.Model.Name,
@@ -94,6 +90,33 @@ public static class QuantizePipeline
         }
     }
 
+    /// <summary>
+    /// What the result file records besides the model: the job's settings (the checkpoint by name and hash, not by
+    /// path), which visit selection kept, and the accuracies, under the names the cluster's jobs use. No timings: the
+    /// same job writes the same bytes.
+    /// </summary>
+    private static Dictionary<string, string> ResultMetadata(QuantizeJob job, CheckpointSelector? selector, Baseline baseline, AccuracyRecord? evolq)
+    {
+        var metadata = new Dictionary<string, string>(job.Identity())
+        {
+            ["selection_kept"] = selector is null ? "final" : $"pass {selector.BestVisit.Pass + 1}, block {selector.BestVisit.Block}",
+        };
+        metadata.Remove("checkpoint");
+        ModelFileMetadata.AddCheckpoint(metadata, job.CheckpointPath);
+        if (job.ValidationData is not null && evolq is not null)
+            ModelFileMetadata.AddValidation(metadata, job.ValidationData.Text, job.ValidationLimit, evolq.Images);
+        var metrics = new Dictionary<string, double>();
+        foreach (var (prefix, accuracy) in new[] { (ModelFileMetadata.FloatPrefix, baseline.Float), (ModelFileMetadata.FqVitPrefix, baseline.FqVit), ("", evolq) })
+        {
+            if (accuracy is null)
+                continue;
+            metrics[prefix + ModelFileMetadata.Top1] = accuracy.Top1;
+            metrics[prefix + ModelFileMetadata.Top5] = accuracy.Top5;
+        }
+        ModelFileMetadata.AddMetrics(metadata, metrics);
+        return metadata;
+    }
+
     private static CalibrationSet DrawCalibration(QuantizeJob job, ImageSource source)
     {
         var options = job.Calibration;
@@ -116,7 +139,7 @@ public static class QuantizePipeline
         if (File.Exists(files.BaselinePath) && File.Exists(files.BaselineAccuracyPath))
         {
             progress?.Report(new QuantizeProgress("resuming", $"FQ-ViT baseline from {files.BaselinePath}"));
-            var (loaded, _) = ModelFiles.LoadQuantized(files.BaselinePath);
+            var loaded = ModelFiles.LoadQuantized(files.BaselinePath).Model;
             loaded.to(device);
             return (loaded, RunFiles.ReadJson<Baseline>(files.BaselineAccuracyPath));
         }
@@ -132,7 +155,7 @@ public static class QuantizePipeline
             var fqvitAccuracy = validation is null ? null : Evaluate(model, validation, transform, job, "FQ-ViT top-1", progress);
 
             model.cpu();
-            QuantizedModelFile.Save(files.BaselinePath, model, job.Identity());
+            QuantizedModelFile.Save(files.BaselinePath, model, job.Model.Preprocessing, job.Identity());
             model.to(device);
             var baseline = new Baseline(floatAccuracy, fqvitAccuracy);
             RunFiles.WriteJson(files.BaselineAccuracyPath, baseline);

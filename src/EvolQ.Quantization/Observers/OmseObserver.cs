@@ -14,6 +14,14 @@ public sealed class OmseObserver(BitType bitType, TensorRole role, Granularity g
     /// <summary>The shrink index the last search chose (0 keeps the full range).</summary>
     public int ChosenShrinkIndex { get; private set; } = -1;
 
+    /// <summary>Sets the choice a quantized-model file recorded (the scale it led to is restored separately).</summary>
+    public void RestoreChoice(int shrinkIndex, string source)
+    {
+        if (shrinkIndex is < 0 or >= ShrinkSteps)
+            throw new QuantizationConfigException($"{source} records the OMSE shrink index {shrinkIndex}, outside 0..{ShrinkSteps - 1}.");
+        ChosenShrinkIndex = shrinkIndex;
+    }
+
     protected override (Tensor Min, Tensor Max) Accumulate(Tensor channelRows)
     {
         var min = channelRows.amin(1);

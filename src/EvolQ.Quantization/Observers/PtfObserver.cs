@@ -18,6 +18,15 @@ public sealed class PtfObserver : Observer
     /// <summary>The exponents alpha of the last search, one per channel.</summary>
     public long[] ChosenAlphas { get; private set; } = [];
 
+    /// <summary>Sets the exponents a quantized-model file recorded (the scales they led to are restored separately).</summary>
+    public void RestoreChoice(long[] alphas, string source)
+    {
+        ArgumentNullException.ThrowIfNull(alphas);
+        if (alphas.Any(a => a is < 0 or > 3))
+            throw new QuantizationConfigException($"{source} records a PTF exponent outside 0..3.");
+        ChosenAlphas = alphas.ToArray();
+    }
+
     protected override (Tensor Min, Tensor Max) Accumulate(Tensor channelRows)
     {
         var min = channelRows.amin(1);

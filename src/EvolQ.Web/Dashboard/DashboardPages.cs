@@ -93,7 +93,7 @@ internal static class DashboardPages
           const rows = [['sweep', link('/sweeps/' + encodeURIComponent(j.sweep), j.sweep)], ['model', j.model], ['bits', j.bits], ['seed', j.seed],
             ['phase', j.phase], ['pass', j.pass === null ? '-' : j.pass + 1], ['block', j.block === null ? '-' : j.block + (j.blockName ? ` (${j.blockName})` : '')],
             ['evaluations', j.evaluationsPlanned ? `${j.evaluationsDone}/${j.evaluationsPlanned}` : '-'], ['workers', j.workers ?? '-'],
-            ['model file', `the float checkpoint named in ${j.sweepSource}; the searched scales are kept in the journal (no quantized-model file is written by the cluster)`]];
+            ['model file', `${j.sweep}/models/${id}.evolq.safetensors in the workers' models folder once the job is done (evolq run: its --out); evolq sweep models ${j.sweep} --db writes it again from the results tables`]];
           for (const [name, value] of Object.entries(j.metrics)) rows.push([name, fixed(value, 6)]);
           if (j.error) rows.push(['error', j.error]);
           fill('job', rows, r => r, r => r[0]);

@@ -71,12 +71,13 @@ public sealed class SweepResultsTablesTests
         var spec = ResultsTables.Spec("replay");
         var visits = new[] { new VisitRecord(0, 2, 1.5, 1.25, 7, 12), new VisitRecord(0, 1, double.NaN, double.PositiveInfinity, 9, 12) };
         var metrics = new Dictionary<string, double> { ["float_top1"] = 88.65, ["fqvit_top1"] = 88.1, ["top1"] = 88.4, ["top5"] = 99.5, ["loss"] = 0.25 };
+        float[][] scales = [[0.5f, 0.1f, 1e-7f], [3.4028235e38f, float.Epsilon]];
         IJobEvent[] events =
         [
             new SweepSubmitted(spec, 1_000),
             new SweepJobLaunched("replay", "replay.a", 1_100),
             new SweepJobLaunched("replay", "replay.b", 1_200),
-            new SweepJobEnded("replay", "replay.a", JobPhase.Done, metrics, null, visits, 2_000),
+            new SweepJobEnded("replay", "replay.a", JobPhase.Done, metrics, null, visits, 2_000, scales),
             new SweepCancelled("replay", 2_100),
             new SweepResumed("replay"),
             new SweepJobEnded("replay", "replay.b", JobPhase.Failed, new Dictionary<string, double>(), "worker lost", [], 2_500),
@@ -107,6 +108,18 @@ public sealed class SweepResultsTablesTests
         Assert.Equal(visits, read.Jobs[0].Visits);
         Assert.Equal("worker lost", read.Jobs[1].Error);
         Assert.Equal((4, 2, 2, SweepState.Done), (read.Summary.Jobs, read.Summary.Done, read.Summary.Failed, read.Summary.State));
+
+        // Version 2: what `evolq sweep models` needs, bit for bit: every done job's spec, its scales where the journal has them.
+        var models = once.ReadJobModels("replay");
+        Assert.Equal(["replay.a", "replay.c"], models.Select(m => m.Spec.JobId));
+        Assert.Equal(spec.Jobs[0].Spec.Search, models[0].Spec.Search);
+        Assert.Equal(spec.Jobs[0].Spec.Quantization, models[0].Spec.Quantization);
+        Assert.Equal(spec.Jobs[0].Spec with { Quantization = models[0].Spec.Quantization, Options = models[0].Spec.Options }, models[0].Spec);
+        Assert.Equal(scales.Select(s => s.Select(BitConverter.SingleToInt32Bits)), models[0].Scales!.Select(s => s.Select(BitConverter.SingleToInt32Bits)));
+        Assert.Null(models[1].Scales);
+        Assert.Equal(88.4, models[0].Metrics["top1"]);
+        Assert.Equal("replay.c", Assert.Single(once.ReadJobModels("replay", "replay.c")).Spec.JobId);
+        Assert.Contains("has no job 'replay.x'", Assert.Throws<ResultsDatabaseException>(() => once.ReadJobModels("replay", "replay.x")).Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -65,7 +65,7 @@ public sealed class LevitModelTests
         using var expected = model.forward(images);
 
         var path = directory.File("levit_128s.evolq.safetensors");
-        QuantizedModelFile.Save(path, model);
+        QuantizedModelFile.Save(path, model, ModelRegistry.Get("levit_128s").Preprocessing);
         var (loaded, metadata) = QuantizedModelFile.Load(path);
         using (loaded)
         {

@@ -1,0 +1,84 @@
+using System.Globalization;
+using EvolQ.Cluster.Persistence;
+using EvolQ.Cluster.Protocol;
+using EvolQ.Cluster.Workers;
+using EvolQ.Engine.Evaluation;
+using EvolQ.Quantization;
+using EvolQ.TensorIO;
+using EvolQ.Testing;
+
+namespace EvolQ.Cli.Tests.Sweep;
+
+/// <summary>
+/// A cluster job's quantized-model file: the worker writes it beside the sweep's results when the final scales are
+/// evaluated, `evolq eval` reproduces the recorded top-1, and `evolq sweep models --db` writes the same bytes again
+/// from the results tables with no node running.
+/// </summary>
+[Trait("Category", "Slow")]
+public sealed class SweepModelsTests : IDisposable
+{
+    private const string SweepId = "qm";
+    private readonly TempDirectory folder = new("evolq-sweep-models");
+
+    [Fact]
+    public void The_worker_file_reproduces_its_top1_and_sweep_models_writes_the_same_bytes_from_the_database()
+    {
+        var spec = Spec();
+        var root = folder.File("runs");
+        float[][] searched;
+        IReadOnlyDictionary<string, double> metrics;
+        using (var worker = new EngineBackend("cpu", modelsRoot: root))
+        {
+            var prepared = worker.Prepare(spec, CancellationToken.None);
+            // A search result: every block's scales moved off the calibrated ones.
+            searched = prepared.InitialScales.Select(block => block.Select(s => s * 1.01f).ToArray()).ToArray();
+            metrics = worker.EvaluateFinal(spec.JobId, searched);
+        }
+        var written = Path.Combine(root, SweepId, "models", spec.JobId + ".evolq.safetensors");
+        Assert.Equal(written, EngineBackend.ModelFilePath(root, spec));
+        Assert.True(File.Exists(written), "the worker wrote no model file");
+        using (var content = SafeTensorsFile.Read(written))
+        {
+            Assert.Equal(metrics["top1"], ModelFileMetadata.Metric(content.Metadata, "top1"));
+            Assert.Equal(spec.JobId, content.Metadata["job"]);
+            Assert.Equal("200", content.Metadata["val_images"]);
+            Assert.Equal(ModelFileMetadata.Sha256Of(DemoModel.Checkpoint), content.Metadata["checkpoint_sha256"]);
+        }
+
+        var eval = Cli.Run("eval", "--quantized", written, "--data", "fashion-mnist:test", "--limit", "200", "--threads", "1");
+        eval.AssertSuccess();
+        Assert.Contains("on these 200 images: reproduced exactly.", eval.Output, StringComparison.Ordinal);
+
+        // The results tables as a sweep manager leaves them: the job's spec from the submission, scales and metrics from its end.
+        var db = folder.File("evolq.db");
+        var results = new ResultsDatabase(JournalDatabase.Parse(db));
+        using (var connection = results.Open())
+        {
+            var sequence = results.EnsureSchema(connection);
+            IJobEvent[] events =
+            [
+                new SweepSubmitted(new SweepSpec(SweepId, "models", [new SweepJob(spec, "vit_tiny_patch7_28", "W4A8", 3)], 1, "qm.conf"), 1_000),
+                new SweepJobLaunched(SweepId, spec.JobId, 1_100),
+                new SweepJobEnded(SweepId, spec.JobId, JobPhase.Done, metrics, null, [], 2_000, searched),
+            ];
+            foreach (var e in events)
+                results.Apply(connection, ++sequence, e);
+        }
+
+        var again = folder.File("again");
+        var run = Cli.Run("sweep", "models", SweepId, "--db", db, "--out", again);
+        run.AssertSuccess();
+        Assert.Equal(File.ReadAllBytes(written), File.ReadAllBytes(Path.Combine(again, spec.JobId + ".evolq.safetensors")));
+
+        var unknown = Cli.Run("sweep", "models", SweepId, "--db", db, "--out", again, "--job", "qm.nope").AssertUserError();
+        Assert.Equal("Sweep 'qm' has no job 'qm.nope'.", unknown);
+    }
+
+    private static JobSpec Spec() => new(
+        "qm.vit_tiny_patch7_28.w4a8.s3", "vit_tiny_patch7_28", DemoModel.Checkpoint, "fashion-mnist:train", "fashion-mnist:test",
+        new Dictionary<string, string>(new QuantizationConfig().ToMetadata()), 64, 32, 3,
+        new SearchSettingsData(4, 3, 1, 1, 4, 2, 1, false, null), "infonce", 0.5,
+        new Dictionary<string, string> { [EngineBackend.SweepOption] = SweepId, ["validation-limit"] = 200.ToString(CultureInfo.InvariantCulture) });
+
+    public void Dispose() => folder.Dispose();
+}
