@@ -67,7 +67,7 @@ public sealed class ManifestTests
         Assert.False(kinds.ContainsKey("Job"), "an overlay renders a Job");
         Assert.Equal(2, kinds["NetworkPolicy"]);
         Assert.Equal(2, kinds["PodDisruptionBudget"]);
-        Assert.Equal(1, kinds["PersistentVolumeClaim"]);
+        Assert.Equal(2, kinds["PersistentVolumeClaim"]);
         Assert.Equal(1, kinds["ConfigMap"]);
         var ns = objects.Of<V1Namespace>().Single().Metadata.Name;
         foreach (var o in objects.Where(o => o is not V1Namespace).Cast<IMetadata<V1ObjectMeta>>())
@@ -451,12 +451,29 @@ public sealed class ManifestTests
         var sweep = File.ReadAllText(Repo.Path("hocon", "sweeps", "paper.conf"));
         var env = job.Spec.Template.Spec.Containers.Single().Env.ToDictionary(e => e.Name, e => e.Value);
         var worker = Pods.Nodes(objects).Single(n => n.Component == "worker");
-        var dataMount = worker.Evolq.VolumeMounts.Single(m => worker.Template.Spec.Volumes.Single(v => v.Name == m.Name).PersistentVolumeClaim is not null).MountPath;
+        var dataMount = worker.Evolq.VolumeMounts.Single(m => worker.Template.Spec.Volumes.Single(v => v.Name == m.Name).PersistentVolumeClaim is { ReadOnlyProperty: true }).MountPath;
         foreach (var name in new[] { "IMAGENET", "CHECKPOINTS" })
         {
             Assert.Contains("${" + name + ":-", sweep, StringComparison.Ordinal);
             Assert.StartsWith(dataMount + "/", env[name], StringComparison.Ordinal);
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void Workers_write_the_quantized_model_files_to_a_shared_volume_named_by_EVOLQ_MODELS_DIR(string overlay)
+    {
+        var objects = Repo.Render(overlay);
+        var worker = Pods.Nodes(objects).Single(n => n.Component == "worker");
+        var folder = worker.Evolq.Env.Single(e => e.Name == "EVOLQ_MODELS_DIR").Value;
+        var mount = worker.Evolq.VolumeMounts.Single(m => m.MountPath == folder);
+        Assert.NotEqual(true, mount.ReadOnlyProperty);
+        var claim = worker.Template.Spec.Volumes.Single(v => v.Name == mount.Name).PersistentVolumeClaim;
+        Assert.NotEqual(true, claim.ReadOnlyProperty);
+        var volume = objects.Named<V1PersistentVolumeClaim>(claim.ClaimName);
+        Assert.NotNull(volume);
+        // Many workers on many nodes write to it, except on a single-node trial cluster.
+        Assert.Equal(overlay.Contains("trial", StringComparison.Ordinal) ? "ReadWriteOnce" : "ReadWriteMany", volume.Spec.AccessModes.Single());
     }
 
     [Theory]
