@@ -13,8 +13,8 @@ namespace EvolQ.Cli;
 /// transformer forward (tens of MB per tensor, freed in bursts, some by libtorch's worker threads), keeps what was
 /// freed instead of reusing or returning it: measured on DeiT-Tiny at 2 x 50 images, 89 MB of live tensors held
 /// 2.6 GB of resident memory after a dozen evaluations, and the paper's settings ran out of 24 GB. jemalloc, which
-/// PyTorch's own CPU performance guide recommends, held the same run at 0.3 GB. It can only replace malloc when it is
-/// preloaded, hence the re-execution.
+/// PyTorch's own CPU performance guide recommends, peaks at 0.7-0.9 GB on the same run (depending on how freed pages
+/// are returned, see below). It can only replace malloc when it is preloaded, hence the re-execution.
 /// </para>
 /// <para>
 /// <c>EVOLQ_ALLOCATOR=glibc</c> keeps glibc's malloc (tuned in-process to return freed memory sooner); a missing
@@ -31,10 +31,12 @@ public static class NativeEnvironment
     public const string AllocatorVariable = "EVOLQ_ALLOCATOR";
 
     // Keep tensors of every size in the normal arenas (by default allocations over 8 MB go to an arena that returns them
-    // to the kernel at once, which turns every large activation into fresh page faults), purge freed pages on
-    // jemalloc's default 10 s decay in a background thread, and skip the lazy "muzzy" stage. A 1 s decay measured twice
-    // the page faults and 1.7x the time on the demo model's fitness bench (docs/benchmarks.md).
-    private const string JemallocConfig = "background_thread:true,dirty_decay_ms:10000,muzzy_decay_ms:0,oversize_threshold:0";
+    // to the kernel at once) and never give freed pages back (no decay): a forward frees and re-allocates the same large
+    // activations batch after batch, and every page handed back is faulted in again by the next batch. Measured on
+    // DeiT-Tiny, `evolq bench fitness --batches 2 --batch 50 --evaluations 1`: with a 10 s decay more system time than
+    // user time and unfinished after 13.6 min (peak 0.72 GB so far); without decay done in 3 min 44 s, peak 0.86 GB.
+    // The process's memory then stays at its peak, which is what a worker is sized for anyway (docs/benchmarks.md).
+    private const string JemallocConfig = "dirty_decay_ms:-1,muzzy_decay_ms:-1,oversize_threshold:0";
 
     private static readonly string[] JemallocPaths =
     [
