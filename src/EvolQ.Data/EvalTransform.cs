@@ -312,6 +312,31 @@ public sealed class EvalTransform
             $"An image with {image.Channels} channels cannot be converted to {channels} channels.");
     }
 
+    /// <summary>
+    /// Normalises one channel plane of 8-bit pixels into <paramref name="destination"/>: the arithmetic of the full
+    /// transform, so batches kept as pixels (<see cref="ImageBatches"/>) unpack to the very floats it made.
+    /// </summary>
+    public void NormalizePixels(ReadOnlySpan<byte> pixels, int channel, Span<float> destination)
+    {
+        if ((uint)channel >= (uint)Channels)
+        {
+            throw new ArgumentOutOfRangeException(nameof(channel), channel, $"The transform has {Channels} channels.");
+        }
+
+        if (destination.Length < pixels.Length)
+        {
+            throw new ArgumentException($"The destination holds {destination.Length} values, the plane {pixels.Length}.", nameof(destination));
+        }
+
+        float mean = _mean[channel];
+        float std = _std[channel];
+        for (int i = 0; i < pixels.Length; i++)
+        {
+            // Same float32 operations as ToTensor (x / 255) then Normalize ((x - mean) / std).
+            destination[i] = ((pixels[i] / 255f) - mean) / std;
+        }
+    }
+
     private void Normalize(RawImage image, Span<float> destination)
     {
         int plane = image.Height * image.Width;
@@ -322,12 +347,7 @@ public sealed class EvalTransform
             Span<float> dst = destination.Slice(c * plane, plane);
             if (image.Bytes is not null)
             {
-                ReadOnlySpan<byte> src = image.Bytes.AsSpan(c * plane, plane);
-                for (int i = 0; i < plane; i++)
-                {
-                    // Same float32 operations as ToTensor (x / 255) then Normalize ((x - mean) / std).
-                    dst[i] = ((src[i] / 255f) - mean) / std;
-                }
+                NormalizePixels(image.Bytes.AsSpan(c * plane, plane), c, dst);
             }
             else
             {

@@ -13,8 +13,12 @@ public static class ModelRegistry
 
     public static IReadOnlyList<ModelInfo> Models => All;
 
+    /// <summary>The model named <paramref name="name"/> (any case), or null.</summary>
+    public static ModelInfo? Find(string name) =>
+        All.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase));
+
     public static ModelInfo Get(string name) =>
-        All.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase))
+        Find(name)
         ?? throw new UnknownModelException(
             $"There is no model named '{name}': choose one of {string.Join(", ", All.Select(m => m.Name))}.");
 }

@@ -1,3 +1,5 @@
+using EvolQ.Data;
+using EvolQ.Engine.Benchmarks;
 using EvolQ.Engine.Fitness;
 using EvolQ.Quantization;
 using EvolQ.Quantization.Modules;
@@ -32,6 +34,39 @@ public sealed class FitnessEvaluatorTests
     }
 
     [Fact]
+    public void Images_kept_as_packed_pixels_give_the_fitness_of_the_floats_they_came_from()
+    {
+        // Random 8-bit pixels through the demo model's normalisation, held packed as a job holds them.
+        using var bench = BenchmarkModel.Create("vit_tiny_patch7_28", batches: 2, batchSize: 8, CPU, seed: 4);
+        Assert.Equal(2, bench.Batches.PackedCount);
+        var floats = Enumerable.Range(0, 2).Select(i => bench.Batches.Images(i, CPU)).ToArray();
+        try
+        {
+            using var unpacked = ImageBatches.FromTensors(floats, CPU);
+            Assert.Equal(0, unpacked.PackedCount);
+            Assert.Equal(4 * bench.Batches.HeldBytes, unpacked.HeldBytes);
+            bench.Calibrate();
+            using var fromPixels = new FitnessEvaluator(bench.Model, bench.Batches);
+            using var fromFloats = new FitnessEvaluator(bench.Model, unpacked);
+            foreach (var block in new[] { bench.Model.SearchableBlocks[0], bench.Model.SearchableBlocks[^1] })
+            {
+                var scales = TinyJob.Perturbed(block.GetScales(), 7);
+                AssertBits(fromFloats.EvaluateBatches(block, scales, [0, 1]), fromPixels.EvaluateBatches(block, scales, [0, 1]), $"{block.Name} uncached");
+                fromPixels.BeginBlockVisit(block);
+                fromFloats.BeginBlockVisit(block);
+                AssertBits(fromFloats.EvaluateBatches(block, scales, [0, 1]), fromPixels.EvaluateBatches(block, scales, [0, 1]), $"{block.Name} cached");
+                fromPixels.EndBlockVisit();
+                fromFloats.EndBlockVisit();
+            }
+        }
+        finally
+        {
+            foreach (var t in floats)
+                t.Dispose();
+        }
+    }
+
+    [Fact]
     public void Batches_evaluated_apart_combine_to_the_full_evaluation_bit_for_bit()
     {
         using var job = TinyJob.Create(seed: 12);
@@ -59,8 +94,8 @@ public sealed class FitnessEvaluatorTests
         using var job = TinyJob.Create(seed: 13);
         var model = new CountingModel(job.Model);
         using var evaluator = new FitnessEvaluator(model, job.Batches);
-        Assert.Equal(job.Batches.Length, model.FloatForwards);
-        Assert.Equal(job.Batches.Length, evaluator.TeacherBatchesForwarded);
+        Assert.Equal(job.Batches.Count, model.FloatForwards);
+        Assert.Equal(job.Batches.Count, evaluator.TeacherBatchesForwarded);
         Assert.All(ModelQuantization.Layers(job.Model), l => Assert.True(l.Quantized));
 
         var block = job.Model.SearchableBlocks[2];
@@ -70,7 +105,7 @@ public sealed class FitnessEvaluatorTests
         for (var i = 0; i < 3; i++)
             evaluator.Evaluate(block, TinyJob.Perturbed(block.GetScales(), i));
         evaluator.EndBlockVisit();
-        Assert.Equal(job.Batches.Length, model.FloatForwards);
+        Assert.Equal(job.Batches.Count, model.FloatForwards);
         // 3 uncached evaluations of 3 batches, then one cache fill per batch for the visit.
         Assert.Equal(3 * 3 + 3, model.QuantizedForwards);
         Assert.Equal(6, evaluator.Evaluations);
@@ -80,9 +115,9 @@ public sealed class FitnessEvaluatorTests
         // The teacher is the model with fake quantization off and LayerNorm still integer (semantics §2.3), not the float model.
         using var noGrad = no_grad();
         ModelQuantization.SetQuantized(job.Model, false);
-        using var expected = job.Model.forward(job.Batches[0]);
+        using var expected = job.Model.forward(job.Images[0]);
         ModelQuantization.SetLayerNormMode(job.Model, LayerNormMode.Float);
-        using var floatModel = job.Model.forward(job.Batches[0]);
+        using var floatModel = job.Model.forward(job.Images[0]);
         ModelQuantization.SetLayerNormMode(job.Model, LayerNormMode.Integer);
         ModelQuantization.SetQuantized(job.Model, true);
         var teacher = evaluator.TeacherOutputs(0);
@@ -110,7 +145,7 @@ public sealed class FitnessEvaluatorTests
         // An earlier block's scales change behind the evaluator's back: the stage input it cached is wrong now.
         blocks[0].SetScales(TinyJob.Perturbed(blocks[0].GetScales(), 7, range: 1e-2));
         var afterChange = evaluator.Evaluate(visited, candidate);
-        Assert.Equal(fills + job.Batches.Length, model.QuantizedForwards);
+        Assert.Equal(fills + job.Batches.Count, model.QuantizedForwards);
         evaluator.EndBlockVisit();
         Assert.Equal(afterChange, evaluator.Evaluate(visited, candidate));
 
@@ -126,7 +161,8 @@ public sealed class FitnessEvaluatorTests
         ModelQuantization.SetQuantized(job.Model, false);
         Assert.Throws<ArgumentException>(() => new FitnessEvaluator(job.Model, job.Batches));
         ModelQuantization.SetQuantized(job.Model, true);
-        Assert.Throws<ArgumentException>(() => new FitnessEvaluator(job.Model, []));
+        using var none = ImageBatches.FromTensors([], CPU);
+        Assert.Throws<ArgumentException>(() => new FitnessEvaluator(job.Model, none));
     }
 
     [Theory]
@@ -142,11 +178,11 @@ public sealed class FitnessEvaluatorTests
         Assert.True(value > 0 && double.IsFinite(value));
 
         using var noGrad = no_grad();
-        var expected = job.Batches.Select((b, i) =>
+        var expected = job.Images.Select((b, i) =>
         {
             using var outputs = job.Model.forward(b);
             return FitnessLosses.Compute(loss, outputs, evaluator.TeacherOutputs(i));
-        }).Sum() / job.Batches.Length;
+        }).Sum() / job.Batches.Count;
         Assert.Equal(expected, value);
     }
 

@@ -1,3 +1,4 @@
+using EvolQ.Data;
 using EvolQ.Engine.Fitness;
 using EvolQ.Models;
 using EvolQ.Models.Levit;
@@ -31,7 +32,8 @@ public sealed class FitnessMemoryTests
         {
             using (no_grad())
                 ModelQuantization.Calibrate(model, batches.Length, i => model.forward(batches[i]), model.Quantization.IntegerLayerNorm);
-            using var evaluator = new FitnessEvaluator(model, batches);
+            using var images = ImageBatches.FromTensors(batches, CPU);
+            using var evaluator = new FitnessEvaluator(model, images);
             foreach (var block in new[] { model.SearchableBlocks[^1], model.SearchableBlocks[0] })
             {
                 var scales = block.GetScales();

@@ -1,3 +1,4 @@
+using EvolQ.Data;
 using EvolQ.Engine.Fitness;
 using EvolQ.Models;
 using EvolQ.Models.Levit;
@@ -30,14 +31,15 @@ public sealed class JobMemoryEstimateTests
         {
             using (no_grad())
                 ModelQuantization.Calibrate(model, batches.Length, i => model.forward(batches[i]), model.Quantization.IntegerLayerNorm);
-            using var evaluator = new FitnessEvaluator(model, batches);
-            var estimate = JobMemoryEstimate.For(footprint, parameters, BatchSize * BatchCount, BatchSize, onCpu: true);
+            using var images = ImageBatches.FromTensors(batches, CPU);
+            using var evaluator = new FitnessEvaluator(model, images);
+            var estimate = JobMemoryEstimate.For(footprint, parameters, BatchSize * BatchCount, BatchSize, onCpu: true, eightBitImages: false);
 
             Assert.Equal(evaluator.HeldBytes, estimate.TeacherBytes);
             // Weights from the registry's parameter count (the checkpoint's); LeViT's modules hold 2 % fewer.
             var weights = model.parameters().Sum(p => p.NumberOfElements * p.ElementSize);
             Assert.InRange(weights, estimate.WeightBytes * 0.97, estimate.WeightBytes * 1.03);
-            Assert.Equal(batches.Sum(b => b.NumberOfElements * b.ElementSize), estimate.ImageBytes);
+            Assert.Equal(images.HeldBytes, estimate.ImageBytes);
             long largestCache = 0;
             foreach (var block in model.SearchableBlocks)
             {
@@ -60,12 +62,14 @@ public sealed class JobMemoryEstimateTests
     {
         var tiny = JobMemoryEstimate.For(ModelRegistry.Get("deit_tiny"), 1000, 100, onCpu: true);
         var baseModel = JobMemoryEstimate.For(ModelRegistry.Get("deit_base"), 1000, 100, onCpu: true);
-        // 1,000 images of 3 x 224 x 224 floats, and 197 tokens x 192 (tiny) or 768 (base) channels each in the cache.
-        Assert.Equal(1000L * 3 * 224 * 224 * 4, tiny.ImageBytes);
+        // 1,000 images of 3 x 224 x 224 packed pixels (floats from arrays), and 197 tokens x 192 (tiny) or 768 (base)
+        // channels each in the cache.
+        Assert.Equal(1000L * 3 * 224 * 224, tiny.ImageBytes);
+        Assert.Equal(1000L * 3 * 224 * 224 * 4, JobMemoryEstimate.For(ModelRegistry.Get("deit_tiny"), 1000, 100, onCpu: true, eightBitImages: false).ImageBytes);
         Assert.Equal(1000L * 197 * 192 * 4, tiny.CacheBytes);
         Assert.Equal(1000L * 197 * 768 * 4, baseModel.CacheBytes);
         Assert.True(baseModel.PeakBytes > tiny.PeakBytes);
-        Assert.Contains("calibration images 602 MB", tiny.Describe(), StringComparison.Ordinal);
+        Assert.Contains("calibration images 151 MB", tiny.Describe(), StringComparison.Ordinal);
         // Without the process's own memory on a GPU, and two batches of 50 hold less than ten of 100.
         Assert.Equal(0, JobMemoryEstimate.For(ModelRegistry.Get("deit_tiny"), 1000, 100, onCpu: false).RuntimeBytes);
         Assert.True(JobMemoryEstimate.For(ModelRegistry.Get("deit_tiny"), 100, 50, onCpu: true).PeakBytes < tiny.PeakBytes);

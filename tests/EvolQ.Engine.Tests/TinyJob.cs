@@ -1,3 +1,4 @@
+using EvolQ.Data;
 using EvolQ.Models;
 using EvolQ.Models.Vit;
 using EvolQ.Quantization;
@@ -9,14 +10,20 @@ namespace EvolQ.Engine.Tests;
 /// <summary>The demo model's shape with random weights, random image batches, calibrated the Evol-Q way.</summary>
 internal sealed class TinyJob : IDisposable
 {
-    private TinyJob(VisionTransformer model, Tensor[] batches)
+    private TinyJob(VisionTransformer model, Tensor[] images)
     {
         Model = model;
-        Batches = batches;
+        Images = images;
+        Batches = ImageBatches.FromTensors(images, CPU);
     }
 
     public VisionTransformer Model { get; }
-    public Tensor[] Batches { get; }
+
+    /// <summary>The image batches as tensors.</summary>
+    public Tensor[] Images { get; }
+
+    /// <summary>The same batches as a job holds them (random floats: kept as they are).</summary>
+    public ImageBatches Batches { get; }
 
     public static TinyJob Create(ulong seed, int batchCount = 3, int batchSize = 16)
     {
@@ -54,7 +61,8 @@ internal sealed class TinyJob : IDisposable
 
     public void Dispose()
     {
-        foreach (var b in Batches)
+        Batches.Dispose();
+        foreach (var b in Images)
             b.Dispose();
         Model.Dispose();
     }

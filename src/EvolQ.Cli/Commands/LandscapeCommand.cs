@@ -53,25 +53,24 @@ public static class LandscapeCommand
                 throw new UserInputException($"--calib-size {size} is more than the {calibrationSource.Count} images of {calibrationSource.Description}.");
 
             var (model, preprocessing, _) = ModelFiles.LoadQuantized(parse.GetValue(quantized)!);
-            var tensors = new List<Tensor>();
+            ImageBatches? calibration = null, validation = null;
             try
             {
                 model.to(device);
                 var target = LandscapeScanner.ResolveBlock(model, parse.GetValue(block));
                 var transform = ModelTransforms.For(preprocessing);
                 var draw = CalibrationSet.Draw(calibrationSource.Count, data.Seed(parse), size, batchSize, 0);
-                var calibration = Load(calibrationSource, transform, draw.Indices, batchSize, dropLast: true, device, tensors).Select(b => b.Images).ToArray();
-                LabelledBatch[]? validation = null;
+                calibration = ImageBatches.Load(calibrationSource, transform, draw.Indices, batchSize, dropLast: true, device);
                 if (validationSpec is not null)
                 {
                     var source = validationSpec.Open();
                     var count = Math.Min(limit ?? source.Count, source.Count);
-                    validation = Load(source, transform, Enumerable.Range(0, count).ToArray(), validationBatch, dropLast: false, device, tensors).ToArray();
+                    validation = ImageBatches.Load(source, transform, Enumerable.Range(0, count).ToArray(), validationBatch, dropLast: false, device);
                 }
 
                 var total = options.Steps + options.Grid * options.Grid;
                 console.Output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"Scanning {target.Name} of {model.RegistryName} ({target.ScaleCount} scales): {options.Steps} + {options.Grid}x{options.Grid} = {total} points within ±{options.Radius:G3}, fitness on {calibration.Length * batchSize} calibration images{(validation is null ? "" : $", top-1 on {validation.Sum(v => v.Labels.shape[0])} validation images")}."));
+                    $"Scanning {target.Name} of {model.RegistryName} ({target.ScaleCount} scales): {options.Steps} + {options.Grid}x{options.Grid} = {total} points within ±{options.Radius:G3}, fitness on {calibration.ImageCount} calibration images{(validation is null ? "" : $", top-1 on {validation.ImageCount} validation images")}."));
                 var clock = Stopwatch.StartNew();
                 var lastReport = Stopwatch.StartNew();
                 var progress = new Relay<(int Done, int Total)>(p =>
@@ -90,28 +89,12 @@ public static class LandscapeCommand
             }
             finally
             {
-                tensors.ForEach(t => t.Dispose());
+                calibration?.Dispose();
+                validation?.Dispose();
                 model.Dispose();
             }
         });
         return command;
-    }
-
-    private static List<LabelledBatch> Load(ImageSource source, EvalTransform transform, IReadOnlyList<int> indices, int batchSize, bool dropLast, Device device, List<Tensor> owned)
-    {
-        var batches = new List<LabelledBatch>();
-        foreach (var batch in new BatchLoader(source, transform, indices.ToArray(), batchSize, dropLast))
-        {
-            using (batch)
-            {
-                var images = batch.Images.to(device).clone().DetachFromDisposeScope();
-                owned.Add(images);
-                var labels = batch.Labels.clone().DetachFromDisposeScope();
-                owned.Add(labels);
-                batches.Add(new LabelledBatch(images, labels));
-            }
-        }
-        return batches;
     }
 
     private sealed class Relay<T>(Action<T> report) : IProgress<T>

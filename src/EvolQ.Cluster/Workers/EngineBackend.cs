@@ -15,7 +15,7 @@ namespace EvolQ.Cluster.Workers;
 /// <summary>The real backend: FQ-ViT calibration and EvolQ.Engine's FitnessEvaluator on one TorchSharp device.</summary>
 /// <remarks>
 /// Preparing a job loads the float checkpoint, calibrates it on the job's seeded draw and keeps the calibration
-/// batches on the device, so every worker holds the same model bits (on the same kind of hardware). The block-input
+/// batches (packed as 8-bit pixels where lossless), so every worker holds the same model bits (on the same kind of hardware). The block-input
 /// cache of the evaluator stays valid while requests of one block visit arrive; a new state version drops it.
 /// </remarks>
 public sealed class EngineBackend : IEvaluationBackend
@@ -56,10 +56,20 @@ public sealed class EngineBackend : IEvaluationBackend
     public JobMemoryEstimate Estimate(JobSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        var info = ModelRegistry.Models.FirstOrDefault(m => string.Equals(m.Name, spec.ModelName, StringComparison.OrdinalIgnoreCase));
-        return info is null || spec.CalibrationSize < spec.CalibrationBatchSize || spec.CalibrationBatchSize < 1
-            ? new JobMemoryEstimate(0, 0, 0, 0, 0, 0)
-            : JobMemoryEstimate.For(info, spec.CalibrationSize, spec.CalibrationBatchSize, onCpu: device.type == DeviceType.CPU);
+        var info = ModelRegistry.Find(spec.ModelName);
+        if (info is null || spec.CalibrationSize < spec.CalibrationBatchSize || spec.CalibrationBatchSize < 1)
+            return new JobMemoryEstimate(0, 0, 0, 0, 0, 0);
+        // Arrays may hold floats; image folders and Fashion-MNIST hold 8-bit pixels, which the job keeps packed. A spec
+        // that does not parse fails its preparation with its own sentence; here it is priced like an image folder.
+        var eightBit = true;
+        try
+        {
+            eightBit = DataSpec.Parse(spec.CalibrationData).Kind != DataSpecKind.Npy;
+        }
+        catch (DataSourceException)
+        {
+        }
+        return JobMemoryEstimate.For(info, spec.CalibrationSize, spec.CalibrationBatchSize, onCpu: device.type == DeviceType.CPU, eightBit);
     }
 
     public PreparedJob Prepare(JobSpec spec, CancellationToken cancellationToken)
@@ -86,29 +96,25 @@ public sealed class EngineBackend : IEvaluationBackend
         cancellationToken.ThrowIfCancellationRequested();
 
         var model = ModelFiles.LoadFloat(info, spec.CheckpointPath, spec.QuantizationConfig());
-        var batches = new List<Tensor>();
+        ImageBatches? batches = null;
         try
         {
             model.to(device);
-            FqVitCalibrator.Run(model, source, transform, set, options);
+            // Read once: calibration, the teacher and every block visit use the same batches.
+            batches = FqVitCalibrator.LoadImages(source, transform, set, options, cancellationToken);
+            FqVitCalibrator.Run(model, batches, device);
             cancellationToken.ThrowIfCancellationRequested();
-            foreach (var batch in new BatchLoader(source, transform, set.Indices, set.BatchSize, dropLast: true, threads: loaderThreads))
-            {
-                using (batch)
-                    batches.Add(batch.Images.to(device).detach().clone());
-            }
             var evaluator = new FitnessEvaluator(model, batches, loss, spec.Temperature);
             var blocks = model.SearchableBlocks;
             jobs[spec.JobId] = new Held(model, batches, evaluator, spec, blocks.Select(b => b.GetScales()).ToArray());
             return new PreparedJob(blocks.Select(b => b.Name).ToArray(), jobs[spec.JobId].InitialScales, batches.Count)
             {
-                Bytes = Bytes(model.parameters().Concat(model.buffers()).Concat(batches)) + evaluator.HeldBytes,
+                Bytes = Bytes(model.parameters().Concat(model.buffers())) + batches.HeldBytes + evaluator.HeldBytes,
             };
         }
         catch
         {
-            foreach (var t in batches)
-                t.Dispose();
+            batches?.Dispose();
             model.Dispose();
             throw;
         }
@@ -261,8 +267,7 @@ public sealed class EngineBackend : IEvaluationBackend
         if (!jobs.Remove(jobId, out var job))
             return;
         job.Evaluator.Dispose();
-        foreach (var t in job.Batches)
-            t.Dispose();
+        job.Batches.Dispose();
         job.Model.Dispose();
     }
 
@@ -281,5 +286,5 @@ public sealed class EngineBackend : IEvaluationBackend
             ? job
             : throw new InvalidOperationException($"This device does not hold job '{jobId}'.");
 
-    private sealed record Held(QuantizableModel Model, List<Tensor> Batches, FitnessEvaluator Evaluator, JobSpec Spec, float[][] InitialScales);
+    private sealed record Held(QuantizableModel Model, ImageBatches Batches, FitnessEvaluator Evaluator, JobSpec Spec, float[][] InitialScales);
 }

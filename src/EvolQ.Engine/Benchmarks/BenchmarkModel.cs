@@ -1,3 +1,6 @@
+using EvolQ.Data;
+using EvolQ.Engine.Calibration;
+using EvolQ.Engine.DataSpecs;
 using EvolQ.Models;
 using EvolQ.Quantization;
 using TorchSharp;
@@ -7,18 +10,22 @@ namespace EvolQ.Engine.Benchmarks;
 
 /// <summary>
 /// A registered model with random weights on a device and seeded random image batches: throughput and memory do not
-/// depend on the weight values, and no checkpoint or data set is needed. Owns the model and the batches.
+/// depend on the weight or pixel values, and no checkpoint or data set is needed. The images are random 8-bit pixels
+/// through the model's normalisation, held as a job holds its calibration images (<see cref="ImageBatches"/>), so the
+/// memory measured is a worker's. Owns the model and the batches.
 /// </summary>
 public sealed class BenchmarkModel : IDisposable
 {
-    private BenchmarkModel(QuantizableModel model, Tensor[] batches)
+    private BenchmarkModel(QuantizableModel model, ImageBatches batches, Device device)
     {
         Model = model;
         Batches = batches;
+        Device = device;
     }
 
     public QuantizableModel Model { get; }
-    public Tensor[] Batches { get; }
+    public ImageBatches Batches { get; }
+    public Device Device { get; }
 
     public static BenchmarkModel Create(string modelName, int batches, int batchSize, Device device, QuantizationConfig? quantization = null, ulong seed = 0)
     {
@@ -28,15 +35,7 @@ public sealed class BenchmarkModel : IDisposable
         {
             RandomizeWeights(model, seed);
             model.to(device);
-            var generator = new Generator(seed + 1);
-            var shape = new long[] { batchSize, info.Preprocessing.Channels, info.Preprocessing.InputSize, info.Preprocessing.InputSize };
-            var images = new Tensor[batches];
-            for (var i = 0; i < batches; i++)
-            {
-                using var cpu = randn(shape, generator: generator);
-                images[i] = cpu.to(device).DetachFromDisposeScope();
-            }
-            return new BenchmarkModel(model, images);
+            return new BenchmarkModel(model, RandomImages(info.Preprocessing, batches, batchSize, device, seed + 1), device);
         }
         catch
         {
@@ -49,14 +48,46 @@ public sealed class BenchmarkModel : IDisposable
     public void Calibrate()
     {
         using var noGrad = no_grad();
-        ModelQuantization.Calibrate(Model, Batches.Length, i => Model.forward(Batches[i]).Dispose(), Model.Quantization.IntegerLayerNorm);
+        FqVitCalibrator.Run(Model, Batches, Device);
     }
 
     public void Dispose()
     {
-        foreach (var batch in Batches)
-            batch.Dispose();
+        Batches.Dispose();
         Model.Dispose();
+    }
+
+    private static ImageBatches RandomImages(Preprocessing preprocessing, int batches, int batchSize, Device device, ulong seed)
+    {
+        var transform = ModelTransforms.For(preprocessing);
+        var side = preprocessing.InputSize;
+        var plane = side * side;
+        var random = new Random(unchecked((int)seed));
+        var pixels = new byte[plane];
+        var image = new float[transform.Channels * plane];
+
+        // One batch at a time, packed before the next is made, so the floats of all batches never exist at once.
+        IEnumerable<Tensor> Batches()
+        {
+            for (var b = 0; b < batches; b++)
+            {
+                using var batch = empty([batchSize, transform.Channels, side, side]);
+                for (var i = 0; i < batchSize; i++)
+                {
+                    for (var c = 0; c < transform.Channels; c++)
+                    {
+                        random.NextBytes(pixels);
+                        transform.NormalizePixels(pixels, c, image.AsSpan(c * plane, plane));
+                    }
+                    using var values = tensor(image, [transform.Channels, side, side]);
+                    using var row = batch[i];
+                    row.copy_(values);
+                }
+                yield return batch;
+            }
+        }
+
+        return ImageBatches.FromTensors(Batches(), device, transform);
     }
 
     private static void RandomizeWeights(nn.Module model, ulong seed)

@@ -14,7 +14,7 @@ public static class ForwardBenchmark
     {
         ProcessMemory.ResetPeak();
         using var bench = BenchmarkModel.Create(modelName, 1, batchSize, device, seed: seed);
-        var images = bench.Batches[0];
+        using var images = bench.Batches.Images(0, device);
         using var noGrad = no_grad();
         var floatRate = Measure(bench.Model, images, iterations);
         bench.Calibrate();

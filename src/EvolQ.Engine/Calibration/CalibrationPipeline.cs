@@ -35,7 +35,8 @@ public static class CalibrationPipeline
 
         var floatResult = Validate("float");
         var clock = Stopwatch.StartNew();
-        FqVitCalibrator.Run(model, calibrationSource, transform, set, job.Calibration, progress);
+        using (var images = FqVitCalibrator.LoadImages(calibrationSource, transform, set, job.Calibration))
+            FqVitCalibrator.Run(model, images, job.Calibration.Device, progress);
         var calibrationTime = clock.Elapsed;
         var quantizedResult = Validate("quantized");
 

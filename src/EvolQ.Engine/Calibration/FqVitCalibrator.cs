@@ -2,30 +2,14 @@ using EvolQ.Data;
 using EvolQ.Engine.Evaluation;
 using EvolQ.Models;
 using EvolQ.Quantization;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace EvolQ.Engine.Calibration;
 
 /// <summary>FQ-ViT's calibration of a float model on a seeded draw of images: afterwards the model is in quantized mode.</summary>
 public static class FqVitCalibrator
 {
-    /// <summary>Draws the calibration images, runs them through the model batch by batch, and switches it to quantized mode.</summary>
-    /// <returns>The draw (which images, in which batches).</returns>
-    public static CalibrationSet Run(
-        QuantizableModel model,
-        ImageSource source,
-        EvalTransform transform,
-        CalibrationOptions options,
-        IProgress<StageProgress>? progress = null)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(source);
-        ArgumentNullException.ThrowIfNull(transform);
-        ArgumentNullException.ThrowIfNull(options);
-        var set = Draw(source, options);
-        Run(model, source, transform, set, options, progress);
-        return set;
-    }
-
     /// <summary>The draw alone, checked against the source (one sentence when the source is too small).</summary>
     public static CalibrationSet Draw(ImageSource source, CalibrationOptions options)
     {
@@ -39,27 +23,30 @@ public static class FqVitCalibrator
         return CalibrationSet.Draw(source.Count, options.Seed, options.Size, options.BatchSize);
     }
 
-    /// <summary>Calibrates on an existing draw.</summary>
-    public static void Run(
-        QuantizableModel model,
-        ImageSource source,
-        EvalTransform transform,
-        CalibrationSet set,
-        CalibrationOptions options,
-        IProgress<StageProgress>? progress = null)
+    /// <summary>
+    /// Reads the draw's images once, kept for the whole job (<see cref="ImageBatches"/>: packed as 8-bit pixels where
+    /// lossless): calibration, the teacher and every block visit use the same batches.
+    /// </summary>
+    public static ImageBatches LoadImages(ImageSource source, EvalTransform transform, CalibrationSet set, CalibrationOptions options,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(set);
-        var loader = new BatchLoader(source, transform, set.Indices, set.BatchSize, dropLast: true, threads: options.LoaderThreads);
-        using var batches = loader.GetEnumerator();
-        var count = set.Batches.Count;
+        ArgumentNullException.ThrowIfNull(options);
+        return ImageBatches.Load(source, transform, set.Indices, set.BatchSize, dropLast: true, options.Device, options.LoaderThreads, cancellationToken);
+    }
+
+    /// <summary>Calibrates on <paramref name="images"/>, batch by batch in order, and switches the model to quantized mode.</summary>
+    public static void Run(QuantizableModel model, ImageBatches images, Device device, IProgress<StageProgress>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentNullException.ThrowIfNull(device);
+        var count = images.Count;
         model.eval();
         ModelQuantization.Calibrate(model, count, i =>
         {
             // Called once per batch, in order; the batch's tensors join Calibrate's per-batch dispose scope.
-            if (!batches.MoveNext())
-                throw new InvalidOperationException($"The loader ended after {i} of {count} calibration batches.");
-            using var batch = batches.Current;
-            model.forward(batch.Images.to(options.Device));
+            model.forward(images.Images(i, device));
             progress?.Report(new StageProgress("calibrating", i + 1, count, $"batch {i + 1}/{count}"));
         }, model.Quantization.IntegerLayerNorm);
     }

@@ -68,6 +68,24 @@ public static class Evaluator
         }
     }
 
+    /// <summary>Top-1 (percent) of the model as it is on labelled batches already in memory (held-out selection, scans).</summary>
+    public static double Top1(nn.Module<Tensor, Tensor> model, ImageBatches batches, Device device)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(batches);
+        using var noGrad = no_grad();
+        long correct = 0, count = 0;
+        for (var i = 0; i < batches.Count; i++)
+        {
+            using var scope = NewDisposeScope();
+            var predicted = model.forward(batches.Images(i, device)).argmax(1).cpu();
+            var labels = batches.Labels(i);
+            correct += predicted.eq(labels).sum().item<long>();
+            count += labels.shape[0];
+        }
+        return 100.0 * correct / count;
+    }
+
     private static void CheckClasses(ImageSource source, Tensor output)
     {
         // Labels beyond the model's outputs would silently count as errors; a source with more classes is the wrong data.

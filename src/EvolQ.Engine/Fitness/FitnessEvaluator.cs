@@ -1,3 +1,4 @@
+using EvolQ.Data;
 using EvolQ.Models;
 using EvolQ.Quantization;
 using EvolQ.Quantization.Modules;
@@ -26,7 +27,7 @@ namespace EvolQ.Engine.Fitness;
 public sealed class FitnessEvaluator : IDisposable
 {
     private readonly QuantizableModel model;
-    private readonly IReadOnlyList<Tensor> batches;
+    private readonly ImageBatches batches;
     private readonly Device device;
     private readonly Tensor[] teacher;
     private readonly int[] allBatches;
@@ -42,14 +43,14 @@ public sealed class FitnessEvaluator : IDisposable
 
     /// <param name="model">The job's model, calibrated and in quantized mode; its device is where batches run.</param>
     /// <param name="batches">
-    /// The calibration images, [B, C, H, W] each, in the fixed order of the job. Not owned: the caller keeps them
-    /// alive (ideally already on the model's device) and disposes them after the evaluator.
+    /// The calibration images in the fixed order of the job. Not owned: the caller keeps them alive and disposes them
+    /// after the evaluator.
     /// </param>
     /// <param name="loss">The fitness loss.</param>
     /// <param name="temperature">The infoNCE temperature T (the original's --temp).</param>
     public FitnessEvaluator(
         QuantizableModel model,
-        IReadOnlyList<Tensor> batches,
+        ImageBatches batches,
         FitnessLoss loss = FitnessLoss.InfoNce,
         double temperature = FitnessLosses.DefaultTemperature)
     {
@@ -57,8 +58,6 @@ public sealed class FitnessEvaluator : IDisposable
         ArgumentNullException.ThrowIfNull(batches);
         if (batches.Count == 0)
             throw new ArgumentException("A fitness evaluation needs at least one calibration batch.", nameof(batches));
-        if (batches.Any(b => b is null || b.dim() != 4))
-            throw new ArgumentException("Every calibration batch must be a [B, C, H, W] image tensor.", nameof(batches));
         if (!Enum.IsDefined(loss))
             throw new ArgumentOutOfRangeException(nameof(loss), loss, "Unknown fitness loss.");
         if (!(temperature > 0 && double.IsFinite(temperature)))
@@ -170,10 +169,10 @@ public sealed class FitnessEvaluator : IDisposable
             var i = batchIndices[k];
             using var scope = NewDisposeScope();
             var outputs = activeBlock is null
-                ? model.forward(batches[i].to(device))
+                ? model.forward(batches.Images(i, device))
                 : model.ForwardFromStage(CachedInput(i), block.Stage);
             losses[k] = FitnessLosses.Compute(Loss, outputs, teacher[i], Temperature);
-            ImagesForwarded += batches[i].shape[0];
+            ImagesForwarded += batches.ImagesIn(i);
         }
         Evaluations++;
         BatchesEvaluated += batchIndices.Count;
@@ -217,7 +216,7 @@ public sealed class FitnessEvaluator : IDisposable
             for (var i = 0; i < batches.Count; i++)
             {
                 using var scope = NewDisposeScope();
-                var logits = model.forward(batches[i].to(device));
+                var logits = model.forward(batches.Images(i, device));
                 // A copy, so the teacher never aliases a tensor the model or the caller might reuse.
                 outputs[i] = logits.detach().to(ScalarType.Float32).cpu().clone().DetachFromDisposeScope();
                 TeacherBatchesForwarded++;
@@ -241,10 +240,10 @@ public sealed class FitnessEvaluator : IDisposable
         if (cachedInputs[batch] is { } cached)
             return cached;
         // Built inside the caller's per-batch scope: everything but the stage input itself is freed with it.
-        var images = batches[batch].to(device);
+        var images = batches.Images(batch, device);
         var input = model.ForwardToStage(images, activeBlock!.Stage);
-        // The cache owns what it holds, so it must never hold the caller's batch itself.
-        if (ReferenceEquals(input, images) || ReferenceEquals(input, batches[batch]))
+        // The cache owns what it holds, so it must never hold the batch itself (stage 0 of a model may pass it through).
+        if (ReferenceEquals(input, images))
             input = input.clone();
         input.DetachFromDisposeScope();
         cachedInputs[batch] = input;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using EvolQ.Data;
 using EvolQ.Models;
 
 namespace EvolQ.Engine.Fitness;
@@ -16,7 +17,7 @@ namespace EvolQ.Engine.Fitness;
 /// </remarks>
 /// <param name="RuntimeBytes">The process itself (.NET and libtorch loaded); 0 on a CUDA device, whose budget is its own memory.</param>
 /// <param name="WeightBytes">The model's float weights.</param>
-/// <param name="ImageBytes">The calibration images, kept on the device for the whole job.</param>
+/// <param name="ImageBytes">The calibration images, kept for the whole job (packed as 8-bit pixels where the source has them, <see cref="ImageBatches"/>).</param>
 /// <param name="TeacherBytes">The full-precision logits of every calibration image.</param>
 /// <param name="CacheBytes">The cached input of the block under search, for every calibration image.</param>
 /// <param name="ForwardBytes">The activations of one batch's forward at their peak.</param>
@@ -40,14 +41,18 @@ public sealed record JobMemoryEstimate(long RuntimeBytes, long WeightBytes, long
 
     /// <summary>The estimate for <paramref name="model"/> calibrated and searched on <paramref name="calibrationSize"/> images in batches of <paramref name="batchSize"/>.</summary>
     /// <param name="onCpu">Whether the job runs on the CPU (the process's own memory is then part of the budget).</param>
-    public static JobMemoryEstimate For(ModelInfo model, int calibrationSize, int batchSize, bool onCpu)
+    /// <param name="eightBitImages">
+    /// Whether the source's images are 8-bit pixels (image folders, Fashion-MNIST), which a job keeps packed at one
+    /// byte a value; float arrays are kept as float32.
+    /// </param>
+    public static JobMemoryEstimate For(ModelInfo model, int calibrationSize, int batchSize, bool onCpu, bool eightBitImages = true)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return For(model.Footprint, model.ParameterCount, calibrationSize, batchSize, onCpu);
+        return For(model.Footprint, model.ParameterCount, calibrationSize, batchSize, onCpu, eightBitImages);
     }
 
     /// <summary>The estimate for a model of these shapes and <paramref name="parameterCount"/> float parameters.</summary>
-    public static JobMemoryEstimate For(ModelFootprint footprint, long parameterCount, int calibrationSize, int batchSize, bool onCpu)
+    public static JobMemoryEstimate For(ModelFootprint footprint, long parameterCount, int calibrationSize, int batchSize, bool onCpu, bool eightBitImages = true)
     {
         ArgumentNullException.ThrowIfNull(footprint);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
@@ -58,7 +63,7 @@ public sealed record JobMemoryEstimate(long RuntimeBytes, long WeightBytes, long
         return new JobMemoryEstimate(
             onCpu ? CpuRuntimeBytes : 0,
             parameterCount * Float,
-            images * footprint.ImageElements * Float,
+            images * footprint.ImageElements * (eightBitImages ? sizeof(byte) : Float),
             images * footprint.NumClasses * Float,
             images * footprint.LargestBlockInputPerImage * Float,
             (long)(batchSize * footprint.ForwardPeakPerImage * Float * ForwardOverhead));

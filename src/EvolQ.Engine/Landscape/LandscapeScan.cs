@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text;
+using EvolQ.Data;
+using EvolQ.Engine.Evaluation;
 using EvolQ.Engine.Fitness;
 using EvolQ.Engine.Plots;
 using EvolQ.Models;
@@ -26,9 +28,6 @@ public sealed record LandscapeOptions
     public FitnessLoss Loss { get; init; } = FitnessLoss.InfoNce;
     public double Temperature { get; init; } = FitnessLosses.DefaultTemperature;
 }
-
-/// <summary>A labelled validation batch held in memory (images on any device, labels int64 on the CPU).</summary>
-public sealed record LabelledBatch(Tensor Images, Tensor Labels);
 
 public sealed record LandscapePoint1D(double T, double Loss, double? Top1);
 
@@ -153,8 +152,8 @@ public static class LandscapeScanner
     /// <paramref name="calibration"/>, and top-1 on <paramref name="validation"/> when given.
     /// </summary>
     public static LandscapeResult Run(
-        QuantizableModel model, SearchableBlock block, IReadOnlyList<Tensor> calibration,
-        IReadOnlyList<LabelledBatch>? validation, LandscapeOptions options, IProgress<(int Done, int Total)>? progress = null)
+        QuantizableModel model, SearchableBlock block, ImageBatches calibration,
+        ImageBatches? validation, LandscapeOptions options, IProgress<(int Done, int Total)>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(block);
@@ -182,7 +181,7 @@ public static class LandscapeScanner
             (double Loss, double? Top1) Measure()
             {
                 var loss = evaluator.Evaluate(block, candidate);
-                var top1 = validation is null ? (double?)null : Top1(model, validation, device);
+                var top1 = validation is null ? (double?)null : Evaluator.Top1(model, validation, device);
                 progress?.Report((++done, total));
                 return (loss, top1);
             }
@@ -265,19 +264,5 @@ public static class LandscapeScanner
                 return i;
         }
         throw new ArgumentException($"{block.Name} is not a searchable block of this model.", nameof(block));
-    }
-
-    private static double Top1(QuantizableModel model, IReadOnlyList<LabelledBatch> batches, Device device)
-    {
-        using var noGrad = no_grad();
-        long correct = 0, count = 0;
-        foreach (var batch in batches)
-        {
-            using var scope = NewDisposeScope();
-            var predicted = model.forward(batch.Images.to(device)).argmax(1).cpu();
-            correct += predicted.eq(batch.Labels).sum().item<long>();
-            count += batch.Labels.shape[0];
-        }
-        return 100.0 * correct / count;
     }
 }

@@ -39,54 +39,47 @@ public static class QuantizePipeline
         var draw = DrawCalibration(job, calibrationSource);
         var validation = job.ValidationData?.Open();
 
-        var (model, baseline) = PrepareBaseline(job, files, calibrationSource, transform, draw, validation, progress);
+        // Read once: calibration, the teacher and every block visit use the same batches.
+        using var calibrationBatches = FqVitCalibrator.LoadImages(calibrationSource, transform, draw, job.Calibration, cancellationToken);
+        var (model, baseline) = PrepareBaseline(job, files, calibrationBatches, validation, transform, progress);
         using (model)
         {
-            var calibrationBatches = LoadImages(calibrationSource, transform, draw.Indices, draw.BatchSize, dropLast: true, device, job);
-            var holdout = job.Selection == SelectionMode.Holdout
-                ? LoadImages(calibrationSource, transform, draw.Holdout, draw.BatchSize, dropLast: false, device, job)
-                : new List<LoadedBatch>();
-            try
-            {
-                var searchClock = Stopwatch.StartNew();
-                var (search, selector, scores) = RunSearch(job, files, model, calibrationBatches, holdout, validation, transform, progress, cancellationToken);
-                var searchSeconds = searchClock.Elapsed.TotalSeconds;
+            using var holdout = job.Selection == SelectionMode.Holdout
+                ? ImageBatches.Load(calibrationSource, transform, draw.Holdout, draw.BatchSize, dropLast: false, device, job.Calibration.LoaderThreads, cancellationToken)
+                : null;
+            var searchClock = Stopwatch.StartNew();
+            var (search, selector, scores) = RunSearch(job, files, model, calibrationBatches, holdout, validation, transform, progress, cancellationToken);
+            var searchSeconds = searchClock.Elapsed.TotalSeconds;
 
-                if (selector?.BestScales is { } kept)
-                {
-                    for (var b = 0; b < kept.Length; b++)
-                        model.SearchableBlocks[b].SetScales(kept[b]);
-                }
-                var evolq = validation is null ? null : Evaluate(model, validation, transform, job, "Evol-Q top-1", progress);
-                model.cpu();
-                QuantizedModelFile.Save(files.ResultPath, model, job.Model.Preprocessing, ResultMetadata(job, selector, baseline, evolq));
-                model.to(device);
-
-                var report = new QuantizeReport
-                {
-                    Model = job.Model.Name,
-                    Settings = job.Identity(),
-                    Float = baseline.Float,
-                    FqVit = baseline.FqVit,
-                    EvolQ = evolq,
-                    Selection = job.Selection.ToString(),
-                    SelectedVisit = selector is null ? null : $"pass {selector.BestVisit.Pass + 1}, {model.SearchableBlocks[selector.BestVisit.Block].Name}",
-                    Visits = search.History.Select(v => new VisitRecord(v.Pass, v.Block, search.BlockNames[v.Block], v.InitialLoss, v.BestLoss, v.Evaluations,
-                        scores.TryGetValue(VisitKey(v.Pass, v.Block), out var top1) ? top1 : null)).ToArray(),
-                    Evaluations = search.EvaluationsDone,
-                    SearchSeconds = searchSeconds,
-                    TotalSeconds = clock.Elapsed.TotalSeconds,
-                    Device = device.ToString(),
-                };
-                AtomicWrite(files.ReportMarkdownPath, report.ToMarkdown());
-                AtomicWrite(files.ReportJsonPath, report.ToJson());
-                return report;
-            }
-            finally
+            if (selector?.BestScales is { } kept)
             {
-                foreach (var batch in calibrationBatches.Concat(holdout))
-                    batch.Dispose();
+                for (var b = 0; b < kept.Length; b++)
+                    model.SearchableBlocks[b].SetScales(kept[b]);
             }
+            var evolq = validation is null ? null : Evaluate(model, validation, transform, job, "Evol-Q top-1", progress);
+            model.cpu();
+            QuantizedModelFile.Save(files.ResultPath, model, job.Model.Preprocessing, ResultMetadata(job, selector, baseline, evolq));
+            model.to(device);
+
+            var report = new QuantizeReport
+            {
+                Model = job.Model.Name,
+                Settings = job.Identity(),
+                Float = baseline.Float,
+                FqVit = baseline.FqVit,
+                EvolQ = evolq,
+                Selection = job.Selection.ToString(),
+                SelectedVisit = selector is null ? null : $"pass {selector.BestVisit.Pass + 1}, {model.SearchableBlocks[selector.BestVisit.Block].Name}",
+                Visits = search.History.Select(v => new VisitRecord(v.Pass, v.Block, search.BlockNames[v.Block], v.InitialLoss, v.BestLoss, v.Evaluations,
+                    scores.TryGetValue(VisitKey(v.Pass, v.Block), out var top1) ? top1 : null)).ToArray(),
+                Evaluations = search.EvaluationsDone,
+                SearchSeconds = searchSeconds,
+                TotalSeconds = clock.Elapsed.TotalSeconds,
+                Device = device.ToString(),
+            };
+            AtomicWrite(files.ReportMarkdownPath, report.ToMarkdown());
+            AtomicWrite(files.ReportJsonPath, report.ToJson());
+            return report;
         }
     }
 
@@ -132,8 +125,8 @@ public static class QuantizePipeline
 
     /// <summary>The calibrated model: loaded from the folder on a resume (bit-identical), else calibrated and saved.</summary>
     private static (QuantizableModel Model, Baseline Baseline) PrepareBaseline(
-        QuantizeJob job, RunFiles files, ImageSource calibrationSource, EvalTransform transform, CalibrationSet draw,
-        ImageSource? validation, IProgress<QuantizeProgress>? progress)
+        QuantizeJob job, RunFiles files, ImageBatches calibration, ImageSource? validation, EvalTransform transform,
+        IProgress<QuantizeProgress>? progress)
     {
         var device = job.Calibration.Device;
         if (File.Exists(files.BaselinePath) && File.Exists(files.BaselineAccuracyPath))
@@ -149,8 +142,8 @@ public static class QuantizePipeline
         {
             model.to(device);
             var floatAccuracy = validation is null ? null : Evaluate(model, validation, transform, job, "float top-1", progress);
-            progress?.Report(new QuantizeProgress("calibrating", $"FQ-ViT, {draw.Indices.Count} images in batches of {draw.BatchSize}"));
-            FqVitCalibrator.Run(model, calibrationSource, transform, draw, job.Calibration,
+            progress?.Report(new QuantizeProgress("calibrating", $"FQ-ViT, {calibration.ImageCount} images in {calibration.Count} batches"));
+            FqVitCalibrator.Run(model, calibration, device,
                 progress is null ? null : new Relay<StageProgress>(p => progress.Report(new QuantizeProgress(p.Stage, p.Detail ?? ""))));
             var fqvitAccuracy = validation is null ? null : Evaluate(model, validation, transform, job, "FQ-ViT top-1", progress);
 
@@ -169,10 +162,10 @@ public static class QuantizePipeline
     }
 
     private static (EvolutionarySearch Search, CheckpointSelector? Selector, Dictionary<string, double> Scores) RunSearch(
-        QuantizeJob job, RunFiles files, QuantizableModel model, IReadOnlyList<LoadedBatch> calibration, IReadOnlyList<LoadedBatch> holdout,
+        QuantizeJob job, RunFiles files, QuantizableModel model, ImageBatches calibration, ImageBatches? holdout,
         ImageSource? validation, EvalTransform transform, IProgress<QuantizeProgress>? progress, CancellationToken cancellationToken)
     {
-        using var evaluator = new FitnessEvaluator(model, calibration.Select(b => b.Images).ToArray(), job.Loss, job.Temperature);
+        using var evaluator = new FitnessEvaluator(model, calibration, job.Loss, job.Temperature);
         var runner = new LocalSearchRunner(evaluator);
         var settings = LocalSearchRunner.SettingsFor(model, job.Calibration.Seed) with
         {
@@ -205,7 +198,7 @@ public static class QuantizePipeline
                 if (selector is not null)
                 {
                     var top1 = job.Selection == SelectionMode.Holdout
-                        ? Top1(model, holdout, job.Calibration.Device)
+                        ? Evaluator.Top1(model, holdout!, job.Calibration.Device)
                         : Evaluate(model, validation!, transform, job, "selection top-1", null).Top1;
                     scores[VisitKey(step.Pass, step.Block)] = top1;
                     selector.Offer(step.Pass, step.Block, top1, Enumerable.Range(0, search.BlockCount).Select(search.GetScales).ToArray());
@@ -238,56 +231,10 @@ public static class QuantizePipeline
         return (search, selector, scores);
     }
 
-    /// <summary>Images and labels held in memory for the whole job, images on the job's device.</summary>
-    private sealed record LoadedBatch(Tensor Images, Tensor Labels) : IDisposable
-    {
-        public void Dispose()
-        {
-            Images.Dispose();
-            Labels.Dispose();
-        }
-    }
-
-    private static List<LoadedBatch> LoadImages(ImageSource source, EvalTransform transform, IReadOnlyList<int> indices, int batchSize, bool dropLast, Device device, QuantizeJob job)
-    {
-        var batches = new List<LoadedBatch>();
-        if (indices.Count == 0)
-            return batches;
-        try
-        {
-            foreach (var batch in new BatchLoader(source, transform, indices, batchSize, dropLast, threads: job.Calibration.LoaderThreads))
-            {
-                using (batch)
-                    batches.Add(new LoadedBatch(batch.Images.to(device).clone().DetachFromDisposeScope(), batch.Labels.clone().DetachFromDisposeScope()));
-            }
-            return batches;
-        }
-        catch
-        {
-            batches.ForEach(b => b.Dispose());
-            throw;
-        }
-    }
-
     /// <summary>Reports synchronously, in order (System.Progress would post to the thread pool).</summary>
     private sealed class Relay<T>(Action<T> report) : IProgress<T>
     {
         public void Report(T value) => report(value);
-    }
-
-    /// <summary>Top-1 (percent) of the model as it is, on batches already in memory.</summary>
-    private static double Top1(QuantizableModel model, IReadOnlyList<LoadedBatch> batches, Device device)
-    {
-        using var noGrad = no_grad();
-        long correct = 0, total = 0;
-        foreach (var batch in batches)
-        {
-            using var scope = NewDisposeScope();
-            var predicted = model.forward(batch.Images.to(device)).argmax(1).cpu();
-            correct += predicted.eq(batch.Labels).sum().item<long>();
-            total += batch.Labels.shape[0];
-        }
-        return 100.0 * correct / total;
     }
 
     private static AccuracyRecord Evaluate(QuantizableModel model, ImageSource source, EvalTransform transform, QuantizeJob job, string stage, IProgress<QuantizeProgress>? progress)

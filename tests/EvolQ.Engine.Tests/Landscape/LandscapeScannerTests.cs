@@ -1,3 +1,4 @@
+using EvolQ.Data;
 using EvolQ.Engine.Fitness;
 using EvolQ.Engine.Landscape;
 using EvolQ.Engine.Plots;
@@ -20,7 +21,7 @@ public sealed class LandscapeScannerTests
         var original = block.GetScales();
 
         using var labels = randint(0, 10, [8], dtype: ScalarType.Int64, generator: new Generator(5));
-        var validation = new[] { new LabelledBatch(job.Batches[0], labels) };
+        using var validation = ImageBatches.FromTensors([job.Images[0]], CPU, labels: [labels]);
         var options = new LandscapeOptions { Steps = 5, Grid = 3, Radius = 1e-2, DirectionSeed = 3 };
         var result = LandscapeScanner.Run(job.Model, block, job.Batches, validation, options);
 
