@@ -63,6 +63,55 @@ public sealed class FitnessMemoryTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Families))]
+    public void Forwards_on_slices_of_a_batch_give_the_bits_of_whole_batch_forwards(string family)
+    {
+        using var model = Create(family);
+        Randomize(model, seed: 8);
+        var generator = new Generator(9);
+        var size = family == "vit" ? 28 : family == "levit" ? 64 : 56;
+        var channels = family == "vit" ? 1 : 3;
+        var batches = Enumerable.Range(0, 2).Select(_ => randn([6, channels, size, size], generator: generator)).ToArray();
+        try
+        {
+            using (no_grad())
+                ModelQuantization.Calibrate(model, batches.Length, i => model.forward(batches[i]), model.Quantization.IntegerLayerNorm);
+            using var images = ImageBatches.FromTensors(batches, CPU);
+            using var whole = new FitnessEvaluator(model, images, imagesPerForward: 0);
+            // 6 images in slices of 4 and 2: uneven on purpose.
+            using var sliced = new FitnessEvaluator(model, images, imagesPerForward: 4);
+            for (var b = 0; b < 2; b++)
+                Assert.True(whole.TeacherOutputs(b).equal(sliced.TeacherOutputs(b)).all().item<bool>(), $"{family}: teacher outputs of batch {b} differ.");
+            foreach (var block in new[] { model.SearchableBlocks[0], model.SearchableBlocks[^1] })
+            {
+                var scales = block.GetScales();
+                scales[0] *= 1.01f;
+                foreach (var cached in new[] { false, true })
+                {
+                    if (cached)
+                    {
+                        whole.BeginBlockVisit(block);
+                        sliced.BeginBlockVisit(block);
+                    }
+                    var expected = whole.EvaluateBatches(block, scales, [0, 1]);
+                    var actual = sliced.EvaluateBatches(block, scales, [0, 1]);
+                    Assert.Equal(expected.Select(BitConverter.DoubleToInt64Bits), actual.Select(BitConverter.DoubleToInt64Bits));
+                    if (cached)
+                    {
+                        whole.EndBlockVisit();
+                        sliced.EndBlockVisit();
+                    }
+                }
+            }
+        }
+        finally
+        {
+            foreach (var batch in batches)
+                batch.Dispose();
+        }
+    }
+
     private static long LiveTensors() => DisposeScopeManager.Statistics.ThreadTotalLiveCount;
 
     private static QuantizableModel Create(string family) => family switch

@@ -88,9 +88,18 @@ public abstract class Observer : IDisposable
         return (scale, zeroPoint);
     }
 
-    /// <summary>Fake-quantizes <paramref name="x"/> with parameters already shaped for broadcasting.</summary>
-    protected Tensor FakeQuantize(Tensor x, Tensor scale, Tensor zeroPoint) =>
-        ((x / scale + zeroPoint).round().clamp(QMin, QMax) - zeroPoint) * scale;
+    /// <summary>
+    /// The elementwise squared error of fake quantizing <paramref name="x"/>, (x - fq(x))^2, in one allocation: the
+    /// quantize-dequantize chain runs in place on one copy (the same operations in the same order as the out-of-place
+    /// formula, so the same bits). OMSE's and PTF's searches call it once per candidate on a whole calibration batch;
+    /// out of place each candidate held nine batch-sized temporaries at once.
+    /// </summary>
+    protected Tensor SquaredError(Tensor x, Tensor scale, Tensor zeroPoint)
+    {
+        var error = x.div(scale);
+        // |q - x| equals |x - q| exactly, and pow(2) squares the same magnitude.
+        return error.add_(zeroPoint).round_().clamp_(QMin, QMax).sub_(zeroPoint).mul_(scale).sub_(x).abs_().pow_(2);
+    }
 
     /// <summary>A (channels, everything else) view: weight rows are output channels; activations take their channel axis.</summary>
     protected Tensor ChannelRows(Tensor v)

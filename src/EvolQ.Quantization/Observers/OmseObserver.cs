@@ -36,14 +36,13 @@ public sealed class OmseObserver(BitType bitType, TensorRole role, Granularity g
         (Tensor Scale, Tensor ZeroPoint, Tensor Min, Tensor Max)? best = null;
         for (var i = 0; i < ShrinkSteps; i++)
         {
-            // Each try allocates several batch-sized tensors: free them per try, keep only the best parameters.
+            // Each try allocates a batch-sized error: free it per try, keep only the best parameters.
             using var tryScope = NewDisposeScope();
             var factor = 1.0 - i * 0.01;
             var min = MinValue! * factor;
             var max = MaxValue! * factor;
             var (scale, zeroPoint) = AsymmetricFromRange(min, max);
-            var quantized = FakeQuantize(lastBatch, scale.reshape(broadcast), zeroPoint.reshape(broadcast));
-            var score = (lastBatch - quantized).abs().pow(2).mean().item<float>();
+            var score = SquaredError(lastBatch, scale.reshape(broadcast), zeroPoint.reshape(broadcast)).mean().item<float>();
             if (score < bestScore)
             {
                 bestScore = score;

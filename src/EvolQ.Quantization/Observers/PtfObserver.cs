@@ -48,7 +48,11 @@ public sealed class PtfObserver : Observer
         var channelAxis = lastBatch.dim() == 4 ? 1 : (int)lastBatch.dim() - 1;
         var otherAxes = Enumerable.Range(0, (int)lastBatch.dim()).Where(a => a != channelAxis).Select(a => (long)a).ToArray();
         var errors = stack(new[] { scale1, scale2, scale4, scale8 }.Select(s =>
-            (lastBatch - FakeQuantize(lastBatch, s, zeroPoint)).abs().pow(2).mean(otherAxes)));
+        {
+            // One candidate's batch-sized error at a time.
+            using var squared = SquaredError(lastBatch, s, zeroPoint);
+            return squared.mean(otherAxes);
+        }));
         // argmin returns the first minimum: ties go to the smaller scale, as the original's list.index(min(...)).
         var alpha = errors.argmin(0);
         ChosenAlphas = alpha.data<long>().ToArray();
