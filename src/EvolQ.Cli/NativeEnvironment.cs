@@ -21,6 +21,16 @@ namespace EvolQ.Cli;
 /// libjemalloc falls back to the same with a one-line note on stderr. Written by hand: no library re-executes a .NET
 /// process with a changed native environment.
 /// </para>
+/// <para>
+/// The instruction set. libtorch's three math libraries each pick kernels for the CPU they find (ATen's vectorized
+/// loops, oneDNN's JIT convolutions, MKL's gemm), and kernels of different widths sum in different orders: the same
+/// job on an AVX-512 node and on an AVX2 node differs in the last bits, which fake quantization turns into different
+/// scales. Each library reads its cap from the environment once, when it first runs, and from the native environment,
+/// which <c>Environment.SetEnvironmentVariable</c> does not change: hence the same re-execution.
+/// <c>EVOLQ_CPU_ISA</c> is <c>avx2</c> (the default), <c>sse4</c>, or <c>native</c> (no cap: faster on newer CPUs, the
+/// numbers then depend on the CPU); the cap overrides what the environment says for the three libraries, so a pod of
+/// any CPU type computes the same bits. docs/operations.md ("The same numbers on every CPU") has the cost.
+/// </para>
 /// </remarks>
 public static class NativeEnvironment
 {
@@ -30,6 +40,12 @@ public static class NativeEnvironment
     /// <summary>jemalloc (default) or glibc.</summary>
     public const string AllocatorVariable = "EVOLQ_ALLOCATOR";
 
+    /// <summary>avx2 (default), sse4 or native.</summary>
+    public const string CpuIsaVariable = "EVOLQ_CPU_ISA";
+
+    /// <summary>No cap: each library uses the best kernels for this CPU.</summary>
+    public const string NativeIsa = "native";
+
     // Keep tensors of every size in the normal arenas (by default allocations over 8 MB go to an arena that returns them
     // to the kernel at once) and never give freed pages back (no decay): a forward frees and re-allocates the same large
     // activations batch after batch, and every page handed back is faulted in again by the next batch. Measured on
@@ -37,6 +53,26 @@ public static class NativeEnvironment
     // user time and unfinished after 13.6 min (peak 0.72 GB so far); without decay done in 3 min 44 s, peak 0.86 GB.
     // The process's memory then stays at its peak, which is what a worker is sized for anyway (docs/benchmarks.md).
     private const string JemallocConfig = "dirty_decay_ms:-1,muzzy_decay_ms:-1,oversize_threshold:0";
+
+    // A level, the /proc/cpuinfo flags it needs (ATen's AVX2 kernels need FMA too), and its values for ATen and oneDNN,
+    // spelled as the libtorch TorchSharp ships accepts them (ATen: default|avx2|avx512; oneDNN: SSE41|AVX|AVX2|...).
+    private sealed record IsaLevel(string Name, string[] CpuFlags, string Aten, string OneDnn);
+
+    private static readonly IsaLevel[] Levels =
+    [
+        new("avx2", ["avx2", "fma"], "avx2", "AVX2"),
+        new("sse4", ["sse4_1", "sse4_2"], "default", "SSE41"),
+    ];
+
+    private const string DefaultIsa = "avx2";
+
+    // MKL's conditional numerical reproducibility: COMPATIBLE at every level, because on a CPU not made by Intel MKL
+    // ignores its other branches (SSE4_2, AVX2, ...) and runs its own dispatch: on the development machine's AMD CPU
+    // those values gave the uncapped bytes and only COMPATIBLE changed them, so only COMPATIBLE gives Intel and AMD nodes
+    // the same gemm. Its results depend on the thread count (--threads 2 instead of 1 changed 2 of 245 calibrated
+    // tensors there); ",STRICT", which lifts that, exists only for the AVX2 and AVX-512 branches, which AMD CPUs
+    // ignore. So every node must also run the same number of torch threads (docs/operations.md).
+    private const string MklBranch = "COMPATIBLE";
 
     private static readonly string[] JemallocPaths =
     [
@@ -55,9 +91,17 @@ public static class NativeEnvironment
     private static readonly HashSet<string> ComputeCommands = ["run", "demo", "node", "quantize", "calibrate", "eval", "train", "landscape", "bench"];
 
     /// <summary>
+    /// The instruction-set level this process's math libraries are held to, for benchmark reports: the level whose
+    /// values the environment holds, else "native".
+    /// </summary>
+    public static string CpuIsa =>
+        Levels.FirstOrDefault(level => Pinned(level).All(v => Environment.GetEnvironmentVariable(v.Key) == v.Value))?.Name ?? NativeIsa;
+
+    /// <summary>
     /// Re-executes the process with the native settings unless it already runs with them or the command runs no
     /// model; returns only when it does not re-execute (already applied, not Linux, opted out, or the exec failed).
     /// </summary>
+    /// <exception cref="UserInputException">EVOLQ_CPU_ISA names no level, or one this CPU lacks.</exception>
     public static void Apply(string[] args)
     {
         ArgumentNullException.ThrowIfNull(args);
@@ -72,25 +116,71 @@ public static class NativeEnvironment
             return;
         }
 
+        var level = ChosenLevel();
         var wanted = Environment.GetEnvironmentVariable(AllocatorVariable)?.Trim().ToLowerInvariant();
         var jemalloc = wanted is null or "" or "jemalloc" ? JemallocPaths.FirstOrDefault(File.Exists) : null;
         if (wanted is "jemalloc" && jemalloc is null)
             Console.Error.WriteLine("evolq: note: libjemalloc.so.2 was not found (Debian: apt-get install libjemalloc2); using glibc's malloc, which holds more memory.");
-        if (jemalloc is null)
-        {
-            TuneGlibc();
-            return;
-        }
 
         var environment = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
             .ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? "", StringComparer.Ordinal);
-        environment[AppliedVariable] = "1";
-        environment["LD_PRELOAD"] = environment.TryGetValue("LD_PRELOAD", out var preload) && preload.Length > 0 ? jemalloc + ":" + preload : jemalloc;
-        environment.TryAdd("MALLOC_CONF", JemallocConfig);
-        Exec(environment);
-        // Only reached when the exec failed: carry on as we are.
-        TuneGlibc();
+        var changed = false;
+        if (jemalloc is not null)
+        {
+            environment["LD_PRELOAD"] = environment.TryGetValue("LD_PRELOAD", out var preload) && preload.Length > 0 ? jemalloc + ":" + preload : jemalloc;
+            environment.TryAdd("MALLOC_CONF", JemallocConfig);
+            changed = true;
+        }
+        foreach (var (name, value) in level is null ? [] : Pinned(level))
+        {
+            changed |= !environment.TryGetValue(name, out var current) || current != value;
+            environment[name] = value;
+        }
+        if (changed)
+        {
+            environment[AppliedVariable] = "1";
+            Exec(environment);
+        }
+        // Not re-executed (nothing to change, or the exec failed): carry on as we are.
+        if (Allocator == "glibc")
+            TuneGlibc();
     }
+
+    /// <summary>The level EVOLQ_CPU_ISA asks for and this CPU has; null for native or where the levels do not apply.</summary>
+    private static IsaLevel? ChosenLevel()
+    {
+        var wanted = Environment.GetEnvironmentVariable(CpuIsaVariable)?.Trim().ToLowerInvariant() is { Length: > 0 } named ? named : DefaultIsa;
+        if (wanted == NativeIsa)
+            return null;
+        var level = Levels.FirstOrDefault(l => l.Name == wanted)
+            ?? throw new UserInputException($"{CpuIsaVariable} is '{wanted}': use {string.Join(", ", Levels.Select(l => l.Name))} or {NativeIsa}.");
+        // The levels are x86-64's (the libtorch evolq ships is built for it alone).
+        if (RuntimeInformation.ProcessArchitecture != Architecture.X64)
+            return null;
+        var flags = CpuFlags();
+        var missing = level.CpuFlags.Where(f => !flags.Contains(f)).ToArray();
+        if (missing.Length == 0)
+            return level;
+        // libtorch trusts the cap it is given: a level above the CPU would end in an illegal instruction, not a message.
+        var fallback = Levels.FirstOrDefault(l => l.CpuFlags.All(flags.Contains));
+        if (Environment.GetEnvironmentVariable(CpuIsaVariable) is { Length: > 0 })
+            throw new UserInputException($"{CpuIsaVariable} is {wanted}, but this CPU lacks {string.Join(" and ", missing)}: use {(fallback is null ? "" : fallback.Name + " or ")}{NativeIsa}.");
+        Console.Error.WriteLine($"evolq: note: this CPU lacks {string.Join(" and ", missing)}, so its numbers differ from those of {wanted} nodes; "
+            + (fallback is null ? "running without an instruction-set cap." : $"holding the math libraries to {fallback.Name} ({CpuIsaVariable})."));
+        return fallback;
+    }
+
+    private static IEnumerable<KeyValuePair<string, string>> Pinned(IsaLevel level) =>
+    [
+        new("ATEN_CPU_CAPABILITY", level.Aten),
+        new("ONEDNN_MAX_CPU_ISA", level.OneDnn),
+        new("MKL_CBWR", MklBranch),
+    ];
+
+    private static HashSet<string> CpuFlags() =>
+        File.ReadLines("/proc/cpuinfo").FirstOrDefault(line => line.StartsWith("flags", StringComparison.Ordinal)) is { } line
+            ? line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal)
+            : [];
 
     private static void Exec(Dictionary<string, string> environment)
     {
@@ -111,7 +201,7 @@ public static class NativeEnvironment
             Console.Out.Flush();
             Console.Error.Flush();
             execve("/proc/self/exe", argvPointers, envPointers);
-            Console.Error.WriteLine($"evolq: note: could not re-execute with jemalloc (errno {Marshal.GetLastPInvokeError()}); using glibc's malloc.");
+            Console.Error.WriteLine($"evolq: note: could not re-execute with jemalloc and the instruction-set cap (errno {Marshal.GetLastPInvokeError()}); running without them.");
         }
         finally
         {

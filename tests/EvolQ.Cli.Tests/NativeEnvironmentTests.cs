@@ -4,8 +4,9 @@ using EvolQ.Testing;
 namespace EvolQ.Cli.Tests;
 
 /// <summary>
-/// evolq re-executes itself once with jemalloc preloaded (NativeEnvironment): the real executable, checked from the
-/// outside. build.sh installs libjemalloc2, so a missing library fails here rather than passing quietly.
+/// evolq re-executes itself once with jemalloc preloaded and the math libraries held to one instruction set
+/// (NativeEnvironment): the real executable, checked from the outside. build.sh installs libjemalloc2, so a missing
+/// library fails here rather than passing quietly.
 /// </summary>
 [Trait("Category", "Slow")]
 public sealed class NativeEnvironmentTests
@@ -32,13 +33,29 @@ public sealed class NativeEnvironmentTests
         Assert.Equal(pid, process.Id);
     }
 
-    private static async Task<string> AllocatorOf(Dictionary<string, string?> environment)
+    [Fact]
+    public async Task The_instruction_set_cap_is_avx2_by_default_native_on_request_and_a_bad_value_is_one_sentence()
+    {
+        Assert.Equal("avx2", await BenchReport(new Dictionary<string, string?> { ["EVOLQ_CPU_ISA"] = null }, "cpu_isa"));
+        Assert.Equal("sse4", await BenchReport(new Dictionary<string, string?> { ["EVOLQ_CPU_ISA"] = "sse4" }, "cpu_isa"));
+        // native leaves the environment's own values: one set by hand that matches no level reads as native.
+        Assert.Equal("native", await BenchReport(new Dictionary<string, string?> { ["EVOLQ_CPU_ISA"] = "native", ["MKL_CBWR"] = "AUTO" }, "cpu_isa"));
+
+        using var process = Evolq(["bench", "forward", "--model", "vit_tiny_patch7_28"], new Dictionary<string, string?> { ["EVOLQ_CPU_ISA"] = "avx9" });
+        Assert.Equal(2, await process.WaitForExit(Limit));
+        Assert.Equal("evolq: EVOLQ_CPU_ISA is 'avx9': use avx2, sse4 or native.", process.Error.Trim());
+    }
+
+    private static Task<string> AllocatorOf(Dictionary<string, string?> environment) => BenchReport(environment, "allocator");
+
+    /// <summary>A property of `evolq bench forward`'s JSON report on the demo model.</summary>
+    private static async Task<string> BenchReport(Dictionary<string, string?> environment, string property)
     {
         using var process = Evolq(["bench", "forward", "--model", "vit_tiny_patch7_28", "--batch", "2", "--iterations", "1", "--format", "json"], environment);
         Assert.True(await process.WaitForExit(Limit) == 0, process.ToString());
         using var json = JsonDocument.Parse(process.Output);
         Assert.True(json.RootElement.GetProperty("results")[0].GetProperty("peak_resident_bytes").GetInt64() > 0);
-        return json.RootElement.GetProperty("allocator").GetString()!;
+        return json.RootElement.GetProperty(property).GetString()!;
     }
 
     private static ChildProcess Evolq(string[] args, Dictionary<string, string?> environment)

@@ -84,7 +84,10 @@ public sealed class StorageFaultTests
         var journal = disk.File("journal.db");
         string[] args = ["run", dir.File("sweep.conf"), "--db", journal, "--out", dir.File("out"), "--progress-every", "1", "--dashboard-port", "-1"];
 
-        using (var run = ChildProcess.Start(Path.Combine(AppContext.BaseDirectory, "evolq"), args, new Dictionary<string, string?> { ["EVOLQ_DB"] = null, ["EVOLQ_CTL_PORT"] = "0" }))
+        // The resume and the reference run in this test process, which evolq's instruction-set cap does not reach: the
+        // child computes without it too, so the fitness it journals is the one they would compute.
+        var uncapped = new Dictionary<string, string?> { ["EVOLQ_DB"] = null, ["EVOLQ_CTL_PORT"] = "0", [NativeEnvironment.CpuIsaVariable] = NativeEnvironment.NativeIsa };
+        using (var run = ChildProcess.Start(Path.Combine(AppContext.BaseDirectory, "evolq"), args, uncapped))
         {
             await run.WaitForOutput("] pass ", TimeSpan.FromSeconds(180));
             disk.Fill("filler");

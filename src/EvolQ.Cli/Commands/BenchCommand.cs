@@ -96,7 +96,7 @@ public static class BenchCommand
 
     private static string Gigabytes(long bytes) => (bytes / 1e9).ToString("0.00", CultureInfo.InvariantCulture) + " GB";
 
-    /// <summary>What every bench subcommand shares: device and threads, and the table or JSON output with the allocator named.</summary>
+    /// <summary>What every bench subcommand shares: device and threads, and the table or JSON output with the allocator and the instruction-set cap named.</summary>
     private sealed record Setup(CommandConsole Console, ExecutionFlags Execution, Option<string> Format)
     {
         public Device Device(ParseResult parse)
@@ -109,13 +109,13 @@ public static class BenchCommand
         {
             if (FormatOf(parse) == "json")
             {
-                Console.Output.WriteLine(JsonSerializer.Serialize(new { allocator = NativeEnvironment.Allocator, results }, Json));
+                Console.Output.WriteLine(JsonSerializer.Serialize(new { allocator = NativeEnvironment.Allocator, cpuIsa = NativeEnvironment.CpuIsa, results }, Json));
                 return 0;
             }
             var table = new Table().AddColumns(columns);
             foreach (var result in results)
                 table.AddRow(row(result));
-            table.Caption($"allocator: {NativeEnvironment.Allocator}");
+            table.Caption($"allocator: {NativeEnvironment.Allocator}, instruction set: {NativeEnvironment.CpuIsa}");
             Console.Ansi.Write(table);
             return 0;
         }
