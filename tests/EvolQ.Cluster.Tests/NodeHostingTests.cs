@@ -128,8 +128,8 @@ public sealed class NodeHostingTests
         using var dir = new TempDirectory();
         await using var healthy = await EvolQNode.StartAsync(TestNodes.ConfigFor("coordinator", dir.File("journal.db"), period + "3s"));
         Assert.NotNull(await healthy.Sweeps.Ask<SweepList>(new ListSweeps(true), TimeSpan.FromSeconds(10)));
-        // Akka's own warning came at once; the watch's, were the singleton missing, would have come by now.
-        await Task.Delay(TimeSpan.FromSeconds(3.5));
+        // Akka's own warning came at once; the watch's, were the singleton missing, would come within the period.
+        await Eventually.Holds(() => !LogBuffer.Get(healthy.System).Recent(100, LogLevel.WarningLevel).Any(), TimeSpan.FromSeconds(3.5), "the healthy node staying without warnings");
         Assert.Empty(LogBuffer.Get(healthy.System).Recent(100, LogLevel.WarningLevel).Select(e => $"{e.Source}: {e.Message}"));
 
         // A worker-only node alone: no coordinator anywhere, so neither singleton can be found.

@@ -65,6 +65,16 @@ public sealed class CtlServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Connections running a command now (those the node never closes to make room).</summary>
+    public int BusyConnections
+    {
+        get
+        {
+            lock (gate)
+                return served.Values.Count(c => !c.Evicted && c.Busy);
+        }
+    }
+
     /// <summary>Opens the endpoint of a node with the standard palettes plus <paramref name="extraPalettes"/>.</summary>
     /// <param name="jobs">The job shard region or its proxy.</param>
     /// <param name="sweepManager">The sweep manager (proxy), or null on a node that has none.</param>

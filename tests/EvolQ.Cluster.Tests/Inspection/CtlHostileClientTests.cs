@@ -99,7 +99,7 @@ public sealed class CtlHostileClientTests(CtlNode fixture)
         using var socket = await fixture.RawSocket();
         await Handshake(socket);
         await socket.SendAsync(Frame(Encoding.UTF8.GetBytes("""{"type":"request","id":3,"words":["echo","sleep"]}""")));
-        await Task.Delay(100);
+        await Eventually.True(() => fixture.Server.BusyConnections == 1, TimeSpan.FromSeconds(10), "the stream to start");
         using var stream = new NetworkStream(socket);
         socket.Shutdown(SocketShutdown.Send);
         var end = Assert.IsType<EndFrame>(await CtlWire.ReadAsync(stream, 1 << 20, default));

@@ -51,7 +51,7 @@ public sealed class CtlLimitTests
             await client.Send(new RequestFrame(1, ["echo", "sleep"]));
             busy.Add(client);
         }
-        await Task.Delay(200);
+        await Eventually.True(() => node.Ctl.BusyConnections == 4, Soon, "the four commands to run");
         await using (var refused = await Connect(port, "127.0.0.6", Token))
             Assert.Equal("The node serves 4 ctl connections already, each running a command; try again later.", Assert.IsType<RefusedFrame>(refused.Reply).Reason);
         foreach (var client in busy)
@@ -72,7 +72,7 @@ public sealed class CtlLimitTests
         await first.Send(new RequestFrame(1, ["echo", "sleep"]));
         await using var second = await Welcome(port, "127.0.0.2");
         await second.Send(new RequestFrame(1, ["echo", "sleep"]));
-        await Task.Delay(200);
+        await Eventually.True(() => node.Ctl.BusyConnections == 2, Soon, "both commands to run");
 
         await using (var third = await Connect(port, "127.0.0.2", Token))
             Assert.Equal("The node serves 2 ctl connections from 127.0.0.2 already, each running a command; try again later.", Assert.IsType<RefusedFrame>(third.Reply).Reason);
@@ -84,7 +84,7 @@ public sealed class CtlLimitTests
         await second.Send(new CancelFrame(1));
         Assert.IsType<EndFrame>(await second.Read());
         // The node marks it idle just after writing the end frame.
-        await Task.Delay(200);
+        await Eventually.True(() => node.Ctl.BusyConnections == 1, Soon, "the cancelled connection to be idle");
         await using var fourth = await Welcome(port, "127.0.0.2");
         Assert.Equal("The node closed this idle ctl connection to serve a new one (evolq.ctl.max-connections).", Assert.IsType<RefusedFrame>(await second.Read()).Reason);
         Assert.Equal(EndStatus.Ok, (await fourth.Run(3, "cluster", "leader")).Status);
