@@ -7,7 +7,7 @@ using Akka.Cluster.Sharding;
 using Akka.Configuration;
 using Akka.Configuration.Hocon;
 using EvolQ.Cluster.Configuration;
-using EvolQ.Cluster.Inspection;
+using EvolQ.Cluster.Ctl;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Serialization;
 using EvolQ.Cluster.Workers;
@@ -70,7 +70,7 @@ public sealed class NodeHostingTests
         Assert.Equal(7171, serializer.Identifier);
         Assert.Equal("akka.persistence.journal.sql", running.GetString("akka.persistence.journal.plugin"));
         Assert.Equal("akka.persistence.journal.sql", Akka.Persistence.Persistence.Instance.Apply(node.System).JournalFor(null).Path.Name);
-        Assert.Contains("EvolQ.Cluster.Inspection.RingBufferLogger, EvolQ.Cluster", running.GetStringList("akka.loggers"));
+        Assert.Contains("EvolQ.Cluster.Ctl.RingBufferLogger, EvolQ.Cluster", running.GetStringList("akka.loggers"));
     }
 
     [Fact]

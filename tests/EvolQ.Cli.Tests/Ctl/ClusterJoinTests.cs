@@ -1,7 +1,7 @@
 using Akka.Actor;
 using EvolQ.Cluster;
 using EvolQ.Cluster.Configuration;
-using EvolQ.Cluster.Inspection;
+using EvolQ.Cluster.Ctl;
 using EvolQ.Cluster.Workers;
 using EvolQ.Testing;
 
