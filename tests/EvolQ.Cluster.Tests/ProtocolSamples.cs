@@ -66,7 +66,6 @@ internal static class ProtocolSamples
             new FinalEvaluationResult("job-1", "node-a/gpu0", metrics),
             new FinalEvaluationFailed("job-1", "node-a/gpu0", RejectionReason.JobUnknown, "not held"),
             new JobPhaseChanged("job-1", JobPhase.Evaluating, "search finished"),
-            new JobProgress("job-1", 40, 80, 1, 3, 39, 0.0625),
             new JobSubmitted(Spec),
             new JobCalibrated("job-1", ["blocks.0.attn", "blocks.1.attn"], Scales, 10, "ab12", "node-a/gpu0"),
             new FitnessTold("job-1", 39, 0.0625),

@@ -232,10 +232,8 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
         Persist(new FitnessTold(jobId, done.CandidateId, done.Loss), e =>
         {
             Apply(e);
-            Publish(new JobProgress(jobId, search!.EvaluationsDone, search.EvaluationsPlanned, search.CurrentPass,
-                search.CurrentBlock, e.CandidateId, e.Loss));
             Health.EvolQMetrics.Get(Context.System).JobProgressed(jobId, new Health.JobProgressSample(
-                search.EvaluationsDone, search.EvaluationsPlanned, search.CurrentPass, search.CurrentBlock, BestLoss()));
+                search!.EvaluationsDone, search.EvaluationsPlanned, search.CurrentPass, search.CurrentBlock, BestLoss()));
             if (++toldSinceSnapshot >= settings.SnapshotEvery)
                 Snapshot();
             if (search.Completed)

@@ -60,7 +60,6 @@ public static class ProtocolManifests
         [typeof(FinalEvaluationFailed)] = "FX",
         // notifications
         [typeof(JobPhaseChanged)] = "PC",
-        [typeof(JobProgress)] = "PG",
         // journal and snapshots
         [typeof(JobSubmitted)] = "e.S",
         [typeof(JobCalibrated)] = "e.C",

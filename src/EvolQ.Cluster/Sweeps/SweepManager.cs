@@ -55,7 +55,6 @@ public sealed class SweepManager : ReceivePersistentActor, IWithTimers
         Command<JobStatus>(s => Observe(s.JobId, s.Phase));
         Command<JobPhaseChanged>(c => Observe(c.JobId, c.Phase));
         Command<JobResult>(r => EndJob(book.Ended(r, Now())));
-        Command<JobProgress>(_ => { });
         Command<Poll>(_ => PollJobs());
         Command<SubscribeAck>(_ => { });
     }
