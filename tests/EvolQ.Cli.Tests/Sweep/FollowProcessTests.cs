@@ -70,7 +70,7 @@ public sealed class FollowProcessTests
 
         // The node is up, its endpoint answers, and the sweep is still running: its job keeps evaluating.
         Assert.False(node.System.WhenTerminated.IsCompleted);
-        Assert.Matches(@"state\s+Running", Cli.Run("sweep", "show", "long", "--node", endpoint, "--token", Token).Output);
+        Assert.Matches(@"state\s+running", Cli.Run("sweep", "show", "long", "--node", endpoint, "--token", Token).Output);
         var before = await Evaluations(node);
         await Eventually.Get(() => Evaluations(node), done => done > before, Soon, $"evaluations past {before}");
         Assert.Equal(SweepState.Running, (await node.Sweeps.Ask<SweepDetail>(new GetSweep("long"), Soon)).Summary.State);

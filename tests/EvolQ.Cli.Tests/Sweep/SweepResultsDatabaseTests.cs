@@ -75,7 +75,7 @@ public sealed class RunResultsDatabaseTests
         var all = Cli.Run("sweep", "list", "--all", "--db", database);
         all.AssertSuccess();
         var row = Assert.Single(all.Output.Split('\n'), l => l.TrimStart().StartsWith("tiny ", StringComparison.Ordinal));
-        Assert.Matches(@"^\s*tiny\s+.+\s+Done\s+2\s+0\s+0\s+2\s+0\s+0\s+\d{4}-\d\d-\d\d", row);
+        Assert.Matches(@"^\s*tiny\s+.+\s+done\s+2\s+0\s+0\s+2\s+0\s+0\s+\d{4}-\d\d-\d\d", row);
         var running = Cli.Run("sweep", "list", "--db", database);
         running.AssertSuccess();
         Assert.DoesNotContain("tiny", running.Output, StringComparison.Ordinal);

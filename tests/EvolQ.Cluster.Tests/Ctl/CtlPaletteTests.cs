@@ -239,7 +239,7 @@ public sealed class CtlPaletteTests(CtlNode fixture)
         var jobs = Table(await fixture.Run("evolq", "jobs"));
         Assert.Equal(["job", "sweep", "phase", "pass", "block", "evaluations", "workers"], jobs.Columns);
         // A pass only while the job searches (counted from 1), as every view counts passes.
-        Assert.Equal([CtlNode.JobId, "sweep-1", "Done", "-", "-", "28/28"], jobs.Rows[0].Take(6));
+        Assert.Equal([CtlNode.JobId, "sweep-1", "done", "-", "-", "28/28"], jobs.Rows[0].Take(6));
         Assert.Equal([CtlNode.LongJobId, "sweep-2"], jobs.Rows[1].Take(2));
         Assert.Equal(2, jobs.Rows.Count);
         Assert.Equal([CtlNode.JobId], Table(await fixture.Run("evolq", "jobs", "--sweep", "sweep-1")).Rows.Select(r => r[0]));
@@ -253,7 +253,7 @@ public sealed class CtlPaletteTests(CtlNode fixture)
         Assert.Equal(EndStatus.Ok, end.Status);
         var summary = Pairs((TableFrame)output[0]);
         var reference = SyntheticJobs.Reference(SyntheticJobs.Spec(CtlNode.JobId));
-        Assert.Equal("Done", summary["phase"]);
+        Assert.Equal("done", summary["phase"]);
         Assert.Equal("28/28", summary["evaluations"]);
         Assert.Equal(reference.Told.Values.Min().ToString("0.000000", System.Globalization.CultureInfo.InvariantCulture), summary["best loss"]);
         var visits = (TableFrame)output[1];
@@ -303,24 +303,24 @@ public sealed class CtlPaletteTests(CtlNode fixture)
     {
         var running = Table(await fixture.Run("evolq", "sweeps"));
         Assert.Equal(["sweep", "name", "state", "jobs", "waiting", "running", "done", "failed", "cancelled", "submitted"], running.Columns);
-        Assert.Equal(["sweep-2", "long", "Cancelled", "1"], Assert.Single(running.Rows).Take(4));
+        Assert.Equal(["sweep-2", "long", "cancelled", "1"], Assert.Single(running.Rows).Take(4));
         var all = Table(await fixture.Run("evolq", "sweeps", "--all"));
-        Assert.Equal(["sweep-1", "demo", "Done", "1", "0", "0", "1", "0", "0"], all.Rows[0].Take(9));
+        Assert.Equal(["sweep-1", "demo", "done", "1", "0", "0", "1", "0", "0"], all.Rows[0].Take(9));
         Assert.Matches(@"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$", all.Rows[0][9]);
 
         var (_, output) = await fixture.Run("evolq", "sweep", "show", "sweep-1");
         Assert.Equal("sweeps/demo.conf", Pairs((TableFrame)output[0])["source"]);
         var job = ((TableFrame)output[1]).Rows[0];
-        Assert.Equal([CtlNode.JobId, "synthetic", "W4A8", "0", "Done"], job.Take(5));
+        Assert.Equal([CtlNode.JobId, "synthetic", "W4A8", "0", "done"], job.Take(5));
         var reference = SyntheticJobs.Reference(SyntheticJobs.Spec(CtlNode.JobId));
         Assert.Equal(Cells.Loss(reference.Told.Values.Min()), job[6]);
 
         var (end, resumed) = await fixture.Run("evolq", "sweep", "resume", "sweep-2");
         Assert.Equal(EndStatus.Ok, end.Status);
-        Assert.StartsWith("Sweep sweep-2 is Running:", ((TextFrame)Assert.Single(resumed)).Text, StringComparison.Ordinal);
+        Assert.StartsWith("Sweep sweep-2 is running:", ((TextFrame)Assert.Single(resumed)).Text, StringComparison.Ordinal);
         (end, var cancelled) = await fixture.Run("evolq", "sweep", "cancel", "sweep-2");
         Assert.Equal(EndStatus.Ok, end.Status);
-        Assert.StartsWith("Sweep sweep-2 is Cancelled:", ((TextFrame)Assert.Single(cancelled)).Text, StringComparison.Ordinal);
+        Assert.StartsWith("Sweep sweep-2 is cancelled:", ((TextFrame)Assert.Single(cancelled)).Text, StringComparison.Ordinal);
 
         (end, _) = await fixture.Run("evolq", "sweep", "show", "nope");
         Assert.Equal(EndStatus.Failed, end.Status);

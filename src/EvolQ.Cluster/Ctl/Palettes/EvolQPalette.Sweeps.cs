@@ -38,7 +38,7 @@ public sealed partial class EvolQPalette
         var s = await AskSweeps<SweepSummary>(new SubmitSweep(spec), call).ConfigureAwait(false);
         await call.Output.Text(existed
             ? string.Create(CultureInfo.InvariantCulture,
-                $"Sweep {s.SweepId} ({s.Name}) already exists and is {s.State.ToString().ToLowerInvariant()}: {s.Done} of {s.Jobs} jobs done, {s.Running} running, {s.Failed} failed; nothing new was submitted.")
+                $"Sweep {s.SweepId} ({s.Name}) already exists and is {s.State.Word()}: {s.Done} of {s.Jobs} jobs done, {s.Running} running, {s.Failed} failed; nothing new was submitted.")
             : string.Create(CultureInfo.InvariantCulture,
                 $"Sweep {s.SweepId} ({s.Name}) submitted: {s.Jobs} jobs, {spec.MaxConcurrentJobs} at a time.")).ConfigureAwait(false);
     }

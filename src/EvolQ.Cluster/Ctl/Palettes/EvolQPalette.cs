@@ -48,7 +48,7 @@ public sealed partial class EvolQPalette(CtlContext context) : Palette("evolq", 
         ["sweep", "name", "state", "jobs", "waiting", "running", "done", "failed", "cancelled", "submitted"],
         sweeps.Select(s => (IReadOnlyList<string>)
         [
-            s.SweepId, s.Name, s.State.ToString(), Cells.Int(s.Jobs), Cells.Int(s.Waiting), Cells.Int(s.Running),
+            s.SweepId, s.Name, s.State.Word(), Cells.Int(s.Jobs), Cells.Int(s.Waiting), Cells.Int(s.Running),
             Cells.Int(s.Done), Cells.Int(s.Failed), Cells.Int(s.Cancelled), Cells.UnixMs(s.SubmittedAtUnixMs),
         ]).ToArray());
 
@@ -72,7 +72,7 @@ public sealed partial class EvolQPalette(CtlContext context) : Palette("evolq", 
         var properties = new Wire.TableFrame(0, $"sweep {s.SweepId}", ["property", "value"],
         [
             ["name", s.Name],
-            ["state", s.State.ToString()],
+            ["state", s.State.Word()],
             ["source", detail.Source],
             ["jobs", $"{s.Jobs} ({s.Waiting} waiting, {s.Running} running, {s.Done} done, {s.Failed} failed, {s.Cancelled} cancelled)"],
             ["submitted", Cells.UnixMs(s.SubmittedAtUnixMs)],
@@ -81,7 +81,7 @@ public sealed partial class EvolQPalette(CtlContext context) : Palette("evolq", 
         var jobs = new Wire.TableFrame(0, "jobs", ["job", "model", "bits", "seed", "phase", "top-1", "loss", "error"],
             detail.Jobs.Select(j => (IReadOnlyList<string>)
             [
-                j.JobId, j.Model, j.Bits, Cells.Int(j.Seed), j.Phase.ToString(),
+                j.JobId, j.Model, j.Bits, Cells.Int(j.Seed), j.Phase.Word(),
                 j.Metrics.TryGetValue("top1", out var top1) ? top1.ToString("0.00", CultureInfo.InvariantCulture) : "-",
                 j.Metrics.TryGetValue("loss", out var loss) ? Cells.Loss(loss) : "-",
                 j.Error ?? "",
@@ -94,7 +94,7 @@ public sealed partial class EvolQPalette(CtlContext context) : Palette("evolq", 
     public async Task SweepCancel(CommandCall call)
     {
         var summary = await AskSweeps<SweepSummary>(new CancelSweep(call.Required("sweep")), call).ConfigureAwait(false);
-        await call.Output.Text($"Sweep {summary.SweepId} is {summary.State}: {summary.Done} done, {summary.Cancelled} cancelled, {summary.Failed} failed of {summary.Jobs}.").ConfigureAwait(false);
+        await call.Output.Text($"Sweep {summary.SweepId} is {summary.State.Word()}: {summary.Done} done, {summary.Cancelled} cancelled, {summary.Failed} failed of {summary.Jobs}.").ConfigureAwait(false);
     }
 
     [Command("sweep resume", "Resumes a cancelled sweep where its jobs stopped.")]
@@ -102,7 +102,7 @@ public sealed partial class EvolQPalette(CtlContext context) : Palette("evolq", 
     public async Task SweepResume(CommandCall call)
     {
         var summary = await AskSweeps<SweepSummary>(new ResumeSweep(call.Required("sweep")), call).ConfigureAwait(false);
-        await call.Output.Text($"Sweep {summary.SweepId} is {summary.State}: {summary.Running} running, {summary.Waiting} waiting of {summary.Jobs}.").ConfigureAwait(false);
+        await call.Output.Text($"Sweep {summary.SweepId} is {summary.State.Word()}: {summary.Running} running, {summary.Waiting} waiting of {summary.Jobs}.").ConfigureAwait(false);
     }
 
     [Command("sweep delete", "Deletes an ended or cancelled sweep: the sweep manager forgets it and its rows leave the results tables.")]
@@ -146,7 +146,7 @@ public sealed partial class EvolQPalette(CtlContext context) : Palette("evolq", 
                 // A coordinator woken by a question about an id never submitted (job show of a typo) is no job.
                 if (s.Phase == JobPhase.Pending && sweep.Length == 0)
                     continue;
-                rows.Add([id, sweep, s.Phase.ToString(), PassCell(s), s.Block < 0 ? "-" : Cells.Int(s.Block),
+                rows.Add([id, sweep, s.Phase.Word(), PassCell(s), s.Block < 0 ? "-" : Cells.Int(s.Block),
                     $"{s.EvaluationsDone}/{s.EvaluationsPlanned}", Cells.Int(s.Workers)]);
             }
             else
@@ -173,7 +173,7 @@ public sealed partial class EvolQPalette(CtlContext context) : Palette("evolq", 
         var best = result.Told.Length > 0 ? result.Told.Min(t => t.Loss) : double.NaN;
         var rows = new List<IReadOnlyList<string>>
         {
-            new[] { "phase", status.Phase.ToString() },
+            new[] { "phase", status.Phase.Word() },
             new[] { "pass", PassCell(status) },
             new[] { "block", status.Block < 0 ? "-" : Cells.Int(status.Block) + blockName },
             new[] { "evaluations", $"{status.EvaluationsDone}/{status.EvaluationsPlanned}" },
@@ -214,7 +214,7 @@ public sealed partial class EvolQPalette(CtlContext context) : Palette("evolq", 
     public async Task JobCancel(CommandCall call)
     {
         var status = await context.Jobs.Ask<JobStatus>(new CancelJob(call.Required("job")), AskTimeout, call.Cancellation).ConfigureAwait(false);
-        await call.Output.Text($"Job {status.JobId} is {status.Phase} at {status.EvaluationsDone}/{status.EvaluationsPlanned} evaluations.").ConfigureAwait(false);
+        await call.Output.Text($"Job {status.JobId} is {status.Phase.Word()} at {status.EvaluationsDone}/{status.EvaluationsPlanned} evaluations.").ConfigureAwait(false);
     }
 
     [Command("job resume", "Resumes a cancelled job where it stopped.")]
@@ -222,7 +222,7 @@ public sealed partial class EvolQPalette(CtlContext context) : Palette("evolq", 
     public async Task JobResume(CommandCall call)
     {
         var status = await context.Jobs.Ask<JobStatus>(new ResumeJob(call.Required("job")), AskTimeout, call.Cancellation).ConfigureAwait(false);
-        await call.Output.Text($"Job {status.JobId} is {status.Phase} at {status.EvaluationsDone}/{status.EvaluationsPlanned} evaluations.").ConfigureAwait(false);
+        await call.Output.Text($"Job {status.JobId} is {status.Phase.Word()} at {status.EvaluationsDone}/{status.EvaluationsPlanned} evaluations.").ConfigureAwait(false);
     }
 
     [Command("workers", "Every device worker in the cluster: device, memory, queue and the jobs it holds.")]
