@@ -74,6 +74,7 @@ internal static class ProtocolSamples
             new JobCancelled("job-1"),
             new JobResumed("job-1"),
             new CancelJob("job-1"),
+            new DeleteJob("job-1"),
             new ResumeJob("job-1"),
             SweepJobSample,
             SweepSample,

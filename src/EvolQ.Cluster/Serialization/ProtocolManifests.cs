@@ -23,6 +23,7 @@ public static class ProtocolManifests
         [typeof(SearchSettingsData)] = "SS",
         [typeof(CancelJob)] = "CJ",
         [typeof(ResumeJob)] = "UJ",
+        [typeof(DeleteJob)] = "DJ",
         // sweeps
         [typeof(SweepJob)] = "WJ",
         [typeof(SweepSpec)] = "WS",

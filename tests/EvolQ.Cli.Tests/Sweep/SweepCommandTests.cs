@@ -192,7 +192,7 @@ public sealed class SweepCommandTests(SweepTestNode fixture)
         Assert.Equal("Deleting sweep cmpb needs a yes: run it on a terminal to be asked, or pass --yes.", Sweep("delete", "cmpb").AssertUserError());
         var deleted = Sweep("delete", "cmpb", "--yes");
         deleted.AssertSuccess();
-        Assert.Equal("Sweep cmpb (compare cmpb) deleted: the sweep manager forgot its 2 jobs and their results.", deleted.Output.Trim());
+        Assert.Equal("Sweep cmpb (compare cmpb) deleted: its 2 jobs with their journals and results.", deleted.Output.Trim());
         Assert.Equal(["cmpa", "runs"], Ids(Sweep("list", "--all")));
         Assert.Equal("There is no sweep 'cmpb'.", Sweep("show", "cmpb").AssertUserError());
         // The rows leave the results tables too.

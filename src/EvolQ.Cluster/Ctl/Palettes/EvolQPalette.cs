@@ -110,7 +110,7 @@ public sealed partial class EvolQPalette(CtlContext context) : Palette("evolq", 
     public async Task SweepDelete(CommandCall call)
     {
         var s = await AskSweeps<SweepSummary>(new DeleteSweep(call.Required("sweep")), call).ConfigureAwait(false);
-        await call.Output.Text($"Sweep {s.SweepId} ({s.Name}) deleted: the sweep manager forgot its {s.Jobs} jobs and their results.").ConfigureAwait(false);
+        await call.Output.Text($"Sweep {s.SweepId} ({s.Name}) deleted: its {s.Jobs} jobs with their journals and results.").ConfigureAwait(false);
     }
 
     [Command("jobs", "The jobs of every sweep and every job coordinator running in the cluster, with their progress.")]
