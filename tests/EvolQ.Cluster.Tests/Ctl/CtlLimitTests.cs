@@ -28,6 +28,7 @@ public sealed class CtlLimitTests
         for (var i = 2; i <= 5; i++)
         {
             idle.Add(await Welcome(port, $"127.0.0.{i}"));
+            // Distinct idle times: the one idle longest is the one that must make room, and the test names it.
             await Task.Delay(20);
         }
 
