@@ -1,7 +1,7 @@
 using Akka.Actor;
 using Akka.Configuration;
 using EvolQ.Cluster.Configuration;
-using EvolQ.Cluster.Inspection;
+using EvolQ.Cluster.Ctl;
 using EvolQ.Cluster.Health;
 using EvolQ.Cluster.Kubernetes;
 using EvolQ.Cluster.Persistence;
@@ -75,7 +75,7 @@ public sealed class EvolQNode : IAsyncDisposable
     /// <summary>Opens the ctl endpoint (evolq.ctl) with the node's actors; the node closes it when it stops.</summary>
     /// <exception cref="Akka.Configuration.ConfigurationException">The endpoint cannot open safely (one sentence).</exception>
     /// <param name="sweepManager">Where the evolq palette sends sweep commands; the node's <see cref="Sweeps"/> when null.</param>
-    public CtlServer? StartCtl(IActorRef? sweepManager = null, IEnumerable<Inspection.Palettes.Palette>? extraPalettes = null)
+    public CtlServer? StartCtl(IActorRef? sweepManager = null, IEnumerable<Ctl.Palettes.Palette>? extraPalettes = null)
     {
         var settings = CtlSettings.From(System.Settings.Config);
         if (Ctl is null && settings.Enabled)

@@ -9,6 +9,9 @@ public static class Topics
     /// <summary>Coordinators of running jobs subscribe: workers publish their WorkerHeartbeat here.</summary>
     public const string WorkerHeartbeats = "evolq.worker-heartbeats";
 
-    /// <summary>Anyone watching jobs subscribes: coordinators publish JobPhaseChanged and JobProgress here.</summary>
+    /// <summary>
+    /// Anyone watching jobs subscribes: coordinators publish JobPhaseChanged here. Progress is not published: followers
+    /// ask for it (GetSweep, GetJobStatus) at their own pace, so its cost does not grow with the evaluation rate.
+    /// </summary>
     public const string Jobs = "evolq.jobs";
 }

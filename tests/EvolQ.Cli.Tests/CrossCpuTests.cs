@@ -55,7 +55,7 @@ public sealed class CrossCpuTests : IDisposable
     {
         var output = Path.Combine(Directory.CreateDirectory(folder.File(name)).FullName, "job");
         environment[NativeEnvironment.AppliedVariable] = null;
-        using var process = ChildProcess.Start(Path.Combine(AppContext.BaseDirectory, "evolq"),
+        using var process = ChildProcess.Start(Evolq.Executable,
             [
                 "quantize", "--model", DemoModel.Name, "--checkpoint", DemoModel.Checkpoint, "--calib-data", "fashion-mnist:train",
                 "--calib-size", "200", "--calib-batch", "100", "--seed", "0", "--passes", "1", "--cycles", "1", "--population", "6",

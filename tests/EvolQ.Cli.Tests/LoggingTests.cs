@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using EvolQ.Testing;
 
@@ -10,6 +9,7 @@ public sealed class LoggingTests
     private static readonly TimeSpan Soon = TimeSpan.FromSeconds(60);
 
     [Fact]
+    [Trait("Category", "Slow")]
     public async Task A_node_started_with_log_format_json_writes_only_json_objects_one_per_line()
     {
         using var dir = new TempDirectory("evolq-log-json");
@@ -29,6 +29,7 @@ public sealed class LoggingTests
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public async Task The_level_from_EVOLQ_LOG_LEVEL_filters_akkas_events_and_the_flag_wins_over_it()
     {
         using var dir = new TempDirectory("evolq-log-level");
@@ -94,25 +95,12 @@ public sealed class LoggingTests
 
     private static ChildProcess Node(TempDirectory dir, Dictionary<string, string?> environment, out int ctlPort, params string[] args)
     {
-        ctlPort = Loopback.FreePort();
-        environment["EVOLQ_PORT"] = "0";
-        environment["EVOLQ_CTL_PORT"] = ctlPort.ToString(CultureInfo.InvariantCulture);
-        environment["EVOLQ_DB"] = dir.File($"journal-{Guid.NewGuid():N}.db");
-        environment["EVOLQ_CTL_TOKEN"] = null;
-        environment["EVOLQ_LOG_FORMAT"] = null;
-        return ChildProcess.Start(Path.Combine(AppContext.BaseDirectory, "evolq"), ["node", "--backend", "synthetic", .. args], environment);
+        var node = NodeProcess.Start(dir.File($"journal-{Guid.NewGuid():N}.db"), ["--backend", "synthetic", .. args], environment);
+        ctlPort = node.CtlPort;
+        return node.Process;
     }
 
-    private static async Task WaitUntil(Func<bool> condition, ChildProcess node)
-    {
-        var deadline = DateTime.UtcNow + Soon;
-        while (!condition())
-        {
-            Assert.False(node.HasExited, $"The node exited.\n{node}");
-            Assert.True(DateTime.UtcNow < deadline, $"Not within {Soon.TotalSeconds} s.\n{node}");
-            await Task.Delay(100);
-        }
-    }
+    private static Task WaitUntil(Func<bool> condition, ChildProcess node) => node.WaitFor(condition, "the awaited output", Soon);
 
     private static bool Listening(int port)
     {

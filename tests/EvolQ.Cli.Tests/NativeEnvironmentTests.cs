@@ -61,6 +61,6 @@ public sealed class NativeEnvironmentTests
     private static ChildProcess Evolq(string[] args, Dictionary<string, string?> environment)
     {
         environment[EvolQ.Cli.NativeEnvironment.AppliedVariable] = null;
-        return ChildProcess.Start(Path.Combine(AppContext.BaseDirectory, "evolq"), args, environment);
+        return ChildProcess.Start(EvolQ.Testing.Evolq.Executable, args, environment);
     }
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using EvolQ.Testing;
 
 namespace EvolQ.Cli.Tests;
@@ -31,21 +30,17 @@ public sealed class StorageFaultTests
         using var dir = new TempDirectory();
         File.WriteAllText(dir.File("sweep.conf"), Sweep(1));
         var journal = dir.File("journal.db");
-        var port = Loopback.FreePort();
-        using var node = Node(journal, port);
-        await node.WaitForOutput("evolq node: up", TimeSpan.FromSeconds(60));
+        using var node = await Node(journal);
 
         var watch = Stopwatch.StartNew();
         var refused = Cli.Run("run", dir.File("sweep.conf"), "--db", journal, "--out", dir.File("out"), "--dashboard-port", "-1");
         Assert.Equal(
-            $"The journal '{journal}' is in use by another evolq cluster (akka.tcp://evolq@127.0.0.1:{port}, started by process {node.Id}): stop that run or node first, or give this one another journal (--db or EVOLQ_DB).",
+            $"The journal '{journal}' is in use by another evolq cluster ({node.Address}, started by process {node.Process.Id}): stop that run or node first, or give this one another journal (--db or EVOLQ_DB).",
             refused.AssertUserError());
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"refused after {watch.Elapsed}");
 
-        await node.Signal("KILL");
-        await node.WaitForExit(TimeSpan.FromSeconds(10));
-        using var next = Node(journal, Loopback.FreePort());
-        await next.WaitForOutput("evolq node: up", TimeSpan.FromSeconds(60));
+        node.Kill();
+        using var next = await Node(journal);
     }
 
     [RootFact]
@@ -87,7 +82,7 @@ public sealed class StorageFaultTests
         // The resume and the reference run in this test process, which evolq's instruction-set cap does not reach: the
         // child computes without it too, so the fitness it journals is the one they would compute.
         var uncapped = new Dictionary<string, string?> { ["EVOLQ_DB"] = null, ["EVOLQ_CTL_PORT"] = "0", [NativeEnvironment.CpuIsaVariable] = NativeEnvironment.NativeIsa };
-        using (var run = ChildProcess.Start(Path.Combine(AppContext.BaseDirectory, "evolq"), args, uncapped))
+        using (var run = ChildProcess.Start(Evolq.Executable, args, uncapped))
         {
             await run.WaitForOutput("] pass ", TimeSpan.FromSeconds(180));
             disk.Fill("filler");
@@ -111,14 +106,6 @@ public sealed class StorageFaultTests
             File.ReadAllText(Path.Combine(dir.File("out"), "storage", "results.csv")));
     }
 
-    private static ChildProcess Node(string journal, int port) =>
-        ChildProcess.Start(Path.Combine(AppContext.BaseDirectory, "evolq"), ["node", "--threads", "1"], new Dictionary<string, string?>
-        {
-            ["EVOLQ_DB"] = journal,
-            ["EVOLQ_HOSTNAME"] = "127.0.0.1",
-            ["EVOLQ_PORT"] = port.ToString(CultureInfo.InvariantCulture),
-            ["EVOLQ_CTL_PORT"] = "0",
-            ["EVOLQ_SEEDS"] = null,
-            ["EVOLQ_CTL_TOKEN"] = null,
-        });
+    private static Task<NodeProcess> Node(string journal) =>
+        NodeProcess.Start(journal, ["--threads", "1"], new Dictionary<string, string?> { ["EVOLQ_CTL_PORT"] = "0" }).Up(TimeSpan.FromSeconds(60));
 }

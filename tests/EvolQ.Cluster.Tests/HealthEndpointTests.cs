@@ -48,13 +48,13 @@ public sealed class HealthEndpointTests
             var settings = DeviceWorkerSettings.From(system.Settings.Config, "health-test/synthetic#0");
             using var backend = new SyntheticBackend();
             var worker = system.ActorOf(DeviceWorker.Props(settings, backend), "worker-0");
-            var ready = await Eventually(port, "/health/ready", HttpStatusCode.OK);
+            var ready = await Until(port, "/health/ready", HttpStatusCode.OK);
             Assert.Equal("ready\n", ready.Body);
             Assert.Contains("evolq_node_ready 1\n", (await Get(port, "/metrics")).Body, StringComparison.Ordinal);
 
             // A stopped worker is no longer counted.
             await worker.GracefulStop(TimeSpan.FromSeconds(5));
-            await Eventually(port, "/health/ready", HttpStatusCode.ServiceUnavailable);
+            await Until(port, "/health/ready", HttpStatusCode.ServiceUnavailable);
 
             // Leaving (what a pod's preStop starts): not ready any more; once the system stops, not live either.
             await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
@@ -75,7 +75,7 @@ public sealed class HealthEndpointTests
         var backend = new SyntheticBackend(TimeSpan.FromMilliseconds(5));
         var node = await nodes.Start("coordinator, worker", [backend]);
         var port = node.Health!.Port;
-        Assert.Equal(HttpStatusCode.OK, (await Eventually(port, "/health/ready", HttpStatusCode.OK)).Status);
+        Assert.Equal(HttpStatusCode.OK, (await Until(port, "/health/ready", HttpStatusCode.OK)).Status);
 
         var before = Parse((await Get(port, "/metrics")).Body);
         var worker = Assert.Single(before.Keys, k => k.StartsWith("evolq_worker_evaluations_total{", StringComparison.Ordinal));
@@ -221,17 +221,8 @@ public sealed class HealthEndpointTests
         return (response.StatusCode, await response.Content.ReadAsStringAsync(), response.Content.Headers.ContentType?.ToString() ?? "");
     }
 
-    private static async Task<(HttpStatusCode Status, string Body, string ContentType)> Eventually(int port, string path, HttpStatusCode wanted)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (true)
-        {
-            var response = await Get(port, path);
-            if (response.Status == wanted || DateTime.UtcNow > deadline)
-                return response.Status == wanted ? response : throw new TimeoutException($"{path} is still {response.Status}: {response.Body}");
-            await Task.Delay(50);
-        }
-    }
+    private static Task<(HttpStatusCode Status, string Body, string ContentType)> Until(int port, string path, HttpStatusCode wanted) =>
+        Eventually.Get(() => Get(port, path), response => response.Status == wanted, TimeSpan.FromSeconds(10), $"{path} to answer {wanted}");
 
     /// <summary>Sends bytes as they are and returns whatever comes back before the server closes.</summary>
     private static async Task<string> Raw(int port, byte[] request)

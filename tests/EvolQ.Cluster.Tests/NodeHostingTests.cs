@@ -7,7 +7,7 @@ using Akka.Cluster.Sharding;
 using Akka.Configuration;
 using Akka.Configuration.Hocon;
 using EvolQ.Cluster.Configuration;
-using EvolQ.Cluster.Inspection;
+using EvolQ.Cluster.Ctl;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Serialization;
 using EvolQ.Cluster.Workers;
@@ -70,7 +70,7 @@ public sealed class NodeHostingTests
         Assert.Equal(7171, serializer.Identifier);
         Assert.Equal("akka.persistence.journal.sql", running.GetString("akka.persistence.journal.plugin"));
         Assert.Equal("akka.persistence.journal.sql", Akka.Persistence.Persistence.Instance.Apply(node.System).JournalFor(null).Path.Name);
-        Assert.Contains("EvolQ.Cluster.Inspection.RingBufferLogger, EvolQ.Cluster", running.GetStringList("akka.loggers"));
+        Assert.Contains("EvolQ.Cluster.Ctl.RingBufferLogger, EvolQ.Cluster", running.GetStringList("akka.loggers"));
     }
 
     [Fact]
@@ -128,8 +128,8 @@ public sealed class NodeHostingTests
         using var dir = new TempDirectory();
         await using var healthy = await EvolQNode.StartAsync(TestNodes.ConfigFor("coordinator", dir.File("journal.db"), period + "3s"));
         Assert.NotNull(await healthy.Sweeps.Ask<SweepList>(new ListSweeps(true), TimeSpan.FromSeconds(10)));
-        // Akka's own warning came at once; the watch's, were the singleton missing, would have come by now.
-        await Task.Delay(TimeSpan.FromSeconds(3.5));
+        // Akka's own warning came at once; the watch's, were the singleton missing, would come within the period.
+        await Eventually.Holds(() => !LogBuffer.Get(healthy.System).Recent(100, LogLevel.WarningLevel).Any(), TimeSpan.FromSeconds(3.5), "the healthy node staying without warnings");
         Assert.Empty(LogBuffer.Get(healthy.System).Recent(100, LogLevel.WarningLevel).Select(e => $"{e.Source}: {e.Message}"));
 
         // A worker-only node alone: no coordinator anywhere, so neither singleton can be found.

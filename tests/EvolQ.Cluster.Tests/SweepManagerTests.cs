@@ -54,6 +54,29 @@ public sealed class SweepManagerTests
     }
 
     [Fact]
+    public async Task A_deleted_sweep_takes_its_jobs_journals_along_so_that_the_same_sweep_submitted_again_runs_afresh()
+    {
+        using var dir = new TempDirectory();
+        await using var nodes = new TestNodes(dir.File("journal.db"));
+        var node = await nodes.Start("coordinator, worker", [new SyntheticBackend(TimeSpan.FromMilliseconds(1))]);
+        var spec = new SweepSpec("s4", "delete", [Job("s4", "a")], 1, "test");
+        await node.Sweeps.Ask<SweepSummary>(new SubmitSweep(spec), Ask);
+        await Eventually.True(async () => (await node.Sweeps.Ask<SweepDetail>(new GetSweep("s4"), Ask)).Summary.State == SweepState.Done,
+            SweepTimeout, "sweep s4 to be done");
+
+        Assert.IsType<SweepSummary>(await node.Sweeps.Ask<object>(new DeleteSweep("s4"), Ask));
+        // The job's coordinator deletes its events and snapshots and stops; woken again, it recovers nothing.
+        var gone = await Eventually.Get(() => node.Jobs.Ask<JobStatus>(new GetJobStatus("s4.a"), Ask), s => s.Phase == JobPhase.Pending,
+            SweepTimeout, "job s4.a to be gone from the journal");
+        Assert.Equal(0, gone.EvaluationsDone);
+
+        // The same sweep submitted again runs its job from the start, to the same result.
+        Assert.Equal(SweepState.Running, (await node.Sweeps.Ask<SweepSummary>(new SubmitSweep(spec), Ask)).State);
+        await TestNodes.WaitFor(node.Jobs, "s4.a", s => s.Phase == JobPhase.Done, SweepTimeout);
+        SyntheticJobs.AssertIdentical(SyntheticJobs.Reference(spec.Jobs[0].Spec), await node.Jobs.Ask<JobResult>(new GetJobResult("s4.a"), Ask));
+    }
+
+    [Fact]
     public async Task A_cancelled_sweep_stops_its_jobs_and_resumes_them_to_the_same_result_after_a_restart()
     {
         using var dir = new TempDirectory();

@@ -1,3 +1,4 @@
+using EvolQ.Testing;
 using static TorchSharp.torch;
 
 namespace EvolQ.Data.Tests;
@@ -107,7 +108,7 @@ public sealed class BatchLoaderTests
     [Fact]
     public void An_unreadable_image_fails_its_batch_with_the_file_name()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         byte[] png = File.ReadAllBytes(Path.Combine(Fixtures.ImagesRoot, "Zeta/square_64x64.png"));
         for (int i = 0; i < 6; i++)
         {

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using EvolQ.Testing;
 using static TorchSharp.torch;
 
 namespace EvolQ.Data.Tests;
@@ -69,7 +70,7 @@ public sealed class FashionMnistSourceTests
     [Fact]
     public void Small_valid_files_load_gzipped_or_plain()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         WriteIdx(dir, "t10k-images-idx3-ubyte.gz", 2051, [3, 28, 28], Pixels(3), gzip: true);
         WriteIdx(dir, "t10k-labels-idx1-ubyte", 2049, [3], [4, 0, 9], gzip: false);
         var source = new FashionMnistSource("test", dir.Path);
@@ -81,7 +82,7 @@ public sealed class FashionMnistSourceTests
     [Fact]
     public void Wrong_magic_number_is_reported()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
 
         // A labels file where the images file belongs.
         WriteIdx(dir, "t10k-images-idx3-ubyte.gz", 2049, [3], [1, 2, 3], gzip: true);
@@ -95,7 +96,7 @@ public sealed class FashionMnistSourceTests
     [Fact]
     public void Count_mismatch_is_reported()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         WriteIdx(dir, "t10k-images-idx3-ubyte.gz", 2051, [3, 28, 28], Pixels(3), gzip: true);
         WriteIdx(dir, "t10k-labels-idx1-ubyte.gz", 2049, [2], [1, 2], gzip: true);
         var e = Assert.Throws<DataSourceException>(() => new FashionMnistSource("test", dir.Path));
@@ -106,7 +107,7 @@ public sealed class FashionMnistSourceTests
     [Fact]
     public void Data_shorter_than_the_header_declares_is_reported()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         WriteIdx(dir, "t10k-images-idx3-ubyte.gz", 2051, [3, 28, 28], Pixels(2), gzip: true);
         WriteIdx(dir, "t10k-labels-idx1-ubyte.gz", 2049, [3], [1, 2, 3], gzip: true);
         var e = Assert.Throws<DataSourceException>(() => new FashionMnistSource("test", dir.Path));
@@ -116,7 +117,7 @@ public sealed class FashionMnistSourceTests
     [Fact]
     public void Label_out_of_range_is_reported()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         WriteIdx(dir, "t10k-images-idx3-ubyte.gz", 2051, [3, 28, 28], Pixels(3), gzip: true);
         WriteIdx(dir, "t10k-labels-idx1-ubyte.gz", 2049, [3], [1, 10, 3], gzip: true);
         var e = Assert.Throws<DataSourceException>(() => new FashionMnistSource("test", dir.Path));
@@ -127,7 +128,7 @@ public sealed class FashionMnistSourceTests
     [Fact]
     public void Corrupt_gzip_is_reported()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         WriteIdx(dir, "t10k-images-idx3-ubyte.gz", 2051, [3, 28, 28], Pixels(3), gzip: true);
         string labels = Path.Combine(dir.Path, "t10k-labels-idx1-ubyte.gz");
 
@@ -141,7 +142,7 @@ public sealed class FashionMnistSourceTests
     [Fact]
     public void Truncated_gzip_is_reported()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         string images = WriteIdx(dir, "t10k-images-idx3-ubyte.gz", 2051, [3, 28, 28], Pixels(3), gzip: true);
         WriteIdx(dir, "t10k-labels-idx1-ubyte.gz", 2049, [3], [1, 2, 3], gzip: true);
         byte[] full = File.ReadAllBytes(images);
@@ -152,7 +153,7 @@ public sealed class FashionMnistSourceTests
 
     private static byte[] Pixels(int count) => Enumerable.Range(0, count * 784).Select(i => (byte)((i * 7) % 256)).ToArray();
 
-    private static string WriteIdx(TempDir dir, string name, int magic, int[] dims, byte[] data, bool gzip)
+    private static string WriteIdx(TempDirectory dir, string name, int magic, int[] dims, byte[] data, bool gzip)
     {
         var raw = new byte[4 + (4 * dims.Length) + data.Length];
         BinaryPrimitives.WriteInt32BigEndian(raw, magic);

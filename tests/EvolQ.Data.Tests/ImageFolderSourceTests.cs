@@ -1,3 +1,4 @@
+using EvolQ.Testing;
 using static TorchSharp.torch;
 
 namespace EvolQ.Data.Tests;
@@ -31,7 +32,7 @@ public sealed class ImageFolderSourceTests
     [Fact]
     public void Nested_folders_sort_by_full_path_as_sorted_os_walk()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         byte[] png = FixtureBytes("Zeta/square_64x64.png");
 
         // sorted(os.walk) compares whole directory paths: "c" < "c/a" < "c/a b" < "c/a/b" (' ' sorts before '/'),
@@ -86,7 +87,7 @@ public sealed class ImageFolderSourceTests
     [Fact]
     public void A_split_folder_of_an_imagenet_layout_is_a_source()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         byte[] jpeg = FixtureBytes("alpha/tiny_40x30.jpg");
         dir.File("train/n01/a.JPEG", jpeg);
         dir.File("train/n02/b.JPEG", jpeg);
@@ -110,7 +111,7 @@ public sealed class ImageFolderSourceTests
     [Fact]
     public void Folder_without_class_folders_is_reported()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         dir.File("loose.png", FixtureBytes("Zeta/square_64x64.png"));
         var e = Assert.Throws<DataSourceException>(() => new ImageFolderSource(dir.Path));
         Assert.Contains("has no class folders", e.Message);
@@ -120,9 +121,9 @@ public sealed class ImageFolderSourceTests
     [Fact]
     public void Empty_class_folder_is_named()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         dir.File("cats/a.png", FixtureBytes("Zeta/square_64x64.png"));
-        dir.Sub("dogs");
+        dir.Folder("dogs");
         dir.File("fish/notes.txt", [1]);
         var e = Assert.Throws<DataSourceException>(() => new ImageFolderSource(dir.Path));
         Assert.Contains("class folders 'dogs', 'fish' have no image files", e.Message);
@@ -131,7 +132,7 @@ public sealed class ImageFolderSourceTests
     [Fact]
     public void Undecodable_image_names_the_file()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         dir.File("cats/a.png", FixtureBytes("Zeta/square_64x64.png"));
         string bad = dir.File("cats/b.jpg", "this is not a JPEG file at all"u8.ToArray());
         var source = new ImageFolderSource(dir.Path);
@@ -145,7 +146,7 @@ public sealed class ImageFolderSourceTests
     [InlineData("Zeta/square_64x64.png")]
     public void Truncated_image_names_the_file(string fixture)
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         byte[] full = FixtureBytes(fixture);
         string bad = dir.File("cats/" + Path.GetFileName(fixture), full[..(full.Length / 2)]);
         var source = new ImageFolderSource(dir.Path);

@@ -1,19 +1,20 @@
 using System.Diagnostics;
 using SkiaSharp;
+using EvolQ.Testing;
 using Xunit.Abstractions;
 
 namespace EvolQ.Data.Tests;
 
-/// <summary>Images per second of the loader (EVOLQ_BENCH=1 dotnet test --filter LoaderThroughput --logger "console;verbosity=detailed").</summary>
+/// <summary>Images per second of the loader (EVOLQ_MEASURE=1 dotnet test --filter LoaderThroughput --logger "console;verbosity=detailed").</summary>
 public sealed class LoaderThroughput(ITestOutputHelper output)
 {
     private static readonly float[] ImageNetMean = [0.485f, 0.456f, 0.406f];
     private static readonly float[] ImageNetStd = [0.229f, 0.224f, 0.225f];
 
-    [BenchmarkFact]
+    [MeasurementFact]
     public void Jpeg_image_folder_at_224()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         WriteJpegs(dir, count: 200, width: 500, height: 375);
         var source = new ImageFolderSource(dir.Path);
         var transform = EvalTransform.FromCropPct(224, 0.875, ImageNetMean, ImageNetStd);
@@ -43,7 +44,7 @@ public sealed class LoaderThroughput(ITestOutputHelper output)
         }
     }
 
-    [BenchmarkFact]
+    [MeasurementFact]
     public void Fashion_mnist()
     {
         var sw = Stopwatch.StartNew();
@@ -84,7 +85,7 @@ public sealed class LoaderThroughput(ITestOutputHelper output)
         return images;
     }
 
-    private static void WriteJpegs(TempDir dir, int count, int width, int height)
+    private static void WriteJpegs(TempDirectory dir, int count, int width, int height)
     {
         // Photo-like entropy: smooth gradients, shapes and noise, so the JPEG sizes (about 40-80 KB) resemble ImageNet's.
         var random = new Random(1);

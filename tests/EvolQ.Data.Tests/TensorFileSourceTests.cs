@@ -1,4 +1,5 @@
 using EvolQ.TensorIO;
+using EvolQ.Testing;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -44,7 +45,7 @@ public sealed class TensorFileSourceTests
     [Fact]
     public void Float_images_resize_like_pillow_float_mode()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         string labels = Path.Combine(dir.Path, "labels.npy");
         using (Tensor l = torch.tensor(new long[] { 0, 1 }))
         {
@@ -68,7 +69,7 @@ public sealed class TensorFileSourceTests
     [Fact]
     public void Float64_images_and_uint8_labels_are_accepted()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         string images = Path.Combine(dir.Path, "images.npy");
         string labels = Path.Combine(dir.Path, "labels.npy");
         using (Tensor x = torch.linspace(0, 1, 2 * 3 * 4 * 4, dtype: ScalarType.Float64).reshape(2, 3, 4, 4))
@@ -94,7 +95,7 @@ public sealed class TensorFileSourceTests
     [Fact]
     public void Negative_label_is_reported()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         string labels = Path.Combine(dir.Path, "labels.npy");
         using (Tensor l = torch.tensor(new long[] { 0, -1, 0, 0 }))
         {
@@ -126,7 +127,7 @@ public sealed class TensorFileSourceTests
     [Fact]
     public void Missing_and_corrupt_files_are_reported()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         string missing = Path.Combine(dir.Path, "nope.npy");
         var e = Assert.Throws<DataSourceException>(() => new TensorFileSource(missing, Tensors("u8_labels.npy")));
         Assert.Equal($"The images file '{missing}' does not exist.", e.Message);

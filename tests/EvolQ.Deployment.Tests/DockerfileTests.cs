@@ -165,6 +165,7 @@ public sealed class DockerfileTests
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void The_images_publish_command_makes_the_entrypoint()
     {
         // The restore and publish commands of Dockerfile.cpu as it writes them (the CUDA one adds

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using EvolQ.Engine.Fitness;
+using EvolQ.Testing;
 using Xunit.Abstractions;
 
 namespace EvolQ.Engine.Tests;

@@ -7,6 +7,7 @@ using EvolQ.Models.Tests.Vit;
 using EvolQ.Quantization;
 using EvolQ.Quantization.Observers;
 using EvolQ.TensorIO;
+using EvolQ.Testing;
 using static TorchSharp.torch;
 
 namespace EvolQ.Models.Tests;
@@ -14,14 +15,14 @@ namespace EvolQ.Models.Tests;
 public sealed class QuantizedModelFileTests : IDisposable
 {
     private static readonly Preprocessing Demo = ModelRegistry.Get("vit_tiny_patch7_28").Preprocessing;
-    private readonly string directory = Directory.CreateTempSubdirectory("evolq-qmodel-").FullName;
+    private readonly TempDirectory temp = new("evolq-qmodel");
 
     [Fact]
     public void A_saved_quantized_model_loads_back_with_bit_identical_outputs()
     {
         using var model = CalibratedVit(out var images);
         using var expected = model.forward(images);
-        var path = Path.Combine(directory, "tiny.evolq.safetensors");
+        var path = temp.File("tiny.evolq.safetensors");
 
         QuantizedModelFile.Save(path, model, Demo, new Dictionary<string, string> { ["seed"] = "7" });
         var (loaded, preprocessing, metadata) = QuantizedModelFile.Load(path);
@@ -45,7 +46,7 @@ public sealed class QuantizedModelFileTests : IDisposable
     {
         using var model = CalibratedVit(out var images);
         images.Dispose();
-        var path = Path.Combine(directory, "choices.safetensors");
+        var path = temp.File("choices.safetensors");
         QuantizedModelFile.Save(path, model, Demo);
 
         using var content = SafeTensorsFile.Read(path);
@@ -67,9 +68,9 @@ public sealed class QuantizedModelFileTests : IDisposable
     {
         using var model = CalibratedVit(out var images);
         images.Dispose();
-        var first = Path.Combine(directory, "first.safetensors");
-        var second = Path.Combine(directory, "second.safetensors");
-        var again = Path.Combine(directory, "again.safetensors");
+        var first = temp.File("first.safetensors");
+        var second = temp.File("second.safetensors");
+        var again = temp.File("again.safetensors");
         QuantizedModelFile.Save(first, model, Demo, new Dictionary<string, string> { ["b"] = "2", ["a"] = "1" });
         QuantizedModelFile.Save(second, model, Demo, new Dictionary<string, string> { ["a"] = "1", ["b"] = "2" });
         var (loaded, metadata) = QuantizedModelFile.Load(first);
@@ -96,7 +97,7 @@ public sealed class QuantizedModelFileTests : IDisposable
             ModelQuantization.Calibrate(model, 1, _ => model.forward(images), integerLayerNorm: model.Quantization.IntegerLayerNorm);
             model.SearchableBlocks[0].SetScales(model.SearchableBlocks[0].GetScales().Select(s => s * 1.01f).ToArray());
             using var expected = model.forward(images);
-            var path = Path.Combine(directory, model.RegistryName + ".safetensors");
+            var path = temp.File(model.RegistryName + ".safetensors");
             QuantizedModelFile.Save(path, model, Preprocessing.DeiT);
             var (loaded, metadata) = QuantizedModelFile.Load(path);
             using (loaded)
@@ -113,7 +114,7 @@ public sealed class QuantizedModelFileTests : IDisposable
     [Fact]
     public void A_float_checkpoint_is_refused_as_a_quantized_model()
     {
-        var path = Path.Combine(directory, "float.safetensors");
+        var path = temp.File("float.safetensors");
         using (var t = zeros(3))
             SafeTensorsFile.Write(path, [("head.bias", t)]);
         var error = Assert.Throws<CheckpointException>(() => QuantizedModelFile.Load(path));
@@ -125,7 +126,7 @@ public sealed class QuantizedModelFileTests : IDisposable
     {
         using var model = VisionTransformerTests.TinyRandomModel(seed: 6);
         model.RegistryName = "vit_tiny_patch7_28";
-        var path = Path.Combine(directory, "uncalibrated.safetensors");
+        var path = temp.File("uncalibrated.safetensors");
         QuantizedModelFile.Save(path, model, Demo);
         var error = Assert.Throws<QuantizationConfigException>(() => QuantizedModelFile.Load(path));
         Assert.Equal("uncalibrated.safetensors holds no scale or zero-point for qact_input.quantizer: it was not calibrated for this model.", error.Message);
@@ -136,10 +137,10 @@ public sealed class QuantizedModelFileTests : IDisposable
     {
         using var model = CalibratedVit(out var images);
         images.Dispose();
-        var whole = Path.Combine(directory, "whole.safetensors");
+        var whole = temp.File("whole.safetensors");
         QuantizedModelFile.Save(whole, model, Demo);
         var bytes = File.ReadAllBytes(whole);
-        var cut = Path.Combine(directory, "cut.safetensors");
+        var cut = temp.File("cut.safetensors");
         foreach (var length in new[] { 0, 7, 8, 100, bytes.Length / 2, bytes.Length - 1 })
         {
             File.WriteAllBytes(cut, bytes[..length]);
@@ -161,7 +162,7 @@ public sealed class QuantizedModelFileTests : IDisposable
     {
         using var model = CalibratedVit(out var images);
         images.Dispose();
-        var path = Path.Combine(directory, "forged.safetensors");
+        var path = temp.File("forged.safetensors");
         QuantizedModelFile.Save(path, model, Demo);
         Rewrite(path, metadata => metadata[key] = value);
         var error = Assert.ThrowsAny<Exception>(() => QuantizedModelFile.Load(path));
@@ -175,7 +176,7 @@ public sealed class QuantizedModelFileTests : IDisposable
     {
         using var model = CalibratedVit(out var images);
         using var expected = model.forward(images);
-        var path = Path.Combine(directory, "v1.safetensors");
+        var path = temp.File("v1.safetensors");
         QuantizedModelFile.Save(path, model, Demo);
         Rewrite(path, metadata =>
         {
@@ -242,5 +243,5 @@ public sealed class QuantizedModelFileTests : IDisposable
         tensors.ForEach(t => t.Item2.Dispose());
     }
 
-    public void Dispose() => Directory.Delete(directory, recursive: true);
+    public void Dispose() => temp.Dispose();
 }

@@ -13,6 +13,7 @@ public sealed class ChildProcess : IDisposable
     private readonly Process process;
     private readonly StringBuilder output = new();
     private readonly StringBuilder error = new();
+    private readonly StringBuilder transcript = new();
 
     private ChildProcess(Process process)
     {
@@ -33,6 +34,9 @@ public sealed class ChildProcess : IDisposable
 
     /// <summary>Everything written to stderr so far.</summary>
     public string Error => Read(error);
+
+    /// <summary>Both streams so far, line by line in the order they arrived (for failure messages and logs).</summary>
+    public string Transcript => Read(transcript);
 
     /// <summary>Starts <paramref name="program"/> with <paramref name="environment"/> added to (or, with a null value, removed from) ours.</summary>
     public static ChildProcess Start(string program, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null)
@@ -63,17 +67,33 @@ public sealed class ChildProcess : IDisposable
         process.StandardInput.Flush();
     }
 
+    /// <summary>Closes stdin: the end of what the process reads (as Ctrl+D on a terminal).</summary>
+    public void CloseInput() => process.StandardInput.Close();
+
     /// <summary>Waits until stdout contains <paramref name="text"/>; fails with both streams if the process exits or time runs out.</summary>
-    public async Task WaitForOutput(string text, TimeSpan timeout)
+    public Task WaitForOutput(string text, TimeSpan timeout) =>
+        WaitFor(() => Output.Contains(text, StringComparison.Ordinal), $"'{text}' on stdout", timeout);
+
+    /// <summary>
+    /// Waits until <paramref name="condition"/> holds (checked again after an exit, so that the last lines count);
+    /// fails with both streams if the process exits first or time runs out.
+    /// </summary>
+    public async Task WaitFor(Func<bool> condition, string what, TimeSpan timeout)
     {
+        ArgumentNullException.ThrowIfNull(condition);
         var deadline = DateTime.UtcNow + timeout;
-        while (!Output.Contains(text, StringComparison.Ordinal))
+        while (!condition())
         {
-            if (process.HasExited && !Output.Contains(text, StringComparison.Ordinal))
-                throw new InvalidOperationException($"The process exited with {process.ExitCode} before writing '{text}'.\n{this}");
+            if (process.HasExited)
+            {
+                process.WaitForExit();
+                if (condition())
+                    return;
+                throw new InvalidOperationException($"The process exited with {process.ExitCode} before {what}.\n{this}");
+            }
             if (DateTime.UtcNow > deadline)
-                throw new TimeoutException($"The process did not write '{text}' within {timeout.TotalSeconds} s.\n{this}");
-            await Task.Delay(50);
+                throw new TimeoutException($"No {what} within {timeout.TotalSeconds} s.\n{this}");
+            await Task.Delay(Eventually.DefaultInterval);
         }
     }
 
@@ -101,22 +121,30 @@ public sealed class ChildProcess : IDisposable
         return process.ExitCode;
     }
 
-    public override string ToString() => $"stdout:\n{Output}\nstderr:\n{Error}";
-
-    public void Dispose()
+    /// <summary>kill -9 of the process and its children: no shutdown, nothing flushed.</summary>
+    public void Kill()
     {
         if (!process.HasExited)
             process.Kill(entireProcessTree: true);
         process.WaitForExit(10_000);
+    }
+
+    public override string ToString() => $"stdout:\n{Output}\nstderr:\n{Error}";
+
+    public void Dispose()
+    {
+        Kill();
         process.Dispose();
     }
 
-    private static void Append(StringBuilder to, string? line)
+    private void Append(StringBuilder to, string? line)
     {
         if (line is null)
             return;
         lock (to)
             to.AppendLine(line);
+        lock (transcript)
+            transcript.AppendLine(line);
     }
 
     private static string Read(StringBuilder from)

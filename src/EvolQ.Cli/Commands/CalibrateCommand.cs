@@ -1,5 +1,6 @@
 using System.CommandLine;
 using EvolQ.Cli.Options;
+using EvolQ.Cli.Views;
 using EvolQ.Engine.Calibration;
 using EvolQ.Engine.DataSpecs;
 using EvolQ.Models;

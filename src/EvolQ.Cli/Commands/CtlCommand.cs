@@ -1,6 +1,6 @@
 using System.CommandLine;
 using EvolQ.Cli.Ctl;
-using EvolQ.Cluster.Inspection.Wire;
+using EvolQ.Cluster.Ctl.Wire;
 
 namespace EvolQ.Cli.Commands;
 

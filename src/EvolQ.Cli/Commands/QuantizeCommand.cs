@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using EvolQ.Cli.Options;
+using EvolQ.Cli.Views;
 using EvolQ.Engine.Calibration;
 using EvolQ.Engine.Fitness;
 using EvolQ.Engine.Quantize;

@@ -3,6 +3,7 @@ using System.Globalization;
 using Akka.Actor;
 using EvolQ.Cli.Logging;
 using EvolQ.Cli.Options;
+using EvolQ.Cli.Views;
 using EvolQ.Cluster;
 using EvolQ.Cluster.Persistence;
 using EvolQ.Cluster.Protocol;

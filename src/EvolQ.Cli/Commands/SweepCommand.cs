@@ -2,9 +2,11 @@ using System.CommandLine;
 using System.Data.Common;
 using System.Text.RegularExpressions;
 using EvolQ.Cli.Ctl;
-using EvolQ.Cluster.Inspection.Palettes;
-using EvolQ.Cluster.Inspection.Wire;
+using EvolQ.Cli.Views;
+using EvolQ.Cluster.Ctl.Palettes;
+using EvolQ.Cluster.Ctl.Wire;
 using EvolQ.Cluster.Persistence;
+using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Sweeps;
 using EvolQ.Cluster.Workers;
 
@@ -340,7 +342,7 @@ public static class SweepCommand
     {
         if (yes)
             return true;
-        var state = sweep.State.ToString().ToLowerInvariant();
+        var state = sweep.State.Word();
         console.Error.Write($"Delete sweep {sweep.SweepId} ({sweep.Name}, {state}, {sweep.Jobs} jobs) with its results{(folder is null ? "" : $" and the folder {folder}")}? [y/N] ");
         console.Error.Flush();
         var answer = console.Answers!.ReadLine()?.Trim();

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using EvolQ.Cli.Views;
 using EvolQ.Engine.DataSpecs;
 using EvolQ.Engine.Evaluation;
 using EvolQ.Engine.Training;

@@ -1,5 +1,5 @@
-using EvolQ.Cluster.Inspection.Palettes;
-using EvolQ.Cluster.Inspection.Wire;
+using EvolQ.Cluster.Ctl.Palettes;
+using EvolQ.Cluster.Ctl.Wire;
 
 namespace EvolQ.Cli.Ctl;
 

@@ -1,4 +1,4 @@
-using EvolQ.Cluster.Inspection.Wire;
+using EvolQ.Cluster.Ctl.Wire;
 
 namespace EvolQ.Cli.Ctl;
 

@@ -133,7 +133,25 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
         Common();
     }
 
-    private void Finished() => Common();
+    private void Finished()
+    {
+        Command<DeleteJob>(_ => Delete());
+        Common();
+    }
+
+    /// <summary>
+    /// Deleting the journal of an ended job: snapshots first (a snapshot left behind would bring the job back on the next
+    /// recovery), then the events; then the shard stops the coordinator. Status is still answered meanwhile.
+    /// </summary>
+    private void Deleting()
+    {
+        Command<DeleteSnapshotsSuccess>(_ => DeleteMessages(LastSequenceNr));
+        Command<DeleteSnapshotsFailure>(f => Deleted($"its snapshots were not deleted ({f.Cause.Message}); the job stays"));
+        Command<DeleteMessagesSuccess>(_ => Deleted(null));
+        Command<DeleteMessagesFailure>(f => Deleted($"its events were not deleted ({f.Cause.Message})"));
+        Command<GetJobStatus>(_ => Sender.Tell(Status()));
+        Command<object>(m => log.Debug("Job {0} is being deleted and ignores a {1}.", jobId, m.GetType().Name));
+    }
 
     /// <summary>What every phase answers: queries, worker liveness, snapshot bookkeeping, late replies.</summary>
     private void Common()
@@ -232,10 +250,8 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
         Persist(new FitnessTold(jobId, done.CandidateId, done.Loss), e =>
         {
             Apply(e);
-            Publish(new JobProgress(jobId, search!.EvaluationsDone, search.EvaluationsPlanned, search.CurrentPass,
-                search.CurrentBlock, e.CandidateId, e.Loss));
             Health.EvolQMetrics.Get(Context.System).JobProgressed(jobId, new Health.JobProgressSample(
-                search.EvaluationsDone, search.EvaluationsPlanned, search.CurrentPass, search.CurrentBlock, BestLoss()));
+                search!.EvaluationsDone, search.EvaluationsPlanned, search.CurrentPass, search.CurrentBlock, BestLoss()));
             if (++toldSinceSnapshot >= settings.SnapshotEvery)
                 Snapshot();
             if (search.Completed)
@@ -259,6 +275,21 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
             Snapshot();
             Enter(JobPhase.Done);
         });
+    }
+
+    private void Delete()
+    {
+        Become(Deleting);
+        DeleteSnapshots(SnapshotSelectionCriteria.Latest);
+    }
+
+    private void Deleted(string? failure)
+    {
+        if (failure is null)
+            log.Info("Job {0}: deleted from the journal.", jobId);
+        else
+            log.Warning("Job {0}: {1}.", jobId, failure);
+        Context.Parent.Tell(new Passivate(PoisonPill.Instance));
     }
 
     private void Cancel()

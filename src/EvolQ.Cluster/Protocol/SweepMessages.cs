@@ -144,3 +144,10 @@ public sealed record CancelJob([property: Key(0)] string JobId) : IJobCommand;
 /// <summary>Resumes a cancelled job where it stopped. Replied with JobStatus.</summary>
 [MessagePackObject]
 public sealed record ResumeJob([property: Key(0)] string JobId) : IJobCommand;
+
+/// <summary>
+/// Deletes an ended job's events and snapshots from the journal (its sweep was deleted) and stops its coordinator, so
+/// that a job submitted later under the same id starts from nothing. A running job ignores it. Not replied to.
+/// </summary>
+[MessagePackObject]
+public sealed record DeleteJob([property: Key(0)] string JobId) : IJobCommand;

@@ -23,6 +23,7 @@ public static class ProtocolManifests
         [typeof(SearchSettingsData)] = "SS",
         [typeof(CancelJob)] = "CJ",
         [typeof(ResumeJob)] = "UJ",
+        [typeof(DeleteJob)] = "DJ",
         // sweeps
         [typeof(SweepJob)] = "WJ",
         [typeof(SweepSpec)] = "WS",
@@ -60,7 +61,6 @@ public static class ProtocolManifests
         [typeof(FinalEvaluationFailed)] = "FX",
         // notifications
         [typeof(JobPhaseChanged)] = "PC",
-        [typeof(JobProgress)] = "PG",
         // journal and snapshots
         [typeof(JobSubmitted)] = "e.S",
         [typeof(JobCalibrated)] = "e.C",

@@ -29,7 +29,7 @@ public static class SweepJobsJson
             json.WriteStartObject();
             json.WriteString("sweep", s.SweepId);
             json.WriteString("name", s.Name);
-            json.WriteString("state", s.State.ToString().ToLowerInvariant());
+            json.WriteString("state", s.State.Word());
             Time(json, "submitted", s.SubmittedAtUnixMs);
             Time(json, "finished", s.FinishedAtUnixMs);
             json.WriteStartArray("jobs");
@@ -48,7 +48,7 @@ public static class SweepJobsJson
         json.WriteString("model", job.Model);
         json.WriteString("bits", job.Bits);
         json.WriteNumber("seed", job.Seed);
-        json.WriteString("phase", job.Phase.ToString().ToLowerInvariant());
+        json.WriteString("phase", job.Phase.Word());
         Number(json, "loss", job.Metrics.TryGetValue("loss", out var loss) ? loss : double.NaN);
         json.WriteNumber("evaluations", job.Visits.Sum(v => (long)v.Evaluations));
         Time(json, "launched", job.LaunchedAtUnixMs);

@@ -55,7 +55,6 @@ public sealed class SweepManager : ReceivePersistentActor, IWithTimers
         Command<JobStatus>(s => Observe(s.JobId, s.Phase));
         Command<JobPhaseChanged>(c => Observe(c.JobId, c.Phase));
         Command<JobResult>(r => EndJob(book.Ended(r, Now())));
-        Command<JobProgress>(_ => { });
         Command<Poll>(_ => PollJobs());
         Command<SubscribeAck>(_ => { });
     }
@@ -154,7 +153,7 @@ public sealed class SweepManager : ReceivePersistentActor, IWithTimers
         });
     }
 
-    /// <summary>Forgets an ended or cancelled sweep; a running one must be cancelled first, so no job of it still runs.</summary>
+    /// <summary>Forgets an ended or cancelled sweep and deletes its jobs; a running one must be cancelled first, so no job of it still runs.</summary>
     private void Delete(DeleteSweep delete)
     {
         if (book.StateOf(delete.SweepId) is not { } state)
@@ -169,11 +168,16 @@ public sealed class SweepManager : ReceivePersistentActor, IWithTimers
             return;
         }
         var summary = book.Summary(delete.SweepId);
+        var jobIds = book.Detail(delete.SweepId)!.Jobs.Select(j => j.JobId).ToArray();
         var replyTo = Sender;
         Persist(new SweepDeleted(delete.SweepId, Now()), e =>
         {
             Apply(e);
-            log.Info("Sweep {0}: deleted.", e.SweepId);
+            // Each job's own journal goes too: left behind, a sweep submitted again under the same id would find its
+            // jobs already done with the old results. At most once: a lost command leaves that job's journal.
+            foreach (var jobId in jobIds)
+                jobs.Tell(new DeleteJob(jobId), Self);
+            log.Info("Sweep {0}: deleted with its {1} jobs' journals.", e.SweepId, jobIds.Length);
             replyTo.Tell(summary);
         });
     }

@@ -174,7 +174,7 @@ public static class SweepProgress
     {
         ArgumentNullException.ThrowIfNull(board);
         var s = board.Summary;
-        var state = s.State.ToString().ToLowerInvariant();
+        var state = s.State.Word();
         var timing = (s.State, board.Elapsed, board.Remaining) switch
         {
             (SweepState.Running, { } elapsed, { } eta) => $" {Duration(elapsed)} elapsed, ETA {Duration(eta)}",
@@ -187,7 +187,7 @@ public static class SweepProgress
         var rows = board.Rows.Select(r => (IReadOnlyList<string>)
         [
             r.JobId, r.Model, r.Bits, r.Seed.ToString(CultureInfo.InvariantCulture),
-            r.Phase.ToString().ToLowerInvariant(),
+            r.Phase.Word(),
             r.Node is { } node ? HostPort(node) : "-",
             // The first worker names the machine; more would crowd the row (evolq ctl allocation lists them all).
             r.WorkerIds.Count switch { 0 => "-", 1 => r.WorkerIds[0], var n => string.Create(CultureInfo.InvariantCulture, $"{r.WorkerIds[0]} +{n - 1}") },
@@ -217,7 +217,7 @@ public static class SweepProgress
         JobPhase.Done => string.Create(CultureInfo.InvariantCulture,
             $"done: fitness {Metric(job, "fqvit_loss", "0.0000")} -> {Metric(job, "loss", "0.0000")}"),
         JobPhase.Failed => $"failed: {job.Error}",
-        _ => job.Phase.ToString().ToLowerInvariant(),
+        _ => job.Phase.Word(),
     };
 
     private static string Progress(JobStatus status, Dictionary<string, (DateTime At, long Done)> rates, DateTime now)

@@ -80,7 +80,7 @@ public static class SweepResults
         ArgumentNullException.ThrowIfNull(detail);
         var s = detail.Summary;
         var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"# Sweep {s.SweepId} ({s.Name}): {s.State.ToString().ToLowerInvariant()}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"# Sweep {s.SweepId} ({s.Name}): {s.State.Word()}");
         text.AppendLine();
         text.AppendLine(CultureInfo.InvariantCulture,
             $"{s.Jobs} jobs: {s.Done} done, {s.Failed} failed, {s.Running} running, {s.Waiting} waiting, {s.Cancelled} cancelled. Top-1 in %, mean ± sample std over seeds.");

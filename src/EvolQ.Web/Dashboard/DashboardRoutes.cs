@@ -117,12 +117,12 @@ public static class DashboardRoutes
         double? eta = s.State == SweepState.Running && s.Done > 0 && left > 0 ? elapsed / s.Done * left : null;
         return new
         {
-            id = s.SweepId, name = s.Name, state = s.State.ToString().ToLowerInvariant(), jobs = s.Jobs, waiting = s.Waiting,
+            id = s.SweepId, name = s.Name, state = s.State.Word(), jobs = s.Jobs, waiting = s.Waiting,
             running = s.Running, done = s.Done, failed = s.Failed, cancelled = s.Cancelled, elapsedSeconds = elapsed, etaSeconds = eta,
         };
     }
 
-    private static string Phase(JobPhase phase) => phase.ToString().ToLowerInvariant();
+    private static string Phase(JobPhase phase) => phase.Word();
 
     // JSON has no NaN: a loss not known yet is null.
     private static double? Number(double value) => double.IsFinite(value) ? value : null;

@@ -100,7 +100,7 @@ public sealed class LiveDashboardSource(ActorSystem system, Func<ICanTell> sweep
         var reply = await sweepManager().Ask<object>(cancel ? new CancelSweep(sweepId) : new ResumeSweep(sweepId), AskTimeout, cancellationToken);
         return reply switch
         {
-            SweepSummary s => (true, $"Sweep {s.SweepId} is {s.State.ToString().ToLowerInvariant()}: {s.Running} running, {s.Waiting} waiting, {s.Done} done."),
+            SweepSummary s => (true, $"Sweep {s.SweepId} is {s.State.Word()}: {s.Running} running, {s.Waiting} waiting, {s.Done} done."),
             SweepRejected r => (false, r.Reason),
             _ => (false, $"The sweep manager answered {reply.GetType().Name}."),
         };

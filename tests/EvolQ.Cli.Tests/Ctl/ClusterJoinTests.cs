@@ -1,7 +1,7 @@
 using Akka.Actor;
 using EvolQ.Cluster;
 using EvolQ.Cluster.Configuration;
-using EvolQ.Cluster.Inspection;
+using EvolQ.Cluster.Ctl;
 using EvolQ.Cluster.Workers;
 using EvolQ.Testing;
 
@@ -33,13 +33,8 @@ public sealed class ClusterJoinTests
         // Both nodes see both members Up, in their own cluster show.
         foreach (var node in new[] { endpoint, $"127.0.0.1:{first.Ctl!.EndPoint.Port}" })
         {
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-            CliRun show;
-            while (!BothUp(show = Cli.Run("ctl", node, "--token", Token, "cluster", "show"), first.Address, self))
-            {
-                Assert.True(DateTime.UtcNow < deadline, $"cluster show on {node} did not list both members Up: {show.Output}{show.Error}");
-                await Task.Delay(200);
-            }
+            await Eventually.Get(() => Cli.Run("ctl", node, "--token", Token, "cluster", "show"), show => BothUp(show, first.Address, self),
+                TimeSpan.FromSeconds(20), $"cluster show on {node} to list both members Up", TimeSpan.FromMilliseconds(200));
         }
 
         // A node that is already a member (every `evolq node` joins its seeds or itself) cannot join elsewhere: Akka

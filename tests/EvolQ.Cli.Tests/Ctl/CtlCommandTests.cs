@@ -1,7 +1,7 @@
 using System.CommandLine;
 using EvolQ.Cli.Commands;
 using EvolQ.Cli.Ctl;
-using EvolQ.Cluster.Inspection.Wire;
+using EvolQ.Cluster.Ctl.Wire;
 using EvolQ.Testing;
 
 namespace EvolQ.Cli.Tests.Ctl;

@@ -1,8 +1,6 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
-using EvolQ.Cli.Tests.MultiProcess;
 using EvolQ.Testing;
 
 namespace EvolQ.Cli.Tests.Ctl;
@@ -27,7 +25,8 @@ public sealed class CtlProcessTests
             akka.cluster.pub-sub.gossip-interval = 200ms
             """);
         var port = Loopback.FreePort();
-        using var node = await NodeProcess.Start("coordinator,worker", port, [port], dir.File("journal.db"), config, "--backend", "synthetic");
+        using var node = await NodeProcess.StartMember("coordinator,worker", port, [port], dir.File("journal.db"), ["--profile", "multi-node", "--backend", "synthetic"],
+            new Dictionary<string, string?> { ["EVOLQ_CONFIG"] = config }).Up(TimeSpan.FromSeconds(60));
         var endpoint = $"127.0.0.1:{node.CtlPort}";
 
         var status = await Evolq(null, "ctl", endpoint, "--token", Token, "cluster", "status");
@@ -65,7 +64,7 @@ public sealed class CtlProcessTests
         Assert.True(tail.ExitCode == 0, tail.ToString());
         Assert.Equal("", tail.Error);
 
-        Assert.False(node.Exited, node.Output);
+        Assert.False(node.HasExited, node.Output);
         var after = await Evolq(null, "ctl", endpoint, "--token", Token, "cluster", "show");
         Assert.True(after.ExitCode == 0, after.ToString());
         Assert.Contains("Up", after.Output, StringComparison.Ordinal);
@@ -74,55 +73,25 @@ public sealed class CtlProcessTests
     private static async Task<Run> TailUntilInterrupted(string endpoint, string expected)
     {
         using var process = Start("ctl", endpoint, "--token", Token, "cluster", "tail");
-        var output = new StringBuilder();
-        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        process.OutputDataReceived += (_, e) =>
-        {
-            if (e.Data is null)
-                return;
-            lock (output)
-                output.AppendLine(e.Data);
-            if (e.Data.Contains(expected, StringComparison.Ordinal))
-                seen.TrySetResult();
-        };
-        var error = process.StandardError.ReadToEndAsync();
-        process.BeginOutputReadLine();
-        await seen.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await process.WaitForOutput(expected, TimeSpan.FromSeconds(30));
         // Ctrl+C as a terminal sends it.
-        using (var kill = Process.Start("kill", ["-INT", process.Id.ToString(CultureInfo.InvariantCulture)]))
-            await kill.WaitForExitAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(20));
-        var errors = await error;
-        lock (output)
-            return new Run(process.ExitCode, output.ToString(), errors);
+        await process.Signal("INT");
+        var exitCode = await process.WaitForExit(TimeSpan.FromSeconds(20));
+        return new Run(exitCode, process.Output, process.Error);
     }
 
     private static async Task<Run> Evolq(string? stdin, params string[] args)
     {
         using var process = Start(args);
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
         if (stdin is not null)
-            await process.StandardInput.WriteAsync(stdin);
-        process.StandardInput.Close();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        return new Run(process.ExitCode, await output, await error);
+            process.Type(stdin);
+        process.CloseInput();
+        var exitCode = await process.WaitForExit(TimeSpan.FromSeconds(60));
+        return new Run(exitCode, process.Output, process.Error);
     }
 
-    private static Process Start(params string[] args)
-    {
-        var info = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "evolq"))
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in args)
-            info.ArgumentList.Add(arg);
-        info.Environment.Remove("EVOLQ_CTL_TOKEN");
-        return Process.Start(info) ?? throw new InvalidOperationException("evolq did not start.");
-    }
+    private static ChildProcess Start(params string[] args) =>
+        ChildProcess.Start(EvolQ.Testing.Evolq.Executable, args, new Dictionary<string, string?> { ["EVOLQ_CTL_TOKEN"] = null });
 
     private sealed record Run(int ExitCode, string Output, string Error)
     {

@@ -1,5 +1,5 @@
 using EvolQ.Cli.Ctl;
-using EvolQ.Cluster.Inspection.Wire;
+using EvolQ.Cluster.Ctl.Wire;
 
 namespace EvolQ.Cli.Tests.Ctl;
 

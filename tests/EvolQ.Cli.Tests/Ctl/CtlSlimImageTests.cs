@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 using EvolQ.Testing;
 
@@ -50,18 +49,11 @@ public sealed partial class CtlSlimImageTests(CtlTestNode fixture)
 
     private static async Task<(int Code, string Output, string Error)> Run(string app, string packages, params string[] args)
     {
-        var start = new ProcessStartInfo(Path.Combine(app, "evolq")) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        foreach (var arg in args)
-            start.ArgumentList.Add(arg);
-        start.Environment["NUGET_PACKAGES"] = packages;
-        start.Environment["EVOLQ_CTL_TOKEN"] = CtlTestNode.Token;
-        using var process = Process.Start(start)!;
-        process.StandardInput.Close();
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await output, await error);
+        using var process = ChildProcess.Start(Path.Combine(app, "evolq"), args,
+            new Dictionary<string, string?> { ["NUGET_PACKAGES"] = packages, ["EVOLQ_CTL_TOKEN"] = CtlTestNode.Token });
+        process.CloseInput();
+        var code = await process.WaitForExit(TimeSpan.FromMinutes(1));
+        return (code, process.Output, process.Error);
     }
 
     /// <summary>Copies a folder, leaving out the top-level entries whose name <paramref name="removed"/> matches.</summary>

@@ -54,13 +54,8 @@ public sealed class CtlTestNode : IAsyncLifetime
         var ask = TimeSpan.FromSeconds(10);
         await Node.Sweeps.Ask<SweepSummary>(new SubmitSweep(new SweepSpec("golden", "golden",
             [new SweepJob(Spec(JobId), "synthetic", "W4A8", 0)], 1, "sweeps/golden.conf")), ask);
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(40);
-        while ((await Node.Sweeps.Ask<SweepDetail>(new GetSweep("golden"), ask)).Summary.State != SweepState.Done)
-        {
-            if (DateTime.UtcNow > deadline)
-                throw new TimeoutException("The golden sweep did not finish.");
-            await Task.Delay(50);
-        }
+        await Eventually.True(async () => (await Node.Sweeps.Ask<SweepDetail>(new GetSweep("golden"), ask)).Summary.State == SweepState.Done,
+            TimeSpan.FromSeconds(40), "the golden sweep to finish");
     }
 
     public async Task DisposeAsync()

@@ -10,6 +10,7 @@ namespace EvolQ.Cli.Tests.Dashboard;
 /// The web dashboard in a real browser (Debian's chromium, headless, driven by Playwright) against `evolq run` on a
 /// tiny sweep, then against `evolq dashboard --db` on the database the run left.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class DashboardBrowserTests
 {
     /// <summary>Where Debian's chromium package puts the browser (build.sh installs it).</summary>
@@ -28,7 +29,7 @@ public sealed class DashboardBrowserTests
         File.WriteAllText(file, SweepTestNode.SweepText(SweepId, seeds: "[0, 1]", passes: 4, cycles: 3, population: 8));
         var database = dir.File("journal.db");
         var dashboardPort = Loopback.FreePort();
-        using var run = ChildProcess.Start(Evolq, ["run", file, "--db", database, "--out", dir.File("out"), "--dashboard-port", Port(dashboardPort)], new Dictionary<string, string?>
+        using var run = ChildProcess.Start(Evolq.Executable, ["run", file, "--db", database, "--out", dir.File("out"), "--dashboard-port", Port(dashboardPort)], new Dictionary<string, string?>
         {
             ["EVOLQ_CTL_TOKEN"] = Token,
             ["EVOLQ_CTL_PORT"] = Port(Loopback.FreePort()),
@@ -77,7 +78,7 @@ public sealed class DashboardBrowserTests
 
         // The database's dashboard, read-only: the list, the sweep's results equal to `evolq sweep results --format json`.
         var readOnlyPort = Loopback.FreePort();
-        using var dashboard = ChildProcess.Start(Evolq, ["dashboard", "--db", database, "--port", Port(readOnlyPort)]);
+        using var dashboard = ChildProcess.Start(Evolq.Executable, ["dashboard", "--db", database, "--port", Port(readOnlyPort)]);
         await dashboard.WaitForOutput($"Dashboard on http://127.0.0.1:{readOnlyPort}/", Long);
         var stored = $"http://127.0.0.1:{readOnlyPort}";
         await page.GotoAsync(stored + "/");
@@ -113,8 +114,6 @@ public sealed class DashboardBrowserTests
         Assert.True(File.Exists(Chromium), $"The dashboard's browser tests need Debian's chromium at {Chromium}: apt-get install -y chromium (./build.sh test installs it).");
         return await playwright.Chromium.LaunchAsync(new() { ExecutablePath = Chromium, Headless = true });
     }
-
-    private static string Evolq => Path.Combine(AppContext.BaseDirectory, "evolq");
 
     private static string Port(int port) => port.ToString(CultureInfo.InvariantCulture);
 

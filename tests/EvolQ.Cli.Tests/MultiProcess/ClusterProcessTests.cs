@@ -153,11 +153,15 @@ internal sealed class SweepCluster : IAsyncDisposable
             var seeds = ports.Take(coordinators).ToArray();
             // The founding seed first: the others join it.
             for (var c = 0; c < coordinators; c++)
-                cluster.Add(cluster.Coordinators, await NodeProcess.Start("coordinator", ports[c], seeds, directory.File("journal.db"), directory.File("timings.conf")));
+                cluster.Add(cluster.Coordinators, await Member("coordinator", ports[c], seeds, directory.File("journal.db")));
             var started = await Task.WhenAll(Enumerable.Range(coordinators, workers).Select(w =>
-                NodeProcess.Start("worker", ports[w], seeds, directory.File("worker.db"), directory.File("timings.conf"), "--threads", "1")));
+                Member("worker", ports[w], seeds, directory.File("worker.db"), "--threads", "1")));
             foreach (var worker in started)
                 cluster.Add(cluster.Workers, worker);
+
+            Task<NodeProcess> Member(string roles, int port, int[] seeds, string database, params string[] args) =>
+                NodeProcess.StartMember(roles, port, seeds, database, ["--profile", "multi-node", .. args],
+                    new Dictionary<string, string?> { ["EVOLQ_CONFIG"] = directory.File("timings.conf") }).Up(TimeSpan.FromSeconds(60));
 
             var config = NodeConfig.Load("local", _ => null, ConfigurationFactory.ParseString($"""
                 akka.remote.dot-netty.tcp.port = 0

@@ -50,14 +50,14 @@ public sealed class FollowProcessTests
         }
 
         // A terminal: the live table, redrawn in place; Ctrl+C typed on the terminal (the tty sends SIGINT).
-        var command = $"stty cols 200 rows 40; exec '{Path.Combine(AppContext.BaseDirectory, "evolq")}' sweep show long --follow --node {endpoint} --token {Token}";
+        var command = $"stty cols 200 rows 40; exec '{EvolQ.Testing.Evolq.Executable}' sweep show long --follow --node {endpoint} --token {Token}";
         using (var terminal = ChildProcess.Start("script", ["-qec", command, "/dev/null"], Environment()))
         {
             // One view from the start: the header with the time since submission over the job rows.
             await terminal.WaitForOutput(" elapsed; 1 jobs: 1 running, 0 waiting", TimeSpan.FromSeconds(30));
             await terminal.WaitForOutput("searching", TimeSpan.FromSeconds(30));
             // A second table: the view refreshes (each with the header line).
-            await WaitUntil(() => Count(terminal.Output, "sweep long (long): running") >= 2, TimeSpan.FromSeconds(30), terminal.ToString);
+            await terminal.WaitFor(() => Count(terminal.Output, "sweep long (long): running") >= 2, "a second table", TimeSpan.FromSeconds(30));
             terminal.Type("\u0003");
             Assert.Equal(130, await terminal.WaitForExit(Soon));
             var screen = terminal.Output;
@@ -70,14 +70,14 @@ public sealed class FollowProcessTests
 
         // The node is up, its endpoint answers, and the sweep is still running: its job keeps evaluating.
         Assert.False(node.System.WhenTerminated.IsCompleted);
-        Assert.Matches(@"state\s+Running", Cli.Run("sweep", "show", "long", "--node", endpoint, "--token", Token).Output);
+        Assert.Matches(@"state\s+running", Cli.Run("sweep", "show", "long", "--node", endpoint, "--token", Token).Output);
         var before = await Evaluations(node);
-        await WaitUntil(() => Evaluations(node).GetAwaiter().GetResult() > before, Soon, () => $"evaluations stayed at {before}");
+        await Eventually.Get(() => Evaluations(node), done => done > before, Soon, $"evaluations past {before}");
         Assert.Equal(SweepState.Running, (await node.Sweeps.Ask<SweepDetail>(new GetSweep("long"), Soon)).Summary.State);
     }
 
     private static ChildProcess Evolq(params string[] args) =>
-        ChildProcess.Start(Path.Combine(AppContext.BaseDirectory, "evolq"), args, Environment());
+        ChildProcess.Start(EvolQ.Testing.Evolq.Executable, args, Environment());
 
     /// <summary>No token or node from the test's own environment; a terminal type for the live view.</summary>
     private static Dictionary<string, string?> Environment() => new()
@@ -96,15 +96,5 @@ public sealed class FollowProcessTests
         for (var at = text.IndexOf(part, StringComparison.Ordinal); at >= 0; at = text.IndexOf(part, at + part.Length, StringComparison.Ordinal))
             count++;
         return count;
-    }
-
-    private static async Task WaitUntil(Func<bool> condition, TimeSpan timeout, Func<string> explain)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, explain());
-            await Task.Delay(100);
-        }
     }
 }

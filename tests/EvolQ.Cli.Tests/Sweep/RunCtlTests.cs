@@ -5,6 +5,7 @@ using EvolQ.Testing;
 namespace EvolQ.Cli.Tests.Sweep;
 
 /// <summary>`evolq run` opens its node's ctl endpoint and dashboard, and goes on without either when its port is taken.</summary>
+[Trait("Category", "Slow")]
 public sealed class RunCtlTests
 {
     [Fact]

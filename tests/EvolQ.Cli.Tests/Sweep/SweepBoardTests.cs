@@ -1,5 +1,5 @@
-using EvolQ.Cli.Commands;
 using EvolQ.Cli.Tests.Ctl;
+using EvolQ.Cli.Views;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Sweeps;
 

@@ -37,12 +37,12 @@ public sealed class SweepCommandTests(SweepTestNode fixture)
         // A finished sweep is listed with --all only.
         var all = fixture.Sweep("list", "--all");
         all.AssertSuccess();
-        Assert.Matches(@"small\s+tiny small\s+Done\s+2\s+0\s+0\s+2\s+0\s+0", all.Output);
+        Assert.Matches(@"small\s+tiny small\s+done\s+2\s+0\s+0\s+2\s+0\s+0", all.Output);
         Assert.DoesNotContain("tiny small", fixture.Sweep("list").Output, StringComparison.Ordinal);
 
         var show = fixture.Sweep("show", "small");
         show.AssertSuccess();
-        Assert.Matches(@"small\.vit_tiny_patch7_28\.w4a8\.s1\s+vit_tiny_patch7_28\s+W4A8\s+1\s+Done\s+\d+\.\d\d", show.Output);
+        Assert.Matches(@"small\.vit_tiny_patch7_28\.w4a8\.s1\s+vit_tiny_patch7_28\s+W4A8\s+1\s+done\s+\d+\.\d\d", show.Output);
         // --follow on a finished sweep prints its jobs' outcomes and the end line, then returns.
         var follow = fixture.Sweep("show", "small", "--follow");
         follow.AssertSuccess();
@@ -108,18 +108,18 @@ public sealed class SweepCommandTests(SweepTestNode fixture)
 
         var cancel = Sweep("cancel", "long");
         cancel.AssertSuccess();
-        Assert.Matches(@"^Sweep long is Cancelled: 0 done, [01] cancelled, 0 failed of 1\.", cancel.Output);
+        Assert.Matches(@"^Sweep long is cancelled: 0 done, [01] cancelled, 0 failed of 1\.", cancel.Output);
         Assert.Equal(SweepState.Cancelled, State());
-        Assert.Matches(@"state\s+Cancelled", Sweep("show", "long").Output);
+        Assert.Matches(@"state\s+cancelled", Sweep("show", "long").Output);
         // Following a cancelled sweep ends at once with its end line.
         // (The manager counts the job cancelled once the coordinator confirms it, which may come a moment later.)
         Assert.Matches(@"sweep long cancelled: 0 jobs done, 0 failed, [01] cancelled, 0 not started\.\s*$", Sweep("show", "long", "--follow").Output);
 
         var resume = Sweep("resume", "long");
         resume.AssertSuccess();
-        Assert.Matches(@"^Sweep long is Running: [01] running, [01] waiting of 1\.", resume.Output);
+        Assert.Matches(@"^Sweep long is running: [01] running, [01] waiting of 1\.", resume.Output);
         Assert.Equal(SweepState.Running, State());
-        Assert.Matches(@"long\s+long\s+Running", Sweep("list").Output);
+        Assert.Matches(@"long\s+long\s+running", Sweep("list").Output);
 
         Assert.Equal("There is no sweep 'nope'.", Sweep("cancel", "nope").AssertUserError());
         Assert.Equal("There is no sweep 'nope'.", Sweep("resume", "nope").AssertUserError());
@@ -192,7 +192,7 @@ public sealed class SweepCommandTests(SweepTestNode fixture)
         Assert.Equal("Deleting sweep cmpb needs a yes: run it on a terminal to be asked, or pass --yes.", Sweep("delete", "cmpb").AssertUserError());
         var deleted = Sweep("delete", "cmpb", "--yes");
         deleted.AssertSuccess();
-        Assert.Equal("Sweep cmpb (compare cmpb) deleted: the sweep manager forgot its 2 jobs and their results.", deleted.Output.Trim());
+        Assert.Equal("Sweep cmpb (compare cmpb) deleted: its 2 jobs with their journals and results.", deleted.Output.Trim());
         Assert.Equal(["cmpa", "runs"], Ids(Sweep("list", "--all")));
         Assert.Equal("There is no sweep 'cmpb'.", Sweep("show", "cmpb").AssertUserError());
         // The rows leave the results tables too.

@@ -10,7 +10,7 @@ public sealed class SweepResultsDatabaseTests(SweepTestNode fixture)
     private static readonly TimeSpan ProjectionTimeout = TimeSpan.FromSeconds(20);
 
     [Fact]
-    public void The_table_read_from_the_database_is_the_one_the_node_prints_in_every_format_and_with_its_files()
+    public async Task The_table_read_from_the_database_is_the_one_the_node_prints_in_every_format_and_with_its_files()
     {
         var file = fixture.File("sqldb.conf", SweepTestNode.SweepText("sqldb", cycles: 1));
         fixture.Sweep("submit", file, "--follow", "--progress-every", "5").AssertSuccess();
@@ -21,7 +21,8 @@ public sealed class SweepResultsDatabaseTests(SweepTestNode fixture)
             var viaNode = fixture.Sweep("results", "sqldb", "--format", format);
             viaNode.AssertSuccess();
             // The projection writes each event after the journal has it: the database may lag the node briefly.
-            var viaDatabase = Eventually(() => Cli.Run("sweep", "results", "sqldb", "--format", format, "--db", database), viaNode.Output);
+            var viaDatabase = await Eventually.Get(() => Cli.Run("sweep", "results", "sqldb", "--format", format, "--db", database),
+                run => run.Output == viaNode.Output, ProjectionTimeout, $"the {format} results from the database to equal the node's");
             viaDatabase.AssertSuccess();
             Assert.Equal(viaNode.Output, viaDatabase.Output);
         }
@@ -46,18 +47,6 @@ public sealed class SweepResultsDatabaseTests(SweepTestNode fixture)
         Assert.Equal($"There is no SQLite database '{missing}'.", Cli.Run("sweep", "results", "x", "--db", missing).AssertUserError());
         Assert.False(File.Exists(missing));
         Assert.StartsWith("--db is a ftp:// URI;", Cli.Run("sweep", "results", "x", "--db", "ftp://host/db").AssertUserError(), StringComparison.Ordinal);
-    }
-
-    private static CliRun Eventually(Func<CliRun> run, string expected)
-    {
-        var deadline = DateTime.UtcNow + ProjectionTimeout;
-        while (true)
-        {
-            var result = run();
-            if (result.Output == expected || DateTime.UtcNow > deadline)
-                return result;
-            Thread.Sleep(100);
-        }
     }
 }
 
@@ -86,7 +75,7 @@ public sealed class RunResultsDatabaseTests
         var all = Cli.Run("sweep", "list", "--all", "--db", database);
         all.AssertSuccess();
         var row = Assert.Single(all.Output.Split('\n'), l => l.TrimStart().StartsWith("tiny ", StringComparison.Ordinal));
-        Assert.Matches(@"^\s*tiny\s+.+\s+Done\s+2\s+0\s+0\s+2\s+0\s+0\s+\d{4}-\d\d-\d\d", row);
+        Assert.Matches(@"^\s*tiny\s+.+\s+done\s+2\s+0\s+0\s+2\s+0\s+0\s+\d{4}-\d\d-\d\d", row);
         var running = Cli.Run("sweep", "list", "--db", database);
         running.AssertSuccess();
         Assert.DoesNotContain("tiny", running.Output, StringComparison.Ordinal);

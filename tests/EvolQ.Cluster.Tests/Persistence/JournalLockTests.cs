@@ -40,6 +40,7 @@ public sealed class JournalLockTests
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public async Task A_holder_killed_with_SIGKILL_leaves_no_lock_behind()
     {
         using var dir = new TempDirectory();

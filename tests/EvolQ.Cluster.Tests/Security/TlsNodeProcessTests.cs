@@ -20,32 +20,28 @@ public sealed class TlsNodeProcessTests
         var certificate = TestCertificates.SelfSigned(dir.Path, "evolq-cluster", Password);
         var impostor = TestCertificates.SelfSigned(dir.Path, "evolq-impostor", Password);
         var seedPort = Loopback.FreePort();
-        Dictionary<string, string> Node(string name, string? pfx, string roles, bool joinSeed)
+        NodeProcess Node(string name, string? pfx, string roles, bool joinSeed)
         {
             var port = name == "seed" ? seedPort : Loopback.FreePort();
-            var env = new Dictionary<string, string>
+            var env = new Dictionary<string, string?>
             {
-                ["EVOLQ_HOSTNAME"] = "127.0.0.1",
-                ["EVOLQ_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["EVOLQ_ROLES"] = roles,
-                ["EVOLQ_DB"] = dir.File(name + ".db"),
+                // The health endpoint on, as in Kubernetes, on a port of its own so that the four nodes fit on one machine.
+                ["EVOLQ_HTTP_PORT"] = Loopback.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
             };
-            if (joinSeed)
-                env["EVOLQ_SEEDS"] = $"127.0.0.1:{seedPort}";
             if (pfx is not null)
             {
                 env["EVOLQ_TLS_CERT"] = pfx;
                 env["EVOLQ_TLS_PASSWORD"] = Password;
             }
-            return env;
+            return NodeProcess.StartMember(roles, port, joinSeed ? [seedPort] : [], dir.File(name + ".db"), ["--backend", "synthetic", "--synthetic-workers", "1"], env);
         }
 
-        await using var seed = NodeProcess.Start(Node("seed", certificate, "coordinator,worker", joinSeed: false));
+        await using var seed = Node("seed", certificate, "coordinator,worker", joinSeed: false);
         await seed.WaitFor($"evolq node: up at akka.ssl.tcp://evolq@127.0.0.1:{seedPort}", Startup);
 
-        await using var member = NodeProcess.Start(Node("member", certificate, "worker", joinSeed: true));
-        await using var plain = NodeProcess.Start(Node("plain", null, "worker", joinSeed: true));
-        await using var stranger = NodeProcess.Start(Node("stranger", impostor, "worker", joinSeed: true));
+        await using var member = Node("member", certificate, "worker", joinSeed: true);
+        await using var plain = Node("plain", null, "worker", joinSeed: true);
+        await using var stranger = Node("stranger", impostor, "worker", joinSeed: true);
         await member.WaitFor("evolq node: up at akka.ssl.tcp://evolq@127.0.0.1:", Startup);
         // The refused nodes started with the member; the seed has refused each of them at least once when it said why.
         await seed.WaitFor("CN=evolq-impostor", Startup);

@@ -2,6 +2,7 @@ using EvolQ.Data;
 using EvolQ.Engine.Fitness;
 using EvolQ.Engine.Landscape;
 using EvolQ.Engine.Plots;
+using EvolQ.Testing;
 using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -40,34 +41,28 @@ public sealed class LandscapeScannerTests
         Assert.NotEqual(result.Line[0].Loss, result.Line[^1].Loss);
         Assert.All(result.Line, p => Assert.InRange(p.Top1!.Value, 0, 100));
 
-        var directory = Path.Combine(Path.GetTempPath(), "evolq-landscape-" + Guid.NewGuid().ToString("N"));
-        try
+        using var temp = new TempDirectory("evolq-landscape");
+        var directory = temp.Path;
+        result.WriteTo(directory);
+        var line = File.ReadAllLines(Path.Combine(directory, "landscape-1d.csv"));
+        Assert.Equal("t,loss,top1", line[0]);
+        Assert.Equal(1 + 5, line.Length);
+        var grid = File.ReadAllLines(Path.Combine(directory, "landscape-2d.csv"));
+        Assert.Equal("a,b,loss,top1", grid[0]);
+        Assert.Equal(1 + 9, grid.Length);
+        Assert.Equal(4, grid[1].Split(',').Length);
+        // Loss and top-1 on a chart each (one y axis each), as PNG and SVG.
+        foreach (var name in new[] { "landscape-1d", "landscape-1d-top1", "landscape-2d-loss", "landscape-2d-top1" })
         {
-            result.WriteTo(directory);
-            var line = File.ReadAllLines(Path.Combine(directory, "landscape-1d.csv"));
-            Assert.Equal("t,loss,top1", line[0]);
-            Assert.Equal(1 + 5, line.Length);
-            var grid = File.ReadAllLines(Path.Combine(directory, "landscape-2d.csv"));
-            Assert.Equal("a,b,loss,top1", grid[0]);
-            Assert.Equal(1 + 9, grid.Length);
-            Assert.Equal(4, grid[1].Split(',').Length);
-            // Loss and top-1 on a chart each (one y axis each), as PNG and SVG.
-            foreach (var name in new[] { "landscape-1d", "landscape-1d-top1", "landscape-2d-loss", "landscape-2d-top1" })
-            {
-                var bytes = File.ReadAllBytes(Path.Combine(directory, name + ".png"));
-                Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }, bytes[..8]);
-                using var bitmap = SKBitmap.Decode(bytes);
-                Assert.NotNull(bitmap);
-                Assert.Equal(Charts.Width, bitmap.Width);
-                Assert.Equal(Charts.Height, bitmap.Height);
-                var texts = Plots.ChartsTests.SvgTexts(File.ReadAllText(Path.Combine(directory, name + ".svg")));
-                Assert.Contains(texts, t => t.StartsWith(block.Name + ": ", StringComparison.Ordinal));
-                Assert.Contains(name.EndsWith("top1", StringComparison.Ordinal) ? "top-1 %" : "infoNCE loss", texts);
-            }
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
+            var bytes = File.ReadAllBytes(Path.Combine(directory, name + ".png"));
+            Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }, bytes[..8]);
+            using var bitmap = SKBitmap.Decode(bytes);
+            Assert.NotNull(bitmap);
+            Assert.Equal(Charts.Width, bitmap.Width);
+            Assert.Equal(Charts.Height, bitmap.Height);
+            var texts = Plots.ChartsTests.SvgTexts(File.ReadAllText(Path.Combine(directory, name + ".svg")));
+            Assert.Contains(texts, t => t.StartsWith(block.Name + ": ", StringComparison.Ordinal));
+            Assert.Contains(name.EndsWith("top1", StringComparison.Ordinal) ? "top-1 %" : "infoNCE loss", texts);
         }
     }
 
@@ -79,19 +74,13 @@ public sealed class LandscapeScannerTests
         var result = LandscapeScanner.Run(job.Model, block, job.Batches, null, new LandscapeOptions { Steps = 3, Grid = 2 });
         Assert.False(result.HasAccuracy);
         Assert.Contains("slope sign changes", result.Summary());
-        var directory = Path.Combine(Path.GetTempPath(), "evolq-landscape-" + Guid.NewGuid().ToString("N"));
-        try
-        {
-            var written = result.WriteTo(directory);
-            // Two CSV files, the 1-D loss and the 2-D loss charts as PNG and SVG; no top-1 chart.
-            Assert.Equal(["landscape-1d.csv", "landscape-2d.csv", "landscape-1d.png", "landscape-1d.svg", "landscape-2d-loss.png", "landscape-2d-loss.svg"],
-                written.Select(Path.GetFileName));
-            Assert.EndsWith(",", File.ReadAllLines(Path.Combine(directory, "landscape-1d.csv"))[1]);
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
+        using var temp = new TempDirectory("evolq-landscape");
+        var directory = temp.Path;
+        var written = result.WriteTo(directory);
+        // Two CSV files, the 1-D loss and the 2-D loss charts as PNG and SVG; no top-1 chart.
+        Assert.Equal(["landscape-1d.csv", "landscape-2d.csv", "landscape-1d.png", "landscape-1d.svg", "landscape-2d-loss.png", "landscape-2d-loss.svg"],
+            written.Select(Path.GetFileName));
+        Assert.EndsWith(",", File.ReadAllLines(Path.Combine(directory, "landscape-1d.csv"))[1]);
     }
 
     [Fact]
