@@ -95,7 +95,7 @@ public sealed class WorkerMemoryTests : Akka.TestKit.Xunit2.TestKit
         worker.Tell(new PrepareJob(ProtocolSamples.Spec with { JobId = "base", ModelName = "deit_base" }));
         var refusal = ExpectMsg<PrepareFailed>(TimeSpan.FromSeconds(30)).Message;
         Assert.StartsWith("Job base needs about ", refusal, StringComparison.Ordinal);
-        Assert.Contains("(deit_base, 1000 calibration images in batches of 100: process 220 MB, weights 346 MB, calibration images 602 MB", refusal, StringComparison.Ordinal);
+        Assert.Contains("(deit_base, 1000 calibration images in batches of 100: process 220 MB, weights 346 MB, calibration images 151 MB", refusal, StringComparison.Ordinal);
         Assert.Contains("more than worker w0's memory budget of 1.07 GB", refusal, StringComparison.Ordinal);
 
         worker.Tell(new PrepareJob(ProtocolSamples.Spec with { JobId = "tiny", CalibrationSize = 100, CalibrationBatchSize = 50 }));

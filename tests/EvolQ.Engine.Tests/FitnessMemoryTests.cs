@@ -22,18 +22,12 @@ public sealed class FitnessMemoryTests
     [MemberData(nameof(Families))]
     public void Repeated_evaluations_leave_the_live_tensor_count_unchanged(string family)
     {
-        using var model = Create(family);
-        Randomize(model, seed: 5);
-        var generator = new Generator(6);
-        var size = family == "vit" ? 28 : family == "levit" ? 64 : 56;
-        var channels = family == "vit" ? 1 : 3;
-        var batches = Enumerable.Range(0, 2).Select(_ => randn([4, channels, size, size], generator: generator)).ToArray();
-        try
+        var (model, images) = Calibrated(family, seed: 5, batchSize: 4);
+        using (model)
+        using (images)
         {
-            using (no_grad())
-                ModelQuantization.Calibrate(model, batches.Length, i => model.forward(batches[i]), model.Quantization.IntegerLayerNorm);
-            using var images = ImageBatches.FromTensors(batches, CPU);
-            using var evaluator = new FitnessEvaluator(model, images);
+            // Forwards on slices of 3 and 1 images, as jobs run them (25 of 100).
+            using var evaluator = new FitnessEvaluator(model, images, imagesPerForward: 3);
             foreach (var block in new[] { model.SearchableBlocks[^1], model.SearchableBlocks[0] })
             {
                 var scales = block.GetScales();
@@ -56,28 +50,16 @@ public sealed class FitnessMemoryTests
                 }
             }
         }
-        finally
-        {
-            foreach (var batch in batches)
-                batch.Dispose();
-        }
     }
 
     [Theory]
     [MemberData(nameof(Families))]
     public void Forwards_on_slices_of_a_batch_give_the_bits_of_whole_batch_forwards(string family)
     {
-        using var model = Create(family);
-        Randomize(model, seed: 8);
-        var generator = new Generator(9);
-        var size = family == "vit" ? 28 : family == "levit" ? 64 : 56;
-        var channels = family == "vit" ? 1 : 3;
-        var batches = Enumerable.Range(0, 2).Select(_ => randn([6, channels, size, size], generator: generator)).ToArray();
-        try
+        var (model, images) = Calibrated(family, seed: 8, batchSize: 6);
+        using (model)
+        using (images)
         {
-            using (no_grad())
-                ModelQuantization.Calibrate(model, batches.Length, i => model.forward(batches[i]), model.Quantization.IntegerLayerNorm);
-            using var images = ImageBatches.FromTensors(batches, CPU);
             using var whole = new FitnessEvaluator(model, images, imagesPerForward: 0);
             // 6 images in slices of 4 and 2: uneven on purpose.
             using var sliced = new FitnessEvaluator(model, images, imagesPerForward: 4);
@@ -104,6 +86,23 @@ public sealed class FitnessMemoryTests
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>A small model of the family with random weights, calibrated on two random batches, which it returns.</summary>
+    private static (QuantizableModel Model, ImageBatches Images) Calibrated(string family, ulong seed, int batchSize)
+    {
+        var model = Create(family);
+        Randomize(model, seed);
+        var generator = new Generator(seed + 1);
+        var size = family == "vit" ? 28 : family == "levit" ? 64 : 56;
+        var channels = family == "vit" ? 1 : 3;
+        var batches = Enumerable.Range(0, 2).Select(_ => randn([batchSize, channels, size, size], generator: generator)).ToArray();
+        try
+        {
+            using (no_grad())
+                ModelQuantization.Calibrate(model, batches.Length, i => model.forward(batches[i]), model.Quantization.IntegerLayerNorm);
+            return (model, ImageBatches.FromTensors(batches, CPU));
         }
         finally
         {

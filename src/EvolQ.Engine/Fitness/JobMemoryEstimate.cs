@@ -27,11 +27,14 @@ public sealed record JobMemoryEstimate(long RuntimeBytes, long WeightBytes, long
     public const long CpuRuntimeBytes = 210L << 20;
 
     /// <summary>
-    /// Measured peak activations over counted ones: libtorch's scratch buffers (matmul packing, the fake-quant
-    /// kernels' temporaries) and jemalloc's kept extents (evolq never returns freed pages, NativeEnvironment). Fitted
-    /// on DeiT-Tiny at the paper's 10 x 100 images (peak 1.87 GB); at 2 x 50 the estimate reads 13 % under the peak.
+    /// Measured peak activations over counted ones, for a whole batch: calibration runs each batch whole (its
+    /// observers need the whole last batch), so its float forward with the observers' temporaries sets the peak, while
+    /// the search runs slices of <see cref="FitnessEvaluator.DefaultImagesPerForward"/> images into memory the
+    /// calibration already took (evolq's jemalloc keeps freed pages). Fitted on DeiT-Base's calibration at batch 100
+    /// (`evolq bench calibrate --model deit_base --batches 2 --batch 100`: 3.19 GB before its end, 2.59 GB over the
+    /// held parts); DeiT-Tiny at the paper's 10 x 100 images then reads about 20 % over its measured peak (1.19 vs 0.98 GB).
     /// </summary>
-    public const double ForwardOverhead = 2.7;
+    public const double ForwardOverhead = 2.0;
 
     /// <summary>What the job holds while it is prepared (the worker's budget counts this for every held job).</summary>
     public long HeldBytes => WeightBytes + ImageBytes + TeacherBytes + CacheBytes;
