@@ -30,16 +30,26 @@ public sealed class SearchableBlock
     /// <summary>The layers' weight bit width; Evol-Q's mutation range depends on it.</summary>
     public int WeightBits => Layers[^1].Layer.WeightQuantizer.BitType.Bits;
 
-    public float[] GetScales()
+    public float[] GetScales() => Flatten(layer => layer.WeightQuantizer.Scale.alias());
+
+    /// <summary>
+    /// The scales the search option weight-mse starts from: each channel's calibrated scale shrunk to the factor whose
+    /// quantized weight is nearest the float weight (<see cref="WeightScaleFit"/>). The block's scales are unchanged.
+    /// </summary>
+    public float[] LeastSquaredErrorScales() => Flatten(WeightScaleFit.LeastSquaredErrorScale);
+
+    /// <summary>One float per output channel of every layer, in layer order; <paramref name="perLayer"/> gives a tensor it hands over.</summary>
+    private float[] Flatten(Func<QuantizedWeightLayer, Tensor> perLayer)
     {
         var scales = new float[ScaleCount];
         var offset = 0;
         foreach (var (_, layer) in Layers)
         {
-            using var cpu = layer.WeightQuantizer.Scale.detach().cpu().to(ScalarType.Float32);
-            var values = cpu.data<float>().ToArray();
-            values.CopyTo(scales, offset);
-            offset += values.Length;
+            using var values = perLayer(layer);
+            using var cpu = values.detach().cpu().to(ScalarType.Float32);
+            var flat = cpu.data<float>().ToArray();
+            flat.CopyTo(scales, offset);
+            offset += flat.Length;
         }
         return scales;
     }

@@ -46,6 +46,14 @@ public sealed record SearchSettings
     /// </summary>
     public double? MutationRange { get; init; }
 
+    /// <summary>
+    /// Where each block's first visit starts. <see cref="SearchStart.Calibrated"/> (the paper, the default): FQ-ViT's
+    /// calibrated MinMax scales. <see cref="SearchStart.WeightMse"/> (ours, beyond the paper): per output channel, the
+    /// shrink of the calibrated scale whose quantized weight is nearest the float weight. The search machine does not
+    /// use it (its blocks' initial scales are already the start); it is kept here so a job has one set of knobs.
+    /// </summary>
+    public SearchStart Start { get; init; } = SearchStart.Calibrated;
+
     /// <summary>The r in effect: <see cref="MutationRange"/> if set, else the paper's for the bit width.</summary>
     public double EffectiveMutationRange => MutationRange ?? MutationRangeFor(WeightBits);
 
@@ -72,6 +80,8 @@ public sealed record SearchSettings
         if (Offspring < 1)
             throw new ArgumentException(
                 $"The number of offspring per cycle must be at least 1, not {Offspring}.", nameof(Offspring));
+        if (!Enum.IsDefined(Start))
+            throw new ArgumentException($"The search start {(int)Start} is not a known one.", nameof(Start));
         if (MutationRange is { } r && !(r >= 0 && double.IsFinite(r)))
             throw new ArgumentException(
                 $"The mutation range must be a finite non-negative number, not {r}.", nameof(MutationRange));

@@ -6,12 +6,13 @@ namespace EvolQ.Search;
 /// <remarks>
 /// <para>
 /// Little-endian throughout (BinaryWriter's layout): i32/i64 two's complement, f32/f64 IEEE-754 bit patterns, bool
-/// one byte (0/1), str = 7-bit-encoded byte length then UTF-8, f32[] = i32 length then the elements. Version 1:
+/// one byte (0/1), str = 7-bit-encoded byte length then UTF-8, f32[] = i32 length then the elements. Version 2
+/// (version 1, written before the search start existed, lacks the i32 start and reads as the calibrated start):
 /// </para>
 /// <code>
-/// "EVQS"  i32 version=1
+/// "EVQS"  i32 version=2
 /// settings:   i32 weightBits, i64 seed, i32 passes, i32 cycles, i32 populationSize, i32 tournamentSize,
-///             i32 offspring, bool relativeMutation, bool hasRange, [f64 range if hasRange]
+///             i32 offspring, bool relativeMutation, bool hasRange, [f64 range if hasRange], i32 start
 /// blocks:     i32 B, B × (str name, f32[] current scales)
 /// position:   bool completed, i32 pass, i32 order, i32 cycle, i64 nextSerial
 /// losses:     i32 N (candidates ever asked), N × f64 (NaN = not told yet)
@@ -25,7 +26,7 @@ namespace EvolQ.Search;
 /// </remarks>
 internal static class SearchStateSerializer
 {
-    private const int Version = 1;
+    private const int Version = 2;
     private static readonly byte[] Magic = "EVQS"u8.ToArray();
 
     public static byte[] Write(SearchState state)
@@ -48,6 +49,7 @@ internal static class SearchStateSerializer
             w.Write(s.MutationRange.HasValue);
             if (s.MutationRange is { } range)
                 w.Write(range);
+            w.Write((int)s.Start);
 
             w.Write(state.Names.Length);
             for (var b = 0; b < state.Names.Length; b++)
@@ -133,8 +135,8 @@ internal static class SearchStateSerializer
         if (!r.ReadBytes(Magic.Length).AsSpan().SequenceEqual(Magic))
             throw Invalid("the bytes do not start with \"EVQS\"");
         var version = r.ReadInt32();
-        if (version != Version)
-            throw Invalid($"its version is {version}, and this build reads version {Version}");
+        if (version is not (1 or Version))
+            throw Invalid($"its version is {version}, and this build reads versions 1 and {Version}");
 
         var settings = new SearchSettings
         {
@@ -149,6 +151,8 @@ internal static class SearchStateSerializer
         };
         if (r.ReadBoolean())
             settings = settings with { MutationRange = r.ReadDouble() };
+        if (version >= 2)
+            settings = settings with { Start = (SearchStart)r.ReadInt32() };
         settings.Validate();
 
         var blockCount = ReadCount(r);

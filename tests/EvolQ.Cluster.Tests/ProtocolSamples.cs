@@ -6,7 +6,7 @@ namespace EvolQ.Cluster.Tests;
 /// <summary>One instance of every protocol type with no field left at its default.</summary>
 internal static class ProtocolSamples
 {
-    public static SearchSettingsData Settings => new(4, 77, 2, 3, 15, 10, 2, true, 2.5e-3);
+    public static SearchSettingsData Settings => new(4, 77, 2, 3, 15, 10, 2, true, 2.5e-3, EvolQ.Search.SearchStart.WeightMse);
 
     public static JobSpec Spec => new(
         "job-1", "deit_tiny", "/models/deit_tiny.pth", "imagefolder:/data/train", "imagefolder:/data/val",

@@ -54,6 +54,10 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
         var oldStatus = MessagePackSerializer.Serialize(new object?[] { "s.a", (int)JobPhase.Searching, 12L, 80L, 1, 5, 3, null, 40L, 2L, 1L, 0.25 });
         var status = Assert.IsType<JobStatus>(Serializer.FromBinary(oldStatus, ProtocolManifests.Of(typeof(JobStatus))));
         Assert.Equal((12L, 0.25, (string?)null, (string[]?)null), (status.EvaluationsDone, status.BestLoss, status.Node, status.WorkerIds));
+        // Before the search start was added as a trailing key: the paper's calibrated start.
+        var oldSettings = MessagePackSerializer.Serialize(new object?[] { 4, 77L, 2, 3, 15, 10, 2, true, 2.5e-3 });
+        var settings = Assert.IsType<SearchSettingsData>(Serializer.FromBinary(oldSettings, ProtocolManifests.Of(typeof(SearchSettingsData))));
+        Assert.Equal((77L, 2.5e-3, EvolQ.Search.SearchStart.Calibrated), (settings.Seed, settings.MutationRange, settings.Start));
     }
 
     [Fact]

@@ -50,6 +50,22 @@ public sealed class SweepFileTests
     }
 
     [Fact]
+    public void The_search_start_is_read_by_name_and_a_wrong_one_is_listed_with_its_line()
+    {
+        const string Head = "sweep { models = [{ name = vit_tiny_patch7_28, checkpoint = m.safetensors }], calibration.data = \"fashion-mnist:train\"\n";
+        var paper = SweepFile.Parse(Head + "}", "p.conf", checkPaths: false);
+        Assert.All(paper.Jobs, j => Assert.Equal(EvolQ.Search.SearchStart.Calibrated, j.Spec.Search.Start));
+        Assert.Equal("calibrated", paper.Jobs[0].Spec.Settings()["search.start"]);
+
+        var ours = SweepFile.Parse(Head + "search { start = weight-mse }\n}", "o.conf", checkPaths: false);
+        Assert.All(ours.Jobs, j => Assert.Equal(EvolQ.Search.SearchStart.WeightMse, j.Spec.Search.Start));
+        Assert.Equal("weight-mse", ours.Jobs[0].Spec.Settings()["search.start"]);
+
+        var wrong = Assert.Throws<SweepFileException>(() => SweepFile.Parse(Head + "search { start = mse }\n}", "w.conf", checkPaths: false));
+        Assert.Equal("w.conf:2: search.start 'mse' is not one of calibrated, weight-mse.", Assert.Single(wrong.Errors));
+    }
+
+    [Fact]
     public void Every_mistake_is_listed_once_with_the_line_it_is_on()
     {
         using var dir = new TempDirectory();

@@ -51,7 +51,7 @@ public sealed class SerializationTests
     {
         var settings = Toy.Settings(seed: -3, bits: 8, passes: 2, cycles: 4) with
         {
-            PopulationSize = 6, TournamentSize = 3, Offspring = 2, MutationRange = 0.25,
+            PopulationSize = 6, TournamentSize = 3, Offspring = 2, MutationRange = 0.25, Start = SearchStart.WeightMse,
         };
         var search = new EvolutionarySearch(Toy.Blocks(2, 3), settings);
         search.Tell(0, 1.0);
@@ -95,9 +95,30 @@ public sealed class SerializationTests
         notState[0] = (byte)'X';
         Assert.Throws<InvalidDataException>(() => EvolutionarySearch.Deserialize(notState));
         var future = (byte[])bytes.Clone();
-        future[4] = 2;
+        future[4] = 3;
         var tooNew = Assert.Throws<InvalidDataException>(() => EvolutionarySearch.Deserialize(future));
-        Assert.Contains("version is 2", tooNew.Message);
+        Assert.Contains("version is 3", tooNew.Message);
         Assert.Throws<InvalidDataException>(() => EvolutionarySearch.Deserialize([.. bytes, 0]));
+    }
+
+    [Fact]
+    public void A_version_1_state_from_before_the_search_start_reads_as_the_calibrated_start()
+    {
+        var settings = Toy.Settings(seed: 5, passes: 2) with { MutationRange = 0.5 };
+        var search = new EvolutionarySearch(Toy.Blocks(2, 3), settings);
+        search.Tell(0, 2.0);
+        var version2 = search.Serialize();
+        // Version 1 is version 2 without the i32 start that follows the mutation range (header 8 bytes, then
+        // 4+8+4·5 settings bytes, the range flag and its f64).
+        const int startOffset = 8 + 4 + 8 + 4 * 5 + 1 + 1 + 8;
+        Assert.Equal((int)SearchStart.Calibrated, BitConverter.ToInt32(version2, startOffset));
+        byte[] version1 = [.. version2.AsSpan(0, startOffset), .. version2.AsSpan(startOffset + 4)];
+        version1[4] = 1;
+
+        var restored = EvolutionarySearch.Deserialize(version1);
+
+        Assert.Equal(settings, restored.Settings);
+        Assert.Equal(version2, restored.Serialize());
+        Toy.AssertSameCandidates(search.Ask(), restored.Ask());
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using EvolQ.Engine.Fitness;
 using EvolQ.Engine.Quantize;
+using EvolQ.Search;
 
 namespace EvolQ.Cli.Options;
 
@@ -13,6 +14,11 @@ public sealed class SearchFlags
     private readonly Option<int> tournament = new("--tournament") { Description = "Tournament sample, drawn with replacement (the paper: 10).", DefaultValueFactory = _ => 10 };
     private readonly Option<int> offspring = new("--offspring") { Description = "Children per cycle, evaluated together (the paper: 1).", DefaultValueFactory = _ => 1 };
     private readonly Option<bool> relativeMutation = new("--relative-mutation") { Description = "Noise proportional to each scale instead of the paper's absolute noise." };
+    private readonly Option<string> start = new("--search-start")
+    {
+        Description = "Where the search starts: calibrated (the paper: FQ-ViT's MinMax scales) or weight-mse (ours: each channel's scale shrunk to the least squared weight error).",
+        DefaultValueFactory = _ => SearchStartNames.Name(SearchStart.Calibrated),
+    };
     private readonly Option<string> loss = new("--loss") { Description = "Fitness: infonce (the paper), mse, kl or cosine.", DefaultValueFactory = _ => "infonce" };
     private readonly Option<double> temperature = new("--temperature") { Description = "infoNCE temperature T.", DefaultValueFactory = _ => FitnessLosses.DefaultTemperature };
     private readonly Option<string> selection = new("--selection")
@@ -24,7 +30,7 @@ public sealed class SearchFlags
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { passes, cycles, population, tournament, offspring, relativeMutation, loss, temperature, selection, holdout })
+        foreach (var option in new Option[] { passes, cycles, population, tournament, offspring, relativeMutation, start, loss, temperature, selection, holdout })
             command.Options.Add(option);
     }
 
@@ -47,6 +53,9 @@ public sealed class SearchFlags
             "test-set" => SelectionMode.TestSetPaperCompatible,
             var other => throw new UserInputException($"'{other}' is not a selection: use final, holdout or test-set."),
         };
+        var startText = parse.GetValue(start)!.Trim().ToLowerInvariant();
+        if (!SearchStartNames.TryParse(startText, out var searchStart))
+            throw new UserInputException($"'{startText}' is not a search start: use {string.Join(" or ", SearchStartNames.All)}.");
         var t = parse.GetValue(temperature);
         if (!(t > 0))
             throw new UserInputException("--temperature must be positive.");
@@ -58,6 +67,7 @@ public sealed class SearchFlags
             TournamentSize = Positive(tournament),
             Offspring = Positive(offspring),
             RelativeMutation = parse.GetValue(relativeMutation),
+            Start = searchStart,
             Loss = kind,
             Temperature = t,
             Selection = mode,

@@ -1,5 +1,6 @@
 using System.Globalization;
 using EvolQ.Quantization;
+using EvolQ.Search;
 using MessagePack;
 
 namespace EvolQ.Cluster.Protocol;
@@ -97,6 +98,7 @@ public sealed record JobSpec(
             ["search.offspring"] = Text(Search.Offspring),
             ["search.relative-mutation"] = Search.RelativeMutation ? "true" : "false",
             ["search.mutation-range"] = Search.MutationRange is { } range ? Text(range) : "",
+            ["search.start"] = SearchStartNames.Name(Search.Start),
         };
         foreach (var (name, value) in Quantization)
             settings["quantization." + name] = value;

@@ -14,11 +14,14 @@ public sealed record SearchSettingsData(
     [property: Key(5)] int TournamentSize,
     [property: Key(6)] int Offspring,
     [property: Key(7)] bool RelativeMutation,
-    [property: Key(8)] double? MutationRange) : IEvolQMessage
+    [property: Key(8)] double? MutationRange,
+    [property: Key(9)] SearchStart Start = SearchStart.Calibrated) : IEvolQMessage
 {
+    // Key 9 came later: a journal written before it holds 9 elements, which read as the paper's calibrated start.
+
     public static SearchSettingsData From(SearchSettings s) => new(
         s.WeightBits, s.Seed, s.Passes, s.Cycles, s.PopulationSize, s.TournamentSize, s.Offspring,
-        s.RelativeMutation, s.MutationRange);
+        s.RelativeMutation, s.MutationRange, s.Start);
 
     public SearchSettings ToSettings() => new()
     {
@@ -31,5 +34,6 @@ public sealed record SearchSettingsData(
         Offspring = Offspring,
         RelativeMutation = RelativeMutation,
         MutationRange = MutationRange,
+        Start = Start,
     };
 }

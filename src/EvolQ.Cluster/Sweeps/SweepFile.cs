@@ -44,7 +44,7 @@ public static partial class SweepFile
     [
         ("calibration", ["data", "size", "batch-size"]),
         ("validation", ["data", "limit"]),
-        ("search", ["passes", "cycles", "population", "tournament", "offspring", "relative-mutation"]),
+        ("search", ["passes", "cycles", "population", "tournament", "offspring", "relative-mutation", "start"]),
         ("fitness", ["loss", "temperature"]),
     ];
 
@@ -298,6 +298,7 @@ public static partial class SweepFile
             TournamentSize = reader.Int(sweep, "search.tournament", defaults.TournamentSize, min: 1, SweepLimits.MaxPopulation, SweepLimits.MaxPopulationVariable),
             Offspring = reader.Int(sweep, "search.offspring", defaults.Offspring, min: 1, SweepLimits.MaxPopulation, SweepLimits.MaxPopulationVariable),
             RelativeMutation = reader.Bool(sweep, "search.relative-mutation", defaults.RelativeMutation),
+            Start = ReadStart(reader, sweep),
         };
         try
         {
@@ -308,6 +309,17 @@ public static partial class SweepFile
             reader.Error("search", $"the search settings are invalid: {FirstLine(e.Message)}");
         }
         return settings;
+    }
+
+    private static SearchStart ReadStart(Reader reader, Config sweep)
+    {
+        var text = reader.String(sweep, "search.start");
+        if (text is null)
+            return SearchStart.Calibrated;
+        if (SearchStartNames.TryParse(text, out var start))
+            return start;
+        reader.Error("start", $"search.start '{text}' is not one of {string.Join(", ", SearchStartNames.All)}.");
+        return SearchStart.Calibrated;
     }
 
     private static string FirstLine(string message) => message.Split('\n')[0].Trim();

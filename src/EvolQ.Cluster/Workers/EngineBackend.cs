@@ -6,6 +6,7 @@ using EvolQ.Engine.DataSpecs;
 using EvolQ.Engine.Evaluation;
 using EvolQ.Engine.Fitness;
 using EvolQ.Models;
+using EvolQ.Search;
 using TorchSharp;
 using AccuracyResult = EvolQ.Engine.Evaluation.EvaluationResult;
 using static TorchSharp.torch;
@@ -106,8 +107,12 @@ public sealed class EngineBackend : IEvaluationBackend
             cancellationToken.ThrowIfCancellationRequested();
             var evaluator = new FitnessEvaluator(model, batches, loss, spec.Temperature);
             var blocks = model.SearchableBlocks;
-            jobs[spec.JobId] = new Held(model, batches, evaluator, spec, blocks.Select(b => b.GetScales()).ToArray());
-            return new PreparedJob(blocks.Select(b => b.Name).ToArray(), jobs[spec.JobId].InitialScales, batches.Count)
+            var calibrated = blocks.Select(b => b.GetScales()).ToArray();
+            var start = SearchStartScales.For(blocks, spec.Search.ToSettings().Start);
+            for (var b = 0; b < blocks.Count; b++)
+                blocks[b].SetScales(start[b]);
+            jobs[spec.JobId] = new Held(model, batches, evaluator, spec, calibrated);
+            return new PreparedJob(blocks.Select(b => b.Name).ToArray(), start, batches.Count)
             {
                 Bytes = Bytes(model.parameters().Concat(model.buffers())) + batches.HeldBytes + evaluator.HeldBytes,
             };
@@ -157,8 +162,8 @@ public sealed class EngineBackend : IEvaluationBackend
         ObjectDisposedException.ThrowIf(disposed, this);
         var job = Job(jobId);
         var blocks = job.Model.SearchableBlocks;
-        SetCurrentScales(jobId, job.InitialScales);
-        var metrics = new Dictionary<string, double> { ["fqvit_loss"] = job.Evaluator.Evaluate(blocks[0], job.InitialScales[0]) };
+        SetCurrentScales(jobId, job.CalibratedScales);
+        var metrics = new Dictionary<string, double> { ["fqvit_loss"] = job.Evaluator.Evaluate(blocks[0], job.CalibratedScales[0]) };
         var validation = job.Spec.ValidationData is { } text ? DataSpec.Parse(text).Open() : null;
         var info = ModelRegistry.Get(job.Spec.ModelName);
         if (validation is not null)
@@ -232,6 +237,7 @@ public sealed class EngineBackend : IEvaluationBackend
             ["offspring"] = Text(settings.Offspring),
             ["relative_mutation"] = settings.RelativeMutation ? "true" : "false",
             ["mutation_range"] = settings.MutationRange?.ToString("R", CultureInfo.InvariantCulture) ?? "default",
+            ["search_start"] = SearchStartNames.Name(settings.Start),
         };
         ModelFileMetadata.AddCheckpoint(metadata, spec.CheckpointPath);
         if (spec.ValidationData is { } validation)
@@ -286,5 +292,5 @@ public sealed class EngineBackend : IEvaluationBackend
             ? job
             : throw new InvalidOperationException($"This device does not hold job '{jobId}'.");
 
-    private sealed record Held(QuantizableModel Model, ImageBatches Batches, FitnessEvaluator Evaluator, JobSpec Spec, float[][] InitialScales);
+    private sealed record Held(QuantizableModel Model, ImageBatches Batches, FitnessEvaluator Evaluator, JobSpec Spec, float[][] CalibratedScales);
 }

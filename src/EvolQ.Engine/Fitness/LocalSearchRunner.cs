@@ -30,7 +30,10 @@ public sealed class LocalSearchRunner
         return new SearchSettings { WeightBits = WeightBitsOf(model.SearchableBlocks), Seed = seed };
     }
 
-    /// <summary>A new search over the model's searchable blocks (their names and current scales), not yet run.</summary>
+    /// <summary>
+    /// A new search over the model's searchable blocks, not yet run: their names, and their current scales or what the
+    /// settings' start makes of them (<see cref="SearchStartScales"/>; <see cref="Run(EvolutionarySearch, Action{SearchProgress}?, CancellationToken)"/> writes them into the model).
+    /// </summary>
     public EvolutionarySearch CreateSearch(SearchSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
@@ -39,7 +42,8 @@ public sealed class LocalSearchRunner
             throw new ArgumentException(
                 $"The settings say {settings.WeightBits}-bit weights but the model's searchable blocks have {bits}-bit ones; the mutation range depends on it.",
                 nameof(settings));
-        return new EvolutionarySearch(blocks.Select(b => new SearchBlock(b.Name, b.GetScales())).ToArray(), settings);
+        var start = SearchStartScales.For(blocks, settings.Start);
+        return new EvolutionarySearch(blocks.Select((b, i) => new SearchBlock(b.Name, start[i])).ToArray(), settings);
     }
 
     /// <summary>Creates a search with <paramref name="settings"/> and runs it to completion.</summary>

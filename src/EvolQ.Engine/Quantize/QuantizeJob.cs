@@ -3,6 +3,7 @@ using EvolQ.Engine.DataSpecs;
 using EvolQ.Engine.Fitness;
 using EvolQ.Models;
 using EvolQ.Quantization;
+using EvolQ.Search;
 
 namespace EvolQ.Engine.Quantize;
 
@@ -33,6 +34,7 @@ public sealed record QuantizeJob
     public int TournamentSize { get; init; } = 10;
     public int Offspring { get; init; } = 1;
     public bool RelativeMutation { get; init; }
+    public SearchStart Start { get; init; } = SearchStart.Calibrated;
     public FitnessLoss Loss { get; init; } = FitnessLoss.InfoNce;
     public double Temperature { get; init; } = FitnessLosses.DefaultTemperature;
     public SelectionMode Selection { get; init; } = SelectionMode.Final;
@@ -58,6 +60,7 @@ public sealed record QuantizeJob
             ["tournament"] = TournamentSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["offspring"] = Offspring.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["relative_mutation"] = RelativeMutation ? "true" : "false",
+            ["search_start"] = SearchStartNames.Name(Start),
             ["loss"] = Loss.ToString().ToLowerInvariant(),
             ["temperature"] = Temperature.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
             ["selection"] = Selection.ToString(),

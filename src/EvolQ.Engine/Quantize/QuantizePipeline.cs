@@ -175,6 +175,7 @@ public static class QuantizePipeline
             TournamentSize = job.TournamentSize,
             Offspring = job.Offspring,
             RelativeMutation = job.RelativeMutation,
+            Start = job.Start,
         };
         var search = File.Exists(files.SearchStatePath)
             ? EvolutionarySearch.Deserialize(File.ReadAllBytes(files.SearchStatePath))

@@ -70,12 +70,20 @@ public abstract class QuantizedWeightLayer : nn.Module<Tensor, Tensor>, IQuantiz
         {
             using var noGrad = no_grad();
             using var scope = NewDisposeScope();
-            var fake = quantizer.forward(weight);
-            if (BiasCorrection)
-                fake = WeightCorrection.MatchChannelStatistics(fake, weight);
-            cached.Value = fake.DetachFromDisposeScope();
+            cached.Value = QuantizedWeightWith(quantizer.Scale).DetachFromDisposeScope();
         }
         return cached.Value;
+    }
+
+    /// <summary>
+    /// The weight the layer would compute with if its quantizer had <paramref name="scale"/> (one per output channel)
+    /// and its calibrated zero-point: fake-quantized, then bias-corrected when the layer corrects. A new tensor.
+    /// </summary>
+    public Tensor QuantizedWeightWith(Tensor scale)
+    {
+        ArgumentNullException.ThrowIfNull(scale);
+        var fake = quantizer.FakeQuantize(weight, scale, quantizer.ZeroPoint);
+        return BiasCorrection ? WeightCorrection.MatchChannelStatistics(fake, weight) : fake;
     }
 
     protected override void Dispose(bool disposing)

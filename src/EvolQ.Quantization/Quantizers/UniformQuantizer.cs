@@ -6,15 +6,21 @@ namespace EvolQ.Quantization.Quantizers;
 /// <summary>Uniform fake quantization: (clamp(round(x / s + z), qmin, qmax) - z) * s, per tensor or per channel.</summary>
 public sealed class UniformQuantizer(QuantizerSpec spec, TensorRole role) : Quantizer(spec, role)
 {
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => FakeQuantize(x, Scale, ZeroPoint);
+
+    /// <summary>
+    /// <paramref name="x"/> fake-quantized with <paramref name="scale"/> (shaped like <see cref="Quantizer.Scale"/>)
+    /// and this quantizer's zero-point and grid; a new tensor.
+    /// </summary>
+    public Tensor FakeQuantize(Tensor x, Tensor scale, Tensor zeroPoint)
     {
         var shape = BroadcastShape.For(Role, x.dim());
-        var scale = Scale.reshape(shape);
-        var zeroPoint = ZeroPoint.reshape(shape);
+        var s = scale.reshape(shape);
+        var z = zeroPoint.reshape(shape);
         // One allocation, then in place: the same operations in the same order as the out-of-place formula,
         // so the result is bit-identical, at a fraction of the memory traffic on every activation.
-        var result = x.div(scale);
-        return result.add_(zeroPoint).round_().clamp_(BitType.LowerBound, BitType.UpperBound).sub_(zeroPoint).mul_(scale);
+        var result = x.div(s);
+        return result.add_(z).round_().clamp_(BitType.LowerBound, BitType.UpperBound).sub_(z).mul_(s);
     }
 
     /// <summary>The integer codes of <paramref name="x"/> (as floats), before dequantization.</summary>

@@ -4,6 +4,7 @@ using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Workers;
 using EvolQ.Engine.Evaluation;
 using EvolQ.Quantization;
+using EvolQ.Search;
 using EvolQ.TensorIO;
 using EvolQ.Testing;
 
@@ -74,10 +75,38 @@ public sealed class SweepModelsTests : IDisposable
         Assert.Equal("Sweep 'qm' has no job 'qm.nope'.", unknown);
     }
 
-    private static JobSpec Spec() => new(
+    [Fact]
+    public void A_weight_mse_start_begins_the_search_from_shrunk_scales_and_keeps_the_fqvit_baseline()
+    {
+        var paper = Spec();
+        var ours = Spec(SearchStart.WeightMse) with { JobId = "qm.vit_tiny_patch7_28.w4a8.s3.mse" };
+        float[][] calibrated, shrunk;
+        IReadOnlyDictionary<string, double> paperMetrics, oursMetrics;
+        using (var worker = new EngineBackend("cpu", modelsRoot: folder.File("runs")))
+        {
+            calibrated = worker.Prepare(paper, CancellationToken.None).InitialScales;
+            shrunk = worker.Prepare(ours, CancellationToken.None).InitialScales;
+            paperMetrics = worker.EvaluateFinal(paper.JobId, calibrated);
+            oursMetrics = worker.EvaluateFinal(ours.JobId, shrunk);
+        }
+
+        // Every scale is its calibrated one times a factor 1 - 0.01 i; most channels shrink.
+        var ratios = calibrated.Zip(shrunk, (c, s) => c.Zip(s, (a, b) => b / a)).SelectMany(r => r).ToArray();
+        Assert.All(ratios, r => Assert.InRange(r, 0.11f - 1e-5f, 1f + 1e-6f));
+        Assert.True(ratios.Count(r => r < 1f) > ratios.Length / 2, $"{ratios.Count(r => r < 1f)} of {ratios.Length} scales shrank");
+        // The FQ-ViT columns are the calibrated model's, whatever the start; the start's own model differs.
+        foreach (var name in new[] { "fqvit_loss", "fqvit_top1", "fqvit_top5", "float_top1" })
+            Assert.Equal(paperMetrics[name], oursMetrics[name]);
+        Assert.Equal(paperMetrics["fqvit_loss"], paperMetrics["loss"]);
+        Assert.NotEqual(oursMetrics["fqvit_loss"], oursMetrics["loss"]);
+        using var content = SafeTensorsFile.Read(EngineBackend.ModelFilePath(folder.File("runs"), ours));
+        Assert.Equal("weight-mse", content.Metadata["search_start"]);
+    }
+
+    private static JobSpec Spec(SearchStart start = SearchStart.Calibrated) => new(
         "qm.vit_tiny_patch7_28.w4a8.s3", "vit_tiny_patch7_28", DemoModel.Checkpoint, "fashion-mnist:train", "fashion-mnist:test",
         new Dictionary<string, string>(new QuantizationConfig().ToMetadata()), 64, 32, 3,
-        new SearchSettingsData(4, 3, 1, 1, 4, 2, 1, false, null), "infonce", 0.5,
+        new SearchSettingsData(4, 3, 1, 1, 4, 2, 1, false, null, start), "infonce", 0.5,
         new Dictionary<string, string> { [EngineBackend.SweepOption] = SweepId, ["validation-limit"] = 200.ToString(CultureInfo.InvariantCulture) });
 
     public void Dispose() => folder.Dispose();
