@@ -27,7 +27,8 @@ namespace EvolQ.Cluster.Sweeps;
 ///   seeds = [0, 1, 2]               # seeds the calibration draw and the search
 ///   calibration { data = "imagefolder:/imagenet/train", size = 1000, batch-size = 100 }
 ///   validation { data = "imagefolder:/imagenet/val", limit = 0 }      # optional; limit 0 = every image
-///   search { passes = 10, cycles = 3, population = 15, tournament = 10, offspring = 1, relative-mutation = off }
+///   search { passes = 10, cycles = 3, population = 15, tournament = 10, offspring = 1, relative-mutation = off,
+///            start = calibrated }             # or weight-mse (ours, beyond the paper)
 ///   fitness { loss = infonce, temperature = 3.0 }
 /// }
 /// </code>
