@@ -533,7 +533,7 @@ public static class SweepCommand
                 client.RunAsync([.. words, "--table"], null, frame =>
                 {
                     if (frame is TableFrame table)
-                        update(SweepBoardView.Render(table));
+                        update(SweepBoardView.Render(table, console.Ansi.Profile.Width));
                     else if (frame is TextFrame text)
                         after.Add(text.Text);
                     return Task.CompletedTask;

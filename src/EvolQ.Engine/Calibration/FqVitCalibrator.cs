@@ -2,7 +2,6 @@ using EvolQ.Data;
 using EvolQ.Engine.Evaluation;
 using EvolQ.Models;
 using EvolQ.Quantization;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace EvolQ.Engine.Calibration;

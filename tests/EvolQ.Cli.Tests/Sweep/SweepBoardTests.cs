@@ -111,11 +111,45 @@ public sealed class SweepBoardTests
         Assert.Equal(4.0, rates.Observe("j", 14, t0.AddSeconds(17)));
     }
 
-    /// <summary>The view as a redirected console (160 columns, no escape codes) writes it.</summary>
-    internal static string Rendered(SweepBoard board)
+    [Theory]
+    [InlineData(140, new[] { "model" })]
+    [InlineData(120, new[] { "model", "bits", "seed", "workers" })]
+    [InlineData(80, new[] { "model", "bits", "seed", "workers", "node", "eval/s", "pass/block" })]
+    public void A_narrow_terminal_hides_columns_instead_of_wrapping_rows(int width, string[] hidden)
+    {
+        var summary = new SweepSummary("paper", "Evol-Q paper table", SweepState.Running, 1, 1, 0, 0, 0, 0, Submitted, 0);
+        var detail = new SweepDetail(summary, [Job("paper.deit_tiny.w4a8.s1", "deit_tiny", "W4A8", 1, JobPhase.Searching, NoMetrics, null, [])], "paper.conf");
+        var live = new Dictionary<string, JobStatus>
+        {
+            ["paper.deit_tiny.w4a8.s1"] = Status("paper.deit_tiny.w4a8.s1", JobPhase.Searching, 4_870, 7_680, pass: 1, block: 3, best: 0.0456789) with
+            {
+                Node = "akka.tcp://evolq@10.0.0.7:4053", WorkerIds = ["gpu-a/cuda0", "gpu-b/cuda1"],
+            },
+        };
+        var board = SweepProgress.Board(detail, live, new Dictionary<string, double> { ["paper.deit_tiny.w4a8.s1"] = 2.5 }, Submitted + 754_000);
+
+        var lines = Rendered(board, width).Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Trim().Length > 0).ToArray();
+
+        // The header may wrap (it is prose); the table's lines fit, the job's row is one line with its best loss.
+        var tableLines = lines.SkipWhile(l => !l.StartsWith(" job ", StringComparison.Ordinal)).ToArray();
+        Assert.True(tableLines.Length == 3, string.Join("\n", lines));
+        Assert.All(tableLines, l => Assert.True(l.Length <= width, $"{l.Length} > {width}: {l}"));
+        Assert.Contains("0.045679", tableLines[2], StringComparison.Ordinal);
+        foreach (var column in new[] { "job", "phase", "best loss", "top-1" })
+            Assert.Contains(column, tableLines[0], StringComparison.Ordinal);
+        foreach (var column in hidden)
+            Assert.DoesNotContain(" " + column + " ", tableLines[0] + " ", StringComparison.Ordinal);
+        var header = System.Text.RegularExpressions.Regex.Replace(string.Join(" ", lines.TakeWhile(l => l != tableLines[0])), @"\s+", " ");
+        Assert.Contains($"({string.Join(", ", hidden)} hidden: the terminal is {width} columns wide)", header, StringComparison.Ordinal);
+    }
+
+    /// <summary>The view as a redirected console (160 columns unless told, no escape codes) writes it.</summary>
+    internal static string Rendered(SweepBoard board, int width = 160)
     {
         using var output = new StringWriter();
-        new CommandConsole(output, TextWriter.Null).Ansi.Write(SweepBoardView.Render(board));
+        var console = new CommandConsole(output, TextWriter.Null);
+        console.Ansi.Profile.Width = width;
+        console.Ansi.Write(SweepBoardView.Render(board, width));
         return output.ToString();
     }
 
