@@ -11,6 +11,8 @@ namespace EvolQ.Data;
 /// ones. Batches are consecutive runs of <c>batchSize</c> calibration images; a last incomplete run is dropped.</para>
 /// <para>The calibration images do not depend on <c>holdout</c>, and a smaller <c>count</c> gives a prefix of a
 /// larger one's draw.</para>
+/// <para>With <see cref="CalibrationOrder.File"/> there is no draw: the calibration images are the source's first
+/// <c>count</c> in file order, the held-out ones the next <c>holdout</c>, whatever the seed.</para>
 /// </remarks>
 public sealed class CalibrationSet
 {
@@ -52,8 +54,13 @@ public sealed class CalibrationSet
     public IReadOnlyList<int> Holdout => _holdout;
 
     /// <summary>Draws <paramref name="count"/> calibration images (used in full batches) and <paramref name="holdout"/> others.</summary>
-    public static CalibrationSet Draw(int sourceCount, long seed, int count = 1000, int batchSize = 100, int holdout = 0)
+    public static CalibrationSet Draw(int sourceCount, long seed, int count = 1000, int batchSize = 100, int holdout = 0, CalibrationOrder order = CalibrationOrder.Seeded)
     {
+        if (!Enum.IsDefined(order))
+        {
+            throw new ArgumentOutOfRangeException(nameof(order), order, "Not a known calibration order.");
+        }
+
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(holdout);
@@ -77,7 +84,7 @@ public sealed class CalibrationSet
         }
 
         var rng = new SplitMix64(unchecked((ulong)seed) ^ StreamKey);
-        for (int i = 0; i < drawn; i++)
+        for (int i = 0; i < drawn && order == CalibrationOrder.Seeded; i++)
         {
             int j = i + (int)rng.NextBelow((ulong)(sourceCount - i));
             (a[i], a[j]) = (a[j], a[i]);

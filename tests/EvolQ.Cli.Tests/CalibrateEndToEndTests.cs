@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using EvolQ.Data;
 using EvolQ.TensorIO;
 using EvolQ.Testing;
+using TorchSharp;
 
 namespace EvolQ.Cli.Tests;
 
@@ -63,6 +65,42 @@ public sealed partial class CalibrateEndToEndTests
         var eval = Cli.Run("eval", "--quantized", output, "--data", "fashion-mnist:test", "--limit", "2000", "--threads", "1");
         eval.AssertSuccess();
         Assert.Equal(quantizedTop1, eval.Percent("top-1"));
+    }
+
+    /// <summary>
+    /// A reference run reproduced from the command line: the images a seeded run calibrates on, saved in the order it
+    /// used them (as a reference script would save its calibration set), calibrate with --calib-order file to the
+    /// same bits, whatever --seed says.
+    /// </summary>
+    [Fact]
+    public void A_saved_calibration_set_in_file_order_calibrates_to_the_same_tensors_as_the_seeded_draw()
+    {
+        using var temp = new TempDirectory("evolq-cli");
+        var source = new FashionMnistSource("train");
+        var draw = CalibrationSet.Draw(source.Count, seed: 0, count: 200, batchSize: 100);
+        var pixels = draw.Indices.SelectMany(i => source.Read(i).Bytes!).ToArray();
+        var images = temp.File("calibration-images.npy");
+        var labels = temp.File("calibration-labels.npy");
+        using (var imageTensor = torch.tensor(pixels, [draw.Indices.Count, 1, 28, 28]))
+            NpyFile.Write(images, imageTensor);
+        using (var labelTensor = torch.tensor(draw.Indices.Select(i => source.LabelOf(i)).ToArray()))
+            NpyFile.Write(labels, labelTensor);
+
+        string[] common = ["calibrate", "--model", DemoModel.Name, "--checkpoint", DemoModel.Checkpoint, "--calib-size", "200", "--threads", "1", "--w-bits", "uint3"];
+        var seeded = temp.File("seeded.safetensors");
+        Cli.Run([.. common, "--calib-data", "fashion-mnist:train", "--seed", "0", "--out", seeded]).AssertSuccess();
+        var replayed = temp.File("replayed.safetensors");
+        Cli.Run([.. common, "--calib-data", $"npy:{images},{labels}", "--calib-order", "file", "--seed", "7", "--out", replayed]).AssertSuccess();
+
+        using var a = SafeTensorsFile.Read(seeded);
+        using var b = SafeTensorsFile.Read(replayed);
+        Assert.Equal(a.Names, b.Names);
+        foreach (var name in a.Names)
+            TensorAssert.Equal(a[name], b[name], name);
+        Assert.Equal(("seeded", "file"), (a.Metadata["calib_order"], b.Metadata["calib_order"]));
+
+        var wrong = Cli.Run([.. common, "--calib-data", "fashion-mnist:train", "--calib-order", "sorted", "--out", temp.File("x.safetensors")]).AssertUserError();
+        Assert.Equal("'sorted' is not a calibration order: use seeded or file.", wrong);
     }
 
     private static (double Float, double Quantized) Accuracies(string output)

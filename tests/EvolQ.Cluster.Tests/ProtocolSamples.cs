@@ -12,7 +12,7 @@ internal static class ProtocolSamples
         "job-1", "deit_tiny", "/models/deit_tiny.pth", "imagefolder:/data/train", "imagefolder:/data/val",
         new Dictionary<string, string>(new Quantization.QuantizationConfig().ToMetadata()), 1000, 100, 42, Settings,
         "infonce", 3.0,
-        new Dictionary<string, string> { ["device"] = "cuda:0", ["blocks"] = "12" });
+        new Dictionary<string, string> { ["device"] = "cuda:0", ["blocks"] = "12" }, EvolQ.Data.CalibrationOrder.File);
 
     public static EvaluationKey Key => new("job-1", 3, 17, 2, 4);
 

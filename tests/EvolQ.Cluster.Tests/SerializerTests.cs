@@ -58,6 +58,12 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
         var oldSettings = MessagePackSerializer.Serialize(new object?[] { 4, 77L, 2, 3, 15, 10, 2, true, 2.5e-3 });
         var settings = Assert.IsType<SearchSettingsData>(Serializer.FromBinary(oldSettings, ProtocolManifests.Of(typeof(SearchSettingsData))));
         Assert.Equal((77L, 2.5e-3, EvolQ.Search.SearchStart.Calibrated), (settings.Seed, settings.MutationRange, settings.Start));
+        // Before the calibration order was added as a trailing key: the seeded draw.
+        var spec = ProtocolSamples.Spec;
+        var current = (object?[])MessagePackSerializer.Deserialize<object?[]>(Serializer.ToBinary(spec));
+        Assert.Equal(14, current.Length);
+        var oldSpec = Assert.IsType<JobSpec>(Serializer.FromBinary(MessagePackSerializer.Serialize(current[..13]), ProtocolManifests.Of(typeof(JobSpec))));
+        Assert.Equal((spec.JobId, spec.CalibrationSeed, EvolQ.Data.CalibrationOrder.Seeded), (oldSpec.JobId, oldSpec.CalibrationSeed, oldSpec.CalibrationOrder));
     }
 
     [Fact]

@@ -66,6 +66,22 @@ public sealed class SweepFileTests
     }
 
     [Fact]
+    public void The_calibration_order_is_seeded_unless_the_file_asks_for_file_order()
+    {
+        const string Head = "sweep { models = [{ name = vit_tiny_patch7_28, checkpoint = m.safetensors }]\n";
+        var seeded = SweepFile.Parse(Head + "calibration.data = \"fashion-mnist:train\" }", "s.conf", checkPaths: false);
+        Assert.All(seeded.Jobs, j => Assert.Equal(EvolQ.Data.CalibrationOrder.Seeded, j.Spec.CalibrationOrder));
+        Assert.Equal("seeded", seeded.Jobs[0].Spec.Settings()["calibration.order"]);
+
+        var file = SweepFile.Parse(Head + "calibration { data = \"fashion-mnist:train\", order = file } }", "f.conf", checkPaths: false);
+        Assert.All(file.Jobs, j => Assert.Equal(EvolQ.Data.CalibrationOrder.File, j.Spec.CalibrationOrder));
+        Assert.Equal("file", file.Jobs[0].Spec.Settings()["calibration.order"]);
+
+        var wrong = Assert.Throws<SweepFileException>(() => SweepFile.Parse(Head + "calibration { data = \"fashion-mnist:train\", order = random } }", "w.conf", checkPaths: false));
+        Assert.Equal("w.conf:2: calibration.order 'random' is not one of seeded, file.", Assert.Single(wrong.Errors));
+    }
+
+    [Fact]
     public void Every_mistake_is_listed_once_with_the_line_it_is_on()
     {
         using var dir = new TempDirectory();

@@ -64,6 +64,21 @@ public sealed class CalibrationSetTests
     }
 
     [Fact]
+    public void File_order_takes_the_first_images_whatever_the_seed_and_holds_out_the_next()
+    {
+        CalibrationSet first = CalibrationSet.Draw(1000, seed: 3, count: 250, batchSize: 100, holdout: 20, order: CalibrationOrder.File);
+        CalibrationSet other = CalibrationSet.Draw(1000, seed: 4, count: 250, batchSize: 100, holdout: 20, order: CalibrationOrder.File);
+        Assert.Equal(Enumerable.Range(0, 200), first.Indices);
+        Assert.Equal(Enumerable.Range(250, 20), first.Holdout);
+        Assert.Equal(first.Indices, other.Indices);
+        Assert.Equal(first.Indices, first.Batches.SelectMany(b => b));
+        Assert.NotEqual(first.Indices, CalibrationSet.Draw(1000, seed: 3, count: 250, batchSize: 100, holdout: 20).Indices);
+        Assert.True(CalibrationOrderNames.TryParse("file", out var file) && file == CalibrationOrder.File);
+        Assert.False(CalibrationOrderNames.TryParse("File", out _));
+        Assert.Equal(["seeded", "file"], CalibrationOrderNames.All.Select(n => CalibrationOrderNames.TryParse(n, out var o) ? CalibrationOrderNames.Name(o) : "?"));
+    }
+
+    [Fact]
     public void Holdout_is_disjoint_and_does_not_change_the_calibration_images()
     {
         CalibrationSet plain = CalibrationSet.Draw(5000, seed: 11, count: 1000, batchSize: 100);

@@ -44,7 +44,7 @@ public static class CalibrateCommand
                 CheckpointPath = parse.GetValue(checkpoint)!,
                 Quantization = quantization,
                 CalibrationData = data.CalibrationData(parse),
-                Calibration = new CalibrationOptions { Size = size, BatchSize = batch, Seed = data.Seed(parse), Device = device },
+                Calibration = new CalibrationOptions { Size = size, BatchSize = batch, Seed = data.Seed(parse), Order = data.Order(parse), Device = device },
                 ValidationData = validation,
                 ValidationLimit = limit,
                 ValidationBatchSize = validationBatch,

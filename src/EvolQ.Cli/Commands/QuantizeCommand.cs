@@ -43,7 +43,7 @@ public static class QuantizeCommand
                 CheckpointPath = parse.GetValue(checkpoint)!,
                 Quantization = quantization.Bind(parse),
                 CalibrationData = data.CalibrationData(parse),
-                Calibration = new CalibrationOptions { Size = size, BatchSize = batch, Seed = data.Seed(parse), Device = execution.Device(parse) },
+                Calibration = new CalibrationOptions { Size = size, BatchSize = batch, Seed = data.Seed(parse), Order = data.Order(parse), Device = execution.Device(parse) },
                 ValidationData = validation,
                 ValidationLimit = limit,
                 ValidationBatchSize = validationBatch,

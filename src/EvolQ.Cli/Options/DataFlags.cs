@@ -1,4 +1,5 @@
 using System.CommandLine;
+using EvolQ.Data;
 using EvolQ.Engine.DataSpecs;
 
 namespace EvolQ.Cli.Options;
@@ -9,6 +10,11 @@ public sealed class DataFlags
     private readonly Option<string> calibrationData = new("--calib-data") { Description = $"Calibration data (ImageNet: its train folder): {DataSpec.Usage}.", Required = true };
     private readonly Option<int> calibrationSize = new("--calib-size") { Description = "Calibration images, drawn by the seed.", DefaultValueFactory = _ => 1000 };
     private readonly Option<int> calibrationBatch = new("--calib-batch") { Description = "Calibration batch size (an incomplete last batch is dropped).", DefaultValueFactory = _ => 100 };
+    private readonly Option<string> calibrationOrder = new("--calib-order")
+    {
+        Description = "Which calibration images: seeded (drawn by the seed, the original's random split) or file (the source's first images in file order, to reproduce a reference run).",
+        DefaultValueFactory = _ => CalibrationOrderNames.Name(CalibrationOrder.Seeded),
+    };
     private readonly Option<long> seed = new("--seed") { Description = "Seed of the calibration draw (and of the search).", DefaultValueFactory = _ => 0 };
     private readonly Option<string?> validationData = new("--val-data") { Description = "Validation data: top-1/top-5 are measured on it." };
     private readonly Option<int?> validationLimit = new("--val-limit") { Description = "Validate on the first N images only." };
@@ -16,13 +22,21 @@ public sealed class DataFlags
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { calibrationData, calibrationSize, calibrationBatch, seed, validationData, validationLimit, validationBatch })
+        foreach (var option in new Option[] { calibrationData, calibrationSize, calibrationBatch, calibrationOrder, seed, validationData, validationLimit, validationBatch })
             command.Options.Add(option);
     }
 
     public DataSpec CalibrationData(ParseResult parse) => DataSpec.Parse(parse.GetValue(calibrationData)!);
 
     public long Seed(ParseResult parse) => parse.GetValue(seed);
+
+    public CalibrationOrder Order(ParseResult parse)
+    {
+        var text = parse.GetValue(calibrationOrder)!.Trim().ToLowerInvariant();
+        return CalibrationOrderNames.TryParse(text, out var order)
+            ? order
+            : throw new UserInputException($"'{text}' is not a calibration order: use {string.Join(" or ", CalibrationOrderNames.All)}.");
+    }
 
     /// <summary>Calibration size and batch size, checked.</summary>
     public (int Size, int Batch) Calibration(ParseResult parse)

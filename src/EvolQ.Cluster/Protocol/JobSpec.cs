@@ -1,4 +1,5 @@
 using System.Globalization;
+using EvolQ.Data;
 using EvolQ.Quantization;
 using EvolQ.Search;
 using MessagePack;
@@ -21,6 +22,7 @@ namespace EvolQ.Cluster.Protocol;
 /// <param name="FitnessLoss">The fitness loss by name (infonce, mse, kl, cosine).</param>
 /// <param name="Temperature">The infoNCE temperature.</param>
 /// <param name="Options">Backend-specific settings (the synthetic backend's sizes, for instance).</param>
+/// <param name="CalibrationOrder">Calibration images drawn by <see cref="CalibrationSeed"/> (the default) or the first ones in file order.</param>
 [MessagePackObject]
 public sealed record JobSpec(
     [property: Key(0)] string JobId,
@@ -35,8 +37,11 @@ public sealed record JobSpec(
     [property: Key(9)] SearchSettingsData Search,
     [property: Key(10)] string FitnessLoss,
     [property: Key(11)] double Temperature,
-    [property: Key(12)] IReadOnlyDictionary<string, string> Options) : IEvolQMessage
+    [property: Key(12)] IReadOnlyDictionary<string, string> Options,
+    [property: Key(13)] CalibrationOrder CalibrationOrder = CalibrationOrder.Seeded) : IEvolQMessage
 {
+    // Key 13 came later: a journal written before it holds 13 elements, which read as the seeded draw.
+
     /// <summary>The quantization settings as the engine takes them.</summary>
     /// <exception cref="QuantizationConfigException">An entry is missing or unreadable (one sentence).</exception>
     public QuantizationConfig QuantizationConfig() =>
@@ -87,6 +92,7 @@ public sealed record JobSpec(
             ["calibration.size"] = Text(CalibrationSize),
             ["calibration.batch-size"] = Text(CalibrationBatchSize),
             ["calibration.seed"] = Text(CalibrationSeed),
+            ["calibration.order"] = CalibrationOrderNames.Name(CalibrationOrder),
             ["validation.data"] = ValidationData ?? "",
             ["fitness.loss"] = FitnessLoss,
             ["fitness.temperature"] = Text(Temperature),

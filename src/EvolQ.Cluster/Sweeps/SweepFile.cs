@@ -25,7 +25,7 @@ namespace EvolQ.Cluster.Sweeps;
 ///   models = [ { name = deit_tiny, checkpoint = "/checkpoints/deit_tiny.pth" } ]
 ///   bits = [W4A8, W3A8]             # W{w}A{a}: unsigned w-bit weights (as Evol-Q's run script), a-bit activations
 ///   seeds = [0, 1, 2]               # seeds the calibration draw and the search
-///   calibration { data = "imagefolder:/imagenet/train", size = 1000, batch-size = 100 }
+///   calibration { data = "imagefolder:/imagenet/train", size = 1000, batch-size = 100, order = seeded }   # or file
 ///   validation { data = "imagefolder:/imagenet/val", limit = 0 }      # optional; limit 0 = every image
 ///   search { passes = 10, cycles = 3, population = 15, tournament = 10, offspring = 1, relative-mutation = off,
 ///            start = calibrated }             # or weight-mse (ours, beyond the paper)
@@ -43,7 +43,7 @@ public static partial class SweepFile
 
     private static readonly (string Section, string[] Keys)[] SectionKeys =
     [
-        ("calibration", ["data", "size", "batch-size"]),
+        ("calibration", ["data", "size", "batch-size", "order"]),
         ("validation", ["data", "limit"]),
         ("search", ["passes", "cycles", "population", "tournament", "offspring", "relative-mutation", "start"]),
         ("fitness", ["loss", "temperature"]),
@@ -144,6 +144,7 @@ public static partial class SweepFile
         var calibrationBatch = reader.Int(sweep, "calibration.batch-size", 100, min: 1, SweepLimits.MaxCalibrationImages, SweepLimits.MaxCalibrationImagesVariable);
         if (calibrationBatch > calibrationSize)
             reader.Error("batch-size", $"calibration.batch-size ({calibrationBatch}) is larger than calibration.size ({calibrationSize}).");
+        var calibrationOrder = ReadOrder(reader, sweep);
         var validationData = reader.DataSpec(sweep, "validation.data", required: false, checkPaths);
         var validationLimit = reader.Int(sweep, "validation.limit", 0, min: 0);
         var loss = reader.String(sweep, "fitness.loss") ?? "infonce";
@@ -172,7 +173,7 @@ public static partial class SweepFile
                 var jobId = string.Create(CultureInfo.InvariantCulture, $"{sweepId}.{model}.{label.ToLowerInvariant()}.s{seed}");
                 var spec = new JobSpec(jobId, model, checkpoint, calibrationData!, validationData,
                     new Dictionary<string, string>(quantization.ToMetadata()), calibrationSize, calibrationBatch, seed,
-                    settings, loss.ToLowerInvariant(), temperature, options);
+                    settings, loss.ToLowerInvariant(), temperature, options, calibrationOrder);
                 if (spec.Problem() is { } problem)
                     reader.Error("search", problem);
                 jobs.Add(new SweepJob(spec, model, label, seed));
@@ -310,6 +311,17 @@ public static partial class SweepFile
             reader.Error("search", $"the search settings are invalid: {FirstLine(e.Message)}");
         }
         return settings;
+    }
+
+    private static CalibrationOrder ReadOrder(Reader reader, Config sweep)
+    {
+        var text = reader.String(sweep, "calibration.order");
+        if (text is null)
+            return CalibrationOrder.Seeded;
+        if (CalibrationOrderNames.TryParse(text, out var order))
+            return order;
+        reader.Error("order", $"calibration.order '{text}' is not one of {string.Join(", ", CalibrationOrderNames.All)}.");
+        return CalibrationOrder.Seeded;
     }
 
     private static SearchStart ReadStart(Reader reader, Config sweep)

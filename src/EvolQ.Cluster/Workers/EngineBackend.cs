@@ -89,6 +89,7 @@ public sealed class EngineBackend : IEvaluationBackend
             Size = spec.CalibrationSize,
             BatchSize = spec.CalibrationBatchSize,
             Seed = spec.CalibrationSeed,
+            Order = spec.CalibrationOrder,
             Device = device,
             LoaderThreads = loaderThreads,
         };
@@ -228,6 +229,7 @@ public sealed class EngineBackend : IEvaluationBackend
             ["calibration_data"] = spec.CalibrationData,
             ["calibration_size"] = Text(spec.CalibrationSize),
             ["calibration_batch"] = Text(spec.CalibrationBatchSize),
+            ["calibration_order"] = CalibrationOrderNames.Name(spec.CalibrationOrder),
             ["loss"] = spec.FitnessLoss,
             ["temperature"] = spec.Temperature.ToString("R", CultureInfo.InvariantCulture),
             ["passes"] = Text(settings.Passes),

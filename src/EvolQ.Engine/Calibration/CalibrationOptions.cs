@@ -12,6 +12,9 @@ public sealed record CalibrationOptions
     /// <summary>Seeds <see cref="EvolQ.Data.CalibrationSet.Draw"/>: the same seed names the same images everywhere.</summary>
     public long Seed { get; init; }
 
+    /// <summary>Drawn by the seed (the default), or the source's first images in file order.</summary>
+    public EvolQ.Data.CalibrationOrder Order { get; init; }
+
     public Device Device { get; init; } = CPU;
 
     /// <summary>Image decoding threads; 0 for one per processor.</summary>

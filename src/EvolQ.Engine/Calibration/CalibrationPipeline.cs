@@ -55,6 +55,7 @@ public static class CalibrationPipeline
             ["seed"] = Num(set.Seed),
             ["calib_size"] = Num(set.Indices.Count),
             ["calib_batchsize"] = Num(set.BatchSize),
+            ["calib_order"] = Data.CalibrationOrderNames.Name(job.Calibration.Order),
             ["calib_data"] = job.CalibrationData.Text,
         };
         ModelFileMetadata.AddCheckpoint(metadata, job.CheckpointPath);

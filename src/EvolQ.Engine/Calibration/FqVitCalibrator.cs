@@ -19,7 +19,7 @@ public static class FqVitCalibrator
         if (options.Size > source.Count)
             throw new DataSourceException(
                 $"Cannot draw {options.Size} calibration images from {source.Description}, which holds {source.Count}.");
-        return CalibrationSet.Draw(source.Count, options.Seed, options.Size, options.BatchSize);
+        return CalibrationSet.Draw(source.Count, options.Seed, options.Size, options.BatchSize, order: options.Order);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using EvolQ.Data;
 using EvolQ.Engine.Calibration;
 using EvolQ.Engine.DataSpecs;
 using EvolQ.Engine.Fitness;
@@ -52,6 +53,7 @@ public sealed record QuantizeJob
             ["calibration_data"] = CalibrationData.Text,
             ["calibration_size"] = Calibration.Size.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["calibration_batch"] = Calibration.BatchSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["calibration_order"] = CalibrationOrderNames.Name(Calibration.Order),
             ["seed"] = Calibration.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["holdout"] = HoldoutSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["passes"] = Passes.ToString(System.Globalization.CultureInfo.InvariantCulture),

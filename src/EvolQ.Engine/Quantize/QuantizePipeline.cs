@@ -118,7 +118,7 @@ public static class QuantizePipeline
         if (job.HoldoutSize < 0 || options.Size + job.HoldoutSize > source.Count)
             throw new DataSourceException(
                 $"Cannot draw {options.Size} calibration and {job.HoldoutSize} held-out images from {source.Description}, which holds {source.Count}.");
-        return CalibrationSet.Draw(source.Count, options.Seed, options.Size, options.BatchSize, job.HoldoutSize);
+        return CalibrationSet.Draw(source.Count, options.Seed, options.Size, options.BatchSize, job.HoldoutSize, options.Order);
     }
 
     private sealed record Baseline(AccuracyRecord? Float, AccuracyRecord? FqVit);
