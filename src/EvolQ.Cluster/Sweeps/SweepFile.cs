@@ -144,7 +144,7 @@ public static partial class SweepFile
         var calibrationBatch = reader.Int(sweep, "calibration.batch-size", 100, min: 1, SweepLimits.MaxCalibrationImages, SweepLimits.MaxCalibrationImagesVariable);
         if (calibrationBatch > calibrationSize)
             reader.Error("batch-size", $"calibration.batch-size ({calibrationBatch}) is larger than calibration.size ({calibrationSize}).");
-        var calibrationOrder = ReadOrder(reader, sweep);
+        var calibrationOrder = ReadName(reader, sweep, "calibration.order", CalibrationOrder.Seeded, CalibrationOrderNames.TryParse, CalibrationOrderNames.All);
         var validationData = reader.DataSpec(sweep, "validation.data", required: false, checkPaths);
         var validationLimit = reader.Int(sweep, "validation.limit", 0, min: 0);
         var loss = reader.String(sweep, "fitness.loss") ?? "infonce";
@@ -300,7 +300,7 @@ public static partial class SweepFile
             TournamentSize = reader.Int(sweep, "search.tournament", defaults.TournamentSize, min: 1, SweepLimits.MaxPopulation, SweepLimits.MaxPopulationVariable),
             Offspring = reader.Int(sweep, "search.offspring", defaults.Offspring, min: 1, SweepLimits.MaxPopulation, SweepLimits.MaxPopulationVariable),
             RelativeMutation = reader.Bool(sweep, "search.relative-mutation", defaults.RelativeMutation),
-            Start = ReadStart(reader, sweep),
+            Start = ReadName(reader, sweep, "search.start", SearchStart.Calibrated, SearchStartNames.TryParse, SearchStartNames.All),
         };
         try
         {
@@ -313,26 +313,18 @@ public static partial class SweepFile
         return settings;
     }
 
-    private static CalibrationOrder ReadOrder(Reader reader, Config sweep)
-    {
-        var text = reader.String(sweep, "calibration.order");
-        if (text is null)
-            return CalibrationOrder.Seeded;
-        if (CalibrationOrderNames.TryParse(text, out var order))
-            return order;
-        reader.Error("order", $"calibration.order '{text}' is not one of {string.Join(", ", CalibrationOrderNames.All)}.");
-        return CalibrationOrder.Seeded;
-    }
+    private delegate bool NameParser<T>(string? text, out T value);
 
-    private static SearchStart ReadStart(Reader reader, Config sweep)
+    /// <summary>A setting spelled as one of a few names (calibration.order, search.start); the default when absent.</summary>
+    private static T ReadName<T>(Reader reader, Config sweep, string path, T fallback, NameParser<T> parse, IReadOnlyList<string> names)
     {
-        var text = reader.String(sweep, "search.start");
+        var text = reader.String(sweep, path);
         if (text is null)
-            return SearchStart.Calibrated;
-        if (SearchStartNames.TryParse(text, out var start))
-            return start;
-        reader.Error("start", $"search.start '{text}' is not one of {string.Join(", ", SearchStartNames.All)}.");
-        return SearchStart.Calibrated;
+            return fallback;
+        if (parse(text, out var value))
+            return value;
+        reader.Error(path[(path.LastIndexOf('.') + 1)..], $"{path} '{text}' is not one of {string.Join(", ", names)}.");
+        return fallback;
     }
 
     private static string FirstLine(string message) => message.Split('\n')[0].Trim();
