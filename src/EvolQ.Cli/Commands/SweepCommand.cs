@@ -13,7 +13,7 @@ using EvolQ.Cluster.Workers;
 namespace EvolQ.Cli.Commands;
 
 /// <summary>
-/// `evolq sweep submit|list|show|compare|cancel|resume|delete|results|models`: `evolq run`'s sweeps against a running
+/// `evolq sweep submit|list|show|compare|cancel|resume|retry|delete|results|models`: `evolq run`'s sweeps against a running
 /// cluster, through a node's ctl endpoint (no Akka node in the client); with `--db`, list, show, compare, delete and
 /// results read the results tables of the journal's database instead, with no node running (docs/results.md), and
 /// `models --db` writes the done jobs' quantized-model files again from them (docs/model-file.md). Exit 0 done; 2 when
@@ -34,6 +34,7 @@ public static class SweepCommand
             Compare(console),
             Simple(console, "cancel", "Cancels a sweep: nothing new starts and its running jobs stop, keeping what they computed."),
             Simple(console, "resume", "Resumes a cancelled sweep where its jobs stopped."),
+            Retry(console),
             Delete(console),
             Results(console),
             Models(console),
@@ -378,6 +379,26 @@ public static class SweepCommand
         target.AddTo(command);
         command.SetAction(parse => target.Run(console, parse, client =>
             Once(client, console, ["evolq", "sweep", verb, parse.GetValue(sweep)!], null)));
+        return command;
+    }
+
+    private static Command Retry(CommandConsole console)
+    {
+        var sweep = SweepArgument();
+        var job = new Option<string?>("--job") { Description = "Only this failed job (its id)." };
+        var target = new Target();
+        var command = new Command("retry", "Runs a sweep's failed jobs again, each from its last journaled state (the search goes on from its last told fitness); sweep show lists every failed attempt.")
+        {
+            sweep, job,
+        };
+        target.AddTo(command);
+        command.SetAction(parse =>
+        {
+            var words = new List<string> { "evolq", "sweep", "retry", parse.GetValue(sweep)! };
+            if (parse.GetValue(job) is { } only)
+                words.AddRange(["--job", only]);
+            return target.Run(console, parse, client => Once(client, console, words, null));
+        });
         return command;
     }
 

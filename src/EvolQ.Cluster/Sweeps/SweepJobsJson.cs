@@ -7,7 +7,7 @@ namespace EvolQ.Cluster.Sweeps;
 
 /// <summary>
 /// A sweep's jobs as JSON for scripts (`evolq sweep show ID --format json`): per job its outcome (loss, metrics,
-/// evaluations, wall time), its settings and its block visits. Passes count from 1, as every table shows them; a loss
+/// evaluations, wall time), its attempt and failed attempts, its settings and its block visits. Passes count from 1, as every table shows them; a loss
 /// that is not a finite number is null.
 /// </summary>
 public static class SweepJobsJson
@@ -61,6 +61,17 @@ public static class SweepJobsJson
             json.WriteNull("error");
         else
             json.WriteString("error", job.Error);
+        json.WriteNumber("attempt", job.Attempt);
+        json.WriteStartArray("failures");
+        foreach (var failure in job.Failures ?? [])
+        {
+            json.WriteStartObject();
+            json.WriteNumber("attempt", failure.Attempt);
+            Time(json, "failed", failure.AtUnixMs);
+            json.WriteString("reason", failure.Reason);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
         json.WriteStartObject("metrics");
         foreach (var (name, value) in job.Metrics.OrderBy(m => m.Key, StringComparer.Ordinal))
             Number(json, name, value);
