@@ -64,7 +64,14 @@ public static class RunCommand
                 throw StorageFailed(database, node.StorageFault.Result);
             var reply = submitted.GetAwaiter().GetResult();
             if (reply is SweepRejected rejected)
-                throw new UserInputException($"{rejected.Reason.TrimEnd('.')} (journal {JournalName(database)}).");
+            {
+                // A changed sweep's lines of differences follow its first sentence; the journal is named in that one.
+                var reason = rejected.Reason.Split('\n');
+                reason[0] = reason.Length == 1
+                    ? $"{reason[0].TrimEnd('.')} (journal {JournalName(database)})."
+                    : $"{reason[0].TrimEnd(':')} (journal {JournalName(database)}):";
+                throw new UserInputException(string.Join('\n', reason));
+            }
             var summary = (SweepSummary)reply;
             console.Output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Sweep {spec.SweepId} ({spec.Name}): {spec.Jobs.Length} jobs, {spec.MaxConcurrentJobs} at a time, workers: {NodeFlags.Describe(backends)}; journal {JournalName(database)}."));

@@ -72,6 +72,27 @@ public sealed class RetryProcessTests
         show.AssertSuccess();
         Assert.Matches(@"failures[\s\S]*rt\.vit_tiny_patch7_28\.w4a8\.s0\s+1\s+\S+ \S+\s+The final evaluation failed", show.Output);
 
+        // The same sweep from another path and a copy elsewhere is the sweep the node knows; a changed copy is refused.
+        var elsewhere = Directory.CreateDirectory(dir.File("elsewhere")).FullName;
+        var copy = Path.Combine(elsewhere, "copy.conf");
+        File.Copy(sweep, copy);
+        var relative = Path.GetRelativePath(Environment.CurrentDirectory, copy);
+        foreach (var path in new[] { copy, relative })
+        {
+            var again = Cli.Run(Node("sweep", "submit", path));
+            again.AssertSuccess();
+            Assert.StartsWith("Sweep rt (rt) already exists and is done: 1 of 1 jobs done", again.Output, StringComparison.Ordinal);
+        }
+        File.WriteAllText(copy, File.ReadAllText(sweep).Replace("passes = 1, cycles = 2", "passes = 2, cycles = 2", StringComparison.Ordinal).Replace("seeds = [0]", "seeds = [0, 1]", StringComparison.Ordinal));
+        var changed = Cli.Run(Node("sweep", "submit", copy));
+        Assert.Equal(2, changed.ExitCode);
+        Assert.Equal(
+        [
+            "evolq: Sweep 'rt' already exists with other content; submit the changed sweep under another id (--id), or delete the old one first:",
+            "jobs only in this one: rt.vit_tiny_patch7_28.w4a8.s1",
+            $"search.passes: '1' before, '2' now ({job})",
+        ], changed.Error.TrimEnd().Split('\n'));
+
         // The results tables agree once the node has left: the job done at attempt 2, its first failure kept.
         Assert.Equal(0, await node.Terminate(TimeSpan.FromSeconds(60)));
         var fromTables = Cli.Run("sweep", "show", "rt", "--db", journal, "--format", "json");
