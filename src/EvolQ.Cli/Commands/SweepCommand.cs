@@ -133,9 +133,11 @@ public static class SweepCommand
         var name = new Option<string?>("--name") { Description = "Only sweeps whose id or name contains this text (any case)." };
         var sort = new Option<string>("--sort") { Description = "Order by created (the default), id, name, state or jobs.", DefaultValueFactory = _ => "created" };
         var reverse = new Option<bool>("--reverse") { Description = "Largest first (newest, with --sort created)." };
+        var format = new Option<string>("--format") { Description = "table, or json: per sweep its state, job counts and times.", DefaultValueFactory = _ => "table" };
+        format.AcceptOnlyFromAmong("table", "json");
         var database = DatabaseOption("List the sweeps in this database's results tables instead of asking a node");
         var target = new Target();
-        var command = new Command("list", "The sweeps the cluster runs (--all: finished ones too), filtered and sorted.") { all, state, name, sort, reverse, database };
+        var command = new Command("list", "The sweeps the cluster runs (--all: finished ones too), filtered and sorted.") { all, state, name, sort, reverse, format, database };
         target.AddTo(command);
         command.SetAction(parse =>
         {
@@ -151,10 +153,14 @@ public static class SweepCommand
                 {
                     throw new UserInputException(e.Message);
                 }
-                CtlRenderer.Write(console, EvolQPalette.SweepsTable(listing.Apply(FromDatabase(db, results => results.ListSweeps()))));
+                var sweeps = listing.Apply(FromDatabase(db, results => results.ListSweeps()));
+                if (parse.GetValue(format) == "json")
+                    console.Output.Write(SweepJobsJson.List(sweeps));
+                else
+                    CtlRenderer.Write(console, EvolQPalette.SweepsTable(sweeps));
                 return 0;
             }
-            var words = new List<string> { "evolq", "sweeps", "--sort", parse.GetValue(sort)! };
+            var words = new List<string> { "evolq", "sweeps", "--sort", parse.GetValue(sort)!, "--format", parse.GetValue(format)! };
             if (parse.GetValue(all))
                 words.Add("--all");
             if (parse.GetValue(reverse))

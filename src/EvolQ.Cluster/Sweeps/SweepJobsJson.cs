@@ -41,6 +41,37 @@ public static class SweepJobsJson
         return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
     }
 
+    /// <summary>Sweeps as JSON for scripts (`evolq sweep list --format json`): per sweep its state and job counts, in the order given.</summary>
+    public static string List(IEnumerable<SweepSummary> sweeps)
+    {
+        ArgumentNullException.ThrowIfNull(sweeps);
+        using var stream = new MemoryStream();
+        using (var json = new Utf8JsonWriter(stream, Indented))
+        {
+            json.WriteStartObject();
+            json.WriteStartArray("sweeps");
+            foreach (var s in sweeps)
+            {
+                json.WriteStartObject();
+                json.WriteString("sweep", s.SweepId);
+                json.WriteString("name", s.Name);
+                json.WriteString("state", s.State.Word());
+                json.WriteNumber("jobs", s.Jobs);
+                json.WriteNumber("waiting", s.Waiting);
+                json.WriteNumber("running", s.Running);
+                json.WriteNumber("done", s.Done);
+                json.WriteNumber("failed", s.Failed);
+                json.WriteNumber("cancelled", s.Cancelled);
+                Time(json, "submitted", s.SubmittedAtUnixMs);
+                Time(json, "finished", s.FinishedAtUnixMs);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+    }
+
     private static void Job(Utf8JsonWriter json, SweepJobState job)
     {
         json.WriteStartObject();

@@ -19,10 +19,19 @@ public sealed partial class EvolQPalette(CtlContext context) : Palette("evolq", 
     [Option("name", "only sweeps whose id or name contains this text")]
     [Option("sort", "created, id, name, state or jobs", Default = "created")]
     [Flag("reverse", "largest (newest) first")]
+    [Option("format", "table, or json for scripts", Default = "table")]
     public async Task Sweeps(CommandCall call)
     {
         var listing = Listing(call.Required("sort"), call.Get("state"), call.Get("name"), call.Flag("reverse"), call.Flag("all"));
+        var format = call.Required("format").ToLowerInvariant();
+        if (format is not ("table" or "json"))
+            throw new CommandUsageException($"--format is '{format}': use table or json.");
         var list = await AskSweeps<SweepList>(new ListSweeps(true), call).ConfigureAwait(false);
+        if (format == "json")
+        {
+            await call.Output.Text(global::EvolQ.Cluster.Sweeps.SweepJobsJson.List(listing.Apply(list.Sweeps))).ConfigureAwait(false);
+            return;
+        }
         var table = SweepsTable(listing.Apply(list.Sweeps));
         await call.Output.Table(table.Title, table.Columns, table.Rows).ConfigureAwait(false);
     }
