@@ -60,14 +60,15 @@ public sealed class RunCommandTests
         File.WriteAllText(images, "not an npy file");
         File.WriteAllText(dir.File("flaky.conf"), SmallSweep(dir)
             .Replace("id = small", "id = flaky", StringComparison.Ordinal)
-            .Replace("seeds = [0, 1]", "seeds = [0]", StringComparison.Ordinal)
+            .Replace("seeds = [0, 1]", "seeds = [0]\n  retries = 1", StringComparison.Ordinal)
             .Replace("\"fashion-mnist:test\", limit = 300", $"\"{data}\"", StringComparison.Ordinal));
         string[] args = ["run", dir.File("flaky.conf"), "--db", dir.File("journal.db"), "--out", dir.File("out"), "--progress-every", "1"];
 
-        // The validation images are read by the final evaluation only: the job searches, then fails there.
+        // The validation images are read by the final evaluation only: the job searches, then fails there, and once
+        // more on its own (retries = 1) before it stays failed.
         var first = Cli.Run(args);
         Assert.True(first.ExitCode == 1, $"exit code {first.ExitCode}: {first.Output}{first.Error}");
-        Assert.Contains("failed: flaky.vit_tiny_patch7_28.w4a8.s0 (attempt 1): The final evaluation failed", first.Output, StringComparison.Ordinal);
+        Assert.Contains("failed: flaky.vit_tiny_patch7_28.w4a8.s0 (attempt 2): The final evaluation failed", first.Output, StringComparison.Ordinal);
         Assert.Contains("1 jobs failed: rerun the same command with --retry to run them again.", first.Output, StringComparison.Ordinal);
 
         // A rerun without --retry keeps the failure; with it, the job goes on and ends done.
@@ -78,6 +79,10 @@ public sealed class RunCommandTests
         Assert.Contains("Retrying the 1 failed jobs, each from its last journaled state.", retried.Output, StringComparison.Ordinal);
         Assert.Contains("sweep flaky done: 1 jobs done, 0 failed", retried.Output, StringComparison.Ordinal);
         Assert.Matches(@"\| vit_tiny_patch7_28 \| W4A8 \| 1 \| \d+\.\d\d \| \d+\.\d\d \| \d+\.\d\d \|", retried.Output);
+        var show = Cli.Run("sweep", "show", "flaky", "--db", dir.File("journal.db"), "--format", "json");
+        show.AssertSuccess();
+        var job = System.Text.Json.JsonDocument.Parse(show.Output).RootElement.GetProperty("jobs")[0];
+        Assert.Equal((3, 2), (job.GetProperty("attempt").GetInt32(), job.GetProperty("failures").GetArrayLength()));
     }
 
     [Fact]
