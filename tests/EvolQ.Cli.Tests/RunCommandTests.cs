@@ -51,6 +51,41 @@ public sealed class RunCommandTests
     }
 
     [Fact]
+    public void A_rerun_with_retry_runs_a_job_that_failed_for_its_data_again_once_the_data_is_right()
+    {
+        using var dir = new TempDirectory();
+        var data = SmallData.Write(dir, 200);
+        var images = data["npy:".Length..].Split(',')[0];
+        var good = File.ReadAllBytes(images);
+        File.WriteAllText(images, "not an npy file");
+        File.WriteAllText(dir.File("flaky.conf"), SmallSweep(dir)
+            .Replace("id = small", "id = flaky", StringComparison.Ordinal)
+            .Replace("seeds = [0, 1]", "seeds = [0]\n  retries = 1", StringComparison.Ordinal)
+            .Replace("\"fashion-mnist:test\", limit = 300", $"\"{data}\"", StringComparison.Ordinal));
+        string[] args = ["run", dir.File("flaky.conf"), "--db", dir.File("journal.db"), "--out", dir.File("out"), "--progress-every", "1"];
+
+        // The validation images are read by the final evaluation only: the job searches, then fails there, and once
+        // more on its own (retries = 1) before it stays failed.
+        var first = Cli.Run(args);
+        Assert.True(first.ExitCode == 1, $"exit code {first.ExitCode}: {first.Output}{first.Error}");
+        Assert.Contains("failed: flaky.vit_tiny_patch7_28.w4a8.s0 (attempt 2): The final evaluation failed", first.Output, StringComparison.Ordinal);
+        Assert.Contains("1 jobs failed: rerun the same command with --retry to run them again.", first.Output, StringComparison.Ordinal);
+
+        // A rerun without --retry keeps the failure; with it, the job goes on and ends done.
+        File.WriteAllBytes(images, good);
+        Assert.Equal(1, Cli.Run(args).ExitCode);
+        var retried = Cli.Run([.. args, "--retry"]);
+        retried.AssertSuccess();
+        Assert.Contains("Retrying the 1 failed jobs, each from its last journaled state.", retried.Output, StringComparison.Ordinal);
+        Assert.Contains("sweep flaky done: 1 jobs done, 0 failed", retried.Output, StringComparison.Ordinal);
+        Assert.Matches(@"\| vit_tiny_patch7_28 \| W4A8 \| 1 \| \d+\.\d\d \| \d+\.\d\d \| \d+\.\d\d \|", retried.Output);
+        var show = Cli.Run("sweep", "show", "flaky", "--db", dir.File("journal.db"), "--format", "json");
+        show.AssertSuccess();
+        var job = System.Text.Json.JsonDocument.Parse(show.Output).RootElement.GetProperty("jobs")[0];
+        Assert.Equal((3, 2), (job.GetProperty("attempt").GetInt32(), job.GetProperty("failures").GetArrayLength()));
+    }
+
+    [Fact]
     public void A_bad_sweep_file_lists_its_problems_and_runs_nothing()
     {
         using var dir = new TempDirectory();

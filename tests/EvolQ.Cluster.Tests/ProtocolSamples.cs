@@ -20,13 +20,14 @@ internal static class ProtocolSamples
 
     public static SweepJob SweepJobSample => new(Spec, "deit_tiny", "W4A8", 2);
 
-    public static SweepSpec SweepSample => new("demo", "demo sweep", [SweepJobSample], 3, "hocon/sweeps/demo.conf");
+    public static SweepSpec SweepSample => new("demo", "demo sweep", [SweepJobSample], 3, "hocon/sweeps/demo.conf", 2);
 
     public static SweepSummary Summary => new("demo", "demo sweep", SweepState.Cancelled, 6, 1, 2, 1, 1, 1, 1_790_000_000_000, 1_790_000_360_000);
 
     public static SweepJobState JobState(IReadOnlyDictionary<string, double> metrics) =>
         new("job-1", "deit_tiny", "W4A8", 2, JobPhase.Cancelled, metrics, "cancelled", [new VisitRecord(0, 1, 1.5, 1.25, 1, 7)],
-            new Dictionary<string, string> { ["search.cycles"] = "4", ["model"] = "deit_tiny" }, 1_790_000_300_000, 1_790_000_360_000);
+            new Dictionary<string, string> { ["search.cycles"] = "4", ["model"] = "deit_tiny" }, 1_790_000_300_000, 1_790_000_360_000,
+            3, [new JobFailure(1, "No worker could prepare the job.", 1_790_000_200_000), new JobFailure(2, "disk full", 1_790_000_250_000)]);
 
     public static IReadOnlyList<IEvolQMessage> All(IActorRef worker)
     {
@@ -38,12 +39,12 @@ internal static class ProtocolSamples
             new GetJobResult("job-1"),
             new JobAccepted("job-1", JobPhase.Searching),
             new JobRejected("job-1", "Job 'job-1' names no model."),
-            new JobStatus("job-1", JobPhase.Failed, 12, 80, 1, 5, 3, "it broke", 40, 2, 1, 0.25, "akka.tcp://evolq@10.0.0.7:4053", ["node-a/gpu0", "node-b/gpu1"]),
+            new JobStatus("job-1", JobPhase.Failed, 12, 80, 1, 5, 3, "it broke", 40, 2, 1, 0.25, "akka.tcp://evolq@10.0.0.7:4053", ["node-a/gpu0", "node-b/gpu1"], 2),
             new FitnessRecord(5, 0.125),
             new VisitRecord(1, 2, 0.5, 0.25, 9, 7),
             new JobResult("job-1", JobPhase.Done, ["blocks.0.attn", "blocks.1.attn"], Scales,
                 [new FitnessRecord(0, 1.5), new FitnessRecord(1, -0.0)], [new VisitRecord(0, 1, 1.5, 1.25, 1, 7)],
-                metrics, "none"),
+                metrics, "none", 2),
             Spec,
             Settings,
             new WorkerHeartbeat(worker, "node-a/gpu0", "cuda:0", 80L << 30, [new HeldJob("job-1", "ab12")], 2),
@@ -76,6 +77,8 @@ internal static class ProtocolSamples
             new CancelJob("job-1"),
             new DeleteJob("job-1"),
             new ResumeJob("job-1"),
+            new RetryJob("job-1", 2),
+            new JobRetried("job-1", 2),
             SweepJobSample,
             SweepSample,
             new SubmitSweep(SweepSample),
@@ -84,6 +87,8 @@ internal static class ProtocolSamples
             new CancelSweep("demo"),
             new ResumeSweep("demo"),
             new DeleteSweep("demo"),
+            new RetrySweep("demo", "job-1"),
+            new JobFailure(2, "disk full", 1_790_000_250_000),
             new SweepRejected("demo", "There is no sweep 'demo'."),
             Summary,
             new SweepList([Summary]),
@@ -95,8 +100,9 @@ internal static class ProtocolSamples
             new SweepCancelled("demo", 1_790_000_100_000),
             new SweepResumed("demo"),
             new SweepDeleted("demo", 1_790_000_400_000),
+            new SweepJobRetried("demo", "job-1", 2, 1_790_000_380_000),
             new CoordinatorSnapshot(Spec, JobPhase.Searching, 10, "ab12", [1, 2, 3, 255], [0, 1, 2], [1.5, 1.25, 1.0],
-                metrics, "none"),
+                metrics, "none", 3),
         ];
     }
 }

@@ -67,6 +67,29 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public void Journal_events_written_before_retries_existed_still_replay_as_first_attempts_without_retries()
+    {
+        // A sweep journaled before retries: its spec has five keys, read back as a sweep that retries nothing.
+        var spec = ProtocolSamples.SweepSample with { Retries = 0 };
+        var current = MessagePackSerializer.Deserialize<object?[]>(Serializer.ToBinary(new SweepSubmitted(spec, 7)));
+        var specKeys = (object?[])current[0]!;
+        var oldSubmitted = MessagePackSerializer.Serialize(new object?[] { specKeys[..5], 7L });
+        var submitted = Assert.IsType<SweepSubmitted>(Serializer.FromBinary(oldSubmitted, ProtocolManifests.Of(typeof(SweepSubmitted))));
+        Assert.Equal((0, "demo", 1), (submitted.Spec.Retries, submitted.Spec.SweepId, submitted.Spec.Jobs.Length));
+
+        // A coordinator snapshot without the attempt key reads 0, which the coordinator and the sweep book take for
+        // the first attempt (MessagePack leaves a missing key at the type's default, not the parameter's).
+        var snapshot = MessagePackSerializer.Deserialize<object?[]>(Serializer.ToBinary(
+            new CoordinatorSnapshot(null, JobPhase.Failed, 10, "ab12", null, [1], [0.5], null, "it broke", 3)));
+        Assert.Equal(10, snapshot.Length);
+        var oldSnapshot = Assert.IsType<CoordinatorSnapshot>(Serializer.FromBinary(MessagePackSerializer.Serialize(snapshot[..9]), ProtocolManifests.Of(typeof(CoordinatorSnapshot))));
+        Assert.Equal((0, "it broke"), (oldSnapshot.Attempt, oldSnapshot.Error));
+        var result = MessagePackSerializer.Deserialize<object?[]>(Serializer.ToBinary(new JobResult("j", JobPhase.Failed, [], [], [], [], new Dictionary<string, double>(), "x", 4)));
+        var oldResult = Assert.IsType<JobResult>(Serializer.FromBinary(MessagePackSerializer.Serialize(result[..8]), ProtocolManifests.Of(typeof(JobResult))));
+        Assert.Equal(0, oldResult.Attempt);
+    }
+
+    [Fact]
     public void The_structural_comparison_sees_a_difference_deep_inside()
     {
         var other = ProtocolSamples.Spec with

@@ -163,18 +163,118 @@ public sealed class SweepBookTests
     public void A_submission_is_refused_when_it_cannot_run_or_clashes_and_a_repeat_gets_the_summary()
     {
         var book = Book(0, Sweep("s1", 2, atOnce: 1));
-        static bool Same(SweepSpec a, SweepSpec b) => a.MaxConcurrentJobs == b.MaxConcurrentJobs && a.Jobs.Length == b.Jobs.Length;
 
-        Assert.Null(book.RefuseOrRepeat(Sweep("s2", 2, atOnce: 1), Same));
-        Assert.Equal("s1", Assert.IsType<SweepSummary>(book.RefuseOrRepeat(Sweep("s1", 2, atOnce: 1), Same)).SweepId);
-        Assert.Contains("already exists", Assert.IsType<SweepRejected>(book.RefuseOrRepeat(Sweep("s1", 2, atOnce: 2), Same)).Reason, StringComparison.Ordinal);
-        Assert.Contains("at least one job", Assert.IsType<SweepRejected>(book.RefuseOrRepeat(Sweep("s3", 2, atOnce: 0), Same)).Reason, StringComparison.Ordinal);
-        Assert.IsType<SweepRejected>(book.RefuseOrRepeat(null, Same));
+        Assert.Null(book.RefuseOrRepeat(Sweep("s2", 2, atOnce: 1)));
+        Assert.Equal("s1", Assert.IsType<SweepSummary>(book.RefuseOrRepeat(Sweep("s1", 2, atOnce: 1))).SweepId);
+        Assert.Contains("already exists", Assert.IsType<SweepRejected>(book.RefuseOrRepeat(Sweep("s1", 2, atOnce: 2))).Reason, StringComparison.Ordinal);
+        Assert.Contains("at least one job", Assert.IsType<SweepRejected>(book.RefuseOrRepeat(Sweep("s3", 2, atOnce: 0))).Reason, StringComparison.Ordinal);
+        Assert.IsType<SweepRejected>(book.RefuseOrRepeat(null));
 
         // Job ids start with their sweep's id, so "s1.x.j0" fits both sweep "s1" and sweep "s1.x".
         book.Apply(new SweepSubmitted(new SweepSpec("s4", "s4", [Job("s4.x.j0")], 1, "test"), 20));
-        var clash = book.RefuseOrRepeat(new SweepSpec("s4.x", "s4.x", [Job("s4.x.j0")], 1, "test"), Same);
+        var clash = book.RefuseOrRepeat(new SweepSpec("s4.x", "s4.x", [Job("s4.x.j0")], 1, "test"));
         Assert.Equal("Job 's4.x.j0' already belongs to another sweep.", Assert.IsType<SweepRejected>(clash).Reason);
+    }
+
+    [Fact]
+    public void The_same_sweep_from_another_file_resumes_and_a_changed_one_is_refused_with_a_line_per_difference()
+    {
+        var book = Book(0, Sweep("s1", 3, atOnce: 2));
+
+        // Another path, another copy: the same content is the same sweep, built from fresh objects.
+        var copy = Sweep("s1", 3, atOnce: 2) with { Source = "/elsewhere/copy-of-s1.conf" };
+        Assert.Equal("s1", Assert.IsType<SweepSummary>(book.RefuseOrRepeat(copy)).SweepId);
+
+        // Every job searches longer, one job has another seed, one is gone, the limit and retries changed.
+        var jobs = Sweep("s1", 3, atOnce: 2).Jobs.Take(2)
+            .Select(j => j with { Spec = j.Spec with { Search = j.Spec.Search with { Passes = j.Spec.Search.Passes + 1 } } }).ToArray();
+        jobs[1] = jobs[1] with { Spec = jobs[1].Spec with { CalibrationSeed = 99 } };
+        var changed = new SweepSpec("s1", "s1", jobs, 3, "test", Retries: 2);
+        var reason = Assert.IsType<SweepRejected>(book.RefuseOrRepeat(changed)).Reason.Split('\n');
+        Assert.StartsWith("Sweep 's1' already exists with other content", reason[0], StringComparison.Ordinal);
+        Assert.Equal(
+        [
+            "max-concurrent-jobs: '2' before, '3' now",
+            "retries: '0' before, '2' now",
+            "jobs only in the sweep submitted before: s1.j2",
+            "calibration.seed: '5' before, '99' now (s1.j1)",
+            "search.passes: '1' before, '2' now (every job)",
+        ], reason[1..]);
+    }
+
+    [Fact]
+    public void A_retry_sends_failed_jobs_back_to_waiting_as_their_next_attempt_and_they_launch_within_the_limits()
+    {
+        var book = Book(0, Sweep("s1", 3, atOnce: 1));
+        Launch(book);
+        book.Apply(Assert.IsType<SweepJobEnded>(book.Ended(Result("s1.j0", JobPhase.Failed, "no data"), 200)));
+        Launch(book);
+        End(book, "s1.j1");
+        Launch(book);
+        book.Apply(Assert.IsType<SweepJobEnded>(book.Ended(Result("s1.j2", JobPhase.Failed, "no data either"), 300)));
+        Assert.Equal(SweepState.Done, book.StateOf("s1"));
+
+        // Refusals: one sentence each; nothing changes.
+        Assert.Equal("There is no sweep 'nope'.", book.Retry("nope", null, 400).Refused!.Reason);
+        Assert.Equal("Sweep 's1' has no job 's1.j9'.", book.Retry("s1", "s1.j9", 400).Refused!.Reason);
+        Assert.Equal("Job 's1.j1' is done, not failed: only failed jobs are retried.", book.Retry("s1", "s1.j1", 400).Refused!.Reason);
+
+        var (retries, refused) = book.Retry("s1", null, 400);
+        Assert.Null(refused);
+        Assert.Equal([new SweepJobRetried("s1", "s1.j0", 2, 400), new SweepJobRetried("s1", "s1.j2", 2, 400)], retries);
+        foreach (var e in retries)
+            book.Apply(e);
+        var summary = book.Summary("s1");
+        Assert.Equal((SweepState.Running, 2, 1, 0, 0L), (summary.State, summary.Waiting, summary.Done, summary.Failed, summary.FinishedAtUnixMs));
+        Assert.Equal("Sweep 's1' has no failed jobs to retry.", book.Retry("s1", null, 410).Refused!.Reason);
+
+        // The sweep's limit holds for retries too; the launch of a later attempt is a retry, not a submission.
+        Assert.Equal(["s1.j0"], Launch(book, now: 500));
+        Assert.Equal(new RetryJob("s1.j0", 2), book.LaunchOf("s1.j0"));
+        Assert.Equal(new SubmitJob(book.SpecOf("s1.j1")), book.LaunchOf("s1.j1"));
+
+        // The coordinator still failed at attempt 1: the retry was lost, so it is sent again; its old result ends nothing.
+        Assert.Equal(new RetryJob("s1.j0", 2), book.Observe("s1.j0", JobPhase.Failed, attempt: 1));
+        Assert.Null(book.Ended(Result("s1.j0", JobPhase.Failed, "no data") with { Attempt = 1 }, 510));
+        Assert.Equal(new GetJobResult("s1.j0"), book.Observe("s1.j0", JobPhase.Failed, attempt: 2));
+        Assert.Null(book.Observe("s1.j0", JobPhase.Searching, attempt: 2));
+        // A stale rejection cannot end the job still waiting for its launch.
+        Assert.Null(book.Rejected(new JobRejected("s1.j2", "late"), 520));
+
+        book.Apply(Assert.IsType<SweepJobEnded>(book.Ended(Result("s1.j0", JobPhase.Done) with { Attempt = 2 }, 600)));
+        Assert.Null(book.Ended(Result("s1.j0", JobPhase.Done) with { Attempt = 2 }, 601));
+        var detail = book.Detail("s1")!;
+        var j0 = detail.Jobs[0];
+        Assert.Equal((JobPhase.Done, 2, (string?)null, 0.8), (j0.Phase, j0.Attempt, j0.Error, j0.Metrics["top1"]));
+        Assert.Equal([new JobFailure(1, "no data", 200)], j0.Failures!);
+        Assert.Equal([new JobFailure(1, "no data either", 300)], detail.Jobs[2].Failures!);
+        Assert.Equal((JobPhase.Pending, 2), (detail.Jobs[2].Phase, detail.Jobs[2].Attempt));
+    }
+
+    [Fact]
+    public void A_sweep_with_retries_retries_a_failure_on_its_own_until_its_attempts_are_spent_and_not_when_cancelled()
+    {
+        var book = Book(0, Sweep("s1", 1, atOnce: 1) with { Retries = 1 }, Sweep("s2", 1, atOnce: 1) with { Retries = 3 });
+        Launch(book);
+
+        var first = Assert.IsType<SweepJobEnded>(book.Ended(Result("s1.j0", JobPhase.Failed, "boom"), 200));
+        var retry = Assert.IsType<SweepJobRetried>(book.AutomaticRetry(first, 200));
+        Assert.Equal(("s1", 2), (retry.SweepId, retry.Attempt));
+        book.Apply(first);
+        book.Apply(retry);
+        Assert.Equal(SweepState.Running, book.StateOf("s1"));
+        Launch(book);
+        var second = Assert.IsType<SweepJobEnded>(book.Ended(Result("s1.j0", JobPhase.Failed, "boom") with { Attempt = 2 }, 300));
+        Assert.Null(book.AutomaticRetry(second, 300));
+        book.Apply(second);
+        Assert.Equal(SweepState.Done, book.StateOf("s1"));
+        Assert.Equal([1, 2], book.Detail("s1")!.Jobs[0].Failures!.Select(f => f.Attempt));
+
+        // A done job is not retried, nor a failure in a cancelled sweep.
+        Assert.Null(book.AutomaticRetry(book.Ended(Result("s2.j0", JobPhase.Done), 400)!, 400));
+        book.Apply(new SweepCancelled("s2", 410));
+        Assert.Null(book.AutomaticRetry(book.Ended(Result("s2.j0", JobPhase.Failed, "x"), 420)!, 420));
+        Assert.Equal("Sweep 's2' is cancelled: resume it first (evolq sweep resume s2).", book.Retry("s2", null, 430).Refused!.Reason);
     }
 
     [Fact]
@@ -194,6 +294,9 @@ public sealed class SweepBookTests
         Record(new SweepCancelled("s2", 210));
         foreach (var e in book.Launches(220))
             Record(e);
+        Record(book.Ended(Result("s1.j1", JobPhase.Failed, "boom"), 230)!);
+        foreach (var e in book.Retry("s1", "s1.j1", 240).Retries)
+            Record(e);
 
         var replayed = new SweepBook(2);
         foreach (var e in journal)
@@ -201,7 +304,7 @@ public sealed class SweepBookTests
         foreach (var id in new[] { "s1", "s2" })
         {
             Assert.Equal(book.Summary(id), replayed.Summary(id));
-            Assert.Equal(book.Detail(id)!.Jobs.Select(j => (j.JobId, j.Phase)), replayed.Detail(id)!.Jobs.Select(j => (j.JobId, j.Phase)));
+            Assert.Equal(book.Detail(id)!.Jobs.Select(j => (j.JobId, j.Phase, j.Attempt, j.Failures!.Length)), replayed.Detail(id)!.Jobs.Select(j => (j.JobId, j.Phase, j.Attempt, j.Failures!.Length)));
         }
         Assert.Equal(book.Launches(300), replayed.Launches(300));
     }
@@ -228,6 +331,6 @@ public sealed class SweepBookTests
         // Its jobs are neither polled nor repaired any more, and their ids may be submitted again.
         Assert.Equal(["keep.j0"], book.ToPoll());
         Assert.Null(book.Observe("old.j0", JobPhase.Pending));
-        Assert.Null(book.RefuseOrRepeat(Sweep("old", 2, atOnce: 1), (_, _) => false));
+        Assert.Null(book.RefuseOrRepeat(Sweep("old", 2, atOnce: 1)));
     }
 }

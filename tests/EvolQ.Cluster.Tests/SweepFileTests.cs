@@ -29,6 +29,24 @@ public sealed class SweepFileTests
         Assert.Equal(3, spec.Jobs[5].Spec.Search.WeightBits);
         Assert.Equal(2, spec.Jobs[5].Spec.Search.Seed);
         Assert.All(spec.Jobs, j => Assert.Null(j.Spec.Problem()));
+        Assert.Equal(0, spec.Retries);
+    }
+
+    [Fact]
+    public void A_sweep_may_retry_failed_jobs_on_its_own_a_bounded_number_of_times()
+    {
+        static string Text(string retries) => $$"""
+            sweep {
+              models = [ { name = deit_tiny, checkpoint = "/c/d.pth" } ]
+              calibration.data = "fashion-mnist:train"
+              retries = {{retries}}
+            }
+            """;
+        Assert.Equal(2, SweepFile.Parse(Text("2"), "r.conf", checkPaths: false).Retries);
+        Assert.Equal("r.conf:4: sweep.retries is 101; it must be at most 100.",
+            Assert.Single(Assert.Throws<SweepFileException>(() => SweepFile.Parse(Text("101"), "r.conf", checkPaths: false)).Errors));
+        Assert.Equal("r.conf:4: sweep.retries is 'often', not an integer.",
+            Assert.Single(Assert.Throws<SweepFileException>(() => SweepFile.Parse(Text("often"), "r.conf", checkPaths: false)).Errors));
     }
 
     [Fact]
@@ -37,6 +55,7 @@ public sealed class SweepFileTests
         var spec = SweepFile.Load(Shipped("paper.conf"), checkPaths: false, environment: v => v == "IMAGENET" ? "/mnt/in1k" : null);
 
         Assert.Equal(81, spec.Jobs.Length);
+        Assert.Equal(1, spec.Retries);
         Assert.Equal(9, spec.Jobs.Select(j => j.Model).Distinct().Count());
         Assert.Equal(["W3A8", "W4A8", "W8A8"], spec.Jobs.Select(j => j.Bits).Distinct());
         Assert.All(spec.Jobs, j => Assert.Equal("imagefolder:/mnt/in1k/train", j.Spec.CalibrationData));
@@ -98,14 +117,16 @@ public sealed class SweepFileTests
               calibration { size = 10, batch-size = 100 }
               search { passes = 0 }
               seed = 3
+              retries = -2
             }
             """;
         var error = Assert.Throws<SweepFileException>(() => SweepFile.Parse(text, "broken.conf"));
 
         Assert.Equal(
             [
-                "broken.conf:12: unknown setting 'sweep.seed' (did you mean 'seeds'? known: id, name, max-concurrent-jobs, models, bits, seeds, calibration, validation, search, fitness).",
+                "broken.conf:12: unknown setting 'sweep.seed' (did you mean 'seeds'? known: id, name, max-concurrent-jobs, retries, models, bits, seeds, calibration, validation, search, fitness).",
                 "broken.conf:3: sweep.max-concurrent-jobs is 0; it must be at least 1.",
+                "broken.conf:13: sweep.retries is -2; it must be at least 0.",
                 "broken.conf:5: the checkpoint of deit_tiny, /nowhere/deit_tiny.pth, does not exist.",
                 "broken.conf:8: the bit width 'W9A8' is outside 2 to 8 bits.",
                 "broken.conf:8: the bit width '4bit' is not of the form W4A8 (weight bits, activation bits).",
@@ -114,7 +135,7 @@ public sealed class SweepFileTests
                 "broken.conf:10: calibration.batch-size (100) is larger than calibration.size (10).",
                 "broken.conf:11: sweep.search.passes is 0; it must be at least 1.",
             ],
-            error.Errors.Where(e => !e.Contains("resnet50", StringComparison.Ordinal)).Take(9));
+            error.Errors.Where(e => !e.Contains("resnet50", StringComparison.Ordinal)).Take(10));
         Assert.Contains(error.Errors, e => e.StartsWith("broken.conf:6: There is no model named 'resnet50'", StringComparison.Ordinal));
         Assert.StartsWith($"broken.conf has {error.Errors.Count} problems:\n  broken.conf:12:", error.Message, StringComparison.Ordinal);
     }

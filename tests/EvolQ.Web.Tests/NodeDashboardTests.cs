@@ -57,6 +57,15 @@ public sealed class NodeDashboardTests
             using var body = JsonDocument.Parse(await answered.Content.ReadAsStringAsync());
             Assert.Contains("nosuch", body.RootElement.GetProperty("message").GetString(), StringComparison.Ordinal);
         }
+        // Retry likewise: refused without the token, the manager's sentence with it.
+        using (var refused = await Post(http, url + "/api/sweeps/nosuch/retry?job=nosuch.j0", null))
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        using (var answered = await Post(http, url + "/api/sweeps/nosuch/retry?job=nosuch.j0", Token))
+        {
+            Assert.Equal(HttpStatusCode.Conflict, answered.StatusCode);
+            using var body = JsonDocument.Parse(await answered.Content.ReadAsStringAsync());
+            Assert.Equal("There is no sweep 'nosuch'.", body.RootElement.GetProperty("message").GetString());
+        }
         // The probes stay where they were.
         Assert.Equal("ready\n", await http.GetStringAsync(new Uri(url + "/health/ready")));
     }

@@ -16,7 +16,8 @@ namespace EvolQ.Cli.Commands;
 /// <summary>
 /// `evolq run SWEEP`: runs a sweep file on an embedded single-node cluster (SQLite journal, one worker per local
 /// device), shows progress until every job ended, then writes and prints the results table. Rerunning the same
-/// command resumes from the journal: finished jobs are kept, interrupted ones go on from their last told fitness.
+/// command resumes from the journal: finished jobs are kept, interrupted ones go on from their last told fitness;
+/// with --retry, failed ones go on too.
 /// </summary>
 public static class RunCommand
 {
@@ -63,7 +64,14 @@ public static class RunCommand
                 throw StorageFailed(database, node.StorageFault.Result);
             var reply = submitted.GetAwaiter().GetResult();
             if (reply is SweepRejected rejected)
-                throw new UserInputException($"{rejected.Reason.TrimEnd('.')} (journal {JournalName(database)}).");
+            {
+                // A changed sweep's lines of differences follow its first sentence; the journal is named in that one.
+                var reason = rejected.Reason.Split('\n');
+                reason[0] = reason.Length == 1
+                    ? $"{reason[0].TrimEnd('.')} (journal {JournalName(database)})."
+                    : $"{reason[0].TrimEnd(':')} (journal {JournalName(database)}):";
+                throw new UserInputException(string.Join('\n', reason));
+            }
             var summary = (SweepSummary)reply;
             console.Output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Sweep {spec.SweepId} ({spec.Name}): {spec.Jobs.Length} jobs, {spec.MaxConcurrentJobs} at a time, workers: {NodeFlags.Describe(backends)}; journal {JournalName(database)}."));
@@ -71,6 +79,12 @@ public static class RunCommand
             dashboard = StartDashboard(console, node, spec.SweepId, parse.GetValue(flags.DashboardPort));
             if (summary.Done + summary.Failed > 0)
                 console.Output.WriteLine($"Resuming: {summary.Done} jobs already done, {summary.Failed} failed.");
+            if (parse.GetValue(flags.Retry) && summary.Failed > 0)
+            {
+                if (node.Sweeps.Ask<object>(new RetrySweep(spec.SweepId), ask).GetAwaiter().GetResult() is SweepRejected refused)
+                    throw new UserInputException($"{refused.Reason.TrimEnd('.')} (journal {JournalName(database)}).");
+                console.Output.WriteLine($"Retrying the {summary.Failed} failed jobs, each from its last journaled state.");
+            }
 
             var every = TimeSpan.FromSeconds(parse.GetValue(flags.ProgressSeconds));
             var lines = SweepProgress.Follow(node.Sweeps, node.Jobs, spec.SweepId, TimeSpan.FromMilliseconds(500), every, watching.Token);
@@ -109,6 +123,8 @@ public static class RunCommand
             {
                 throw new UserInputException($"The results cannot be written to {output} ({cause}): free space, then rerun the same command, which writes them from the journal.");
             }
+            if (detail.Summary.Failed > 0)
+                console.Output.WriteLine($"{detail.Summary.Failed} jobs failed: rerun the same command with --retry to run them again.");
             return detail.Summary.Failed > 0 ? 1 : 0;
         }
         finally
@@ -195,7 +211,7 @@ public static class RunCommand
         console.Output.WriteLine("Top-1 (%) on the validation data, mean ± std over seeds:");
         console.Output.WriteLine(ResultsTable.ToMarkdown(SweepResults.Table(detail)));
         foreach (var failed in detail.Jobs.Where(j => j.Phase == JobPhase.Failed))
-            console.Output.WriteLine($"failed: {failed.JobId}: {failed.Error}");
+            console.Output.WriteLine($"failed: {failed.JobId} (attempt {failed.Attempt}): {failed.Error}");
         console.Output.WriteLine($"Results in {folder}: {string.Join(", ", written.Select(Path.GetFileName))}");
     }
 }
@@ -208,6 +224,8 @@ internal sealed class RunFlags
     public Option<string> Database { get; } = new("--db") { Description = "The SQLite journal; rerunning with the same journal resumes.", DefaultValueFactory = _ => "runs/evolq.db" };
 
     public Option<string> Output { get; } = new("--out") { Description = "Results go to OUT/<sweep id>/.", DefaultValueFactory = _ => "runs" };
+
+    public Option<bool> Retry { get; } = new("--retry") { Description = "Rerunning a sweep: also run its failed jobs again, each from its last journaled state." };
 
     public Option<int> ProgressSeconds { get; } = new("--progress-every") { Description = "Seconds between progress lines of searching jobs.", DefaultValueFactory = _ => 15 };
 
@@ -224,6 +242,7 @@ internal sealed class RunFlags
         command.Options.Add(Id);
         command.Options.Add(Database);
         command.Options.Add(Output);
+        command.Options.Add(Retry);
         command.Options.Add(ProgressSeconds);
         command.Options.Add(DashboardPort);
         Node.AddTo(command);

@@ -13,7 +13,7 @@ using EvolQ.Cluster.Workers;
 namespace EvolQ.Cli.Commands;
 
 /// <summary>
-/// `evolq sweep submit|list|show|compare|cancel|resume|delete|results|models`: `evolq run`'s sweeps against a running
+/// `evolq sweep submit|list|show|compare|cancel|resume|retry|delete|results|models`: `evolq run`'s sweeps against a running
 /// cluster, through a node's ctl endpoint (no Akka node in the client); with `--db`, list, show, compare, delete and
 /// results read the results tables of the journal's database instead, with no node running (docs/results.md), and
 /// `models --db` writes the done jobs' quantized-model files again from them (docs/model-file.md). Exit 0 done; 2 when
@@ -34,6 +34,7 @@ public static class SweepCommand
             Compare(console),
             Simple(console, "cancel", "Cancels a sweep: nothing new starts and its running jobs stop, keeping what they computed."),
             Simple(console, "resume", "Resumes a cancelled sweep where its jobs stopped."),
+            Retry(console),
             Delete(console),
             Results(console),
             Models(console),
@@ -132,9 +133,11 @@ public static class SweepCommand
         var name = new Option<string?>("--name") { Description = "Only sweeps whose id or name contains this text (any case)." };
         var sort = new Option<string>("--sort") { Description = "Order by created (the default), id, name, state or jobs.", DefaultValueFactory = _ => "created" };
         var reverse = new Option<bool>("--reverse") { Description = "Largest first (newest, with --sort created)." };
+        var format = new Option<string>("--format") { Description = "table, or json: per sweep its state, job counts and times.", DefaultValueFactory = _ => "table" };
+        format.AcceptOnlyFromAmong("table", "json");
         var database = DatabaseOption("List the sweeps in this database's results tables instead of asking a node");
         var target = new Target();
-        var command = new Command("list", "The sweeps the cluster runs (--all: finished ones too), filtered and sorted.") { all, state, name, sort, reverse, database };
+        var command = new Command("list", "The sweeps the cluster runs (--all: finished ones too), filtered and sorted.") { all, state, name, sort, reverse, format, database };
         target.AddTo(command);
         command.SetAction(parse =>
         {
@@ -150,10 +153,14 @@ public static class SweepCommand
                 {
                     throw new UserInputException(e.Message);
                 }
-                CtlRenderer.Write(console, EvolQPalette.SweepsTable(listing.Apply(FromDatabase(db, results => results.ListSweeps()))));
+                var sweeps = listing.Apply(FromDatabase(db, results => results.ListSweeps()));
+                if (parse.GetValue(format) == "json")
+                    console.Output.Write(SweepJobsJson.List(sweeps));
+                else
+                    CtlRenderer.Write(console, EvolQPalette.SweepsTable(sweeps));
                 return 0;
             }
-            var words = new List<string> { "evolq", "sweeps", "--sort", parse.GetValue(sort)! };
+            var words = new List<string> { "evolq", "sweeps", "--sort", parse.GetValue(sort)!, "--format", parse.GetValue(format)! };
             if (parse.GetValue(all))
                 words.Add("--all");
             if (parse.GetValue(reverse))
@@ -378,6 +385,26 @@ public static class SweepCommand
         target.AddTo(command);
         command.SetAction(parse => target.Run(console, parse, client =>
             Once(client, console, ["evolq", "sweep", verb, parse.GetValue(sweep)!], null)));
+        return command;
+    }
+
+    private static Command Retry(CommandConsole console)
+    {
+        var sweep = SweepArgument();
+        var job = new Option<string?>("--job") { Description = "Only this failed job (its id)." };
+        var target = new Target();
+        var command = new Command("retry", "Runs a sweep's failed jobs again, each from its last journaled state (the search goes on from its last told fitness); sweep show lists every failed attempt.")
+        {
+            sweep, job,
+        };
+        target.AddTo(command);
+        command.SetAction(parse =>
+        {
+            var words = new List<string> { "evolq", "sweep", "retry", parse.GetValue(sweep)! };
+            if (parse.GetValue(job) is { } only)
+                words.AddRange(["--job", only]);
+            return target.Run(console, parse, client => Once(client, console, words, null));
+        });
         return command;
     }
 

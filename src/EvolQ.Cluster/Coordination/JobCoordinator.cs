@@ -19,7 +19,8 @@ namespace EvolQ.Cluster.Coordination;
 /// <para>
 /// Each phase is a behaviour: Pending (no spec yet), Calibrating (one worker prepares the job and reports its blocks),
 /// Searching (ask, dispatch, tell), Evaluating (one worker evaluates the final scales), Done and Failed. The phase is
-/// not stored: it follows from the journal (spec, calibration, told fitness, final metrics or failure).
+/// not stored: it follows from the journal (spec, calibration, told fitness, final metrics or failure). A retry of a
+/// failed job forgets the failure, so the job goes on from the phase the rest of its journal gives.
 /// </para>
 /// <para>
 /// Every told fitness is persisted before the search is told, and snapshots hold the search's own binary state, so a
@@ -41,6 +42,7 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
     private IReadOnlyDictionary<string, double>? metrics;
     private string? error;
     private bool cancelled;
+    private int attempt = 1;
     private JobPhase phase;
     private WorkDispatcher? dispatcher;
     private int toldSinceSnapshot;
@@ -63,6 +65,7 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
         Recover<JobFailed>(Apply);
         Recover<JobCancelled>(_ => cancelled = true);
         Recover<JobResumed>(_ => cancelled = false);
+        Recover<JobRetried>(Apply);
         Recover<RecoveryCompleted>(_ => Enter(Derive(), resumed: spec is not null));
         Pending();
     }
@@ -163,6 +166,7 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
         Command<GetJobResult>(_ => Sender.Tell(Result()));
         Command<CancelJob>(_ => Cancel());
         Command<ResumeJob>(_ => Resume());
+        Command<RetryJob>(Retry);
         Command<WorkerHeartbeat>(h => After(d => d.Heard(h, DateTime.UtcNow)));
         Command<Terminated>(t => After(d => d.Remove(t.ActorRef, "stopped")));
         Command<ClusterEvent.MemberRemoved>(m => After(d => d.RemoveAt(m.Member.Address, "its node left the cluster")));
@@ -321,6 +325,27 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
         Persist(new JobResumed(jobId), _ =>
         {
             cancelled = false;
+            Enter(Derive(), resumed: true);
+            replyTo.Tell(Status());
+        });
+    }
+
+    /// <summary>
+    /// A failed job goes on as the attempt asked for, from what its journal holds: calibration again when it failed
+    /// before one, else the search from its last told fitness, or the final evaluation.
+    /// </summary>
+    private void Retry(RetryJob retry)
+    {
+        if (phase != JobPhase.Failed || retry.Attempt <= attempt)
+        {
+            Sender.Tell(Status());
+            return;
+        }
+        var replyTo = Sender;
+        Persist(new JobRetried(jobId, retry.Attempt), e =>
+        {
+            Apply(e);
+            log.Info("Job {0}: attempt {1}.", jobId, attempt);
             Enter(Derive(), resumed: true);
             replyTo.Tell(Status());
         });
@@ -490,6 +515,12 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
 
     private void Apply(JobFailed e) => error = e.Reason;
 
+    private void Apply(JobRetried e)
+    {
+        error = null;
+        attempt = e.Attempt;
+    }
+
     private void ApplySnapshot(CoordinatorSnapshot s)
     {
         spec = s.Spec;
@@ -501,6 +532,8 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
         metrics = s.Metrics;
         error = s.Error;
         cancelled = s.Phase == JobPhase.Cancelled;
+        // Snapshots saved before retries existed read 0: the first attempt.
+        attempt = Math.Max(1, s.Attempt);
     }
 
     private void Snapshot()
@@ -508,7 +541,7 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
         toldSinceSnapshot = 0;
         SaveSnapshot(new CoordinatorSnapshot(
             spec, Derive(), batchCount, fingerprint, search?.Serialize(),
-            told.Select(t => t.CandidateId).ToArray(), told.Select(t => t.Loss).ToArray(), metrics, error));
+            told.Select(t => t.CandidateId).ToArray(), told.Select(t => t.Loss).ToArray(), metrics, error, attempt));
     }
 
     private EvolutionarySearch NewSearch(JobCalibrated e) =>
@@ -521,7 +554,7 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
         jobId, phase, search?.EvaluationsDone ?? 0, search?.EvaluationsPlanned ?? 0, search?.CurrentPass ?? 0,
         search?.CurrentBlock ?? -1, dispatcher?.UsableWorkers ?? 0, error, requests + (dispatcher?.RequestsSent ?? 0),
         redispatches + (dispatcher?.Redispatches ?? 0), duplicates + (dispatcher?.Duplicates ?? 0), BestLoss(),
-        AkkaCluster.Get(Context.System).SelfAddress.ToString(), dispatcher?.UsableWorkerIds ?? []);
+        AkkaCluster.Get(Context.System).SelfAddress.ToString(), dispatcher?.UsableWorkerIds ?? [], attempt);
 
     private double BestLoss() =>
         search is null ? double.NaN
@@ -532,7 +565,7 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
     private JobResult Result() => new(
         jobId, phase, search?.BlockNames.ToArray() ?? [], AllScales(), told.ToArray(),
         search?.History.Select(v => new VisitRecord(v.Pass, v.Block, v.InitialLoss, v.BestLoss, v.BestCandidateId, v.Evaluations)).ToArray() ?? [],
-        metrics ?? new Dictionary<string, double>(), error);
+        metrics ?? new Dictionary<string, double>(), error, attempt);
 
     private bool SameSpec(JobSpec other)
     {

@@ -116,6 +116,19 @@ public sealed class ResultsDatabase
                 Execute(connection, transaction, $"UPDATE {ResultsSchema.Jobs} SET state = @to WHERE sweep_id = @sweep AND state = @from",
                     ("to", ResultsSchema.JobState.Cancelled), ("sweep", c.SweepId), ("from", ResultsSchema.JobState.Running));
                 break;
+            case SweepJobRetried r:
+                // Back to waiting for its next attempt: what the failed attempt left is not a result.
+                Execute(connection, transaction, $"""
+                    UPDATE {ResultsSchema.Jobs} SET state = @state, error = NULL, launched_at_ms = NULL, ended_at_ms = NULL, attempt = @attempt
+                    WHERE job_id = @job
+                    """,
+                    ("state", ResultsSchema.JobState.Waiting), ("attempt", r.Attempt), ("job", r.JobId));
+                Execute(connection, transaction, $"DELETE FROM {ResultsSchema.JobMetrics} WHERE job_id = @job", ("job", r.JobId));
+                Execute(connection, transaction, $"DELETE FROM {ResultsSchema.BlockVisits} WHERE job_id = @job", ("job", r.JobId));
+                Execute(connection, transaction, $"DELETE FROM {ResultsSchema.JobScales} WHERE job_id = @job", ("job", r.JobId));
+                Execute(connection, transaction, $"UPDATE {ResultsSchema.Sweeps} SET state = @running, finished_at_ms = NULL WHERE sweep_id = @sweep AND state = @done",
+                    ("running", ResultsSchema.StateName(SweepState.Running)), ("sweep", r.SweepId), ("done", ResultsSchema.StateName(SweepState.Done)));
+                break;
             case SweepDeleted d:
                 DeleteRows(connection, transaction, d.SweepId);
                 Execute(connection, transaction, $"DELETE FROM {ResultsSchema.Sweeps} WHERE sweep_id = @sweep", ("sweep", d.SweepId));
@@ -169,12 +182,15 @@ public sealed class ResultsDatabase
     }
 
     /// <summary>A sweep's job rows with their metrics and visits (not the sweep's own row).</summary>
-    private static void DeleteRows(DbConnection connection, DbTransaction transaction, string sweepId)
+    /// <param name="failures">Whether there is a failures table (a database of schema version 3 or later).</param>
+    private static void DeleteRows(DbConnection connection, DbTransaction transaction, string sweepId, bool failures = true)
     {
         Execute(connection, transaction, $"DELETE FROM {ResultsSchema.BlockVisits} WHERE job_id IN (SELECT job_id FROM {ResultsSchema.Jobs} WHERE sweep_id = @sweep)", ("sweep", sweepId));
         Execute(connection, transaction, $"DELETE FROM {ResultsSchema.JobMetrics} WHERE job_id IN (SELECT job_id FROM {ResultsSchema.Jobs} WHERE sweep_id = @sweep)", ("sweep", sweepId));
         Execute(connection, transaction, $"DELETE FROM {ResultsSchema.JobScales} WHERE job_id IN (SELECT job_id FROM {ResultsSchema.Jobs} WHERE sweep_id = @sweep)", ("sweep", sweepId));
         Execute(connection, transaction, $"DELETE FROM {ResultsSchema.JobSpecs} WHERE job_id IN (SELECT job_id FROM {ResultsSchema.Jobs} WHERE sweep_id = @sweep)", ("sweep", sweepId));
+        if (failures)
+            Execute(connection, transaction, $"DELETE FROM {ResultsSchema.JobFailures} WHERE job_id IN (SELECT job_id FROM {ResultsSchema.Jobs} WHERE sweep_id = @sweep)", ("sweep", sweepId));
         Execute(connection, transaction, $"DELETE FROM {ResultsSchema.Jobs} WHERE sweep_id = @sweep", ("sweep", sweepId));
     }
 
@@ -185,6 +201,15 @@ public sealed class ResultsDatabase
             """,
             ("state", e.Phase == JobPhase.Done ? ResultsSchema.JobState.Done : ResultsSchema.JobState.Failed),
             ("error", e.Error), ("at", e.AtUnixMs), ("job", e.JobId));
+        if (e.Phase == JobPhase.Failed)
+        {
+            Execute(connection, transaction, $"""
+                INSERT INTO {ResultsSchema.JobFailures} (job_id, attempt, reason, at_ms)
+                VALUES (@job, (SELECT COALESCE(attempt, 1) FROM {ResultsSchema.Jobs} WHERE job_id = @job), @reason, @at)
+                ON CONFLICT (job_id, attempt) DO UPDATE SET reason = excluded.reason, at_ms = excluded.at_ms
+                """,
+                ("job", e.JobId), ("reason", e.Error ?? "failed"), ("at", e.AtUnixMs));
+        }
         Execute(connection, transaction, $"DELETE FROM {ResultsSchema.JobMetrics} WHERE job_id = @job", ("job", e.JobId));
         Execute(connection, transaction, $"DELETE FROM {ResultsSchema.BlockVisits} WHERE job_id = @job", ("job", e.JobId));
         Execute(connection, transaction, $"DELETE FROM {ResultsSchema.JobScales} WHERE job_id = @job", ("job", e.JobId));
@@ -283,9 +308,26 @@ public sealed class ResultsDatabase
             }
         }
 
+        // Version 3 keeps each failed attempt; earlier versions know only the last error.
+        var failures = new Dictionary<string, List<JobFailure>>(StringComparer.Ordinal);
+        if (version >= 3)
+        {
+            using var command = Command(connection, null, $"""
+                SELECT f.job_id, f.attempt, f.reason, f.at_ms FROM {ResultsSchema.JobFailures} f JOIN {ResultsSchema.Jobs} j ON j.job_id = f.job_id
+                WHERE j.sweep_id = @sweep ORDER BY f.job_id, f.attempt
+                """, ("sweep", sweepId));
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                if (!failures.TryGetValue(reader.GetString(0), out var list))
+                    failures[reader.GetString(0)] = list = [];
+                list.Add(new JobFailure(Convert.ToInt32(reader.GetValue(1)), reader.GetString(2), Convert.ToInt64(reader.GetValue(3))));
+            }
+        }
+
         var jobs = new List<SweepJobState>();
         using (var command = Command(connection, null, $"""
-            SELECT job_id, model, bits, seed, state, error, launched_at_ms, ended_at_ms, {(version >= 2 ? "settings" : "NULL")}
+            SELECT job_id, model, bits, seed, state, error, launched_at_ms, ended_at_ms, {(version >= 2 ? "settings" : "NULL")}, {(version >= 3 ? "attempt" : "NULL")}
             FROM {ResultsSchema.Jobs} WHERE sweep_id = @sweep ORDER BY position
             """, ("sweep", sweepId)))
         using (var reader = command.ExecuteReader())
@@ -297,7 +339,8 @@ public sealed class ResultsDatabase
                     PhaseOf(reader.GetString(4)), metrics.GetValueOrDefault(job) ?? new Dictionary<string, double>(),
                     reader.IsDBNull(5) ? null : reader.GetString(5), visits.GetValueOrDefault(job)?.ToArray() ?? [],
                     reader.IsDBNull(8) ? null : SettingsOf(reader.GetString(8)),
-                    reader.IsDBNull(6) ? 0 : Convert.ToInt64(reader.GetValue(6)), reader.IsDBNull(7) ? 0 : Convert.ToInt64(reader.GetValue(7))));
+                    reader.IsDBNull(6) ? 0 : Convert.ToInt64(reader.GetValue(6)), reader.IsDBNull(7) ? 0 : Convert.ToInt64(reader.GetValue(7)),
+                    reader.IsDBNull(9) ? 1 : Convert.ToInt32(reader.GetValue(9)), version >= 3 ? failures.GetValueOrDefault(job)?.ToArray() ?? [] : null));
             }
         }
         return new SweepDetail(summary, jobs.ToArray(), source);
@@ -319,7 +362,7 @@ public sealed class ResultsDatabase
             throw new ResultsDatabaseException(
                 $"Sweep '{sweepId}' is running in {database.Redacted}: cancel it on its node first (evolq sweep cancel {sweepId}).");
         using var transaction = connection.BeginTransaction();
-        DeleteRows(connection, transaction, sweepId);
+        DeleteRows(connection, transaction, sweepId, TableExists(connection, transaction, ResultsSchema.JobFailures));
         Execute(connection, transaction, $"DELETE FROM {ResultsSchema.Sweeps} WHERE sweep_id = @sweep", ("sweep", sweepId));
         transaction.Commit();
         return summary;

@@ -12,7 +12,7 @@ namespace EvolQ.Cluster.Persistence;
 public static class ResultsSchema
 {
     /// <summary>The schema version this build writes and reads.</summary>
-    public const int Version = 2;
+    public const int Version = 3;
 
     /// <summary>Key/value rows: the schema version and how far the journal has been projected.</summary>
     public const string Meta = "evolq_meta";
@@ -35,6 +35,9 @@ public static class ResultsSchema
     /// <summary>Version 2: one row per block of a done job with its searched scales.</summary>
     public const string JobScales = "evolq_job_scales";
 
+    /// <summary>Version 3: one row per failed attempt of a job with its reason (the jobs table says which attempt a job is at).</summary>
+    public const string JobFailures = "evolq_job_failures";
+
     /// <summary>The meta key of the schema version.</summary>
     public const string VersionKey = "schema_version";
 
@@ -42,7 +45,7 @@ public static class ResultsSchema
     public const string SequenceKey = "projected_sequence_nr";
 
     /// <summary>The tables that hold results (not <see cref="Meta"/>); when one is missing, the journal is projected again from its start.</summary>
-    public static IReadOnlyList<string> DataTables { get; } = [Sweeps, Jobs, BlockVisits, JobMetrics, JobSpecs, JobScales];
+    public static IReadOnlyList<string> DataTables { get; } = [Sweeps, Jobs, BlockVisits, JobMetrics, JobSpecs, JobScales, JobFailures];
 
     /// <summary>The tables of version 1, which `sweep results` and `sweep list` read (a version 1 database still answers them).</summary>
     public static IReadOnlyList<string> ResultTables { get; } = [Sweeps, Jobs, BlockVisits, JobMetrics];
@@ -79,7 +82,8 @@ public static class ResultsSchema
           error TEXT,
           launched_at_ms BIGINT,
           ended_at_ms BIGINT,
-          settings TEXT)
+          settings TEXT,
+          attempt INTEGER)
         """,
         $"CREATE INDEX IF NOT EXISTS {Jobs}_sweep ON {Jobs} (sweep_id, position)",
         $"""
@@ -113,6 +117,14 @@ public static class ResultsSchema
           scales TEXT NOT NULL,
           PRIMARY KEY (job_id, block))
         """,
+        $"""
+        CREATE TABLE IF NOT EXISTS {JobFailures} (
+          job_id TEXT NOT NULL,
+          attempt INTEGER NOT NULL,
+          reason TEXT NOT NULL,
+          at_ms BIGINT NOT NULL,
+          PRIMARY KEY (job_id, attempt))
+        """,
     ];
 
     /// <summary>
@@ -120,7 +132,8 @@ public static class ResultsSchema
     /// from. 1 → 2: jobs keep their settings (JSON; NULL for jobs projected before), passes count from 1 as every view
     /// shows them; the job specs and final scales tables are new: <see cref="Create"/> makes them, and because they were
     /// missing the journal is projected again from its start, which fills the specs (scales exist only for jobs that
-    /// ended since).
+    /// ended since). 2 → 3: jobs say their attempt (NULL: the first); the failures table is new, so a version 2
+    /// database's tables are made anew and the journal is projected again from its start, which fills both.
     /// </summary>
     public static IReadOnlyDictionary<int, IReadOnlyList<string>> Migrations { get; } = new Dictionary<int, IReadOnlyList<string>>
     {

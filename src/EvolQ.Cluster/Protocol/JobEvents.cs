@@ -35,6 +35,7 @@ public sealed record JobFailed([property: Key(0)] string JobId, [property: Key(1
 
 /// <summary>Snapshot: the whole coordinator state, with the search as EvolutionarySearch's own binary form.</summary>
 /// <param name="SearchState">EvolutionarySearch.Serialize(); null before calibration.</param>
+/// <param name="Attempt">The job's attempt (1 until a retry); snapshots saved before retries existed read 0, meaning 1.</param>
 /// <param name="ToldIds">Told candidates, in the order told (parallel to <paramref name="ToldLosses"/>).</param>
 [MessagePackObject]
 public sealed record CoordinatorSnapshot(
@@ -46,7 +47,8 @@ public sealed record CoordinatorSnapshot(
     [property: Key(5)] long[] ToldIds,
     [property: Key(6)] double[] ToldLosses,
     [property: Key(7)] IReadOnlyDictionary<string, double>? Metrics,
-    [property: Key(8)] string? Error) : IJobEvent;
+    [property: Key(8)] string? Error,
+    [property: Key(9)] int Attempt = 1) : IJobEvent;
 
 /// <summary>Journal: a user cancelled the job; it stops dispatching and keeps what it computed.</summary>
 [MessagePackObject]
@@ -55,3 +57,11 @@ public sealed record JobCancelled([property: Key(0)] string JobId) : IJobEvent;
 /// <summary>Journal: a user resumed the cancelled job; it goes on from its last told fitness.</summary>
 [MessagePackObject]
 public sealed record JobResumed([property: Key(0)] string JobId) : IJobEvent;
+
+/// <summary>
+/// Journal: the failed job was retried; the failure is forgotten and the job goes on from its last journaled state
+/// (calibration again when it failed before one, the search from its last told fitness, or the final evaluation).
+/// </summary>
+/// <param name="Attempt">The attempt that starts: 2 for the first retry.</param>
+[MessagePackObject]
+public sealed record JobRetried([property: Key(0)] string JobId, [property: Key(1)] int Attempt) : IJobEvent;

@@ -20,6 +20,7 @@ public sealed record JobRejected([property: Key(0)] string JobId, [property: Key
 /// <param name="BestLoss">The best loss of the block visit in progress (of the last finished one between visits); NaN before any.</param>
 /// <param name="Node">The address of the node the coordinator runs on; null from coordinators that did not say.</param>
 /// <param name="WorkerIds">The ids of the workers counted in <paramref name="Workers"/>; null from coordinators that did not say.</param>
+/// <param name="Attempt">The job's attempt (1 until a retry); coordinators that did not say read 0, meaning 1.</param>
 [MessagePackObject]
 public sealed record JobStatus(
     [property: Key(0)] string JobId,
@@ -35,7 +36,8 @@ public sealed record JobStatus(
     [property: Key(10)] long Duplicates,
     [property: Key(11)] double BestLoss,
     [property: Key(12)] string? Node = null,
-    [property: Key(13)] string[]? WorkerIds = null) : IEvolQMessage;
+    [property: Key(13)] string[]? WorkerIds = null,
+    [property: Key(14)] int Attempt = 1) : IEvolQMessage;
 
 /// <summary>One told fitness: the candidate and its combined loss.</summary>
 [MessagePackObject]
@@ -54,6 +56,7 @@ public sealed record VisitRecord(
 /// <summary>A job's outcome so far: current (final, once done) scales, every told fitness, finished visits, metrics.</summary>
 /// <param name="Scales">The current scales of every block; empty before calibration.</param>
 /// <param name="Told">Every told fitness in the order it was told.</param>
+/// <param name="Attempt">The attempt this outcome belongs to (1 until a retry; 0 from coordinators that did not say, meaning 1).</param>
 [MessagePackObject]
 public sealed record JobResult(
     [property: Key(0)] string JobId,
@@ -63,4 +66,5 @@ public sealed record JobResult(
     [property: Key(4)] FitnessRecord[] Told,
     [property: Key(5)] VisitRecord[] Visits,
     [property: Key(6)] IReadOnlyDictionary<string, double> Metrics,
-    [property: Key(7)] string? Error) : IEvolQMessage;
+    [property: Key(7)] string? Error,
+    [property: Key(8)] int Attempt = 1) : IEvolQMessage;

@@ -38,3 +38,15 @@ public sealed record SweepResumed([property: Key(0)] string SweepId) : ISweepEve
 /// <summary>Journal of the sweep manager: a user deleted the (ended or cancelled) sweep; its job ids are free again.</summary>
 [MessagePackObject]
 public sealed record SweepDeleted([property: Key(0)] string SweepId, [property: Key(1)] long AtUnixMs) : ISweepEvent;
+
+/// <summary>
+/// Journal of the sweep manager: a failed job waits again for a slot, for its next attempt (a user's retry or one of
+/// the sweep's automatic retries); launched, it goes on from its coordinator's last journaled state.
+/// </summary>
+/// <param name="Attempt">The attempt it waits for: 2 for the first retry.</param>
+[MessagePackObject]
+public sealed record SweepJobRetried(
+    [property: Key(0)] string SweepId,
+    [property: Key(1)] string JobId,
+    [property: Key(2)] int Attempt,
+    [property: Key(3)] long AtUnixMs) : ISweepEvent;

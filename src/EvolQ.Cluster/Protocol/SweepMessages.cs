@@ -27,14 +27,16 @@ public sealed record SweepJob(
 /// <summary>A sweep expanded into jobs (models x bit widths x seeds).</summary>
 /// <param name="SweepId">The sweep's id; job ids start with it.</param>
 /// <param name="MaxConcurrentJobs">How many of this sweep's jobs may run at once.</param>
-/// <param name="Source">Where the sweep came from (its file), for display.</param>
+/// <param name="Source">Where the sweep came from (its file), for display; not part of what the sweep is.</param>
+/// <param name="Retries">How many times a failed job is retried on its own before it stays failed (0 in sweeps submitted before).</param>
 [MessagePackObject]
 public sealed record SweepSpec(
     [property: Key(0)] string SweepId,
     [property: Key(1)] string Name,
     [property: Key(2)] SweepJob[] Jobs,
     [property: Key(3)] int MaxConcurrentJobs,
-    [property: Key(4)] string Source) : IEvolQMessage
+    [property: Key(4)] string Source,
+    [property: Key(5)] int Retries = 0) : IEvolQMessage
 {
     /// <summary>One sentence naming the first thing wrong with the sweep, or null when it can run.</summary>
     public string? Problem()
@@ -45,6 +47,8 @@ public sealed record SweepSpec(
             return $"Sweep '{SweepId}' has no jobs.";
         if (MaxConcurrentJobs < 1)
             return $"Sweep '{SweepId}' must allow at least one job at a time, not {MaxConcurrentJobs}.";
+        if (Retries < 0)
+            return $"Sweep '{SweepId}' must retry failed jobs 0 or more times, not {Retries}.";
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var job in Jobs)
         {
@@ -82,6 +86,13 @@ public sealed record CancelSweep([property: Key(0)] string SweepId) : IEvolQMess
 public sealed record ResumeSweep([property: Key(0)] string SweepId) : IEvolQMessage;
 
 /// <summary>
+/// Runs the sweep's failed jobs (or the one named) again from their last journaled state, each as its next attempt;
+/// a sweep with none, or a cancelled one, is refused. Replied with SweepSummary or SweepRejected.
+/// </summary>
+[MessagePackObject]
+public sealed record RetrySweep([property: Key(0)] string SweepId, [property: Key(1)] string? JobId = null) : IEvolQMessage;
+
+/// <summary>
 /// Forgets an ended or cancelled sweep (its jobs and results); a running sweep is refused. Replied with the summary it
 /// had, or SweepRejected.
 /// </summary>
@@ -116,6 +127,8 @@ public sealed record SweepList([property: Key(0)] SweepSummary[] Sweeps) : IEvol
 /// <param name="Settings">The job's settings by name (<see cref="JobSpec.Settings"/>); null when not recorded (older databases).</param>
 /// <param name="LaunchedAtUnixMs">When the manager handed the job to its coordinator; 0 before, or when not recorded.</param>
 /// <param name="EndedAtUnixMs">When the job ended (done or failed); 0 before.</param>
+/// <param name="Attempt">The job's attempt: 1, or more after retries.</param>
+/// <param name="Failures">Each failed attempt with its reason, oldest first; null from nodes and databases that did not keep them.</param>
 [MessagePackObject]
 public sealed record SweepJobState(
     [property: Key(0)] string JobId,
@@ -128,7 +141,13 @@ public sealed record SweepJobState(
     [property: Key(7)] VisitRecord[] Visits,
     [property: Key(8)] IReadOnlyDictionary<string, string>? Settings = null,
     [property: Key(9)] long LaunchedAtUnixMs = 0,
-    [property: Key(10)] long EndedAtUnixMs = 0) : IEvolQMessage;
+    [property: Key(10)] long EndedAtUnixMs = 0,
+    [property: Key(11)] int Attempt = 1,
+    [property: Key(12)] JobFailure[]? Failures = null) : IEvolQMessage;
+
+/// <summary>One failed attempt of a job: why, and when it was recorded.</summary>
+[MessagePackObject]
+public sealed record JobFailure([property: Key(0)] int Attempt, [property: Key(1)] string Reason, [property: Key(2)] long AtUnixMs) : IEvolQMessage;
 
 /// <summary>A sweep with its jobs.</summary>
 [MessagePackObject]
@@ -144,6 +163,13 @@ public sealed record CancelJob([property: Key(0)] string JobId) : IJobCommand;
 /// <summary>Resumes a cancelled job where it stopped. Replied with JobStatus.</summary>
 [MessagePackObject]
 public sealed record ResumeJob([property: Key(0)] string JobId) : IJobCommand;
+
+/// <summary>
+/// Retries a failed job as attempt <paramref name="Attempt"/> from its last journaled state; a job that is not failed, or
+/// is at that attempt already, only answers. Replied with JobStatus.
+/// </summary>
+[MessagePackObject]
+public sealed record RetryJob([property: Key(0)] string JobId, [property: Key(1)] int Attempt) : IJobCommand;
 
 /// <summary>
 /// Deletes an ended job's events and snapshots from the journal (its sweep was deleted) and stops its coordinator, so

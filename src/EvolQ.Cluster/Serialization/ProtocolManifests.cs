@@ -24,6 +24,7 @@ public static class ProtocolManifests
         [typeof(CancelJob)] = "CJ",
         [typeof(ResumeJob)] = "UJ",
         [typeof(DeleteJob)] = "DJ",
+        [typeof(RetryJob)] = "RT",
         // sweeps
         [typeof(SweepJob)] = "WJ",
         [typeof(SweepSpec)] = "WS",
@@ -33,6 +34,8 @@ public static class ProtocolManifests
         [typeof(CancelSweep)] = "WC",
         [typeof(ResumeSweep)] = "WR",
         [typeof(DeleteSweep)] = "W-",
+        [typeof(RetrySweep)] = "WZ",
+        [typeof(JobFailure)] = "WF",
         [typeof(SweepRejected)] = "WX",
         [typeof(SweepSummary)] = "WY",
         [typeof(SweepList)] = "WA",
@@ -69,6 +72,7 @@ public static class ProtocolManifests
         [typeof(JobFailed)] = "e.F",
         [typeof(JobCancelled)] = "e.X",
         [typeof(JobResumed)] = "e.R",
+        [typeof(JobRetried)] = "e.A",
         [typeof(CoordinatorSnapshot)] = "s.C",
         [typeof(SweepSubmitted)] = "eWS",
         [typeof(SweepJobLaunched)] = "eWL",
@@ -76,6 +80,7 @@ public static class ProtocolManifests
         [typeof(SweepCancelled)] = "eWC",
         [typeof(SweepResumed)] = "eWR",
         [typeof(SweepDeleted)] = "eW-",
+        [typeof(SweepJobRetried)] = "eWA",
     }.ToFrozenDictionary();
 
     private static readonly FrozenDictionary<string, Type> ByManifest =

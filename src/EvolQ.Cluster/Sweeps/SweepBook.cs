@@ -54,6 +54,8 @@ internal sealed class SweepBook
                 endedEntry.Error = ended.Error;
                 endedEntry.Visits = ended.Visits;
                 endedEntry.EndedAt = ended.AtUnixMs;
+                if (ended.Phase == JobPhase.Failed)
+                    endedEntry.Failures.Add(new JobFailure(endedEntry.Attempt, ended.Error ?? "failed", ended.AtUnixMs));
                 if (endedSweep.Entries.All(x => x.Ended))
                 {
                     endedSweep.State = SweepState.Done;
@@ -70,6 +72,24 @@ internal sealed class SweepBook
                 resumedSweep.State = SweepState.Running;
                 resumedSweep.FinishedAt = 0;
                 break;
+            case SweepJobRetried retried:
+                var (retriedSweep, retriedEntry) = jobsById[retried.JobId];
+                // Back to waiting: the next launch takes a slot under the limits like any other job's.
+                retriedEntry.Attempt = retried.Attempt;
+                retriedEntry.Launched = false;
+                retriedEntry.Ended = false;
+                retriedEntry.Phase = JobPhase.Pending;
+                retriedEntry.Metrics = new Dictionary<string, double>();
+                retriedEntry.Error = null;
+                retriedEntry.Visits = [];
+                retriedEntry.LaunchedAt = 0;
+                retriedEntry.EndedAt = 0;
+                if (retriedSweep.State == SweepState.Done)
+                {
+                    retriedSweep.State = SweepState.Running;
+                    retriedSweep.FinishedAt = 0;
+                }
+                break;
             case SweepDeleted deleted:
                 var deletedSweep = sweepsById[deleted.SweepId];
                 sweeps.Remove(deletedSweep);
@@ -83,21 +103,24 @@ internal sealed class SweepBook
     }
 
     /// <summary>
-    /// The reply to a submission that is not to be persisted: the sweep's summary when the same spec comes again, a
-    /// rejection when it cannot run or clashes with what is known; null when it is new and is to be persisted.
+    /// The reply to a submission that is not to be persisted: the sweep's summary when the same sweep comes again (the
+    /// same jobs and settings, from whichever file), a rejection when it cannot run or clashes with what is known (a
+    /// changed sweep: one line per difference); null when it is new and is to be persisted.
     /// </summary>
-    /// <param name="sameSpec">Whether two specs are the same (the actor compares their wire bytes).</param>
-    public IEvolQMessage? RefuseOrRepeat(SweepSpec? spec, Func<SweepSpec, SweepSpec, bool> sameSpec)
+    public IEvolQMessage? RefuseOrRepeat(SweepSpec? spec)
     {
-        ArgumentNullException.ThrowIfNull(sameSpec);
         if (spec is null)
             return new SweepRejected("", "The submission carries no sweep.");
         if (spec.Problem() is { } problem)
             return new SweepRejected(spec.SweepId ?? "", problem);
         if (sweepsById.GetValueOrDefault(spec.SweepId) is { } existing)
-            return sameSpec(existing.Spec, spec)
+        {
+            var differences = SweepContent.Differences(existing.Spec, spec);
+            return differences.Count == 0
                 ? Summary(existing)
-                : new SweepRejected(spec.SweepId, $"Sweep '{spec.SweepId}' already exists with other jobs; submit it under another id.");
+                : new SweepRejected(spec.SweepId, string.Join('\n',
+                    [$"Sweep '{spec.SweepId}' already exists with other content; submit the changed sweep under another id (--id), or delete the old one first:", .. differences]));
+        }
         return spec.Jobs.Select(j => j.Spec.JobId).FirstOrDefault(jobsById.ContainsKey) is { } taken
             ? new SweepRejected(spec.SweepId, $"Job '{taken}' already belongs to another sweep.")
             : null;
@@ -126,6 +149,45 @@ internal sealed class SweepBook
     /// <summary>The spec a launched job is submitted with.</summary>
     public JobSpec SpecOf(string jobId) => jobsById[jobId].Entry.Job.Spec;
 
+    /// <summary>The command a launch sends: the job's spec for its first attempt, a retry for a later one.</summary>
+    public IJobCommand LaunchOf(string jobId) =>
+        jobsById[jobId].Entry is { Attempt: > 1 } entry ? new RetryJob(jobId, entry.Attempt) : new SubmitJob(SpecOf(jobId));
+
+    /// <summary>
+    /// The events that retry a sweep's failed jobs (or the one named), each as its next attempt, or the rejection
+    /// that says why none can be retried.
+    /// </summary>
+    public (IReadOnlyList<SweepJobRetried> Retries, SweepRejected? Refused) Retry(string sweepId, string? jobId, long nowUnixMs)
+    {
+        if (!sweepsById.TryGetValue(sweepId, out var sweep))
+            return ([], new SweepRejected(sweepId, $"There is no sweep '{sweepId}'."));
+        if (sweep.State == SweepState.Cancelled)
+            return ([], new SweepRejected(sweepId, $"Sweep '{sweepId}' is cancelled: resume it first (evolq sweep resume {sweepId})."));
+        var failed = sweep.Entries.Where(x => x.Ended && x.Phase == JobPhase.Failed);
+        if (jobId is not null)
+        {
+            if (sweep.Entries.FirstOrDefault(x => x.JobId == jobId) is not { } entry)
+                return ([], new SweepRejected(sweepId, $"Sweep '{sweepId}' has no job '{jobId}'."));
+            if (!entry.Ended || entry.Phase != JobPhase.Failed)
+                return ([], new SweepRejected(sweepId, $"Job '{jobId}' is {PhaseWord(entry)}, not failed: only failed jobs are retried."));
+            failed = [entry];
+        }
+        var retries = failed.Select(x => new SweepJobRetried(sweepId, x.JobId, x.Attempt + 1, nowUnixMs)).ToArray();
+        return retries.Length == 0
+            ? ([], new SweepRejected(sweepId, $"Sweep '{sweepId}' has no failed jobs to retry."))
+            : (retries, null);
+    }
+
+    /// <summary>
+    /// The retry that follows a job's failure on its own, while the sweep allows more attempts (its retries setting)
+    /// and is not cancelled; null otherwise. Asked before the end is applied, so both are journaled together.
+    /// </summary>
+    public SweepJobRetried? AutomaticRetry(SweepJobEnded ended, long nowUnixMs) =>
+        ended.Phase == JobPhase.Failed && jobsById.TryGetValue(ended.JobId, out var found)
+        && found.Sweep.State != SweepState.Cancelled && found.Entry.Attempt <= found.Sweep.Spec.Retries
+            ? new SweepJobRetried(found.Sweep.Spec.SweepId, ended.JobId, found.Entry.Attempt + 1, nowUnixMs)
+            : null;
+
     /// <summary>A sweep's launched jobs that have not ended: the ones a cancel or resume of the sweep must reach.</summary>
     public IReadOnlyList<string> Unended(string sweepId) =>
         sweepsById.TryGetValue(sweepId, out var sweep)
@@ -140,7 +202,8 @@ internal sealed class SweepBook
     /// Records where a job stands (from a reply, a poll or a notification) and returns the command that brings it in
     /// line with its sweep, or null when none is needed.
     /// </summary>
-    public IJobCommand? Observe(string jobId, JobPhase phase)
+    /// <param name="attempt">The coordinator's attempt where the message says it (a status); null where it does not.</param>
+    public IJobCommand? Observe(string jobId, JobPhase phase, int? attempt = null)
     {
         if (!jobsById.TryGetValue(jobId, out var found) || found.Entry.Ended || !found.Entry.Launched)
             return null;
@@ -150,6 +213,8 @@ internal sealed class SweepBook
         {
             // The launch (or the coordinator's journal write) was lost: submitting the same spec is harmless.
             JobPhase.Pending => new SubmitJob(entry.Job.Spec),
+            // A failure of an earlier attempt: the retry was lost on the way.
+            JobPhase.Failed when AttemptOf(attempt ?? entry.Attempt) < entry.Attempt => new RetryJob(jobId, entry.Attempt),
             JobPhase.Done or JobPhase.Failed => new GetJobResult(jobId),
             JobPhase.Cancelled when sweep.State == SweepState.Running => new ResumeJob(jobId),
             JobPhase.Calibrating or JobPhase.Searching or JobPhase.Evaluating when sweep.State == SweepState.Cancelled => new CancelJob(jobId),
@@ -157,16 +222,21 @@ internal sealed class SweepBook
         };
     }
 
-    /// <summary>The event that records a job's end, or null when the result is not an end or is already recorded.</summary>
+    /// <summary>
+    /// The event that records a job's end, or null when the result is not an end, is already recorded, or belongs to an
+    /// attempt before the current one.
+    /// </summary>
     public SweepJobEnded? Ended(JobResult result, long nowUnixMs) =>
         result.Phase is JobPhase.Done or JobPhase.Failed && jobsById.TryGetValue(result.JobId, out var found) && !found.Entry.Ended
+        && AttemptOf(result.Attempt) >= found.Entry.Attempt
             ? new SweepJobEnded(found.Sweep.Spec.SweepId, result.JobId, result.Phase, result.Metrics, result.Error, result.Visits, nowUnixMs,
                 result.Phase == JobPhase.Done ? result.Scales : null)
             : null;
 
-    /// <summary>The event that records a job its coordinator refused as failed, or null when it already ended.</summary>
+    /// <summary>The event that records a job its coordinator refused as failed, or null when it already ended or waits.</summary>
     public SweepJobEnded? Rejected(JobRejected rejected, long nowUnixMs) =>
-        jobsById.TryGetValue(rejected.JobId, out var found) && !found.Entry.Ended
+        // A job waiting for its launch (a retried one, say) has no submission that could have been refused.
+        jobsById.TryGetValue(rejected.JobId, out var found) && !found.Entry.Ended && found.Entry.Launched
             ? new SweepJobEnded(found.Sweep.Spec.SweepId, rejected.JobId, JobPhase.Failed, new Dictionary<string, double>(), rejected.Reason, [], nowUnixMs)
             : null;
 
@@ -180,7 +250,8 @@ internal sealed class SweepBook
         ? new SweepDetail(
             Summary(s),
             s.Entries.Select(x => new SweepJobState(x.JobId, x.Job.Model, x.Job.Bits, x.Job.Seed,
-                x.Launched ? x.Phase : JobPhase.Pending, x.Metrics, x.Error, x.Visits, x.Job.Spec.Settings(), x.LaunchedAt, x.EndedAt)).ToArray(),
+                x.Launched ? x.Phase : JobPhase.Pending, x.Metrics, x.Error, x.Visits, x.Job.Spec.Settings(), x.LaunchedAt, x.EndedAt,
+                x.Attempt, x.Failures.ToArray())).ToArray(),
             s.Spec.Source)
         : null;
 
@@ -214,5 +285,12 @@ internal sealed class SweepBook
         public VisitRecord[] Visits { get; set; } = [];
         public long LaunchedAt { get; set; }
         public long EndedAt { get; set; }
+        public int Attempt { get; set; } = 1;
+        public List<JobFailure> Failures { get; } = [];
     }
+
+    /// <summary>An attempt as a message says it: coordinators of earlier builds leave the key out, which reads 0.</summary>
+    private static int AttemptOf(int attempt) => Math.Max(1, attempt);
+
+    private static string PhaseWord(Entry entry) => !entry.Launched ? "waiting" : entry.Phase.Word();
 }

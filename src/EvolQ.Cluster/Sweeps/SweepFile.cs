@@ -22,6 +22,7 @@ namespace EvolQ.Cluster.Sweeps;
 ///   id = demo                       # job ids are "id.model.w4a8.s0"; default: the file name
 ///   name = "a title"
 ///   max-concurrent-jobs = 2
+///   retries = 1                     # a failed job runs again on its own this many times; default 0
 ///   models = [ { name = deit_tiny, checkpoint = "/checkpoints/deit_tiny.pth" } ]
 ///   bits = [W4A8, W3A8]             # W{w}A{a}: unsigned w-bit weights (as Evol-Q's run script), a-bit activations
 ///   seeds = [0, 1, 2]               # seeds the calibration draw and the search
@@ -39,7 +40,7 @@ namespace EvolQ.Cluster.Sweeps;
 public static partial class SweepFile
 {
     private static readonly string[] SweepKeys =
-        ["id", "name", "max-concurrent-jobs", "models", "bits", "seeds", "calibration", "validation", "search", "fitness"];
+        ["id", "name", "max-concurrent-jobs", "retries", "models", "bits", "seeds", "calibration", "validation", "search", "fitness"];
 
     private static readonly (string Section, string[] Keys)[] SectionKeys =
     [
@@ -50,6 +51,9 @@ public static partial class SweepFile
     ];
 
     private static readonly string[] ModelKeys = ["name", "checkpoint"];
+
+    /// <summary>The most automatic retries a sweep may ask for: a job that fails more often needs a look, not another try.</summary>
+    public const int MaxRetries = 100;
 
     /// <summary>Reads and validates a sweep file.</summary>
     /// <exception cref="SweepFileException">The file is missing, unreadable or invalid (every problem listed).</exception>
@@ -135,6 +139,9 @@ public static partial class SweepFile
             reader.Error("id", $"the sweep id '{sweepId}' must use only letters, digits, '-', '_' and '.'.");
         var name = reader.String(sweep, "name") ?? sweepId;
         var maxConcurrent = reader.Int(sweep, "max-concurrent-jobs", 1, min: 1);
+        var retries = reader.Int(sweep, "retries", 0, min: 0);
+        if (retries > MaxRetries)
+            reader.Error("retries", $"sweep.retries is {retries}; it must be at most {MaxRetries}.");
 
         var models = ReadModels(reader, sweep, checkPaths);
         var bits = ReadBits(reader, sweep);
@@ -181,7 +188,7 @@ public static partial class SweepFile
         }
         if (reader.Errors.Count > 0)
             throw new SweepFileException(source, reader.Errors);
-        return new SweepSpec(sweepId, name, jobs.ToArray(), maxConcurrent, source);
+        return new SweepSpec(sweepId, name, jobs.ToArray(), maxConcurrent, source, retries);
     }
 
     private static List<(string Name, string Checkpoint)> ReadModels(Reader reader, Config sweep, bool checkPaths)

@@ -7,7 +7,7 @@ namespace EvolQ.Cluster.Sweeps;
 
 /// <summary>
 /// A sweep's jobs as JSON for scripts (`evolq sweep show ID --format json`): per job its outcome (loss, metrics,
-/// evaluations, wall time), its settings and its block visits. Passes count from 1, as every table shows them; a loss
+/// evaluations, wall time), its attempt and failed attempts, its settings and its block visits. Passes count from 1, as every table shows them; a loss
 /// that is not a finite number is null.
 /// </summary>
 public static class SweepJobsJson
@@ -41,6 +41,37 @@ public static class SweepJobsJson
         return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
     }
 
+    /// <summary>Sweeps as JSON for scripts (`evolq sweep list --format json`): per sweep its state and job counts, in the order given.</summary>
+    public static string List(IEnumerable<SweepSummary> sweeps)
+    {
+        ArgumentNullException.ThrowIfNull(sweeps);
+        using var stream = new MemoryStream();
+        using (var json = new Utf8JsonWriter(stream, Indented))
+        {
+            json.WriteStartObject();
+            json.WriteStartArray("sweeps");
+            foreach (var s in sweeps)
+            {
+                json.WriteStartObject();
+                json.WriteString("sweep", s.SweepId);
+                json.WriteString("name", s.Name);
+                json.WriteString("state", s.State.Word());
+                json.WriteNumber("jobs", s.Jobs);
+                json.WriteNumber("waiting", s.Waiting);
+                json.WriteNumber("running", s.Running);
+                json.WriteNumber("done", s.Done);
+                json.WriteNumber("failed", s.Failed);
+                json.WriteNumber("cancelled", s.Cancelled);
+                Time(json, "submitted", s.SubmittedAtUnixMs);
+                Time(json, "finished", s.FinishedAtUnixMs);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+    }
+
     private static void Job(Utf8JsonWriter json, SweepJobState job)
     {
         json.WriteStartObject();
@@ -61,6 +92,17 @@ public static class SweepJobsJson
             json.WriteNull("error");
         else
             json.WriteString("error", job.Error);
+        json.WriteNumber("attempt", job.Attempt);
+        json.WriteStartArray("failures");
+        foreach (var failure in job.Failures ?? [])
+        {
+            json.WriteStartObject();
+            json.WriteNumber("attempt", failure.Attempt);
+            Time(json, "failed", failure.AtUnixMs);
+            json.WriteString("reason", failure.Reason);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
         json.WriteStartObject("metrics");
         foreach (var (name, value) in job.Metrics.OrderBy(m => m.Key, StringComparer.Ordinal))
             Number(json, name, value);

@@ -13,10 +13,11 @@ namespace EvolQ.Cluster.Sweeps;
 /// job's metrics and block history, so the results table survives restarts of every node.
 /// </summary>
 /// <remarks>
-/// The journal holds what the manager decided (sweep submitted, job launched, job ended, sweep cancelled or resumed).
+/// The journal holds what the manager decided (sweep submitted, job launched, ended or retried, sweep cancelled or resumed).
 /// Where each job stands is asked again on every poll, which also wakes coordinators after a restart (sharding's
 /// remember-entities is off) and repairs any command lost on the way: a launched job found Pending is submitted
-/// again, a job still running in a cancelled sweep is cancelled again, a cancelled job of a resumed sweep resumed.
+/// again, a job still running in a cancelled sweep is cancelled again, a cancelled job of a resumed sweep resumed, a
+/// job still failed from an attempt before a retry retried again.
 /// Those rules and the limits live in <see cref="SweepBook"/> (tested as plain state); this actor wires the book to
 /// messages, the journal and the clock.
 /// </remarks>
@@ -50,9 +51,10 @@ public sealed class SweepManager : ReceivePersistentActor, IWithTimers
         Command<CancelSweep>(Cancel);
         Command<ResumeSweep>(Resume);
         Command<DeleteSweep>(Delete);
+        Command<RetrySweep>(Retry);
         Command<JobAccepted>(a => Observe(a.JobId, a.Phase));
         Command<JobRejected>(Rejected);
-        Command<JobStatus>(s => Observe(s.JobId, s.Phase));
+        Command<JobStatus>(s => Observe(s.JobId, s.Phase, s.Attempt));
         Command<JobPhaseChanged>(c => Observe(c.JobId, c.Phase));
         Command<JobResult>(r => EndJob(book.Ended(r, Now())));
         Command<Poll>(_ => PollJobs());
@@ -91,7 +93,7 @@ public sealed class SweepManager : ReceivePersistentActor, IWithTimers
 
     private void Submit(SubmitSweep submit)
     {
-        if (book.RefuseOrRepeat(submit.Spec, SameSpec) is { } reply)
+        if (book.RefuseOrRepeat(submit.Spec) is { } reply)
         {
             Sender.Tell(reply);
             return;
@@ -153,6 +155,28 @@ public sealed class SweepManager : ReceivePersistentActor, IWithTimers
         });
     }
 
+    /// <summary>Sends failed jobs back to waiting as their next attempt; launched, they go on from their journaled state.</summary>
+    private void Retry(RetrySweep retry)
+    {
+        var (retries, refused) = book.Retry(retry.SweepId, retry.JobId, Now());
+        if (refused is not null)
+        {
+            Sender.Tell(refused);
+            return;
+        }
+        var replyTo = Sender;
+        PersistAll(retries, e =>
+        {
+            Apply(e);
+            log.Info("Sweep {0}: job {1} retried (attempt {2}).", e.SweepId, e.JobId, e.Attempt);
+            if (ReferenceEquals(e, retries[^1]))
+            {
+                replyTo.Tell(book.Summary(e.SweepId));
+                Launch();
+            }
+        });
+    }
+
     /// <summary>Forgets an ended or cancelled sweep and deletes its jobs; a running one must be cancelled first, so no job of it still runs.</summary>
     private void Delete(DeleteSweep delete)
     {
@@ -183,9 +207,9 @@ public sealed class SweepManager : ReceivePersistentActor, IWithTimers
     }
 
     /// <summary>Where a job stands, from a reply, a poll or a notification; repairs lost commands, fetches results.</summary>
-    private void Observe(string jobId, JobPhase phase)
+    private void Observe(string jobId, JobPhase phase, int? attempt = null)
     {
-        if (book.Observe(jobId, phase) is { } command)
+        if (book.Observe(jobId, phase, attempt) is { } command)
             jobs.Tell(command, Self);
     }
 
@@ -201,13 +225,21 @@ public sealed class SweepManager : ReceivePersistentActor, IWithTimers
     {
         if (ended is null)
             return;
-        Persist(ended, e =>
+        // A failure the sweep retries on its own is journaled with its retry, so the sweep never looks done between.
+        var retry = book.AutomaticRetry(ended, Now());
+        ISweepEvent[] events = retry is null ? [ended] : [ended, retry];
+        PersistAll(events, e =>
         {
             Apply(e);
-            log.Info("Sweep {0}: job {1} {2}{3}.", e.SweepId, e.JobId, e.Phase == JobPhase.Done ? "done" : "failed",
-                e.Error is null ? "" : ": " + e.Error);
-            if (book.Summary(e.SweepId) is { State: SweepState.Done } done)
-                log.Info("Sweep {0}: every job ended ({1} done, {2} failed).", e.SweepId, done.Done, done.Failed);
+            if (e is SweepJobEnded end)
+                log.Info("Sweep {0}: job {1} {2}{3}.", end.SweepId, end.JobId, end.Phase == JobPhase.Done ? "done" : "failed",
+                    end.Error is null ? "" : ": " + end.Error);
+            else if (e is SweepJobRetried retried)
+                log.Info("Sweep {0}: job {1} is retried on its own (attempt {2}).", retried.SweepId, retried.JobId, retried.Attempt);
+            if (!ReferenceEquals(e, events[^1]))
+                return;
+            if (book.Summary(ended.SweepId) is { State: SweepState.Done } done)
+                log.Info("Sweep {0}: every job ended ({1} done, {2} failed).", ended.SweepId, done.Done, done.Failed);
             Launch();
         });
     }
@@ -227,7 +259,7 @@ public sealed class SweepManager : ReceivePersistentActor, IWithTimers
         PersistAll(launches, e =>
         {
             Apply(e);
-            jobs.Tell(new SubmitJob(book.SpecOf(e.JobId)), Self);
+            jobs.Tell(book.LaunchOf(e.JobId), Self);
         });
     }
 
@@ -242,13 +274,6 @@ public sealed class SweepManager : ReceivePersistentActor, IWithTimers
     // ---- replies ----
 
     private static SweepRejected Unknown(string id) => new(id, $"There is no sweep '{id}'.");
-
-    private bool SameSpec(SweepSpec a, SweepSpec b)
-    {
-        // Records compare arrays and dictionaries by reference; the wire bytes compare everything.
-        var serializer = Context.System.Serialization.FindSerializerFor(a);
-        return serializer.ToBinary(a).AsSpan().SequenceEqual(serializer.ToBinary(b));
-    }
 
     private static long Now() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 

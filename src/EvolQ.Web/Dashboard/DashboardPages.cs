@@ -26,8 +26,9 @@ internal static class DashboardPages
         <p id="summary"></p>
         {{(canAct ? """
         <p class="actions">Token <input id="token" type="password" autocomplete="off">
-        <button id="cancel">Cancel the sweep</button> <button id="resume">Resume the sweep</button> <span id="answer"></span></p>
-        """ : "<p>Read-only: cancel and resume on a node.</p>")}}
+        <button id="cancel">Cancel the sweep</button> <button id="resume">Resume the sweep</button>
+        <button id="retry">Retry failed jobs</button> <span id="answer"></span></p>
+        """ : "<p>Read-only: cancel, resume and retry on a node.</p>")}}
         <h2>Jobs</h2>
         <table id="jobs"><thead><tr><th>job</th><th>model</th><th>bits</th><th>seed</th><th>phase</th><th>pass/block</th>
         <th>evaluations</th><th>best loss</th><th>eval/s</th><th>workers</th><th>ETA</th></tr></thead><tbody></tbody></table>
@@ -59,7 +60,7 @@ internal static class DashboardPages
             img.hidden = false;
           }
         });
-        for (const action of ['cancel', 'resume']) {
+        for (const action of ['cancel', 'resume', 'retry']) {
           const button = document.getElementById(action);
           if (!button) continue;
           button.addEventListener('click', async () => {
@@ -171,7 +172,7 @@ internal static class DashboardPages
         function text(id, value) { document.getElementById(id).textContent = value; }
         function link(href, label) { const a = document.createElement('a'); a.href = href; a.textContent = label; return a; }
         function fixed(x, digits) { return x === null || x === undefined ? '-' : x.toFixed(digits); }
-        function stat(s) { return s === null ? '-' : `${s.mean.toFixed(2)} ± ${s.std.toFixed(2)}`; }
+        function stat(s) { return s === null ? '-' : s.n < 2 ? s.mean.toFixed(2) : `${s.mean.toFixed(2)} ± ${s.std.toFixed(2)}`; }
         function duration(seconds) {
           if (seconds === null || seconds === undefined) return '-';
           const t = Math.round(seconds), h = Math.floor(t / 3600), m = Math.floor(t % 3600 / 60), s = t % 60;

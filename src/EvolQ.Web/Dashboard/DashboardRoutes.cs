@@ -10,8 +10,8 @@ namespace EvolQ.Web.Dashboard;
 
 /// <summary>
 /// The dashboard's routes: four pages (sweeps, a sweep, a job, the cluster) that poll a JSON API once a second, the
-/// ScottPlot SVGs, and cancel/resume. Pages and reads are guarded routes of the token rule (open on loopback, the token
-/// elsewhere); cancel and resume are POSTs, so they always need the token.
+/// ScottPlot SVGs, and cancel/resume/retry. Pages and reads are guarded routes of the token rule (open on loopback, the
+/// token elsewhere); cancel, resume and retry are POSTs, so they always need the token.
 /// </summary>
 public static class DashboardRoutes
 {
@@ -88,13 +88,15 @@ public static class DashboardRoutes
         app.MapGet("/api/cluster", async (CancellationToken ct) =>
             await source.Cluster(ct) is { } cluster ? Results.Json(cluster) : NotFound("This dashboard reads a database: there is no cluster to show."));
 
-        app.MapPost("/api/sweeps/{id}/cancel", (string id, CancellationToken ct) => Act(source, id, cancel: true, ct));
-        app.MapPost("/api/sweeps/{id}/resume", (string id, CancellationToken ct) => Act(source, id, cancel: false, ct));
+        app.MapPost("/api/sweeps/{id}/cancel", (string id, CancellationToken ct) => Act(source, id, SweepAction.Cancel, null, ct));
+        app.MapPost("/api/sweeps/{id}/resume", (string id, CancellationToken ct) => Act(source, id, SweepAction.Resume, null, ct));
+        // ?job=ID retries one failed job; without it every failed job of the sweep.
+        app.MapPost("/api/sweeps/{id}/retry", (string id, string? job, CancellationToken ct) => Act(source, id, SweepAction.Retry, job, ct));
     }
 
-    private static async Task<IResult> Act(IDashboardSource source, string id, bool cancel, CancellationToken ct)
+    private static async Task<IResult> Act(IDashboardSource source, string id, SweepAction action, string? job, CancellationToken ct)
     {
-        var (ok, message) = await source.Act(id, cancel, ct);
+        var (ok, message) = await source.Act(id, action, job, ct);
         return Results.Json(new { ok, message }, statusCode: ok ? 200 : source.CanAct ? 409 : 405);
     }
 

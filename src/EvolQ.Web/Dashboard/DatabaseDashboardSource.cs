@@ -44,6 +44,6 @@ public sealed class DatabaseDashboardSource(ResultsDatabase database, string? na
 
     public Task<ClusterView?> Cluster(CancellationToken cancellationToken) => Task.FromResult<ClusterView?>(null);
 
-    public Task<(bool Ok, string Message)> Act(string sweepId, bool cancel, CancellationToken cancellationToken) =>
-        Task.FromResult((false, "This dashboard reads a results database and changes nothing: cancel and resume on a node."));
+    public Task<(bool Ok, string Message)> Act(string sweepId, SweepAction action, string? jobId, CancellationToken cancellationToken) =>
+        Task.FromResult((false, "This dashboard reads a results database and changes nothing: cancel, resume and retry on a node."));
 }

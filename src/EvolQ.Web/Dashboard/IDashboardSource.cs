@@ -6,7 +6,7 @@ namespace EvolQ.Web.Dashboard;
 /// <summary>Where the dashboard reads: a running cluster (live) or a results database (read-only, no cluster).</summary>
 public interface IDashboardSource
 {
-    /// <summary>Whether cancel and resume can be asked for at all (false for a database).</summary>
+    /// <summary>Whether cancel, resume and retry can be asked for at all (false for a database).</summary>
     bool CanAct { get; }
 
     /// <summary>What the pages say the source is ("the cluster at ...", "runs/evolq.db, read-only").</summary>
@@ -27,8 +27,18 @@ public interface IDashboardSource
     /// <summary>The cluster's members and workers; null for a database.</summary>
     Task<ClusterView?> Cluster(CancellationToken cancellationToken);
 
-    /// <summary>Cancels or resumes a sweep; the sweep manager's answer in one sentence.</summary>
-    Task<(bool Ok, string Message)> Act(string sweepId, bool cancel, CancellationToken cancellationToken);
+    /// <summary>Cancels, resumes or retries a sweep (a retry: its failed jobs, or only <paramref name="jobId"/>); the sweep manager's answer in one sentence.</summary>
+    Task<(bool Ok, string Message)> Act(string sweepId, SweepAction action, string? jobId, CancellationToken cancellationToken);
+}
+
+/// <summary>What a dashboard button asks of a sweep.</summary>
+public enum SweepAction
+{
+    Cancel,
+    Resume,
+
+    /// <summary>Runs failed jobs again from their journaled state.</summary>
+    Retry,
 }
 
 /// <summary>What the job page shows.</summary>

@@ -95,12 +95,18 @@ public sealed class LiveDashboardSource(ActorSystem system, Func<ICanTell> sweep
         return new ClusterView(cluster.SelfAddress.ToString(), members, unreachable.Select(a => a.ToString()).Order(StringComparer.Ordinal).ToArray(), workers);
     }
 
-    public async Task<(bool Ok, string Message)> Act(string sweepId, bool cancel, CancellationToken cancellationToken)
+    public async Task<(bool Ok, string Message)> Act(string sweepId, SweepAction action, string? jobId, CancellationToken cancellationToken)
     {
-        var reply = await sweepManager().Ask<object>(cancel ? new CancelSweep(sweepId) : new ResumeSweep(sweepId), AskTimeout, cancellationToken);
+        IEvolQMessage command = action switch
+        {
+            SweepAction.Cancel => new CancelSweep(sweepId),
+            SweepAction.Resume => new ResumeSweep(sweepId),
+            _ => new RetrySweep(sweepId, jobId),
+        };
+        var reply = await sweepManager().Ask<object>(command, AskTimeout, cancellationToken);
         return reply switch
         {
-            SweepSummary s => (true, $"Sweep {s.SweepId} is {s.State.Word()}: {s.Running} running, {s.Waiting} waiting, {s.Done} done."),
+            SweepSummary s => (true, $"Sweep {s.SweepId} is {s.State.Word()}: {s.Running} running, {s.Waiting} waiting, {s.Done} done, {s.Failed} failed."),
             SweepRejected r => (false, r.Reason),
             _ => (false, $"The sweep manager answered {reply.GetType().Name}."),
         };

@@ -87,6 +87,14 @@ public sealed class SweepDatabaseCommandTests : IDisposable
         Assert.Equal(["live", "base", "wide", "halt"], Listed(Sweep("list", "--all", "--sort", "state")));
         Assert.Equal("--sort is 'size': use created, id, name, state, jobs.", Sweep("list", "--sort", "size").AssertUserError());
         Assert.Equal("'paused' is not a sweep state: use running, done or cancelled.", Sweep("list", "--state", "paused").AssertUserError());
+
+        // For scripts: the same sweeps in the same order as JSON, with their counts.
+        var json = Sweep("list", "--all", "--sort", "state", "--format", "json");
+        json.AssertSuccess();
+        var sweeps = System.Text.Json.JsonDocument.Parse(json.Output).RootElement.GetProperty("sweeps").EnumerateArray().ToArray();
+        Assert.Equal(["live", "base", "wide", "halt"], sweeps.Select(s => s.GetProperty("sweep").GetString()));
+        Assert.Equal(("cancelled", 2, 1), (sweeps[3].GetProperty("state").GetString(), sweeps[3].GetProperty("jobs").GetInt32(), sweeps[3].GetProperty("cancelled").GetInt32()));
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, sweeps[0].GetProperty("finished").ValueKind);
     }
 
     [Fact]

@@ -100,7 +100,7 @@ internal static class ResultsTables
         {
             (ResultsSchema.Meta, "key"), (ResultsSchema.Sweeps, "sweep_id"), (ResultsSchema.Jobs, "job_id"),
             (ResultsSchema.BlockVisits, "job_id, visit"), (ResultsSchema.JobMetrics, "job_id, name"),
-            (ResultsSchema.JobSpecs, "job_id"), (ResultsSchema.JobScales, "job_id, block"),
+            (ResultsSchema.JobSpecs, "job_id"), (ResultsSchema.JobScales, "job_id, block"), (ResultsSchema.JobFailures, "job_id, attempt"),
         })
         {
             using var command = connection.CreateCommand();

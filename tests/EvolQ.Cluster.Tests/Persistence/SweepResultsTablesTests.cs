@@ -123,6 +123,70 @@ public sealed class SweepResultsTablesTests
     }
 
     [Fact]
+    public void A_retried_job_keeps_each_failure_and_its_rows_hold_only_the_last_attempts_results()
+    {
+        using var dir = new TempDirectory();
+        var spec = ResultsTables.Spec("rt");
+        var visits = new[] { new VisitRecord(0, 2, 1.5, 1.25, 7, 12) };
+        var metrics = new Dictionary<string, double> { ["top1"] = 88.4, ["loss"] = 0.25 };
+        IJobEvent[] events =
+        [
+            new SweepSubmitted(spec, 1_000),
+            .. spec.Jobs.Select(j => new SweepJobLaunched("rt", j.Spec.JobId, 1_100)),
+            new SweepJobEnded("rt", "rt.a", JobPhase.Failed, new Dictionary<string, double> { ["top1"] = 1 }, "no data", visits, 1_500),
+            new SweepJobEnded("rt", "rt.b", JobPhase.Done, metrics, null, visits, 1_600),
+            new SweepJobEnded("rt", "rt.c", JobPhase.Done, metrics, null, visits, 1_700),
+            new SweepJobEnded("rt", "rt.broken", JobPhase.Done, metrics, null, visits, 1_800),
+        ];
+        IJobEvent[] retried =
+        [
+            new SweepJobRetried("rt", "rt.a", 2, 2_000),
+        ];
+        IJobEvent[] ended =
+        [
+            new SweepJobLaunched("rt", "rt.a", 2_100),
+            new SweepJobEnded("rt", "rt.a", JobPhase.Failed, new Dictionary<string, double>(), "no data again", [], 2_500),
+            new SweepJobRetried("rt", "rt.a", 3, 2_600),
+            new SweepJobLaunched("rt", "rt.a", 2_700),
+            new SweepJobEnded("rt", "rt.a", JobPhase.Done, metrics, null, visits, 3_000),
+        ];
+        var database = Sqlite(dir.File("retry.db"));
+        Project(database, events);
+        Assert.Equal((SweepState.Done, 1), (database.ReadSweep("rt").Summary.State, database.ReadSweep("rt").Summary.Failed));
+
+        // Retried: waiting again, the sweep running again, nothing of the failed attempt counted as a result.
+        Project(database, retried);
+        var waiting = database.ReadSweep("rt");
+        var a = waiting.Jobs[0];
+        Assert.Equal((SweepState.Running, 1, 0, 0L), (waiting.Summary.State, waiting.Summary.Waiting, waiting.Summary.Failed, waiting.Summary.FinishedAtUnixMs));
+        Assert.Equal((JobPhase.Pending, 2, (string?)null, 0, 0), (a.Phase, a.Attempt, a.Error, a.Metrics.Count, a.Visits.Length));
+        Assert.Equal([new JobFailure(1, "no data", 1_500)], a.Failures!);
+
+        Project(database, ended);
+        var done = database.ReadSweep("rt");
+        a = done.Jobs[0];
+        Assert.Equal((SweepState.Done, 4, 0, 3_000L), (done.Summary.State, done.Summary.Done, done.Summary.Failed, done.Summary.FinishedAtUnixMs));
+        Assert.Equal((JobPhase.Done, 3, 88.4, 2_700L, 3_000L), (a.Phase, a.Attempt, a.Metrics["top1"], a.LaunchedAtUnixMs, a.EndedAtUnixMs));
+        Assert.Equal([new JobFailure(1, "no data", 1_500), new JobFailure(2, "no data again", 2_500)], a.Failures!);
+        Assert.Equal(visits, a.Visits);
+        Assert.Empty(done.Jobs[1].Failures!);
+        // The results table counts the retried job once, with its last attempt's numbers.
+        Assert.Equal(4, SweepResults.Table(done).Sum(r => r.Seeds));
+
+        // Replayed over the rows (as after a restart that lost how far it got), the same rows as a fresh projection.
+        Project(database, [.. events, .. retried, .. ended]);
+        var rows = ResultsTables.Dump(database);
+        Assert.Contains("evolq_job_failures | rt.a | 2 | no data again | 2500", rows, StringComparison.Ordinal);
+        var fresh = Sqlite(dir.File("fresh.db"));
+        Project(fresh, [.. events, .. retried, .. ended]);
+        Assert.Equal(rows, ResultsTables.Dump(fresh));
+
+        // A deleted sweep takes its failures along.
+        Project(database, [new SweepDeleted("rt", 4_000)]);
+        Assert.DoesNotContain("evolq_job_failures | rt", ResultsTables.Dump(database), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_version_1_database_reads_as_before_and_is_migrated_by_the_next_writer()
     {
         using var dir = new TempDirectory();

@@ -19,10 +19,19 @@ public sealed partial class EvolQPalette(CtlContext context) : Palette("evolq", 
     [Option("name", "only sweeps whose id or name contains this text")]
     [Option("sort", "created, id, name, state or jobs", Default = "created")]
     [Flag("reverse", "largest (newest) first")]
+    [Option("format", "table, or json for scripts", Default = "table")]
     public async Task Sweeps(CommandCall call)
     {
         var listing = Listing(call.Required("sort"), call.Get("state"), call.Get("name"), call.Flag("reverse"), call.Flag("all"));
+        var format = call.Required("format").ToLowerInvariant();
+        if (format is not ("table" or "json"))
+            throw new CommandUsageException($"--format is '{format}': use table or json.");
         var list = await AskSweeps<SweepList>(new ListSweeps(true), call).ConfigureAwait(false);
+        if (format == "json")
+        {
+            await call.Output.Text(global::EvolQ.Cluster.Sweeps.SweepJobsJson.List(listing.Apply(list.Sweeps))).ConfigureAwait(false);
+            return;
+        }
         var table = SweepsTable(listing.Apply(list.Sweeps));
         await call.Output.Table(table.Title, table.Columns, table.Rows).ConfigureAwait(false);
     }
@@ -86,7 +95,12 @@ public sealed partial class EvolQPalette(CtlContext context) : Palette("evolq", 
                 j.Metrics.TryGetValue("loss", out var loss) ? Cells.Loss(loss) : "-",
                 j.Error ?? "",
             ]).ToArray());
-        return [properties, jobs];
+        // Each failed attempt with its reason: a retried job's error column is empty again, its history is here.
+        var failures = detail.Jobs.SelectMany(j => (j.Failures ?? []).Select(f => (IReadOnlyList<string>)
+            [j.JobId, Cells.Int(f.Attempt), Cells.UnixMs(f.AtUnixMs), f.Reason])).ToArray();
+        return failures.Length == 0
+            ? [properties, jobs]
+            : [properties, jobs, new Wire.TableFrame(0, "failures", ["job", "attempt", "failed", "reason"], failures)];
     }
 
     [Command("sweep cancel", "Cancels a sweep: nothing new starts and its running jobs are cancelled.")]
@@ -103,6 +117,15 @@ public sealed partial class EvolQPalette(CtlContext context) : Palette("evolq", 
     {
         var summary = await AskSweeps<SweepSummary>(new ResumeSweep(call.Required("sweep")), call).ConfigureAwait(false);
         await call.Output.Text($"Sweep {summary.SweepId} is {summary.State.Word()}: {summary.Running} running, {summary.Waiting} waiting of {summary.Jobs}.").ConfigureAwait(false);
+    }
+
+    [Command("sweep retry", "Runs a sweep's failed jobs (or the one named) again from their last journaled state, each as its next attempt.")]
+    [Argument("sweep", "the sweep id")]
+    [Option("job", "only this failed job")]
+    public async Task SweepRetry(CommandCall call)
+    {
+        var s = await AskSweeps<SweepSummary>(new RetrySweep(call.Required("sweep"), call.Get("job")), call).ConfigureAwait(false);
+        await call.Output.Text($"Sweep {s.SweepId} is {s.State.Word()}: {s.Waiting} waiting, {s.Running} running, {s.Done} done, {s.Failed} failed of {s.Jobs}.").ConfigureAwait(false);
     }
 
     [Command("sweep delete", "Deletes an ended or cancelled sweep: the sweep manager forgets it and its rows leave the results tables.")]
