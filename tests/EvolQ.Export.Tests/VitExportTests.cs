@@ -48,9 +48,10 @@ public sealed class VitExportTests(ITestOutputHelper output) : IDisposable
         }
     }
 
-    /// <summary>The other grids: 3-bit weights (below ONNX's narrowest type), int8 weights with Log-Int-Softmax, 4-bit activations.</summary>
+    /// <summary>The other grids: 3-bit weights (below ONNX's narrowest type), FQ-ViT's int8 weights with and without Log-Int-Softmax, 4-bit activations.</summary>
     [Theory]
     [InlineData("w3a8")]
+    [InlineData("w8a8")]
     [InlineData("w8a8-lis")]
     [InlineData("w4a4")]
     public void Other_settings_agree_on_the_first_2000_test_images(string setting)
@@ -58,6 +59,7 @@ public sealed class VitExportTests(ITestOutputHelper output) : IDisposable
         var quantization = setting switch
         {
             "w3a8" => new QuantizationConfig { WeightBits = BitType.UInt(3) },
+            "w8a8" => QuantizationConfig.FqVitW8A8,
             "w8a8-lis" => QuantizationConfig.FqVitW8A8 with { Lis = true },
             "w4a4" => new QuantizationConfig { ActivationBits = BitType.UInt(4) },
             _ => throw new ArgumentOutOfRangeException(nameof(setting)),
