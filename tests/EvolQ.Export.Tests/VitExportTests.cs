@@ -75,6 +75,11 @@ public sealed class VitExportTests(ITestOutputHelper output) : IDisposable
             using var expected = OnnxComparison.TorchLogits(model, images);
             var agreement = Compare(model, expected, labels, onnx, images, GraphOptimizationLevel.ORT_ENABLE_BASIC, setting + " Q/DQ, basic optimisations");
             Assert.True(agreement.Top1Agreement >= 99.5, agreement.ToString());
+            // ONNX Runtime's default level runs the Q/DQ pairs as its own int8 kernels (int8 weights' DequantizeLinear into
+            // QLinearMatMul; platform.md's MatMul pitfall is about the axis): the graph must load and run there, and its
+            // own rounding costs agreement (measured 96.80% with LIS to 100%; docs/onnx.md).
+            var fused = Compare(model, expected, labels, onnx, images, GraphOptimizationLevel.ORT_ENABLE_ALL, setting + " Q/DQ, all optimisations");
+            Assert.True(fused.Top1Agreement >= 95.0, fused.ToString());
         }
     }
 
