@@ -17,6 +17,7 @@ COPY build/ build/
 COPY src/EvolQ.Cli/EvolQ.Cli.csproj src/EvolQ.Cli/
 COPY src/EvolQ.Cluster/EvolQ.Cluster.csproj src/EvolQ.Cluster/
 COPY src/EvolQ.Web/EvolQ.Web.csproj src/EvolQ.Web/
+COPY src/EvolQ.Export/EvolQ.Export.csproj src/EvolQ.Export/
 COPY src/EvolQ.Engine/EvolQ.Engine.csproj src/EvolQ.Engine/
 COPY src/EvolQ.Search/EvolQ.Search.csproj src/EvolQ.Search/
 COPY src/EvolQ.Quantization/EvolQ.Quantization.csproj src/EvolQ.Quantization/

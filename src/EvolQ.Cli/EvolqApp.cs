@@ -26,6 +26,7 @@ public static class EvolqApp
             BenchCommand.Create(console),
             TrainCommand.Create(console),
             EvalCommand.Create(console),
+            ExportCommand.Create(console),
             CalibrateCommand.Create(console),
             QuantizeCommand.Create(console),
             LandscapeCommand.Create(console),

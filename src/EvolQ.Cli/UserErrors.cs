@@ -13,7 +13,7 @@ public static class UserErrors
         UserInputException or QuantizationConfigException or UnknownModelException or EvolQ.TensorIO.TensorFileException
             or CheckpointException or DataSourceException or EvolQ.Engine.Quantize.RunFolderException
             or EvolQ.Cluster.Sweeps.SweepFileException or Akka.Configuration.ConfigurationException
-            or EvolQ.TensorIO.LimitSettingException => exception.Message,
+            or EvolQ.TensorIO.LimitSettingException or EvolQ.Export.OnnxExportException => exception.Message,
         FileNotFoundException notFound => $"The file {notFound.FileName ?? "given"} does not exist.",
         DirectoryNotFoundException => exception.Message,
         OperationCanceledException => "Cancelled.",

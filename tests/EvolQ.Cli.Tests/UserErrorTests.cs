@@ -26,6 +26,27 @@ public sealed class UserErrorTests : IDisposable
         Assert.Contains("does not exist", Cli.Run(Eval("--quantized", temp.File("none.safetensors"))).AssertUserError());
 
     [Fact]
+    public void Export_of_a_missing_file() =>
+        Assert.Contains("does not exist", Cli.Run("export", "onnx", temp.File("none.safetensors"), "--out", temp.File("m.onnx")).AssertUserError());
+
+    [Fact]
+    public void Export_of_a_float_checkpoint() =>
+        Assert.Contains("not an evolq quantized-model file", Cli.Run("export", "onnx", DemoModel.Checkpoint, "--out", temp.File("m.onnx")).AssertUserError());
+
+    [Fact]
+    public void Export_of_a_truncated_file()
+    {
+        var path = temp.File("truncated.safetensors");
+        var bytes = File.ReadAllBytes(DemoModel.Checkpoint);
+        File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
+        Assert.Contains("truncated.safetensors", Cli.Run("export", "onnx", path, "--out", temp.File("m.onnx")).AssertUserError());
+    }
+
+    [Fact]
+    public void Export_into_a_missing_folder() =>
+        Assert.Contains("does not exist", Cli.Run("export", "onnx", DemoModel.Checkpoint, "--out", temp.File("no/such/m.onnx")).AssertUserError());
+
+    [Fact]
     public void Checkpoint_that_is_not_one()
     {
         var path = temp.File("garbage.pth");

@@ -17,6 +17,9 @@ public sealed class QConv2d : QuantizedWeightLayer
         RegisterComponents();
     }
 
+    public long Stride => stride;
+    public long Padding => padding;
+
     public override Tensor forward(Tensor x) =>
         nn.functional.conv2d(x, EffectiveWeight(), bias, strides: [stride, stride], padding: [padding, padding]);
 }

@@ -11,7 +11,8 @@ namespace EvolQ.Quantization.Modules;
 /// </summary>
 public sealed class QIntLayerNorm : nn.Module<Tensor, Quantizer?, Quantizer?, Tensor>
 {
-    private const int MantissaBits = 7;
+    /// <summary>|A| ~ M / 2^N with M of MantissaBits + 1 bits and N in 0..MaxShift (semantics §3.6).</summary>
+    public const int MantissaBits = 7, MaxShift = 31;
     private readonly Parameter weight;
     private readonly Parameter bias;
     private readonly long channels;
@@ -30,6 +31,11 @@ public sealed class QIntLayerNorm : nn.Module<Tensor, Quantizer?, Quantizer?, Te
     }
 
     public LayerNormMode Mode { get; set; }
+    public long Channels => channels;
+    public double Eps => eps;
+
+    /// <summary>How often the input quantizer's scale vector repeats across the channels (4 after Swin's patch merging).</summary>
+    public int InScaleRepeat => inScaleRepeat;
     public Parameter Weight => weight;
     public Parameter Bias => bias;
 
@@ -74,7 +80,7 @@ public sealed class QIntLayerNorm : nn.Module<Tensor, Quantizer?, Quantizer?, Te
     /// <summary>Splits |A| into an 8-bit mantissa M and a right shift N with |A| ~ M / 2^N.</summary>
     private static (Tensor Mantissa, Tensor Shift) MantissaAndShift(Tensor magnitude)
     {
-        var shift = magnitude.log2().floor_().neg_().add_(MantissaBits).clamp_(0, 31);
+        var shift = magnitude.log2().floor_().neg_().add_(MantissaBits).clamp_(0, MaxShift);
         var mantissa = magnitude.mul_(shift.exp2()).floor_().clamp_(0, (1 << (MantissaBits + 1)) - 1);
         return (mantissa, shift);
     }

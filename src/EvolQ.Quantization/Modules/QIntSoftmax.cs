@@ -10,7 +10,8 @@ namespace EvolQ.Quantization.Modules;
 public sealed class QIntSoftmax : nn.Module<Tensor, Tensor?, Tensor>, IQuantizedLayer
 {
     private const double Ln2 = -0.6931;
-    private const int ExpShift = 30;
+    /// <summary>The integer exponential's range: exp(x) is 2^-q * exp(r) scaled by 2^ExpShift, q in 0..ExpShift.</summary>
+    public const int ExpShift = 30;
     private static readonly double[] Coefficients = [0.35815147, 0.96963238, 1.0];
     private readonly Quantizer quantizer;
 
@@ -69,26 +70,25 @@ public sealed class QIntSoftmax : nn.Module<Tensor, Tensor?, Tensor>, IQuantized
     // Consumes codes (it becomes the remainder); returns a new tensor.
     private static Tensor IntegerExp(Tensor codes, Tensor scale)
     {
-        var ln2Codes = (Ln2 / scale).floor();
+        var (ln2Codes, b, c) = IntegerExpConstants(scale);
         using (var floorCodes = ExpShift * ln2Codes)
         using (var raised = maximum(codes, floorCodes))
             codes.copy_(raised);
         var quotient = codes.div(ln2Codes).floor_();
         using (var multiple = ln2Codes * quotient)
             codes.sub_(multiple);
-        var polynomial = IntegerPolynomial(codes, scale);
+        var polynomial = codes.add(b).mul_(codes).add_(c);
         // 30 - q as -q + 30: negation is exact, so the sum is the same number.
         using var power = quotient.neg_().add_(ExpShift).exp2_();
         return polynomial.mul_(power).floor_().clamp_min_(0);
     }
 
-    // r * (r + b) + c, as a new tensor.
-    private static Tensor IntegerPolynomial(Tensor r, Tensor scale)
-    {
-        var b = (Coefficients[1] / Coefficients[0] / scale).floor();
-        var c = (Coefficients[2] / Coefficients[0] / scale.pow(2)).floor();
-        return r.add(b).mul_(r).add_(c);
-    }
+    /// <summary>
+    /// The integer exponential's constants for an input scale: ln 2 in codes, and the polynomial r * (r + B) + C. The
+    /// ONNX export writes them as initializers, so its exponential computes with these bits.
+    /// </summary>
+    public static (Tensor Ln2Codes, Tensor B, Tensor C) IntegerExpConstants(Tensor scale) =>
+        ((Ln2 / scale).floor(), (Coefficients[1] / Coefficients[0] / scale).floor(), (Coefficients[2] / Coefficients[0] / scale.pow(2)).floor());
 
     // Rounds log2 to the nearest integer in the linear domain: floor, plus one when the remainder is at least half.
     // Consumes x; returns a new tensor.

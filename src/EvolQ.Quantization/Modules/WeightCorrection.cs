@@ -12,6 +12,17 @@ public static class WeightCorrection
 
     public static Tensor MatchChannelStatistics(Tensor quantized, Tensor original)
     {
+        var q = quantized.reshape(quantized.shape[0], -1);
+        var (meanQ, ratio, meanW) = ChannelStatistics(quantized, original);
+        return ((q - meanQ) * ratio + meanW).reshape(quantized.shape);
+    }
+
+    /// <summary>
+    /// The correction's per-channel constants, each (channels, 1): w = (wq - MeanQ) * Ratio + MeanW. The ONNX export
+    /// writes them as initializers, so its weights are these bits.
+    /// </summary>
+    public static (Tensor MeanQ, Tensor Ratio, Tensor MeanW) ChannelStatistics(Tensor quantized, Tensor original)
+    {
         var rows = quantized.shape[0];
         var q = quantized.reshape(rows, -1);
         var w = original.reshape(rows, -1);
@@ -19,6 +30,6 @@ public static class WeightCorrection
         var meanW = w.mean([1], keepdim: true);
         var stdQ = q.std(1, unbiased: true, keepdim: true);
         var stdW = w.std(1, unbiased: true, keepdim: true);
-        return ((q - meanQ) * (stdW / (stdQ + Epsilon)) + meanW).reshape(quantized.shape);
+        return (meanQ, stdW / (stdQ + Epsilon), meanW);
     }
 }
