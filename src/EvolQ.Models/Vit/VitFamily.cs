@@ -20,7 +20,7 @@ public static class VitFamily
         Entry("vit_large", "vit", new VitConfig(224, 16, 3, 1024, 24, 16, 4, 1000, InputQuant: false), Preprocessing.GoogleVit,
             "https://storage.googleapis.com/vit_models/augreg/L_16-i21k-300ep-lr_0.001-aug_medium1-wd_0.1-do_0.1-sd_0.1--imagenet2012-steps_20k-lr_0.01-res_224.npz"),
         Entry("vit_tiny_patch7_28", "demo", TinyConfig, new Preprocessing(28, 1.0, "none", [0.2860f], [0.3530f]),
-            "trained here on Fashion-MNIST (models/vit_tiny_patch7_28.safetensors)"),
+            "trained here on Fashion-MNIST (models/vit_tiny_patch7_28_unregularized.safetensors for the demo, models/vit_tiny_patch7_28.safetensors for the tests)"),
     ];
 
     private static ModelInfo Entry(string name, string family, VitConfig config, Preprocessing preprocessing, string source) =>
