@@ -8,6 +8,7 @@ public sealed record FitnessBenchmarkResult(
     string Model,
     int Batches,
     int BatchSize,
+    int ImagesPerForward,
     string Device,
     int Threads,
     double UncachedPerSecond,
