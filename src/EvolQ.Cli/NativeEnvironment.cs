@@ -28,9 +28,8 @@ namespace EvolQ.Cli;
 /// scales. Each library reads its cap from the environment once, when it first runs, and from the native environment,
 /// which <c>Environment.SetEnvironmentVariable</c> does not change: hence the same re-execution.
 /// <c>EVOLQ_CPU_ISA</c> is <c>avx2</c> (the default), <c>sse4</c>, or <c>native</c> (no cap: faster on newer CPUs, the
-/// numbers then depend on the CPU; the default of <c>evolq demo</c>, which runs on one machine and must stay within its
-/// time budget, where the cap costs about 1.7x in search time); the cap overrides what the environment says for the three libraries, so a pod of
-/// any CPU type computes the same bits. docs/operations.md ("The same numbers on every CPU") has the cost.
+/// numbers then depend on the CPU); the cap overrides what the environment says for the three libraries, so a pod of
+/// any CPU type computes the same bits, and the demo prints the README's table on any machine. docs/operations.md ("The same numbers on every CPU") has the cost.
 /// </para>
 /// </remarks>
 public static class NativeEnvironment
@@ -117,7 +116,7 @@ public static class NativeEnvironment
             return;
         }
 
-        var level = ChosenLevel(args[0]);
+        var level = ChosenLevel();
         var wanted = Environment.GetEnvironmentVariable(AllocatorVariable)?.Trim().ToLowerInvariant();
         var jemalloc = wanted is null or "" or "jemalloc" ? JemallocPaths.FirstOrDefault(File.Exists) : null;
         if (wanted is "jemalloc" && jemalloc is null)
@@ -148,11 +147,9 @@ public static class NativeEnvironment
     }
 
     /// <summary>The level EVOLQ_CPU_ISA asks for and this CPU has; null for native or where the levels do not apply.</summary>
-    private static IsaLevel? ChosenLevel(string command)
+    private static IsaLevel? ChosenLevel()
     {
-        // The demo runs on one machine, so a cap buys it nothing but time.
-        var byDefault = command == "demo" ? NativeIsa : DefaultIsa;
-        var wanted = Environment.GetEnvironmentVariable(CpuIsaVariable)?.Trim().ToLowerInvariant() is { Length: > 0 } named ? named : byDefault;
+        var wanted = Environment.GetEnvironmentVariable(CpuIsaVariable)?.Trim().ToLowerInvariant() is { Length: > 0 } named ? named : DefaultIsa;
         if (wanted == NativeIsa)
             return null;
         var level = Levels.FirstOrDefault(l => l.Name == wanted)

@@ -4,6 +4,7 @@ using EvolQ.Cluster.Configuration;
 using EvolQ.Cluster.Ctl;
 using EvolQ.Cluster.Health;
 using EvolQ.Cluster.Kubernetes;
+using EvolQ.Cluster.Logs;
 using EvolQ.Cluster.Persistence;
 using EvolQ.Cluster.Workers;
 using AkkaCluster = Akka.Cluster.Cluster;
@@ -156,6 +157,7 @@ public sealed class EvolQNode : IAsyncDisposable
             // A node that did not start must not keep its port, threads, journal or devices.
             foreach (var held in journalLocks)
                 held.Dispose();
+            NodeLogLevel.LowerToErrors(system);
             await system.Terminate();
             await host.DisposeAsync();
             if (health is not null)

@@ -185,6 +185,8 @@ public sealed class ImageBatches : IDisposable
             throw new ArgumentException("Every image batch must be a float32 [B, C, H, W] tensor.", nameof(images));
         }
 
+        // The conversions' intermediate handles (cpu(), to(device)) are freed here; only what is kept is detached.
+        using DisposeScope scope = NewDisposeScope();
         long[] shape = images.shape;
         byte[]? pixels = null;
         if (_transform is not null && shape[1] == _transform.Channels)

@@ -9,7 +9,8 @@ namespace EvolQ.Data;
 /// Images are (N, C, H, W) or (N, H, W) (one channel), uint8 (0..255, as a decoder gives them) or float (16, 32 or
 /// 64 bit, read as float32 on ToTensor's 0..1 scale); labels are (N) integers. Both files are read into memory when
 /// the source is made. Float images go through a transform like 8-bit ones (resize in Pillow's float mode), so
-/// images that are already final and normalised want <see cref="EvalTransform.NormalizeOnly"/> with mean 0, std 1.
+/// images that are already final and normalised want <see cref="EvalTransform.NormalizeOnly"/> with mean 0, std 1:
+/// a source made with <c>preprocessed</c> says so (<see cref="Preprocessed"/>), and takes float images only.
 /// </remarks>
 public sealed class TensorFileSource : ImageSource
 {
@@ -22,12 +23,14 @@ public sealed class TensorFileSource : ImageSource
     private readonly int _width;
 
     /// <summary>Reads both files; <paramref name="classNames"/> (else "0".."K-1", K = largest label + 1) fixes the classes.</summary>
-    public TensorFileSource(string imagesPath, string labelsPath, IReadOnlyList<string>? classNames = null)
+    /// <param name="preprocessed">The images are the model's inputs as they are (float, final size, normalised).</param>
+    public TensorFileSource(string imagesPath, string labelsPath, IReadOnlyList<string>? classNames = null, bool preprocessed = false)
     {
         ArgumentNullException.ThrowIfNull(imagesPath);
         ArgumentNullException.ThrowIfNull(labelsPath);
         ImagesPath = imagesPath;
         LabelsPath = labelsPath;
+        Preprocessed = preprocessed;
 
         using (Tensor images = ReadNpy(imagesPath, "images"))
         {
@@ -54,6 +57,9 @@ public sealed class TensorFileSource : ImageSource
 
             switch (images.dtype)
             {
+                case ScalarType.Byte when preprocessed:
+                    throw new DataSourceException(
+                        $"Images file '{imagesPath}' holds uint8 pixels, but preprocessed arrays are the model's float inputs: use npy: for pixels.");
                 case ScalarType.Byte:
                     _bytes = images.data<byte>().ToArray();
                     break;
@@ -119,6 +125,12 @@ public sealed class TensorFileSource : ImageSource
     /// <summary>The labels file.</summary>
     public string LabelsPath { get; }
 
+    /// <summary>Whether the images are the model's inputs as they are: no resize, crop, scaling or normalisation.</summary>
+    public bool Preprocessed { get; }
+
+    /// <summary>Channels, height and width of every image.</summary>
+    public (int Channels, int Height, int Width) ImageShape => (_channels, _height, _width);
+
     /// <inheritdoc/>
     public override int Count { get; }
 
@@ -126,7 +138,7 @@ public sealed class TensorFileSource : ImageSource
     public override IReadOnlyList<string> ClassNames => _classes;
 
     /// <inheritdoc/>
-    public override string Description => $"tensor file '{ImagesPath}'";
+    public override string Description => $"{(Preprocessed ? "preprocessed " : "")}tensor file '{ImagesPath}'";
 
     /// <inheritdoc/>
     public override long LabelOf(int index)

@@ -22,6 +22,9 @@ public abstract class QuantizableModel : nn.Module<Tensor, Tensor>
     /// <summary>The attention modules whose weight scales Evol-Q searches, in model (forward) order.</summary>
     public abstract IReadOnlyList<SearchableBlock> SearchableBlocks { get; }
 
+    /// <summary>The activation shapes that decide the model's memory per image (what a job holds and a forward peaks at).</summary>
+    public abstract ModelFootprint Footprint { get; }
+
     /// <summary>Number of stages: a stage is the unit that <see cref="ForwardToStage"/> and <see cref="ForwardFromStage"/> split at.</summary>
     public abstract int StageCount { get; }
 

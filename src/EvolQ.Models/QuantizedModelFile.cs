@@ -46,6 +46,7 @@ public static class QuantizedModelFile
         metadata[ArchitectureKey] = architecture.Family;
         metadata[ModelConfigKey] = architecture.ConfigJson;
         metadata[PreprocessingKey] = JsonSerializer.Serialize(PreprocessingShape.From(preprocessing), Json);
+        metadata[MathLibraries.MetadataKey] = MathLibraries.Current();
 
         // The OMSE/PTF choice tensors are made for the write; the scope frees them after it.
         using var scope = NewDisposeScope();

@@ -184,7 +184,12 @@ public static class SafeTensorsFile
         }
         catch (JsonException e)
         {
-            throw new TensorFileException(name, $"{name} has a malformed header: it is not valid JSON ({TrimPeriod(e.Message)}).", e);
+            // One sentence of ours, not System.Text.Json's two with its internal positions: the depth limit is the one
+            // error a hostile header aims at, so it is named; any other names where the JSON breaks.
+            var problem = e.Message.Contains("depth", StringComparison.OrdinalIgnoreCase)
+                ? $"it nests deeper than {TensorFileLimits.MaxNesting} levels"
+                : $"it is not valid JSON (line {(e.LineNumber ?? 0) + 1}, byte {(e.BytePositionInLine ?? 0) + 1})";
+            throw new TensorFileException(name, $"{name} has a malformed header: {problem}.", e);
         }
 
         using (document)
@@ -333,6 +338,4 @@ public static class SafeTensorsFile
 
         return new Entry(tensorName, dtype, shape.ToArray(), begin, end);
     }
-
-    private static string TrimPeriod(string message) => message.Trim().TrimEnd('.');
 }

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using EvolQ.Data;
+using EvolQ.Engine.DataSpecs;
+using EvolQ.Models;
 using EvolQ.TensorIO;
 using EvolQ.Testing;
 using TorchSharp;
@@ -92,12 +94,35 @@ public sealed partial class CalibrateEndToEndTests
         var replayed = temp.File("replayed.safetensors");
         Cli.Run([.. common, "--calib-data", $"npy:{images},{labels}", "--calib-order", "file", "--seed", "7", "--out", replayed]).AssertSuccess();
 
+        // The same images as the model's inputs already (a reference script's tensors after its own transform): used
+        // as they are, they calibrate to the same bits too.
+        var inputs = temp.File("calibration-inputs.npy");
+        var transform = ModelTransforms.For(ModelRegistry.Get(DemoModel.Name));
+        using (var scope = torch.NewDisposeScope())
+            NpyFile.Write(inputs, torch.stack(draw.Indices.Select(i => source.Load(i, transform).Image).ToArray()));
+        var preprocessed = temp.File("preprocessed.safetensors");
+        Cli.Run([.. common, "--calib-data", $"preprocessed:{inputs},{labels}", "--calib-order", "file", "--out", preprocessed]).AssertSuccess();
+
         using var a = SafeTensorsFile.Read(seeded);
         using var b = SafeTensorsFile.Read(replayed);
+        using var c = SafeTensorsFile.Read(preprocessed);
         Assert.Equal(a.Names, b.Names);
+        Assert.Equal(a.Names, c.Names);
         foreach (var name in a.Names)
+        {
             TensorAssert.Equal(a[name], b[name], name);
+            TensorAssert.Equal(a[name], c[name], name);
+        }
         Assert.Equal(("seeded", "file"), (a.Metadata["calib_order"], b.Metadata["calib_order"]));
+
+        // Pixels are not inputs, and inputs of another size are not this model's: one sentence each.
+        var pixelsAsInputs = Cli.Run([.. common, "--calib-data", $"preprocessed:{images},{labels}", "--out", temp.File("y.safetensors")]).AssertUserError();
+        Assert.Contains("holds uint8 pixels, but preprocessed arrays are the model's float inputs", pixelsAsInputs, StringComparison.Ordinal);
+        var small = temp.File("small-inputs.npy");
+        using (var scope = torch.NewDisposeScope())
+            NpyFile.Write(small, torch.zeros(200, 1, 14, 14));
+        var wrongSize = Cli.Run([.. common, "--calib-data", $"preprocessed:{small},{labels}", "--out", temp.File("z.safetensors")]).AssertUserError();
+        Assert.Contains("holds images of 1 x 14 x 14, but the model takes 1 x 28 x 28", wrongSize, StringComparison.Ordinal);
 
         var wrong = Cli.Run([.. common, "--calib-data", "fashion-mnist:train", "--calib-order", "sorted", "--out", temp.File("x.safetensors")]).AssertUserError();
         Assert.Equal("'sorted' is not a calibration order: use seeded or file.", wrong);

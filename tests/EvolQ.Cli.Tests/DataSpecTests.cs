@@ -11,6 +11,7 @@ public sealed class DataSpecTests
     [InlineData("fashion-mnist:test:/data/fm", DataSpecKind.FashionMnist, "/data/fm", "test", null)]
     [InlineData("imagefolder:/data/imagenet/val", DataSpecKind.ImageFolder, "/data/imagenet/val", null, null)]
     [InlineData("npy:x.npy,y.npy", DataSpecKind.Npy, "x.npy", null, "y.npy")]
+    [InlineData("preprocessed:x.npy,y.npy", DataSpecKind.Preprocessed, "x.npy", null, "y.npy")]
     public void Parses_each_form(string text, DataSpecKind kind, string location, string? split, string? labels)
     {
         var spec = DataSpec.Parse(text);
@@ -29,6 +30,7 @@ public sealed class DataSpecTests
     [InlineData("imagefolder:")]
     [InlineData("npy:images.npy")]
     [InlineData("npy:images.npy,")]
+    [InlineData("preprocessed:inputs.npy")]
     public void Malformed_specs_are_one_sentence(string text)
     {
         var error = Assert.Throws<DataSourceException>(() => DataSpec.Parse(text));

@@ -31,6 +31,8 @@ public sealed class QuantizedModelEvalTests : IDisposable
     public void Eval_of_the_job_file_reproduces_the_recorded_evolq_top1_exactly(string family)
     {
         var (model, checkpoint) = Family(family);
+        // The thread count the file records beside the math libraries' settings; eval below runs with the same.
+        set_num_threads(1);
         var report = QuantizePipeline.Run(Job(model, checkpoint, "job"));
         var file = Path.Combine(folder.File("job"), "evolq.safetensors");
         Assert.NotNull(report.EvolQ);
@@ -39,9 +41,15 @@ public sealed class QuantizedModelEvalTests : IDisposable
         using (var content = SafeTensorsFile.Read(file))
         {
             var metadata = content.Metadata;
-            recorded = ModelFileMetadata.Metric(metadata, ModelFileMetadata.Top1) ?? throw new Xunit.Sdk.XunitException("no recorded top-1");
+            var metrics = ModelFileMetadata.Metrics(metadata);
+            recorded = metrics?.EvolQ?.Top1 ?? throw new Xunit.Sdk.XunitException("no recorded top-1");
             Assert.Equal(report.EvolQ!.Top1, recorded);
-            Assert.Equal(report.FqVit!.Top1, ModelFileMetadata.Metric(metadata, "fqvit_top1"));
+            Assert.Equal(report.FqVit!.Top1, metrics.FqVit?.Top1);
+            // The local pipeline records accuracies only, under the cluster's names.
+            Assert.Null(metrics.Loss);
+            Assert.Equal(
+                ["metric.float_top1", "metric.float_top5", "metric.fqvit_top1", "metric.fqvit_top5", "metric.top1", "metric.top5"],
+                metadata.Keys.Where(k => k.StartsWith("metric.", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
             Assert.Equal(ModelFileMetadata.Sha256Of(checkpoint), metadata["checkpoint_sha256"]);
             Assert.Equal(model.Name, metadata["model"]);
             Assert.Equal("3", metadata["seed"]);
@@ -54,6 +62,15 @@ public sealed class QuantizedModelEvalTests : IDisposable
         run.AssertSuccess();
         Assert.Equal(Math.Round(recorded, 2), run.Percent("top-1"));
         Assert.Contains($"on these {ValidationLimit} images: reproduced exactly.", run.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Note: the file was written with", run.Output, StringComparison.Ordinal);
+
+        // Under another thread count eval says what the file was made with, since the last digit may then differ.
+        var other = Cli.Run("eval", "--quantized", file, "--data", ValidationData, "--limit", "10", "--threads", "2");
+        set_num_threads(1);
+        other.AssertSuccess();
+        Assert.Contains("Note: the file was written with", other.Output, StringComparison.Ordinal);
+        Assert.Contains("threads=1; this process runs", other.Output, StringComparison.Ordinal);
+        Assert.Contains("threads=2, so the last digits may differ", other.Output, StringComparison.Ordinal);
     }
 
     /// <summary>Another folder and another copy of the checkpoint (another node) give the same file, byte for byte.</summary>

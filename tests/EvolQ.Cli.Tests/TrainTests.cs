@@ -32,6 +32,9 @@ public sealed class TrainTests
         Assert.Equal("2", a.Metadata["epochs"]);
         Assert.True(a.Metadata.ContainsKey("val_top1"));
         Assert.StartsWith("evolq train --model vit_tiny_patch7_28 --data npy:", a.Metadata["command"], StringComparison.Ordinal);
+        // The provenance is the same too, apart from the command's output path: no timings inside.
+        Assert.Equal(a.Metadata.Where(m => m.Key != "command").OrderBy(m => m.Key, StringComparer.Ordinal),
+            b.Metadata.Where(m => m.Key != "command").OrderBy(m => m.Key, StringComparer.Ordinal));
         Assert.Equal(a.Names, b.Names);
         Assert.Contains("blocks.3.attn.qkv.weight", a.Names);
         foreach (var (name, tensor) in a.Tensors)

@@ -18,6 +18,12 @@ public sealed class UserErrorTests : IDisposable
     ];
 
     [Fact]
+    public void Mutation_range_that_is_not_positive() =>
+        Assert.Equal("--mutation-range must be a positive number.", Cli.Run(
+            "quantize", "--model", DemoModel.Name, "--checkpoint", DemoModel.Checkpoint, "--calib-data", "fashion-mnist:test",
+            "--out", temp.File("run"), "--mutation-range", "-0.1").AssertUserError());
+
+    [Fact]
     public void Missing_checkpoint() =>
         Assert.Contains("does not exist", Cli.Run(Eval("--model", DemoModel.Name, "--checkpoint", temp.File("none.safetensors"))).AssertUserError());
 

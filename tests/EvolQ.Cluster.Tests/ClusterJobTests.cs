@@ -2,6 +2,7 @@ using Akka.Actor;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Workers;
 using EvolQ.Testing;
+using EvolQ.Engine.Evaluation;
 
 namespace EvolQ.Cluster.Tests;
 
@@ -31,7 +32,7 @@ public sealed class ClusterJobTests
 
         var result = await node.Jobs.Ask<JobResult>(new GetJobResult(spec.JobId), TimeSpan.FromSeconds(5));
         SyntheticJobs.AssertIdentical(SyntheticJobs.Reference(spec), result);
-        Assert.True(result.Metrics.ContainsKey("loss"));
+        Assert.NotNull(result.Metrics?.Loss);
         Assert.Equal(28, status.EvaluationsDone);
         // Between and after visits the status shows the best loss of the last finished visit.
         Assert.Equal(result.Visits[^1].BestLoss, status.BestLoss);

@@ -1,5 +1,6 @@
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Workers;
+using EvolQ.Engine.Evaluation;
 
 namespace EvolQ.Cluster.Tests;
 
@@ -27,7 +28,7 @@ internal sealed class HangingBackend(int answerFirst, TimeSpan batchCost) : IEva
         return inner.Evaluate(jobId, block, scales, firstBatch, batchCount);
     }
 
-    public IReadOnlyDictionary<string, double> EvaluateFinal(string jobId, float[][] scales) => inner.EvaluateFinal(jobId, scales);
+    public JobMetrics EvaluateFinal(string jobId, float[][] scales) => inner.EvaluateFinal(jobId, scales);
 
     public void Release(string jobId) => inner.Release(jobId);
 

@@ -11,6 +11,7 @@ using EvolQ.Cluster.Ctl;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Serialization;
 using EvolQ.Cluster.Workers;
+using EvolQ.Engine.Evaluation;
 using EvolQ.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -128,9 +129,18 @@ public sealed class NodeHostingTests
         using var dir = new TempDirectory();
         await using var healthy = await EvolQNode.StartAsync(TestNodes.ConfigFor("coordinator", dir.File("journal.db"), period + "3s"));
         Assert.NotNull(await healthy.Sweeps.Ask<SweepList>(new ListSweeps(true), TimeSpan.FromSeconds(10)));
-        // Akka's own warning came at once; the watch's, were the singleton missing, would come within the period.
-        await Eventually.Holds(() => !LogBuffer.Get(healthy.System).Recent(100, LogLevel.WarningLevel).Any(), TimeSpan.FromSeconds(3.5), "the healthy node staying without warnings");
-        Assert.Empty(LogBuffer.Get(healthy.System).Recent(100, LogLevel.WarningLevel).Select(e => $"{e.Source}: {e.Message}"));
+        // Akka's own warning came at once; the watch's, were the singleton missing, would come within the period. Only
+        // singleton warnings count: on a loaded machine (CI runs test projects side by side) a node may also warn that
+        // its heartbeat was late, which says nothing about the proxies.
+        string[] seen = [];
+        try
+        {
+            await Eventually.Holds(() => (seen = SingletonWarnings(healthy)).Length == 0, TimeSpan.FromSeconds(3.5), "the healthy node staying without singleton warnings");
+        }
+        catch (Xunit.Sdk.XunitException e)
+        {
+            Assert.Fail($"{e.Message} It warned: {string.Join(" | ", seen)}");
+        }
 
         // A worker-only node alone: no coordinator anywhere, so neither singleton can be found.
         using var other = new TempDirectory();
@@ -246,7 +256,7 @@ public sealed class NodeHostingTests
         public PreparedJob Prepare(JobSpec spec, CancellationToken cancellationToken) => inner.Prepare(spec, cancellationToken);
         public void SetCurrentScales(string jobId, float[][] scales) => inner.SetCurrentScales(jobId, scales);
         public double[] Evaluate(string jobId, int block, float[] scales, int firstBatch, int batchCount) => inner.Evaluate(jobId, block, scales, firstBatch, batchCount);
-        public IReadOnlyDictionary<string, double> EvaluateFinal(string jobId, float[][] scales) => inner.EvaluateFinal(jobId, scales);
+        public JobMetrics EvaluateFinal(string jobId, float[][] scales) => inner.EvaluateFinal(jobId, scales);
         public void Release(string jobId) => inner.Release(jobId);
 
         public void Dispose()

@@ -1,5 +1,7 @@
 using Akka.Actor;
 using EvolQ.Cluster.Protocol;
+using EvolQ.Engine.Evaluation;
+using EvaluationResult = EvolQ.Cluster.Protocol.EvaluationResult;
 
 namespace EvolQ.Cluster.Tests;
 
@@ -24,14 +26,14 @@ internal static class ProtocolSamples
 
     public static SweepSummary Summary => new("demo", "demo sweep", SweepState.Cancelled, 6, 1, 2, 1, 1, 1, 1_790_000_000_000, 1_790_000_360_000);
 
-    public static SweepJobState JobState(IReadOnlyDictionary<string, double> metrics) =>
+    public static SweepJobState JobState(JobMetrics? metrics) =>
         new("job-1", "deit_tiny", "W4A8", 2, JobPhase.Cancelled, metrics, "cancelled", [new VisitRecord(0, 1, 1.5, 1.25, 1, 7)],
             new Dictionary<string, string> { ["search.cycles"] = "4", ["model"] = "deit_tiny" }, 1_790_000_300_000, 1_790_000_360_000,
             3, [new JobFailure(1, "No worker could prepare the job.", 1_790_000_200_000), new JobFailure(2, "disk full", 1_790_000_250_000)]);
 
     public static IReadOnlyList<IEvolQMessage> All(IActorRef worker)
     {
-        var metrics = new Dictionary<string, double> { ["top1"] = 71.25, ["loss"] = double.PositiveInfinity };
+        var metrics = new JobMetrics(double.PositiveInfinity, 2.5, new TopAccuracy(72.25, 91), new TopAccuracy(70.5, 90), new TopAccuracy(71.25, 90.5));
         return
         [
             new SubmitJob(Spec),

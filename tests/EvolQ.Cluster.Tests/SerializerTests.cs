@@ -2,6 +2,8 @@ using System.Runtime.Serialization;
 using Akka.Actor;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Serialization;
+using EvolQ.Engine.Evaluation;
+using EvaluationResult = EvolQ.Cluster.Protocol.EvaluationResult;
 using MessagePack;
 
 namespace EvolQ.Cluster.Tests;
@@ -84,10 +86,63 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(10, snapshot.Length);
         var oldSnapshot = Assert.IsType<CoordinatorSnapshot>(Serializer.FromBinary(MessagePackSerializer.Serialize(snapshot[..9]), ProtocolManifests.Of(typeof(CoordinatorSnapshot))));
         Assert.Equal((0, "it broke"), (oldSnapshot.Attempt, oldSnapshot.Error));
-        var result = MessagePackSerializer.Deserialize<object?[]>(Serializer.ToBinary(new JobResult("j", JobPhase.Failed, [], [], [], [], new Dictionary<string, double>(), "x", 4)));
+        var result = MessagePackSerializer.Deserialize<object?[]>(Serializer.ToBinary(new JobResult("j", JobPhase.Failed, [], [], [], [], null, "x", 4)));
         var oldResult = Assert.IsType<JobResult>(Serializer.FromBinary(MessagePackSerializer.Serialize(result[..8]), ProtocolManifests.Of(typeof(JobResult))));
         Assert.Equal(0, oldResult.Attempt);
     }
+
+    [Fact]
+    public void Metrics_journaled_as_a_map_of_names_read_into_the_typed_result_and_write_the_same_bytes()
+    {
+        // What a worker of the build before JobMetrics sent and a coordinator journaled: the names in the worker's order.
+        var names = new Dictionary<string, double>
+        {
+            ["fqvit_loss"] = 2.5, ["fqvit_top1"] = 70.5, ["fqvit_top5"] = 90, ["float_top1"] = 72.25, ["float_top5"] = 91,
+            ["loss"] = 1.25, ["top1"] = 71.25, ["top5"] = 90.5,
+        };
+        var oldEvaluated = MessagePackSerializer.Serialize(new OldJobEvaluated("j", names));
+        var evaluated = Assert.IsType<JobEvaluated>(Serializer.FromBinary(oldEvaluated, ProtocolManifests.Of(typeof(JobEvaluated))));
+        Assert.Equal(new JobMetrics(1.25, 2.5, Float: new TopAccuracy(72.25, 91), FqVit: new TopAccuracy(70.5, 90), EvolQ: new TopAccuracy(71.25, 90.5)),
+            evaluated.Metrics);
+        Assert.Equal(oldEvaluated, Serializer.ToBinary(evaluated));
+
+        // The synthetic backend's map: a loss only.
+        var oldSynthetic = MessagePackSerializer.Serialize(new OldJobEvaluated("j", new Dictionary<string, double> { ["loss"] = 0.5 }));
+        var synthetic = Assert.IsType<JobEvaluated>(Serializer.FromBinary(oldSynthetic, ProtocolManifests.Of(typeof(JobEvaluated))));
+        Assert.Equal(new JobMetrics(0.5), synthetic.Metrics);
+        Assert.Equal(oldSynthetic, Serializer.ToBinary(synthetic));
+
+        // A failed job's end carried an empty map: it reads as no metrics and writes the empty map again.
+        var oldEnded = MessagePackSerializer.Serialize(new OldSweepJobEnded("s", "j", JobPhase.Failed, new Dictionary<string, double>(), "it broke", [], 7));
+        var ended = Assert.IsType<SweepJobEnded>(Serializer.FromBinary(oldEnded, ProtocolManifests.Of(typeof(SweepJobEnded))));
+        Assert.Null(ended.Metrics);
+        Assert.Equal(oldEnded, Serializer.ToBinary(ended));
+
+        // A snapshot before the evaluation held nil, and still does.
+        var snapshot = new CoordinatorSnapshot(null, JobPhase.Searching, 10, "ab12", null, [1], [0.5], null, null, 1);
+        var fields = MessagePackSerializer.Deserialize<object?[]>(Serializer.ToBinary(snapshot));
+        Assert.Null(fields[7]);
+
+        // A name no build ever wrote is ignored (the type keeps what it knows).
+        var withUnknown = MessagePackSerializer.Serialize(new OldJobEvaluated("j", new Dictionary<string, double> { ["loss"] = 0.5, ["top3"] = 80 }));
+        Assert.Equal(new JobMetrics(0.5), Assert.IsType<JobEvaluated>(Serializer.FromBinary(withUnknown, ProtocolManifests.Of(typeof(JobEvaluated)))).Metrics);
+    }
+
+    /// <summary>JobEvaluated as it was declared before JobMetrics.</summary>
+    [MessagePackObject]
+    public sealed record OldJobEvaluated([property: Key(0)] string JobId, [property: Key(1)] IReadOnlyDictionary<string, double> Metrics);
+
+    /// <summary>SweepJobEnded as it was declared before JobMetrics.</summary>
+    [MessagePackObject]
+    public sealed record OldSweepJobEnded(
+        [property: Key(0)] string SweepId,
+        [property: Key(1)] string JobId,
+        [property: Key(2)] JobPhase Phase,
+        [property: Key(3)] IReadOnlyDictionary<string, double> Metrics,
+        [property: Key(4)] string? Error,
+        [property: Key(5)] VisitRecord[] Visits,
+        [property: Key(6)] long AtUnixMs,
+        [property: Key(7)] float[][]? FinalScales = null);
 
     [Fact]
     public void The_structural_comparison_sees_a_difference_deep_inside()

@@ -1,5 +1,6 @@
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Sweeps;
+using EvolQ.Engine.Evaluation;
 
 namespace EvolQ.Cluster.Tests;
 
@@ -29,7 +30,7 @@ public sealed class SweepBookTests
     }
 
     private static JobResult Result(string jobId, JobPhase phase, string? error = null) =>
-        new(jobId, phase, ["blocks.0.attn"], [[0.25f, 0.5f]], [], [new VisitRecord(1, 0, 0.5, 0.4, 7, 4)], new Dictionary<string, double> { ["top1"] = 0.8 }, error);
+        new(jobId, phase, ["blocks.0.attn"], [[0.25f, 0.5f]], [], [new VisitRecord(1, 0, 0.5, 0.4, 7, 4)], new JobMetrics(null, EvolQ: new TopAccuracy(0.8, null)), error);
 
     private static void End(SweepBook book, string jobId, JobPhase phase = JobPhase.Done, long now = 200) =>
         book.Apply(Assert.IsType<SweepJobEnded>(book.Ended(Result(jobId, phase), now)));
@@ -120,7 +121,7 @@ public sealed class SweepBookTests
 
         Assert.Null(book.Ended(Result("s1.j0", JobPhase.Searching), 200));
         var ended = Assert.IsType<SweepJobEnded>(book.Ended(Result("s1.j0", JobPhase.Done), 200));
-        Assert.Equal(("s1", JobPhase.Done, 0.8), (ended.SweepId, ended.Phase, ended.Metrics["top1"]));
+        Assert.Equal(("s1", JobPhase.Done, (double?)0.8), (ended.SweepId, ended.Phase, ended.Metrics?.EvolQ?.Top1));
         // The searched scales go into the journal with the end, so the job's model can be written from the results alone.
         Assert.Equal([0.25f, 0.5f], Assert.Single(ended.FinalScales!));
         book.Apply(ended);
@@ -154,7 +155,7 @@ public sealed class SweepBookTests
 
         End(book, "s1.j0");
         var done = Assert.IsType<SweepDetail>(book.Detail("s1")).Jobs[0];
-        Assert.Equal(0.8, done.Metrics["top1"]);
+        Assert.Equal(0.8, done.Metrics?.EvolQ?.Top1);
         Assert.Single(done.Visits);
         Assert.Null(book.Detail("nobody"));
     }
@@ -245,7 +246,7 @@ public sealed class SweepBookTests
         Assert.Null(book.Ended(Result("s1.j0", JobPhase.Done) with { Attempt = 2 }, 601));
         var detail = book.Detail("s1")!;
         var j0 = detail.Jobs[0];
-        Assert.Equal((JobPhase.Done, 2, (string?)null, 0.8), (j0.Phase, j0.Attempt, j0.Error, j0.Metrics["top1"]));
+        Assert.Equal((JobPhase.Done, 2, (string?)null, (double?)0.8), (j0.Phase, j0.Attempt, j0.Error, j0.Metrics?.EvolQ?.Top1));
         Assert.Equal([new JobFailure(1, "no data", 200)], j0.Failures!);
         Assert.Equal([new JobFailure(1, "no data either", 300)], detail.Jobs[2].Failures!);
         Assert.Equal((JobPhase.Pending, 2), (detail.Jobs[2].Phase, detail.Jobs[2].Attempt));

@@ -84,6 +84,42 @@ public sealed class SweepFileTests
         Assert.Equal("w.conf:2: search.start 'mse' is not one of calibrated, weight-mse.", Assert.Single(wrong.Errors));
     }
 
+    [Theory]
+    [InlineData("demo-relative.conf", "demo-rel", "search.mutation-range=0.1 search.relative-mutation=true")]
+    [InlineData("demo-weight-mse.conf", "demo-mse", "search.start=weight-mse")]
+    public void A_beyond_paper_demo_sweep_is_the_demo_but_for_its_one_option(string file, string id, string differences)
+    {
+        // Same jobs, same budget: the comparison in the README is of the option alone.
+        var demo = SweepFile.Load(Shipped("demo.conf"), checkPaths: false);
+        var ours = SweepFile.Load(Shipped(file), checkPaths: false);
+        Assert.Equal(id, ours.SweepId);
+        Assert.Equal(demo.Jobs.Select(j => (j.Model, j.Bits, j.Seed)), ours.Jobs.Select(j => (j.Model, j.Bits, j.Seed)));
+        foreach (var (paper, option) in demo.Jobs.Zip(ours.Jobs))
+        {
+            var a = paper.Spec.Settings();
+            var b = option.Spec.Settings();
+            Assert.Equal(a.Keys.Order(StringComparer.Ordinal), b.Keys.Order(StringComparer.Ordinal));
+            Assert.Equal($"options.sweep={id} {differences}",
+                string.Join(' ', b.Where(kv => a[kv.Key] != kv.Value).Select(kv => $"{kv.Key}={kv.Value}").Order(StringComparer.Ordinal)));
+        }
+    }
+
+    [Fact]
+    public void The_mutation_range_is_the_papers_unless_the_file_sets_one()
+    {
+        const string Head = "sweep { models = [{ name = vit_tiny_patch7_28, checkpoint = m.safetensors }], calibration.data = \"fashion-mnist:train\"\n";
+        var paper = SweepFile.Parse(Head + "}", "p.conf", checkPaths: false);
+        Assert.All(paper.Jobs, j => Assert.Null(j.Spec.Search.MutationRange));
+        Assert.Equal("", paper.Jobs[0].Spec.Settings()["search.mutation-range"]);
+
+        var ours = SweepFile.Parse(Head + "search { relative-mutation = on, mutation-range = 0.03 }\n}", "o.conf", checkPaths: false);
+        Assert.All(ours.Jobs, j => Assert.Equal(0.03, j.Spec.Search.MutationRange));
+        Assert.All(ours.Jobs, j => Assert.True(j.Spec.Search.RelativeMutation));
+
+        var wrong = Assert.Throws<SweepFileException>(() => SweepFile.Parse(Head + "search { mutation-range = -1 }\n}", "w.conf", checkPaths: false));
+        Assert.Equal("w.conf:2: sweep.search.mutation-range is '-1', not a positive number.", Assert.Single(wrong.Errors));
+    }
+
     [Fact]
     public void The_calibration_order_is_seeded_unless_the_file_asks_for_file_order()
     {
@@ -131,7 +167,7 @@ public sealed class SweepFileTests
                 "broken.conf:8: the bit width 'W9A8' is outside 2 to 8 bits.",
                 "broken.conf:8: the bit width '4bit' is not of the form W4A8 (weight bits, activation bits).",
                 "broken.conf:9: the seed 1 is listed twice.",
-                "broken.conf:10: sweep.calibration.data is missing (fashion-mnist:train|test[:DIR], imagefolder:DIR or npy:IMAGES.npy,LABELS.npy).",
+                "broken.conf:10: sweep.calibration.data is missing (fashion-mnist:train|test[:DIR], imagefolder:DIR, npy:IMAGES.npy,LABELS.npy or preprocessed:IMAGES.npy,LABELS.npy).",
                 "broken.conf:10: calibration.batch-size (100) is larger than calibration.size (10).",
                 "broken.conf:11: sweep.search.passes is 0; it must be at least 1.",
             ],

@@ -1,5 +1,6 @@
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Sweeps;
+using EvolQ.Engine.Evaluation;
 
 namespace EvolQ.Cluster.Tests;
 
@@ -54,7 +55,7 @@ public sealed class SweepListingTests
         var cycles3 = SyntheticJobs.Spec("b.x", cycles: 3).Settings();
         SweepJobState Job(string id, string bits, long seed, double? top1, double loss, IReadOnlyDictionary<string, string>? settings, long launched = 0, long ended = 0) =>
             new(id, "synthetic", bits, seed, JobPhase.Done,
-                top1 is { } t ? new Dictionary<string, double> { ["top1"] = t, ["loss"] = loss } : new Dictionary<string, double> { ["loss"] = loss },
+                new JobMetrics(loss, EvolQ: top1 is { } t ? new TopAccuracy(t, null) : null),
                 null, [new VisitRecord(0, 1, 2, loss, 3, 12)], settings, launched, ended);
         var a = new SweepDetail(new SweepSummary("a", "first", SweepState.Done, 3, 0, 0, 3, 0, 0, 1, 2),
         [

@@ -2,6 +2,7 @@ using Akka.Actor;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Workers;
 using EvolQ.Testing;
+using EvolQ.Engine.Evaluation;
 
 namespace EvolQ.Cluster.Tests;
 
@@ -46,7 +47,7 @@ public sealed class SweepManagerTests
         Assert.Contains("no_such_model", broken.Error, StringComparison.Ordinal);
         foreach (var done in detail.Jobs.Where(j => j.Phase == JobPhase.Done))
         {
-            Assert.True(done.Metrics.ContainsKey("loss"));
+            Assert.NotNull(done.Metrics?.Loss);
             Assert.NotEmpty(done.Visits);
             var result = await node.Jobs.Ask<JobResult>(new GetJobResult(done.JobId), Ask);
             SyntheticJobs.AssertIdentical(SyntheticJobs.Reference(jobs.Single(j => j.Spec.JobId == done.JobId).Spec), result);
@@ -119,7 +120,7 @@ public sealed class SweepManagerTests
             var node = await nodes.Start("coordinator, worker");
             var detail = await node.Sweeps.Ask<SweepDetail>(new GetSweep("s2"), Ask);
             Assert.Equal(SweepState.Done, detail.Summary.State);
-            Assert.True(Assert.Single(detail.Jobs).Metrics.ContainsKey("loss"));
+            Assert.NotNull(Assert.Single(detail.Jobs).Metrics?.Loss);
             Assert.IsType<SweepRejected>(await node.Sweeps.Ask<object>(new GetSweep("nope"), Ask));
         }
     }

@@ -5,6 +5,7 @@ using EvolQ.Engine.Plots;
 using ResultsTable = EvolQ.Engine.Quantize.ResultsTable;
 using EvolQ.Testing;
 using SkiaSharp;
+using EvolQ.Engine.Evaluation;
 
 namespace EvolQ.Cluster.Tests;
 
@@ -22,15 +23,11 @@ public sealed class SweepResultsTests
 
     private static SweepJobState Done(string model, string bits, long seed, double evolQ, double fqVit, VisitRecord[]? visits = null) =>
         new($"s.{model}-{bits}-{seed}", model, bits, seed, JobPhase.Done,
-            new Dictionary<string, double>
-            {
-                ["float_top1"] = 72.25, ["float_top5"] = 91, ["fqvit_top1"] = fqVit, ["fqvit_top5"] = 90,
-                ["top1"] = evolQ, ["top5"] = 90.5, ["fqvit_loss"] = 2.0, ["loss"] = 1.0,
-            },
+            new JobMetrics(1.0, 2.0, Float: new TopAccuracy(72.25, 91), FqVit: new TopAccuracy(fqVit, 90), EvolQ: new TopAccuracy(evolQ, 90.5)),
             null, visits ?? FourVisits);
 
     private static SweepJobState Other(string model, string bits, long seed, JobPhase phase, string? error = null) =>
-        new($"s.{model}-{bits}-{seed}", model, bits, seed, phase, new Dictionary<string, double>(), error, []);
+        new($"s.{model}-{bits}-{seed}", model, bits, seed, phase, null, error, []);
 
     private static SweepDetail Detail(params SweepJobState[] jobs) => new(
         new SweepSummary("s", "paper", jobs.Any(j => j.Phase is not (JobPhase.Done or JobPhase.Failed)) ? SweepState.Running : SweepState.Done,

@@ -3,6 +3,8 @@ using Akka.Event;
 using EvolQ.Cluster.Coordination;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Search;
+using EvolQ.Engine.Evaluation;
+using EvaluationResult = EvolQ.Cluster.Protocol.EvaluationResult;
 
 namespace EvolQ.Cluster.Tests;
 
@@ -428,7 +430,7 @@ public sealed class WorkDispatcherTests
         d.Dispatch(T0);
         Assert.Single(a.Take<FinalEvaluationRequest>());
 
-        var result = new FinalEvaluationResult(JobId, "a", new Dictionary<string, double> { ["top1"] = 0.9 });
+        var result = new FinalEvaluationResult(JobId, "a", new JobMetrics(null, EvolQ: new TopAccuracy(0.9, null)));
         Assert.True(d.OnFinalResult(result, a, T0));
         Assert.False(d.OnFinalResult(result, a, T0));
         d.Dispatch(T0);

@@ -21,6 +21,8 @@ internal sealed class CountingModel : QuantizableModel
 
     public override IReadOnlyList<SearchableBlock> SearchableBlocks => inner.SearchableBlocks;
 
+    public override ModelFootprint Footprint => inner.Footprint;
+
     public override int StageCount => inner.StageCount;
 
     public override Tensor ForwardToStage(Tensor images, int stage)

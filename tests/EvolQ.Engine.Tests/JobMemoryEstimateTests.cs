@@ -75,6 +75,21 @@ public sealed class JobMemoryEstimateTests
         Assert.True(JobMemoryEstimate.For(ModelRegistry.Get("deit_tiny"), 100, 50, onCpu: true).PeakBytes < tiny.PeakBytes);
     }
 
+    [Fact]
+    public void The_search_runs_whole_batches_unless_their_activations_exceed_the_forward_budget()
+    {
+        int For(string model, int batch) => FitnessEvaluator.ImagesPerForwardFor(ModelRegistry.Get(model).Footprint, batch);
+        // DeiT-Tiny's batch of 100 takes about 643 MB by the estimate, DeiT-Base's 2.6 GB: slices of 25.
+        Assert.Equal(25, For("deit_tiny", 100));
+        Assert.Equal(25, For("deit_tiny", 48));
+        Assert.Equal(25, For("deit_base", 100));
+        // Batches whose forward fits 170 MB run whole: the demo model's 100 (42 MB), DeiT-Tiny's 20 (128 MB); so does a
+        // batch no larger than a slice, however large its forward.
+        Assert.Equal(0, For("vit_tiny_patch7_28", 100));
+        Assert.Equal(0, For("deit_tiny", 20));
+        Assert.Equal(0, For("deit_base", 20));
+    }
+
     private static (QuantizableModel Model, ModelFootprint Footprint, long Parameters, int Size, int Channels) Create(string family)
     {
         var quantization = new QuantizationConfig();

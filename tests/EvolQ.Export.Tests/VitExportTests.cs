@@ -43,8 +43,10 @@ public sealed class VitExportTests(ITestOutputHelper output) : IDisposable
             // With all optimisations ONNX Runtime replaces Q/DQ pairs around Add, Softmax, MatMul by its int8 kernels,
             // which requantize with their own rounding (docs/onnx.md): measured 99.50%, so the bound is looser.
             Assert.True(fused.Top1Agreement >= 99.0, fused.ToString());
-            // Evol-Q's own arithmetic in the graph is closer than QuantizeLinear's rounding.
-            Assert.True(arithmetic.MaxAbsLogitDiff <= plain.MaxAbsLogitDiff, $"exact {arithmetic}; Q/DQ {plain}");
+            // Evol-Q's own arithmetic in the graph is closer than QuantizeLinear's rounding: fewer images change their
+            // top-1. Not by the worst logit: that is the same image in both graphs, set by libtorch's and ONNX Runtime's
+            // different float sums (0.220 in both on an AVX2 CPU, 0.171 on an AVX-512 one, docs/onnx.md).
+            Assert.True(arithmetic.SameTop1 >= plain.SameTop1, $"exact {arithmetic}; Q/DQ {plain}");
         }
     }
 

@@ -176,7 +176,7 @@ public sealed class SafeTensorsFileTests
     public void Header_that_is_not_json()
     {
         var e = ReadBytes("x.safetensors", SafeTensors("{\"a\": {\"dtype\": \"F32\", ", []));
-        Assert.StartsWith("x.safetensors has a malformed header: it is not valid JSON (", e.Message);
+        Assert.StartsWith("x.safetensors has a malformed header: it is not valid JSON (line 1, byte ", e.Message);
         Assert.EndsWith(").", e.Message);
     }
 

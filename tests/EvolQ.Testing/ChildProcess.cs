@@ -41,13 +41,19 @@ public sealed class ChildProcess : IDisposable
     /// <summary>Starts <paramref name="program"/> with <paramref name="environment"/> added to (or, with a null value, removed from) ours.</summary>
     public static ChildProcess Start(string program, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null)
     {
-        var info = new ProcessStartInfo(program)
+        // Through env(1) with SIGINT's default restored: a test run launched as a background job of a shell without
+        // job control starts with SIGINT ignored, which every child inherits, and the Ctrl+C tests would then wait in
+        // vain. env execs the program, so the process id is the program's.
+        var info = new ProcessStartInfo("/usr/bin/env")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        info.ArgumentList.Add("--default-signal=INT");
+        info.ArgumentList.Add("--");
+        info.ArgumentList.Add(program);
         foreach (var argument in arguments)
             info.ArgumentList.Add(argument);
         foreach (var (name, value) in environment ?? new Dictionary<string, string?>())

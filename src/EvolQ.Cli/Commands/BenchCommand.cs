@@ -38,10 +38,9 @@ public static class BenchCommand
         var batches = BatchesOption();
         var batchSize = BatchSizeOption();
         var evaluations = new Option<int>("--evaluations") { Description = "Timed evaluations per case (the pass mean spreads them over the blocks, at least one each).", DefaultValueFactory = _ => 5 };
-        var imagesPerForward = new Option<int>("--images-per-forward")
+        var imagesPerForward = new Option<int?>("--images-per-forward")
         {
-            Description = "Images one forward runs at most (0: a whole batch); the search's default trades speed for memory.",
-            DefaultValueFactory = _ => FitnessEvaluator.DefaultImagesPerForward,
+            Description = "Images one forward runs at most (0: a whole batch); default: the search's, whole batches unless their activations exceed 170 MB, else 25.",
         };
         var fitness = new Command("fitness", "Fitness evaluations per second and peak memory on random weights: uncached, and cached averaged over a pass.")
         {
@@ -53,7 +52,7 @@ public static class BenchCommand
             var device = fitnessSetup.Device(parse);
             var results = parse.GetValue(fitnessModels)!.Select(name => FitnessBenchmark.Run(name, Positive(parse.GetValue(batches), "--batches"),
                 Positive(parse.GetValue(batchSize), "--batch"), Positive(parse.GetValue(evaluations), "--evaluations"), device,
-                imagesPerForward: parse.GetValue(imagesPerForward) is >= 0 and var n ? n : throw new UserInputException("--images-per-forward must be 0 or positive."))).ToList();
+                imagesPerForward: parse.GetValue(imagesPerForward) is not (< 0) and var n ? n : throw new UserInputException("--images-per-forward must be 0 or positive."))).ToList();
             return fitnessSetup.Write(parse, results, ["model", "images/evaluation", "images/forward", "device", "threads", "uncached eval/s", "cached eval/s (pass mean)", "peak RSS", "estimate"],
                 r => [r.Model, Num(r.Batches * r.BatchSize), r.ImagesPerForward == 0 ? "batch" : Num(r.ImagesPerForward), r.Device, Num(r.Threads), Fixed(r.UncachedPerSecond, "0.00"), Fixed(r.CachedPassMeanPerSecond, "0.00"),
                     Gigabytes(r.PeakResidentBytes), Gigabytes(r.EstimatedPeakBytes)]);

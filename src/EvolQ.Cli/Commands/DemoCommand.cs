@@ -1,4 +1,5 @@
 using System.CommandLine;
+using EvolQ.Cli.Options;
 
 namespace EvolQ.Cli.Commands;
 
@@ -12,7 +13,9 @@ public static class DemoCommand
 
     public static Command Create(CommandConsole console)
     {
-        var flags = new RunFlags();
+        // Two CPU workers of one torch thread each: both cores search (two jobs at once, as the sweep allows), and the
+        // table does not depend on the machine's core count, since MKL's reproducible branch sums by thread count.
+        var flags = new RunFlags(new NodeFlags(defaultDevices: "cpu,cpu", defaultThreads: 1));
         var command = new Command("demo", $"The main job: `evolq run {SweepFile}` (tiny ViT on Fashion-MNIST, W4A8 and W3A8, seeds 0, 1, 2), then the table.");
         flags.AddTo(command);
         command.SetAction(parse => RunCommand.Run(console, parse, flags, FindSweep()));

@@ -77,9 +77,11 @@ public static class EvalCommand
             using (network)
             {
                 network.to(device);
-                var transform = ModelTransforms.For(preprocessing);
+                var transform = ModelTransforms.For(preprocessing, source);
                 var options = new EvaluationOptions { BatchSize = batchSize, Limit = imageLimit, Device = device, LogitsPath = logitsPath };
                 console.Output.WriteLine($"Evaluating {what} on {source.Description}.");
+                if (recorded?.GetValueOrDefault(MathLibraries.MetadataKey) is { } madeUnder && madeUnder != MathLibraries.Current())
+                    console.Output.WriteLine($"Note: the file was written with {madeUnder}; this process runs {MathLibraries.Current()}, so the last digits may differ (EVOLQ_CPU_ISA and --threads set them).");
                 var result = ProgressDisplay.Run(console, display => Evaluator.Run(network, source, transform, options, display));
                 console.Output.WriteLine($"top-1 {result.Top1:0.00}%  top-5 {result.Top5:0.00}%  ({result.Top1Correct}/{result.Images} correct, {result.ImagesPerSecond:0} images/s)");
                 if (recorded is not null && Recorded(recorded, spec, result) is { } comparison)
@@ -99,7 +101,7 @@ public static class EvalCommand
     /// </summary>
     private static string? Recorded(IReadOnlyDictionary<string, string> metadata, DataSpec spec, EvaluationResult result)
     {
-        if (ModelFileMetadata.Metric(metadata, ModelFileMetadata.Top1) is not { } top1
+        if (ModelFileMetadata.Metrics(metadata)?.EvolQ?.Top1 is not { } top1
             || metadata.GetValueOrDefault(ModelFileMetadata.ValidationData) != spec.Text
             || metadata.GetValueOrDefault(ModelFileMetadata.ValidationImages) != result.Images.ToString(CultureInfo.InvariantCulture))
             return null;

@@ -3,8 +3,10 @@ using System.Diagnostics;
 using System.Globalization;
 using EvolQ.Cli.Options;
 using EvolQ.Data;
+using EvolQ.Engine.Calibration;
 using EvolQ.Engine.DataSpecs;
 using EvolQ.Engine.Evaluation;
+using EvolQ.Engine.Jobs;
 using EvolQ.Engine.Landscape;
 using EvolQ.Models;
 using TorchSharp;
@@ -45,6 +47,7 @@ public static class LandscapeCommand
                 DirectionSeed = parse.GetValue(directionSeed),
             };
             var (size, batchSize) = data.Calibration(parse);
+            var order = data.Order(parse);
             var (validationSpec, limit, validationBatch) = data.Validation(parse);
             var device = execution.Device(parse);
             var outDir = parse.GetValue(output)!;
@@ -53,19 +56,20 @@ public static class LandscapeCommand
                 throw new UserInputException($"--calib-size {size} is more than the {calibrationSource.Count} images of {calibrationSource.Description}.");
 
             var (model, preprocessing, _) = ModelFiles.LoadQuantized(parse.GetValue(quantized)!);
-            ImageBatches? calibration = null, validation = null;
+            ImageBatches? validation = null;
             try
             {
                 model.to(device);
                 var target = LandscapeScanner.ResolveBlock(model, parse.GetValue(block));
-                var transform = ModelTransforms.For(preprocessing);
-                var draw = CalibrationSet.Draw(calibrationSource.Count, data.Seed(parse), size, batchSize, 0);
-                calibration = ImageBatches.Load(calibrationSource, transform, draw.Indices, batchSize, dropLast: true, device);
+                // The model is the file's, already quantized: the preparation only draws and reads the images.
+                using var preparation = JobPreparation.Open(calibrationSource, preprocessing,
+                    new CalibrationOptions { Size = size, BatchSize = batchSize, Seed = data.Seed(parse), Order = order, Device = device });
+                var calibration = preparation.LoadImages();
                 if (validationSpec is not null)
                 {
                     var source = validationSpec.Open();
                     var count = Math.Min(limit ?? source.Count, source.Count);
-                    validation = ImageBatches.Load(source, transform, Enumerable.Range(0, count).ToArray(), validationBatch, dropLast: false, device);
+                    validation = ImageBatches.Load(source, ModelTransforms.For(preprocessing, source), Enumerable.Range(0, count).ToArray(), validationBatch, dropLast: false, device);
                 }
 
                 var total = options.Steps + options.Grid * options.Grid;
@@ -89,7 +93,6 @@ public static class LandscapeCommand
             }
             finally
             {
-                calibration?.Dispose();
                 validation?.Dispose();
                 model.Dispose();
             }

@@ -235,7 +235,10 @@ internal sealed class RunFlags
         DefaultValueFactory = _ => Commands.DashboardCommand.DefaultPort,
     };
 
-    public NodeFlags Node { get; } = new();
+    /// <param name="node">The node's flags (the demo's have its own defaults).</param>
+    public RunFlags(NodeFlags? node = null) => Node = node ?? new NodeFlags();
+
+    public NodeFlags Node { get; }
 
     public void AddTo(Command command)
     {

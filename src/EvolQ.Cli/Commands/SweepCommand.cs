@@ -37,26 +37,28 @@ public static class SweepCommand
             Retry(console),
             Delete(console),
             Results(console),
-            Models(console),
+            Export(console),
         };
         return command;
     }
 
-    private static Command Models(CommandConsole console)
+    private static Command Export(CommandConsole console)
     {
         var sweep = SweepArgument();
         var job = new Option<string?>("--job") { Description = "Only this job." };
         var output = new Option<string>("--out") { Description = "The folder the files go to (<job id>.evolq.safetensors).", Required = true };
         var database = DatabaseOption("The database whose results tables hold the sweep (no node is needed)");
         var device = DeviceOption.Create();
-        var command = new Command("models", "Writes the quantized-model file of each done job again from the results database: the job's checkpoint and calibration data, its recorded scales and metrics; the same bytes the worker wrote.")
+        // `models` was its first name; kept as an alias so scripts written against it keep working.
+        var command = new Command("export", "Writes the quantized-model file of each done job again from the results database: the job's checkpoint and calibration data, its recorded scales and metrics; the same bytes the worker wrote.")
         {
             sweep, job, output, database, device,
         };
+        command.Aliases.Add("models");
         command.SetAction(parse =>
         {
             var id = parse.GetValue(sweep)!;
-            var db = parse.GetValue(database) ?? throw new UserInputException("sweep models reads the sweep's scales from the results database: give --db.");
+            var db = parse.GetValue(database) ?? throw new UserInputException("sweep export reads the sweep's scales from the results database: give --db.");
             var onlyJob = parse.GetValue(job);
             var folder = Path.GetFullPath(parse.GetValue(output)!);
             var deviceName = parse.GetValue(device)!;

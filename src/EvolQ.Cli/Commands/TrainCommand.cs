@@ -59,6 +59,9 @@ public static class TrainCommand
 
             var trainSpec = DataSpec.Parse(parse.GetValue(data)!);
             var valSpec = parse.GetValue(valData) is { } v ? DataSpec.Parse(v) : null;
+            // Training augments and normalises images itself; arrays already made into inputs would be normalised twice.
+            if (new[] { trainSpec, valSpec }.Any(s => s?.Kind == DataSpecKind.Preprocessed))
+                throw new UserInputException("evolq train prepares its images itself: give images (npy:, imagefolder:, fashion-mnist:), not preprocessed: arrays.");
             var trainSource = trainSpec.Open();
             var valSource = valSpec?.Open();
             var transform = ModelTransforms.For(info);
@@ -71,6 +74,7 @@ public static class TrainCommand
                 epoch => display.Line($"epoch {epoch.Epoch}/{options.Epochs}: loss {epoch.Loss:0.0000}, train accuracy {epoch.TrainAccuracy:0.00}%"
                     + (epoch.ValidationTop1 is { } top1 ? $", validation top-1 {top1:0.00}%" : "") + $" ({epoch.Elapsed.TotalSeconds:0.0} s)")));
 
+            // No wall-clock values: the same command gives the same file, bytes and all (the time is printed below).
             var metadata = new Dictionary<string, string>
             {
                 ["model"] = info.Name,
@@ -78,7 +82,6 @@ public static class TrainCommand
                 ["epochs"] = Num(options.Epochs),
                 ["batch"] = Num(options.BatchSize),
                 ["train_data"] = trainSpec.Text,
-                ["train_seconds"] = result.Elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture),
                 ["command"] = CommandLineOf(parse),
             };
             if (result.Validation is { } validation)

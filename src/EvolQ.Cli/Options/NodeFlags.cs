@@ -9,6 +9,27 @@ namespace EvolQ.Cli.Options;
 /// <summary>How a command starts a cluster node: profile, evaluation backend, devices (flags or EVOLQ_* variables).</summary>
 public sealed class NodeFlags
 {
+    private readonly string defaultDevices;
+    private readonly int defaultThreads;
+
+    /// <param name="defaultDevices">The workers' devices where neither --devices nor EVOLQ_DEVICES says.</param>
+    /// <param name="defaultThreads">Torch threads where --threads says none (0: one per core but one on a CPU worker).</param>
+    public NodeFlags(string defaultDevices = "cpu", int defaultThreads = 0)
+    {
+        this.defaultDevices = defaultDevices;
+        this.defaultThreads = defaultThreads;
+        devices = new("--devices")
+        {
+            Description = $"Comma-separated devices, one worker each: cpu, cuda:0, cuda:1, ...; default EVOLQ_DEVICES or {defaultDevices}.",
+        };
+        threads = new("--threads")
+        {
+            Description = defaultThreads == 0
+                ? "Torch CPU threads of this process (0: one per core but one, left to the actors, when a worker runs on the CPU)."
+                : $"Torch CPU threads of this process (default {defaultThreads}; 0: one per core but one when a worker runs on the CPU).",
+        };
+    }
+
     private readonly Option<string> profile = new("--profile")
     {
         Description = $"The configuration profile in hocon/ ({string.Join(", ", NodeConfig.Profiles)}); default EVOLQ_PROFILE or local.",
@@ -20,10 +41,7 @@ public sealed class NodeFlags
         DefaultValueFactory = _ => "engine",
     };
 
-    private readonly Option<string> devices = new("--devices")
-    {
-        Description = "Comma-separated devices, one worker each: cpu, cuda:0, cuda:1, ...; default EVOLQ_DEVICES or cpu.",
-    };
+    private readonly Option<string> devices;
 
     private readonly Option<int> syntheticWorkers = new("--synthetic-workers")
     {
@@ -42,11 +60,7 @@ public sealed class NodeFlags
         Description = "With --backend engine: where finished jobs write their quantized-model files (DIR/<sweep id>/models/<job id>.evolq.safetensors); default EVOLQ_MODELS_DIR, or none.",
     };
 
-    private readonly Option<int> threads = new("--threads")
-    {
-        Description = "Torch CPU threads of this process (0: one per core but one, left to the actors, when a worker runs on the CPU).",
-        DefaultValueFactory = _ => 0,
-    };
+    private readonly Option<int?> threads;
 
     public void AddTo(Command command)
     {
@@ -73,7 +87,7 @@ public sealed class NodeFlags
     {
         if (!config.GetStringList("akka.cluster.roles", []).Contains("worker"))
             return [];
-        var threadCount = parse.GetValue(threads);
+        var threadCount = parse.GetValue(threads) ?? defaultThreads;
         if (threadCount < 0)
             throw new UserInputException("--threads must be 0 (the default) or positive.");
         if (threadCount > 0)
@@ -88,7 +102,7 @@ public sealed class NodeFlags
                     throw new UserInputException("--synthetic-workers must be positive and --synthetic-cost-ms zero or more.");
                 return Enumerable.Range(0, count).Select(_ => (IEvaluationBackend)new SyntheticBackend(TimeSpan.FromMilliseconds(cost))).ToArray();
             case "engine":
-                var list = parse.GetValue(devices) ?? System.Environment.GetEnvironmentVariable("EVOLQ_DEVICES") ?? "cpu";
+                var list = parse.GetValue(devices) ?? (System.Environment.GetEnvironmentVariable("EVOLQ_DEVICES") is { Length: > 0 } fromVariable ? fromVariable : defaultDevices);
                 var names = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
                 if (names.Length == 0)
                     throw new UserInputException("--devices names no device.");

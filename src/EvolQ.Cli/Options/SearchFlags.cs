@@ -14,6 +14,10 @@ public sealed class SearchFlags
     private readonly Option<int> tournament = new("--tournament") { Description = "Tournament sample, drawn with replacement (the paper: 10).", DefaultValueFactory = _ => 10 };
     private readonly Option<int> offspring = new("--offspring") { Description = "Children per cycle, evaluated together (the paper: 1).", DefaultValueFactory = _ => 1 };
     private readonly Option<bool> relativeMutation = new("--relative-mutation") { Description = "Noise proportional to each scale instead of the paper's absolute noise." };
+    private readonly Option<double?> mutationRange = new("--mutation-range")
+    {
+        Description = "The mutation range r (default: the paper's, 1e-3, or 1e-4 for 8-bit weights); with --relative-mutation a fraction of each scale (ours: 0.1).",
+    };
     private readonly Option<string> start = new("--search-start")
     {
         Description = "Where the search starts: calibrated (the paper: FQ-ViT's MinMax scales) or weight-mse (ours: each channel's scale shrunk to the least squared weight error).",
@@ -30,7 +34,7 @@ public sealed class SearchFlags
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { passes, cycles, population, tournament, offspring, relativeMutation, start, loss, temperature, selection, holdout })
+        foreach (var option in new Option[] { passes, cycles, population, tournament, offspring, relativeMutation, mutationRange, start, loss, temperature, selection, holdout })
             command.Options.Add(option);
     }
 
@@ -56,6 +60,9 @@ public sealed class SearchFlags
         var startText = parse.GetValue(start)!.Trim().ToLowerInvariant();
         if (!SearchStartNames.TryParse(startText, out var searchStart))
             throw new UserInputException($"'{startText}' is not a search start: use {string.Join(" or ", SearchStartNames.All)}.");
+        var range = parse.GetValue(mutationRange);
+        if (range is { } r && !(r > 0 && double.IsFinite(r)))
+            throw new UserInputException("--mutation-range must be a positive number.");
         var t = parse.GetValue(temperature);
         if (!(t > 0))
             throw new UserInputException("--temperature must be positive.");
@@ -67,6 +74,7 @@ public sealed class SearchFlags
             TournamentSize = Positive(tournament),
             Offspring = Positive(offspring),
             RelativeMutation = parse.GetValue(relativeMutation),
+            MutationRange = range,
             Start = searchStart,
             Loss = kind,
             Temperature = t,

@@ -7,6 +7,7 @@ using Akka.Persistence;
 using AkkaCluster = Akka.Cluster.Cluster;
 using EvolQ.Cluster.Persistence;
 using EvolQ.Cluster.Protocol;
+using JobMetrics = EvolQ.Engine.Evaluation.JobMetrics;
 using EvolQ.Search;
 
 namespace EvolQ.Cluster.Coordination;
@@ -39,7 +40,7 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
     private EvolutionarySearch? search;
     private int batchCount;
     private string? fingerprint;
-    private IReadOnlyDictionary<string, double>? metrics;
+    private JobMetrics? metrics;
     private string? error;
     private bool cancelled;
     private int attempt = 1;
@@ -177,8 +178,9 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(f =>
         {
-            log.Warning("Job {0}: a snapshot was not saved: {1}", jobId, f.Cause.Message);
-            StorageFaults.Get(Context.System).Report(PersistenceId, f.Cause);
+            // A refusal by the storage stops the node with its own sentence; anything else is worth a warning.
+            if (!StorageFaults.Get(Context.System).Report(PersistenceId, f.Cause))
+                log.Warning("Job {0}: a snapshot was not saved: {1}", jobId, f.Cause.Message);
         });
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(f => log.Warning("Job {0}: old snapshots were not deleted: {1}", jobId, f.Cause.Message));
@@ -511,7 +513,8 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
             log.Warning("Job {0}: the journal tells candidate {1} again ({2}).", jobId, e.CandidateId, outcome);
     }
 
-    private void Apply(JobEvaluated e) => metrics = e.Metrics;
+    // An evaluation with an empty map (no producer wrote one) reads as null; the job is done all the same.
+    private void Apply(JobEvaluated e) => metrics = e.Metrics ?? new JobMetrics(Loss: null);
 
     private void Apply(JobFailed e) => error = e.Reason;
 
@@ -565,7 +568,7 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
     private JobResult Result() => new(
         jobId, phase, search?.BlockNames.ToArray() ?? [], AllScales(), told.ToArray(),
         search?.History.Select(v => new VisitRecord(v.Pass, v.Block, v.InitialLoss, v.BestLoss, v.BestCandidateId, v.Evaluations)).ToArray() ?? [],
-        metrics ?? new Dictionary<string, double>(), error, attempt);
+        metrics, error, attempt);
 
     private bool SameSpec(JobSpec other)
     {

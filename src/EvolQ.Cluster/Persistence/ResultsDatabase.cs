@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using EvolQ.Cluster.Protocol;
+using EvolQ.Engine.Evaluation;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 
@@ -218,7 +219,7 @@ public sealed class ResultsDatabase
             Execute(connection, transaction, $"INSERT INTO {ResultsSchema.JobScales} (job_id, block, scales) VALUES (@job, @block, @scales)",
                 ("job", e.JobId), ("block", block), ("scales", ScalesText(e.FinalScales![block])));
         }
-        foreach (var (name, value) in (e.Metrics ?? new Dictionary<string, double>()).OrderBy(m => m.Key, StringComparer.Ordinal))
+        foreach (var (name, value) in (e.Metrics?.ToNamedValues() ?? []).OrderBy(m => m.Key, StringComparer.Ordinal))
         {
             Execute(connection, transaction, $"INSERT INTO {ResultsSchema.JobMetrics} (job_id, name, value) VALUES (@job, @name, @value)",
                 ("job", e.JobId), ("name", name), ("value", Real(value)));
@@ -336,7 +337,7 @@ public sealed class ResultsDatabase
             {
                 var job = reader.GetString(0);
                 jobs.Add(new SweepJobState(job, reader.GetString(1), reader.GetString(2), Convert.ToInt64(reader.GetValue(3)),
-                    PhaseOf(reader.GetString(4)), metrics.GetValueOrDefault(job) ?? new Dictionary<string, double>(),
+                    PhaseOf(reader.GetString(4)), metrics.TryGetValue(job, out var named) ? JobMetrics.FromNamedValues(named) : null,
                     reader.IsDBNull(5) ? null : reader.GetString(5), visits.GetValueOrDefault(job)?.ToArray() ?? [],
                     reader.IsDBNull(8) ? null : SettingsOf(reader.GetString(8)),
                     reader.IsDBNull(6) ? 0 : Convert.ToInt64(reader.GetValue(6)), reader.IsDBNull(7) ? 0 : Convert.ToInt64(reader.GetValue(7)),
@@ -541,7 +542,7 @@ public sealed class ResultsDatabase
 }
 
 /// <summary>A done job as the results tables keep it: enough to write its quantized-model file again.</summary>
-public sealed record JobModelRecord(JobSpec Spec, float[][]? Scales, IReadOnlyDictionary<string, double> Metrics);
+public sealed record JobModelRecord(JobSpec Spec, float[][]? Scales, JobMetrics? Metrics);
 
 /// <summary>The results tables cannot be read or written as asked; the message is one sentence for the user.</summary>
 public sealed class ResultsDatabaseException(string message) : Exception(message);

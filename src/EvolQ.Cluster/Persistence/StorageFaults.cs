@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Akka.Actor;
+using EvolQ.Cluster.Logs;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 
@@ -21,7 +22,7 @@ public sealed record StorageFault(string PersistenceId, string Cause);
 /// the right answer is to stop and let the operator free space and start again, which resumes from the journal.
 /// Failures that may pass by themselves (a dropped connection, a busy time-out) are left to Akka's restarts.
 /// </remarks>
-public sealed class StorageFaults : IExtension
+public sealed class StorageFaults(ActorSystem system) : IExtension
 {
     private readonly TaskCompletionSource<StorageFault> first = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -36,7 +37,9 @@ public sealed class StorageFaults : IExtension
     {
         if (Describe(cause) is not { } reason)
             return false;
-        first.TrySetResult(new StorageFault(persistenceId, reason));
+        // The node now stops with one sentence that names the fault (on a loaded machine a snapshot's failure came first).
+        if (first.TrySetResult(new StorageFault(persistenceId, reason)))
+            NodeLogLevel.LowerToErrors(system);
         return true;
     }
 
@@ -96,6 +99,6 @@ public sealed class StorageFaults : IExtension
 
     private sealed class Provider : ExtensionIdProvider<StorageFaults>
     {
-        public override StorageFaults CreateExtension(ExtendedActorSystem system) => new();
+        public override StorageFaults CreateExtension(ExtendedActorSystem system) => new(system);
     }
 }

@@ -1,3 +1,4 @@
+using EvolQ.Engine.Evaluation;
 using MessagePack;
 
 namespace EvolQ.Cluster.Protocol;
@@ -38,12 +39,12 @@ public sealed record FinalEvaluationRequest(
     [property: Key(0)] string JobId,
     [property: Key(1)] float[][] Scales) : IEvolQMessage;
 
-/// <summary>The metrics of the job's final scales, by name.</summary>
+/// <summary>The result of the job's final scales.</summary>
 [MessagePackObject]
 public sealed record FinalEvaluationResult(
     [property: Key(0)] string JobId,
     [property: Key(1)] string WorkerId,
-    [property: Key(2)] IReadOnlyDictionary<string, double> Metrics) : IEvolQMessage;
+    [property: Key(2)] JobMetrics Metrics) : IEvolQMessage;
 
 /// <summary>A worker could not evaluate the final scales; the coordinator tries another.</summary>
 [MessagePackObject]

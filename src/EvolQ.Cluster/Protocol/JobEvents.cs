@@ -1,3 +1,4 @@
+using EvolQ.Engine.Evaluation;
 using MessagePack;
 
 namespace EvolQ.Cluster.Protocol;
@@ -27,7 +28,7 @@ public sealed record FitnessTold(
 [MessagePackObject]
 public sealed record JobEvaluated(
     [property: Key(0)] string JobId,
-    [property: Key(1)] IReadOnlyDictionary<string, double> Metrics) : IJobEvent;
+    [property: Key(1)] JobMetrics Metrics) : IJobEvent;
 
 /// <summary>Journal: the job failed; the reason is one sentence.</summary>
 [MessagePackObject]
@@ -46,7 +47,7 @@ public sealed record CoordinatorSnapshot(
     [property: Key(4)] byte[]? SearchState,
     [property: Key(5)] long[] ToldIds,
     [property: Key(6)] double[] ToldLosses,
-    [property: Key(7)] IReadOnlyDictionary<string, double>? Metrics,
+    [property: Key(7)] JobMetrics? Metrics,
     [property: Key(8)] string? Error,
     [property: Key(9)] int Attempt = 1) : IJobEvent;
 

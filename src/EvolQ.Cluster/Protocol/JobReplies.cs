@@ -1,3 +1,5 @@
+using EvolQ.Cluster.Serialization;
+using EvolQ.Engine.Evaluation;
 using MessagePack;
 
 namespace EvolQ.Cluster.Protocol;
@@ -55,6 +57,7 @@ public sealed record VisitRecord(
 
 /// <summary>A job's outcome so far: current (final, once done) scales, every told fitness, finished visits, metrics.</summary>
 /// <param name="Scales">The current scales of every block; empty before calibration.</param>
+/// <param name="Metrics">The job's result once it is done; null before (an empty map on the wire).</param>
 /// <param name="Told">Every told fitness in the order it was told.</param>
 /// <param name="Attempt">The attempt this outcome belongs to (1 until a retry; 0 from coordinators that did not say, meaning 1).</param>
 [MessagePackObject]
@@ -65,6 +68,6 @@ public sealed record JobResult(
     [property: Key(3)] float[][] Scales,
     [property: Key(4)] FitnessRecord[] Told,
     [property: Key(5)] VisitRecord[] Visits,
-    [property: Key(6)] IReadOnlyDictionary<string, double> Metrics,
+    [property: Key(6)] [property: MessagePackFormatter(typeof(JobMetricsOrEmptyMapFormatter))] JobMetrics? Metrics,
     [property: Key(7)] string? Error,
     [property: Key(8)] int Attempt = 1) : IEvolQMessage;

@@ -1,3 +1,5 @@
+using EvolQ.Cluster.Serialization;
+using EvolQ.Engine.Evaluation;
 using MessagePack;
 
 namespace EvolQ.Cluster.Protocol;
@@ -12,6 +14,7 @@ public sealed record SweepSubmitted([property: Key(0)] SweepSpec Spec, [property
 public sealed record SweepJobLaunched([property: Key(0)] string SweepId, [property: Key(1)] string JobId, [property: Key(2)] long AtUnixMs = 0) : ISweepEvent;
 
 /// <summary>Journal of the sweep manager: a job ended (done or failed) with its metrics and block history.</summary>
+/// <param name="Metrics">The done job's result; null for a failed job (an empty map on the wire).</param>
 /// <param name="FinalScales">
 /// The searched scales of every block of a done job (what its quantized-model file holds besides the calibration);
 /// null for a failed job and in events journaled before they were recorded.
@@ -21,7 +24,7 @@ public sealed record SweepJobEnded(
     [property: Key(0)] string SweepId,
     [property: Key(1)] string JobId,
     [property: Key(2)] JobPhase Phase,
-    [property: Key(3)] IReadOnlyDictionary<string, double> Metrics,
+    [property: Key(3)] [property: MessagePackFormatter(typeof(JobMetricsOrEmptyMapFormatter))] JobMetrics? Metrics,
     [property: Key(4)] string? Error,
     [property: Key(5)] VisitRecord[] Visits,
     [property: Key(6)] long AtUnixMs,

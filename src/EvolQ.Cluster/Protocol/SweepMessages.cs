@@ -1,3 +1,5 @@
+using EvolQ.Cluster.Serialization;
+using EvolQ.Engine.Evaluation;
 using MessagePack;
 
 namespace EvolQ.Cluster.Protocol;
@@ -123,7 +125,7 @@ public sealed record SweepSummary(
 public sealed record SweepList([property: Key(0)] SweepSummary[] Sweeps) : IEvolQMessage;
 
 /// <summary>One job of a sweep as the manager last saw it; Metrics and Visits are filled once the job is done.</summary>
-/// <param name="Metrics">The job's final metrics: float_top1, fqvit_top1, top1, top5, fqvit_loss, loss.</param>
+/// <param name="Metrics">The done job's result; null before and for a failed job (an empty map on the wire).</param>
 /// <param name="Settings">The job's settings by name (<see cref="JobSpec.Settings"/>); null when not recorded (older databases).</param>
 /// <param name="LaunchedAtUnixMs">When the manager handed the job to its coordinator; 0 before, or when not recorded.</param>
 /// <param name="EndedAtUnixMs">When the job ended (done or failed); 0 before.</param>
@@ -136,7 +138,7 @@ public sealed record SweepJobState(
     [property: Key(2)] string Bits,
     [property: Key(3)] long Seed,
     [property: Key(4)] JobPhase Phase,
-    [property: Key(5)] IReadOnlyDictionary<string, double> Metrics,
+    [property: Key(5)] [property: MessagePackFormatter(typeof(JobMetricsOrEmptyMapFormatter))] JobMetrics? Metrics,
     [property: Key(6)] string? Error,
     [property: Key(7)] VisitRecord[] Visits,
     [property: Key(8)] IReadOnlyDictionary<string, string>? Settings = null,

@@ -1,4 +1,5 @@
 using EvolQ.Cluster.Protocol;
+using EvolQ.Engine.Evaluation;
 
 namespace EvolQ.Cluster.Sweeps;
 
@@ -79,7 +80,7 @@ internal sealed class SweepBook
                 retriedEntry.Launched = false;
                 retriedEntry.Ended = false;
                 retriedEntry.Phase = JobPhase.Pending;
-                retriedEntry.Metrics = new Dictionary<string, double>();
+                retriedEntry.Metrics = null;
                 retriedEntry.Error = null;
                 retriedEntry.Visits = [];
                 retriedEntry.LaunchedAt = 0;
@@ -237,7 +238,7 @@ internal sealed class SweepBook
     public SweepJobEnded? Rejected(JobRejected rejected, long nowUnixMs) =>
         // A job waiting for its launch (a retried one, say) has no submission that could have been refused.
         jobsById.TryGetValue(rejected.JobId, out var found) && !found.Entry.Ended && found.Entry.Launched
-            ? new SweepJobEnded(found.Sweep.Spec.SweepId, rejected.JobId, JobPhase.Failed, new Dictionary<string, double>(), rejected.Reason, [], nowUnixMs)
+            ? new SweepJobEnded(found.Sweep.Spec.SweepId, rejected.JobId, JobPhase.Failed, null, rejected.Reason, [], nowUnixMs)
             : null;
 
     public SweepList List(bool includeFinished) =>
@@ -280,7 +281,7 @@ internal sealed class SweepBook
         public bool Launched { get; set; }
         public bool Ended { get; set; }
         public JobPhase Phase { get; set; } = JobPhase.Pending;
-        public IReadOnlyDictionary<string, double> Metrics { get; set; } = new Dictionary<string, double>();
+        public JobMetrics? Metrics { get; set; }
         public string? Error { get; set; }
         public VisitRecord[] Visits { get; set; } = [];
         public long LaunchedAt { get; set; }

@@ -44,7 +44,8 @@ public static class SweepComparison
     private static IReadOnlyList<string> Row(SweepJobState? a, SweepJobState? b)
     {
         var job = (a ?? b)!;
-        double? top1A = Metric(a, "top1"), top1B = Metric(b, "top1"), lossA = Metric(a, "loss"), lossB = Metric(b, "loss");
+        double? top1A = Finite(a?.Metrics?.EvolQ?.Top1), top1B = Finite(b?.Metrics?.EvolQ?.Top1),
+            lossA = Finite(a?.Metrics?.Loss), lossB = Finite(b?.Metrics?.Loss);
         return
         [
             job.Model, job.Bits, job.Seed.ToString(CultureInfo.InvariantCulture),
@@ -70,8 +71,7 @@ public static class SweepComparison
         return differences.Length == 0 ? "same" : string.Join("; ", differences);
     }
 
-    private static double? Metric(SweepJobState? job, string name) =>
-        job is not null && job.Metrics.TryGetValue(name, out var value) && double.IsFinite(value) ? value : null;
+    private static double? Finite(double? value) => value is { } v && double.IsFinite(v) ? v : null;
 
     private static string Fixed(double? value, string format) => value is { } v ? v.ToString(format, CultureInfo.InvariantCulture) : "-";
 

@@ -29,6 +29,7 @@ namespace EvolQ.Cluster.Sweeps;
 ///   calibration { data = "imagefolder:/imagenet/train", size = 1000, batch-size = 100, order = seeded }   # or file
 ///   validation { data = "imagefolder:/imagenet/val", limit = 0 }      # optional; limit 0 = every image
 ///   search { passes = 10, cycles = 3, population = 15, tournament = 10, offspring = 1, relative-mutation = off,
+///            mutation-range = 0.001,          # r; default: the paper's for the weight width (1e-3, 1e-4 at 8 bits)
 ///            start = calibrated }             # or weight-mse (ours, beyond the paper)
 ///   fitness { loss = infonce, temperature = 3.0 }
 /// }
@@ -46,7 +47,7 @@ public static partial class SweepFile
     [
         ("calibration", ["data", "size", "batch-size", "order"]),
         ("validation", ["data", "limit"]),
-        ("search", ["passes", "cycles", "population", "tournament", "offspring", "relative-mutation", "start"]),
+        ("search", ["passes", "cycles", "population", "tournament", "offspring", "relative-mutation", "mutation-range", "start"]),
         ("fitness", ["loss", "temperature"]),
     ];
 
@@ -307,6 +308,7 @@ public static partial class SweepFile
             TournamentSize = reader.Int(sweep, "search.tournament", defaults.TournamentSize, min: 1, SweepLimits.MaxPopulation, SweepLimits.MaxPopulationVariable),
             Offspring = reader.Int(sweep, "search.offspring", defaults.Offspring, min: 1, SweepLimits.MaxPopulation, SweepLimits.MaxPopulationVariable),
             RelativeMutation = reader.Bool(sweep, "search.relative-mutation", defaults.RelativeMutation),
+            MutationRange = sweep.HasPath("search.mutation-range") ? reader.Double(sweep, "search.mutation-range", 0) : null,
             Start = ReadName(reader, sweep, "search.start", SearchStart.Calibrated, SearchStartNames.TryParse, SearchStartNames.All),
         };
         try

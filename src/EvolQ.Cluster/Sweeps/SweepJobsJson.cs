@@ -80,7 +80,7 @@ public static class SweepJobsJson
         json.WriteString("bits", job.Bits);
         json.WriteNumber("seed", job.Seed);
         json.WriteString("phase", job.Phase.Word());
-        Number(json, "loss", job.Metrics.TryGetValue("loss", out var loss) ? loss : double.NaN);
+        Number(json, "loss", job.Metrics?.Loss ?? double.NaN);
         json.WriteNumber("evaluations", job.Visits.Sum(v => (long)v.Evaluations));
         Time(json, "launched", job.LaunchedAtUnixMs);
         Time(json, "ended", job.EndedAtUnixMs);
@@ -104,7 +104,7 @@ public static class SweepJobsJson
         }
         json.WriteEndArray();
         json.WriteStartObject("metrics");
-        foreach (var (name, value) in job.Metrics.OrderBy(m => m.Key, StringComparer.Ordinal))
+        foreach (var (name, value) in (job.Metrics?.ToNamedValues() ?? []).OrderBy(m => m.Key, StringComparer.Ordinal))
             Number(json, name, value);
         json.WriteEndObject();
         if (job.Settings is null)

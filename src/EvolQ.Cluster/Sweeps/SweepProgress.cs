@@ -115,7 +115,7 @@ public static class SweepProgress
         ArgumentNullException.ThrowIfNull(perSecond);
         var rows = detail.Jobs.Select(job =>
         {
-            double? top1 = job.Metrics.TryGetValue("top1", out var t) ? t : null;
+            var top1 = job.Metrics?.EvolQ?.Top1;
             if (live.TryGetValue(job.JobId, out var s) && s.Phase is JobPhase.Calibrating or JobPhase.Searching or JobPhase.Evaluating)
             {
                 double? rate = perSecond.TryGetValue(job.JobId, out var r) && r > 0 ? r : null;
@@ -133,7 +133,7 @@ public static class SweepProgress
             var evaluations = job.Visits?.Sum(v => (long)v.Evaluations) ?? 0;
             return new SweepBoardRow(job.JobId, job.Model, job.Bits, job.Seed, job.Phase, null, null,
                 evaluations, job.Phase == JobPhase.Done ? evaluations : 0,
-                job.Metrics.TryGetValue("loss", out var loss) ? loss : double.NaN, null, null, job.Error) { Top1 = top1 };
+                job.Metrics?.Loss ?? double.NaN, null, null, job.Error) { Top1 = top1 };
         }).ToArray();
         var summary = detail.Summary;
         var now = nowUnixMs ?? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
@@ -212,10 +212,10 @@ public static class SweepProgress
     /// <summary>A job's phase in words; a finished job with its accuracies.</summary>
     public static string Describe(SweepJobState job) => job.Phase switch
     {
-        JobPhase.Done when job.Metrics.TryGetValue("top1", out var top1) => string.Create(CultureInfo.InvariantCulture,
-            $"done: float {Metric(job, "float_top1")}, FQ-ViT {Metric(job, "fqvit_top1")}, Evol-Q {top1:0.00}% top-1 (fitness {Metric(job, "fqvit_loss", "0.0000")} -> {Metric(job, "loss", "0.0000")})"),
+        JobPhase.Done when job.Metrics?.EvolQ is { } evolq => string.Create(CultureInfo.InvariantCulture,
+            $"done: float {Percent(job.Metrics.Float?.Top1)}, FQ-ViT {Percent(job.Metrics.FqVit?.Top1)}, Evol-Q {evolq.Top1:0.00}% top-1 (fitness {Fitness(job.Metrics.FqVitLoss)} -> {Fitness(job.Metrics.Loss)})"),
         JobPhase.Done => string.Create(CultureInfo.InvariantCulture,
-            $"done: fitness {Metric(job, "fqvit_loss", "0.0000")} -> {Metric(job, "loss", "0.0000")}"),
+            $"done: fitness {Fitness(job.Metrics?.FqVitLoss)} -> {Fitness(job.Metrics?.Loss)}"),
         JobPhase.Failed => $"failed: {job.Error}",
         _ => job.Phase.Word(),
     };
@@ -244,10 +244,9 @@ public static class SweepProgress
     private static string Ended(SweepSummary s) => string.Create(CultureInfo.InvariantCulture,
         $"sweep {s.SweepId} {(s.State == SweepState.Done ? "done" : "cancelled")}: {s.Done} jobs done, {s.Failed} failed, {s.Cancelled} cancelled, {s.Waiting} not started.");
 
-    private static string Metric(SweepJobState job, string name, string format = "0.00") =>
-        job.Metrics.TryGetValue(name, out var value)
-            ? value.ToString(format, CultureInfo.InvariantCulture) + (name.EndsWith("top1", StringComparison.Ordinal) ? "%" : "")
-            : "?";
+    private static string Percent(double? value) => value is { } v ? v.ToString("0.00", CultureInfo.InvariantCulture) + "%" : "?";
+
+    private static string Fitness(double? value) => value is { } v ? v.ToString("0.0000", CultureInfo.InvariantCulture) : "?";
 
     /// <summary>The sweep's detail from the sweep manager; an unknown sweep is the manager's one-sentence reason.</summary>
     private static async Task<SweepDetail> AskDetail(IActorRef sweeps, string sweepId, TimeSpan timeout, CancellationToken cancellationToken)

@@ -22,9 +22,8 @@ public static class SweepResults
                 JobPhase.Failed => ResultsTable.Outcome.Failed,
                 _ => ResultsTable.Outcome.Unfinished,
             };
-            double? Metric(string name) =>
-                outcome == ResultsTable.Outcome.Done && job.Metrics is not null && job.Metrics.TryGetValue(name, out var value) ? value : null;
-            return new ResultsTable.Entry(job.Model, job.Bits, job.Seed, outcome, Metric("float_top1"), Metric("fqvit_top1"), Metric("top1"));
+            var metrics = outcome == ResultsTable.Outcome.Done ? job.Metrics : null;
+            return new ResultsTable.Entry(job.Model, job.Bits, job.Seed, outcome, metrics?.Float?.Top1, metrics?.FqVit?.Top1, metrics?.EvolQ?.Top1);
         }).ToArray();
     }
 

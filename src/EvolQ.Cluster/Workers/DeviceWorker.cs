@@ -29,6 +29,7 @@ public sealed class DeviceWorker : ReceiveActor, IWithTimers
     private readonly Dictionary<string, HeldState> held = [];
     private readonly CancellationTokenSource stopping = new();
     private readonly WorkerMetrics metrics;
+    private readonly ComputeThread compute;
     private readonly Dictionary<string, long> modelBytes = [];
     private long useClock;
 
@@ -39,6 +40,7 @@ public sealed class DeviceWorker : ReceiveActor, IWithTimers
         this.backend = backend;
         this.mediator = mediator ?? DistributedPubSub.Get(Context.System).Mediator;
         metrics = EvolQMetrics.Get(Context.System).Worker(settings.WorkerId, Self);
+        compute = new ComputeThread($"evolq {settings.WorkerId}");
         Idle();
     }
 
@@ -58,6 +60,7 @@ public sealed class DeviceWorker : ReceiveActor, IWithTimers
         // The backend belongs to the node; a call in flight finishes on its own and its reply goes nowhere.
         stopping.Cancel();
         stopping.Dispose();
+        compute.Dispose();
     }
 
     private void Idle()
@@ -321,7 +324,7 @@ public sealed class DeviceWorker : ReceiveActor, IWithTimers
     private void Launch(Func<WorkDone> call)
     {
         var self = Self;
-        Task.Run(metrics.Timed(call)).PipeTo(self, failure: e => new WorkDone(null, ActorRefs.Nobody, null, null, null) { Crash = e });
+        compute.Run(metrics.Timed(call)).PipeTo(self, failure: e => new WorkDone(null, ActorRefs.Nobody, null, null, null) { Crash = e });
     }
 
     private void Apply(WorkDone done)

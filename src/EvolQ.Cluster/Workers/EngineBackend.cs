@@ -5,10 +5,10 @@ using EvolQ.Engine.Calibration;
 using EvolQ.Engine.DataSpecs;
 using EvolQ.Engine.Evaluation;
 using EvolQ.Engine.Fitness;
+using EvolQ.Engine.Jobs;
 using EvolQ.Models;
 using EvolQ.Search;
 using TorchSharp;
-using AccuracyResult = EvolQ.Engine.Evaluation.EvaluationResult;
 using static TorchSharp.torch;
 
 namespace EvolQ.Cluster.Workers;
@@ -65,7 +65,7 @@ public sealed class EngineBackend : IEvaluationBackend
         var eightBit = true;
         try
         {
-            eightBit = DataSpec.Parse(spec.CalibrationData).Kind != DataSpecKind.Npy;
+            eightBit = !DataSpec.Parse(spec.CalibrationData).HoldsFloatArrays;
         }
         catch (DataSourceException)
         {
@@ -83,7 +83,6 @@ public sealed class EngineBackend : IEvaluationBackend
         var loss = Enum.TryParse<FitnessLoss>(spec.FitnessLoss, ignoreCase: true, out var parsed)
             ? parsed
             : throw new ArgumentException($"Job '{spec.JobId}' asks for the unknown fitness loss '{spec.FitnessLoss}'.");
-        var source = DataSpec.Parse(spec.CalibrationData).Open();
         var options = new CalibrationOptions
         {
             Size = spec.CalibrationSize,
@@ -93,35 +92,31 @@ public sealed class EngineBackend : IEvaluationBackend
             Device = device,
             LoaderThreads = loaderThreads,
         };
-        var set = FqVitCalibrator.Draw(source, options);
-        var transform = ModelTransforms.For(info);
+        using var preparation = JobPreparation.Open(DataSpec.Parse(spec.CalibrationData), info.Preprocessing, options);
         cancellationToken.ThrowIfCancellationRequested();
-
-        var model = ModelFiles.LoadFloat(info, spec.CheckpointPath, spec.QuantizationConfig());
-        ImageBatches? batches = null;
+        var model = preparation.LoadFloat(info, spec.CheckpointPath, spec.QuantizationConfig());
+        // Read once: calibration, the teacher and every block visit use the same batches.
+        var batches = preparation.LoadImages(cancellationToken);
+        preparation.Calibrate();
+        cancellationToken.ThrowIfCancellationRequested();
+        var evaluator = new FitnessEvaluator(model, batches, loss, spec.Temperature);
         try
         {
-            model.to(device);
-            // Read once: calibration, the teacher and every block visit use the same batches.
-            batches = FqVitCalibrator.LoadImages(source, transform, set, options, cancellationToken);
-            FqVitCalibrator.Run(model, batches, device);
-            cancellationToken.ThrowIfCancellationRequested();
-            var evaluator = new FitnessEvaluator(model, batches, loss, spec.Temperature);
             var blocks = model.SearchableBlocks;
             var calibrated = blocks.Select(b => b.GetScales()).ToArray();
             var start = SearchStartScales.For(blocks, spec.Search.ToSettings().Start);
             for (var b = 0; b < blocks.Count; b++)
                 blocks[b].SetScales(start[b]);
-            jobs[spec.JobId] = new Held(model, batches, evaluator, spec, calibrated);
-            return new PreparedJob(blocks.Select(b => b.Name).ToArray(), start, batches.Count)
+            var prepared = new PreparedJob(blocks.Select(b => b.Name).ToArray(), start, batches.Count)
             {
                 Bytes = Bytes(model.parameters().Concat(model.buffers())) + batches.HeldBytes + evaluator.HeldBytes,
             };
+            jobs[spec.JobId] = new Held(preparation.TakeModel(), preparation.TakeBatches(), evaluator, spec, calibrated);
+            return prepared;
         }
         catch
         {
-            batches?.Dispose();
-            model.Dispose();
+            evaluator.Dispose();
             throw;
         }
     }
@@ -152,32 +147,33 @@ public sealed class EngineBackend : IEvaluationBackend
     }
 
     /// <remarks>
-    /// Metrics: loss and fqvit_loss (the fitness of the final and of the calibrated scales on the calibration
-    /// batches); with validation data also top1/top5 (final scales), fqvit_top1/fqvit_top5 (calibrated scales) and
-    /// float_top1/float_top5 (the float checkpoint), so one job carries its row of the results table. The job spec's
-    /// option "validation-limit" evaluates the first N validation images only.
+    /// The fitness of the final and of the calibrated scales on the calibration batches; with validation data also the
+    /// accuracies of the final scales, of the calibrated scales and of the float checkpoint, so one job carries its row
+    /// of the results table. The job spec's option "validation-limit" evaluates the first N validation images only.
     /// </remarks>
-    public IReadOnlyDictionary<string, double> EvaluateFinal(string jobId, float[][] scales)
+    public JobMetrics EvaluateFinal(string jobId, float[][] scales)
     {
         using var held = gate.EnterScope();
         ObjectDisposedException.ThrowIf(disposed, this);
         var job = Job(jobId);
         var blocks = job.Model.SearchableBlocks;
         SetCurrentScales(jobId, job.CalibratedScales);
-        var metrics = new Dictionary<string, double> { ["fqvit_loss"] = job.Evaluator.Evaluate(blocks[0], job.CalibratedScales[0]) };
+        var fqVitLoss = job.Evaluator.Evaluate(blocks[0], job.CalibratedScales[0]);
         var validation = job.Spec.ValidationData is { } text ? DataSpec.Parse(text).Open() : null;
         var info = ModelRegistry.Get(job.Spec.ModelName);
+        TopAccuracy? fqVit = null, floatAccuracy = null, evolq = null;
         if (validation is not null)
         {
-            AddAccuracy(metrics, "fqvit_", Accuracy(job.Model, validation, info, job.Spec, "FQ-ViT"));
+            fqVit = Accuracy(job.Model, validation, info, job.Spec, "FQ-ViT");
             using var floatModel = ModelFiles.LoadFloat(info, job.Spec.CheckpointPath, job.Spec.QuantizationConfig());
             floatModel.to(device);
-            AddAccuracy(metrics, "float_", Accuracy(floatModel, validation, info, job.Spec, "float"));
+            floatAccuracy = Accuracy(floatModel, validation, info, job.Spec, "float");
         }
         SetCurrentScales(jobId, scales);
-        metrics["loss"] = job.Evaluator.Evaluate(blocks[0], scales[0]);
+        var loss = job.Evaluator.Evaluate(blocks[0], scales[0]);
         if (validation is not null)
-            AddAccuracy(metrics, "", Accuracy(job.Model, validation, info, job.Spec, "final"));
+            evolq = Accuracy(job.Model, validation, info, job.Spec, "final");
+        var metrics = new JobMetrics(loss, fqVitLoss, floatAccuracy, fqVit, evolq);
         if (modelsRoot is not null)
             WriteModel(jobId, ModelFilePath(modelsRoot, job.Spec), metrics);
         return metrics;
@@ -196,10 +192,10 @@ public sealed class EngineBackend : IEvaluationBackend
 
     /// <summary>
     /// Writes the job's model as it is now (its current scales) with the job's settings and <paramref name="metrics"/>.
-    /// The bytes depend on the spec, the scales and the metrics only, so every node (and `evolq sweep models`) writes
+    /// The bytes depend on the spec, the scales and the metrics only, so every node (and `evolq sweep export`) writes
     /// the same file for the same job.
     /// </summary>
-    public void WriteModel(string jobId, string path, IReadOnlyDictionary<string, double> metrics)
+    public void WriteModel(string jobId, string path, JobMetrics? metrics)
     {
         using var held = gate.EnterScope();
         ObjectDisposedException.ThrowIf(disposed, this);
@@ -217,10 +213,9 @@ public sealed class EngineBackend : IEvaluationBackend
     }
 
     /// <summary>The provenance of a cluster job's model file, in the names the local pipeline's files use.</summary>
-    public static IReadOnlyDictionary<string, string> ModelFileMetadataOf(JobSpec spec, IReadOnlyDictionary<string, double> metrics)
+    public static IReadOnlyDictionary<string, string> ModelFileMetadataOf(JobSpec spec, JobMetrics? metrics)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        ArgumentNullException.ThrowIfNull(metrics);
         var settings = spec.Search;
         var metadata = new Dictionary<string, string>
         {
@@ -248,26 +243,21 @@ public sealed class EngineBackend : IEvaluationBackend
             var count = DataSpec.Parse(validation).Open().Count;
             ModelFileMetadata.AddValidation(metadata, validation, limit, Math.Min(limit ?? count, count));
         }
-        ModelFileMetadata.AddMetrics(metadata, metrics);
+        if (metrics is not null)
+            ModelFileMetadata.AddMetrics(metadata, metrics);
         return metadata;
     }
 
     private static string Text(long value) => value.ToString(CultureInfo.InvariantCulture);
 
-    private AccuracyResult Accuracy(QuantizableModel model, ImageSource validation, ModelInfo info, JobSpec spec, string stage) =>
-        Evaluator.Run(model, validation, ModelTransforms.For(info), new EvaluationOptions
+    private TopAccuracy Accuracy(QuantizableModel model, ImageSource validation, ModelInfo info, JobSpec spec, string stage) =>
+        TopAccuracy.Of(Evaluator.Run(model, validation, ModelTransforms.For(info.Preprocessing, validation), new EvaluationOptions
         {
             Device = device,
             LoaderThreads = loaderThreads,
             Limit = spec.IntOption("validation-limit", 0) is > 0 and var limit ? limit : null,
             Stage = stage,
-        });
-
-    private static void AddAccuracy(Dictionary<string, double> metrics, string prefix, AccuracyResult result)
-    {
-        metrics[prefix + "top1"] = result.Top1;
-        metrics[prefix + "top5"] = result.Top5;
-    }
+        }));
 
     public void Release(string jobId)
     {

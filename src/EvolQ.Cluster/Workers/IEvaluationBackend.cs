@@ -1,4 +1,5 @@
 using EvolQ.Cluster.Protocol;
+using EvolQ.Engine.Evaluation;
 using EvolQ.Engine.Fitness;
 
 namespace EvolQ.Cluster.Workers;
@@ -39,8 +40,8 @@ public interface IEvaluationBackend : IDisposable
     /// </summary>
     double[] Evaluate(string jobId, int block, float[] scales, int firstBatch, int batchCount);
 
-    /// <summary>Metrics of the final scales of every block (top-1 on the validation data, or a loss).</summary>
-    IReadOnlyDictionary<string, double> EvaluateFinal(string jobId, float[][] scales);
+    /// <summary>The job's result with the final scales of every block (their fitness; top-1 with validation data).</summary>
+    JobMetrics EvaluateFinal(string jobId, float[][] scales);
 
     /// <summary>Frees everything the job holds; unknown jobs are ignored.</summary>
     void Release(string jobId);

@@ -1,5 +1,6 @@
 using EvolQ.Cluster.Coordination;
 using EvolQ.Cluster.Protocol;
+using EvolQ.Engine.Evaluation;
 using EvolQ.Engine.Fitness;
 
 namespace EvolQ.Cluster.Workers;
@@ -87,11 +88,11 @@ public sealed class SyntheticBackend : IEvaluationBackend
         return losses;
     }
 
-    public IReadOnlyDictionary<string, double> EvaluateFinal(string jobId, float[][] scales)
+    public JobMetrics EvaluateFinal(string jobId, float[][] scales)
     {
         var (model, _) = Job(jobId);
         var losses = Enumerable.Range(0, model.BatchCount).Select(b => model.BatchLoss(b, -1, null, scales)).ToArray();
-        return new Dictionary<string, double> { ["loss"] = LossCombiner.Combine(losses) };
+        return new JobMetrics(LossCombiner.Combine(losses));
     }
 
     public void Release(string jobId) => jobs.Remove(jobId);

@@ -14,7 +14,7 @@ namespace EvolQ.Engine.Benchmarks;
 public static class FitnessBenchmark
 {
     public static FitnessBenchmarkResult Run(string modelName, int batches, int batchSize, int evaluations, Device device, ulong seed = 0,
-        int imagesPerForward = FitnessEvaluator.DefaultImagesPerForward)
+        int? imagesPerForward = null)
     {
         ProcessMemory.ResetPeak();
         using var bench = BenchmarkModel.Create(modelName, batches, batchSize, device, seed: seed);
@@ -25,7 +25,7 @@ public static class FitnessBenchmark
         // Per block, one timed evaluation after the one that fills the cache: a pass's mean cost, as harmonic mean of rates.
         var passSeconds = blocks.Sum(block => 1 / Rate(evaluator, block, Math.Max(1, evaluations / blocks.Count), cached: true, device));
         var cachedPassMean = blocks.Count / passSeconds;
-        return new FitnessBenchmarkResult(modelName, batches, batchSize, imagesPerForward, device.ToString(), get_num_threads(), uncached, cachedPassMean,
+        return new FitnessBenchmarkResult(modelName, batches, batchSize, evaluator.ImagesPerForward, device.ToString(), get_num_threads(), uncached, cachedPassMean,
             ProcessMemory.PeakResidentBytes(),
             JobMemoryEstimate.For(ModelRegistry.Get(modelName), batches * batchSize, batchSize, onCpu: device.type == TorchSharp.DeviceType.CPU).PeakBytes);
     }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using EvolQ.Engine.DataSpecs;
 using EvolQ.Engine.Evaluation;
+using EvolQ.Engine.Jobs;
 using EvolQ.Models;
 using TorchSharp;
 
@@ -17,14 +18,13 @@ public static class CalibrationPipeline
     {
         ArgumentNullException.ThrowIfNull(job);
         // Data problems are found before the (possibly large) checkpoint is read.
-        var calibrationSource = job.CalibrationData.Open();
-        var set = FqVitCalibrator.Draw(calibrationSource, job.Calibration);
+        using var preparation = JobPreparation.Open(job.CalibrationData, job.Model.Preprocessing, job.Calibration);
+        var set = preparation.Set;
         var validationSource = job.ValidationData?.Open();
-        var transform = ModelTransforms.For(job.Model);
+        var validationTransform = validationSource is null ? null : ModelTransforms.For(job.Model.Preprocessing, validationSource);
 
-        using var model = ModelFiles.LoadFloat(job.Model, job.CheckpointPath, job.Quantization);
-        model.to(job.Calibration.Device);
-        EvaluationResult? Validate(string stage) => validationSource is null ? null : Evaluator.Run(model, validationSource, transform, new EvaluationOptions
+        var model = preparation.LoadFloat(job.Model, job.CheckpointPath, job.Quantization);
+        EvaluationResult? Validate(string stage) => validationSource is null ? null : Evaluator.Run(model, validationSource, validationTransform!, new EvaluationOptions
         {
             BatchSize = job.ValidationBatchSize,
             Limit = job.ValidationLimit,
@@ -35,8 +35,9 @@ public static class CalibrationPipeline
 
         var floatResult = Validate("float");
         var clock = Stopwatch.StartNew();
-        using (var images = FqVitCalibrator.LoadImages(calibrationSource, transform, set, job.Calibration))
-            FqVitCalibrator.Run(model, images, job.Calibration.Device, progress);
+        preparation.LoadImages();
+        preparation.Calibrate(progress);
+        preparation.ReleaseImages();
         var calibrationTime = clock.Elapsed;
         var quantizedResult = Validate("quantized");
 
@@ -63,13 +64,8 @@ public static class CalibrationPipeline
         {
             ModelFileMetadata.AddValidation(metadata, job.ValidationData.Text, job.ValidationLimit, quantizedResult.Images);
             // The calibrated model is FQ-ViT's: its accuracy is the fqvit_ metric.
-            ModelFileMetadata.AddMetrics(metadata, new Dictionary<string, double>
-            {
-                [ModelFileMetadata.FloatPrefix + ModelFileMetadata.Top1] = floatResult.Top1,
-                [ModelFileMetadata.FloatPrefix + ModelFileMetadata.Top5] = floatResult.Top5,
-                [ModelFileMetadata.FqVitPrefix + ModelFileMetadata.Top1] = quantizedResult.Top1,
-                [ModelFileMetadata.FqVitPrefix + ModelFileMetadata.Top5] = quantizedResult.Top5,
-            });
+            ModelFileMetadata.AddMetrics(metadata, new JobMetrics(
+                Loss: null, Float: TopAccuracy.Of(floatResult), FqVit: TopAccuracy.Of(quantizedResult)));
         }
 
         return metadata;

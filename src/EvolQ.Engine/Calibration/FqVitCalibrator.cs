@@ -9,19 +9,6 @@ namespace EvolQ.Engine.Calibration;
 /// <summary>FQ-ViT's calibration of a float model on a seeded draw of images: afterwards the model is in quantized mode.</summary>
 public static class FqVitCalibrator
 {
-    /// <summary>The draw alone, checked against the source (one sentence when the source is too small).</summary>
-    public static CalibrationSet Draw(ImageSource source, CalibrationOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(source);
-        ArgumentNullException.ThrowIfNull(options);
-        if (options.Size < 1 || options.BatchSize < 1)
-            throw new DataSourceException($"Calibration needs a positive size and batch size, not {options.Size} and {options.BatchSize}.");
-        if (options.Size > source.Count)
-            throw new DataSourceException(
-                $"Cannot draw {options.Size} calibration images from {source.Description}, which holds {source.Count}.");
-        return CalibrationSet.Draw(source.Count, options.Seed, options.Size, options.BatchSize, order: options.Order);
-    }
-
     /// <summary>
     /// Reads the draw's images once, kept for the whole job (<see cref="ImageBatches"/>: packed as 8-bit pixels where
     /// lossless): calibration, the teacher and every block visit use the same batches.

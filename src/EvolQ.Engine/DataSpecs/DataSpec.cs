@@ -2,14 +2,17 @@ using EvolQ.Data;
 
 namespace EvolQ.Engine.DataSpecs;
 
-/// <summary>A data source named on the command line: <c>fashion-mnist:train|test[:DIR]</c>, <c>imagefolder:DIR</c> or <c>npy:IMAGES.npy,LABELS.npy</c>.</summary>
+/// <summary>
+/// A data source named on the command line: <c>fashion-mnist:train|test[:DIR]</c>, <c>imagefolder:DIR</c>,
+/// <c>npy:IMAGES.npy,LABELS.npy</c> or <c>preprocessed:IMAGES.npy,LABELS.npy</c>.
+/// </summary>
 /// <remarks>
 /// Parsing only checks the form; <see cref="Open"/> reads the files. Every error is a <see cref="DataSourceException"/>
 /// whose message is one sentence naming the spec, so the command line can show it as it is.
 /// </remarks>
 public sealed record DataSpec
 {
-    public const string Usage = "fashion-mnist:train|test[:DIR], imagefolder:DIR or npy:IMAGES.npy,LABELS.npy";
+    public const string Usage = "fashion-mnist:train|test[:DIR], imagefolder:DIR, npy:IMAGES.npy,LABELS.npy or preprocessed:IMAGES.npy,LABELS.npy";
 
     private DataSpec(string text, DataSpecKind kind, string location, string? split, string? labels)
     {
@@ -25,13 +28,13 @@ public sealed record DataSpec
 
     public DataSpecKind Kind { get; }
 
-    /// <summary>The folder (Fashion-MNIST, ImageFolder) or the images file (npy).</summary>
+    /// <summary>The folder (Fashion-MNIST, ImageFolder) or the images file (npy, preprocessed).</summary>
     public string Location { get; }
 
     /// <summary>Fashion-MNIST's split, "train" or "test"; null for the other kinds.</summary>
     public string? Split { get; }
 
-    /// <summary>The labels file of an npy spec; null for the other kinds.</summary>
+    /// <summary>The labels file of an npy or preprocessed spec; null for the other kinds.</summary>
     public string? LabelsPath { get; }
 
     public override string ToString() => Text;
@@ -52,7 +55,8 @@ public sealed record DataSpec
             "imagefolder" or "folder" => rest.Length > 0
                 ? new DataSpec(text, DataSpecKind.ImageFolder, rest, null, null)
                 : throw new DataSourceException($"Data spec '{text}' names no folder: write imagefolder:DIR."),
-            "npy" => ParseNpy(text, rest),
+            "npy" => ParseArrays(text, rest, DataSpecKind.Npy, "npy"),
+            "preprocessed" => ParseArrays(text, rest, DataSpecKind.Preprocessed, "preprocessed"),
             _ => throw new DataSourceException($"Data spec '{text}' has the unknown kind '{trimmed[..colon]}': write {Usage}."),
         };
     }
@@ -62,7 +66,7 @@ public sealed record DataSpec
     {
         DataSpecKind.FashionMnist => new FashionMnistSource(Split!, Location),
         DataSpecKind.ImageFolder => new ImageFolderSource(Location),
-        _ => new TensorFileSource(Location, LabelsPath!),
+        _ => new TensorFileSource(Location, LabelsPath!, preprocessed: Kind == DataSpecKind.Preprocessed),
     };
 
     private static DataSpec ParseFashionMnist(string text, string rest)
@@ -78,11 +82,14 @@ public sealed record DataSpec
         return new DataSpec(text, DataSpecKind.FashionMnist, folder, split, null);
     }
 
-    private static DataSpec ParseNpy(string text, string rest)
+    private static DataSpec ParseArrays(string text, string rest, DataSpecKind kind, string scheme)
     {
         var parts = rest.Split(',');
         if (parts.Length != 2 || parts.Any(p => p.Trim().Length == 0))
-            throw new DataSourceException($"Data spec '{text}' needs two files: write npy:IMAGES.npy,LABELS.npy.");
-        return new DataSpec(text, DataSpecKind.Npy, parts[0].Trim(), null, parts[1].Trim());
+            throw new DataSourceException($"Data spec '{text}' needs two files: write {scheme}:IMAGES.npy,LABELS.npy.");
+        return new DataSpec(text, kind, parts[0].Trim(), null, parts[1].Trim());
     }
+
+    /// <summary>Whether the images are held as floats (arrays), not packed 8-bit pixels: what a job's memory estimate needs.</summary>
+    public bool HoldsFloatArrays => Kind is DataSpecKind.Npy or DataSpecKind.Preprocessed;
 }

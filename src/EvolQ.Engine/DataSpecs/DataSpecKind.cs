@@ -11,4 +11,10 @@ public enum DataSpecKind
 
     /// <summary><c>npy:IMAGES.npy,LABELS.npy</c>: images and labels in two .npy files.</summary>
     Npy,
+
+    /// <summary>
+    /// <c>preprocessed:IMAGES.npy,LABELS.npy</c>: float arrays that are already the model's inputs (its size, scaled and
+    /// normalised elsewhere, as a reference run fed them), used as they are.
+    /// </summary>
+    Preprocessed,
 }

@@ -17,12 +17,6 @@ public static class ModelFileMetadata
     public const string ValidationImages = "val_images";
     public const string MetricPrefix = "metric.";
 
-    /// <summary>Evol-Q's top-1 and top-5 (percent) on the validation data; the FQ-ViT and float ones carry a prefix.</summary>
-    public const string Top1 = "top1";
-    public const string Top5 = "top5";
-    public const string FqVitPrefix = "fqvit_";
-    public const string FloatPrefix = "float_";
-
     /// <summary>The lowercase hex SHA-256 of a file's bytes.</summary>
     public static string Sha256Of(string path)
     {
@@ -47,20 +41,24 @@ public static class ModelFileMetadata
         metadata[ValidationImages] = images.ToString(CultureInfo.InvariantCulture);
     }
 
-    /// <summary>Each metric as "metric.&lt;name&gt;", written so that it reads back as the same double.</summary>
-    public static void AddMetrics(IDictionary<string, string> metadata, IEnumerable<KeyValuePair<string, double>> metrics)
+    /// <summary>Each metric as "metric.&lt;name&gt;" (<see cref="JobMetrics.ToNamedValues"/>), written so that it reads back as the same double.</summary>
+    public static void AddMetrics(IDictionary<string, string> metadata, JobMetrics metrics)
     {
         ArgumentNullException.ThrowIfNull(metadata);
         ArgumentNullException.ThrowIfNull(metrics);
-        foreach (var (name, value) in metrics)
+        foreach (var (name, value) in metrics.ToNamedValues())
             metadata[MetricPrefix + name] = value.ToString("R", CultureInfo.InvariantCulture);
     }
 
-    /// <summary>A recorded metric, or null when the file has none by that name (or an unreadable one).</summary>
-    public static double? Metric(IReadOnlyDictionary<string, string> metadata, string name)
+    /// <summary>The recorded metrics, or null when the file has none; unreadable numbers are skipped.</summary>
+    public static JobMetrics? Metrics(IReadOnlyDictionary<string, string> metadata)
     {
         ArgumentNullException.ThrowIfNull(metadata);
-        return metadata.TryGetValue(MetricPrefix + name, out var text)
-            && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) ? value : null;
+        return JobMetrics.FromNamedValues(metadata
+            .Where(m => m.Key.StartsWith(MetricPrefix, StringComparison.Ordinal))
+            .Select(m => (Name: m.Key[MetricPrefix.Length..],
+                Ok: double.TryParse(m.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var value), Value: value))
+            .Where(m => m.Ok)
+            .Select(m => KeyValuePair.Create(m.Name, m.Value)));
     }
 }

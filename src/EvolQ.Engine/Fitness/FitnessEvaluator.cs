@@ -49,18 +49,18 @@ public sealed class FitnessEvaluator : IDisposable
     /// <param name="loss">The fitness loss.</param>
     /// <param name="temperature">The infoNCE temperature T (the original's --temp).</param>
     /// <param name="imagesPerForward">
-    /// Images one forward runs at most (0: a whole batch): a batch's forwards run on slices of this many images and
-    /// their outputs are joined before the loss, so a forward's activations take that share of a batch's memory. The
-    /// bits do not change: after calibration every quantizer's parameters are fixed, so an image's output does not
-    /// depend on the others in its batch, and libtorch's kernels give the same bits for a slice
-    /// (FitnessMemoryTests checks both for ViT, LeViT and Swin).
+    /// Images one forward runs at most (0: a whole batch; null: <see cref="ImagesPerForwardFor"/> the model and the
+    /// largest batch): a batch's forwards run on slices of this many images and their outputs are joined before the
+    /// loss, so a forward's activations take that share of a batch's memory. The bits do not change: after calibration
+    /// every quantizer's parameters are fixed, so an image's output does not depend on the others in its batch, and
+    /// libtorch's kernels give the same bits for a slice (FitnessMemoryTests checks both for ViT, LeViT and Swin).
     /// </param>
     public FitnessEvaluator(
         QuantizableModel model,
         ImageBatches batches,
         FitnessLoss loss = FitnessLoss.InfoNce,
         double temperature = FitnessLosses.DefaultTemperature,
-        int imagesPerForward = DefaultImagesPerForward)
+        int? imagesPerForward = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(batches);
@@ -70,13 +70,14 @@ public sealed class FitnessEvaluator : IDisposable
             throw new ArgumentOutOfRangeException(nameof(loss), loss, "Unknown fitness loss.");
         if (!(temperature > 0 && double.IsFinite(temperature)))
             throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "The infoNCE temperature must be a positive number.");
-        ArgumentOutOfRangeException.ThrowIfNegative(imagesPerForward);
+        if (imagesPerForward < 0)
+            throw new ArgumentOutOfRangeException(nameof(imagesPerForward), imagesPerForward, "Images per forward must be 0 (whole batches) or positive.");
 
         this.model = model;
         this.batches = batches;
         Loss = loss;
         Temperature = temperature;
-        ImagesPerForward = imagesPerForward;
+        ImagesPerForward = imagesPerForward ?? ImagesPerForwardFor(model.Footprint, Enumerable.Range(0, batches.Count).Max(b => batches.ImagesIn(b)));
         device = model.parameters().First().device;
         layers = ModelQuantization.Layers(model).ToArray();
         norms = model.modules().OfType<QIntLayerNorm>().ToArray();
@@ -100,10 +101,33 @@ public sealed class FitnessEvaluator : IDisposable
     public double Temperature { get; }
 
     /// <summary>
-    /// Images per forward unless a caller says otherwise: a quarter of the paper's batch of 100, which takes a
-    /// DeiT-Base forward's activations from about 3.5 GB to under 1 GB at no cost in bits.
+    /// Images per forward where a whole batch's forward is too large: a quarter of the paper's batch of 100, which takes
+    /// a DeiT-Base forward's activations from about 2.6 GB to under 0.7 GB by the estimate at no cost in bits, and is
+    /// what DeiT-Tiny's paper-settings peak (0.98 GB) was measured with.
     /// </summary>
     public const int DefaultImagesPerForward = 25;
+
+    /// <summary>
+    /// The activations a whole batch's forward may take by the estimate (<see cref="JobMemoryEstimate.ForwardOverhead"/>
+    /// included) and still run whole: what <see cref="DefaultImagesPerForward"/> images of DeiT-Tiny take (161 MB).
+    /// Small models then run whole batches, which is faster (the demo model's batch of 100 takes 42 MB: 2.81 against
+    /// 2.40 cached evaluations/s on slices of 25, docs/benchmarks.md); whole batches of 100 had taken DeiT-Tiny's peak
+    /// past 1.29 GB.
+    /// </summary>
+    public const long WholeBatchBudgetBytes = 170_000_000;
+
+    /// <summary>
+    /// Images per forward for <paramref name="footprint"/>'s model on batches of <paramref name="batchSize"/>: 0 (the
+    /// whole batch) when its forward fits <see cref="WholeBatchBudgetBytes"/> or the batch is no larger than a slice,
+    /// else <see cref="DefaultImagesPerForward"/>.
+    /// </summary>
+    public static int ImagesPerForwardFor(ModelFootprint footprint, long batchSize)
+    {
+        ArgumentNullException.ThrowIfNull(footprint);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        var perImage = footprint.ForwardPeakPerImage * sizeof(float) * JobMemoryEstimate.ForwardOverhead;
+        return batchSize <= DefaultImagesPerForward || batchSize * perImage <= WholeBatchBudgetBytes ? 0 : DefaultImagesPerForward;
+    }
 
     /// <summary>Images one forward runs at most; 0 for a whole batch.</summary>
     public int ImagesPerForward { get; }

@@ -29,7 +29,7 @@ public sealed record JobMemoryEstimate(long RuntimeBytes, long WeightBytes, long
     /// <summary>
     /// Measured peak activations over counted ones, for a whole batch: calibration runs each batch whole (its
     /// observers need the whole last batch), so its float forward with the observers' temporaries sets the peak, while
-    /// the search runs slices of <see cref="FitnessEvaluator.DefaultImagesPerForward"/> images into memory the
+    /// the search runs slices of <see cref="FitnessEvaluator.DefaultImagesPerForward"/> images of a batch too large to run whole, in memory the
     /// calibration already took (evolq's jemalloc keeps freed pages). Fitted on DeiT-Base's calibration at batch 100
     /// (`evolq bench calibrate --model deit_base --batches 2 --batch 100`: 3.19 GB before its end, 2.59 GB over the
     /// held parts); DeiT-Tiny at the paper's 10 x 100 images then reads about 20 % over its measured peak (1.19 vs 0.98 GB).

@@ -35,6 +35,10 @@ public sealed record QuantizeJob
     public int TournamentSize { get; init; } = 10;
     public int Offspring { get; init; } = 1;
     public bool RelativeMutation { get; init; }
+
+    /// <summary>The mutation range r; null: the paper's for the weight width (<see cref="SearchSettings.MutationRangeFor"/>).</summary>
+    public double? MutationRange { get; init; }
+
     public SearchStart Start { get; init; } = SearchStart.Calibrated;
     public FitnessLoss Loss { get; init; } = FitnessLoss.InfoNce;
     public double Temperature { get; init; } = FitnessLosses.DefaultTemperature;
@@ -67,6 +71,9 @@ public sealed record QuantizeJob
             ["temperature"] = Temperature.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
             ["selection"] = Selection.ToString(),
         };
+        // Only when set: run folders written before the setting existed keep their identity and resume.
+        if (MutationRange is { } range)
+            identity["mutation_range"] = range.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
         if (Selection == SelectionMode.TestSetPaperCompatible)
         {
             identity["validation_data"] = ValidationData?.Text ?? "";

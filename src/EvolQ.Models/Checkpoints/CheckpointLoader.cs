@@ -23,6 +23,9 @@ public static class CheckpointLoader
     public static CheckpointLoadReport Load(nn.Module model, IReadOnlyDictionary<string, Tensor> stateDict, CheckpointLoadOptions? options = null)
     {
         options ??= CheckpointLoadOptions.Default;
+        // Every handle made here (views of the model's tensors, copy_'s results, the checks' temporaries) is freed on
+        // return: left to the finalizer they kept each loaded model's storage alive after the model was disposed.
+        using var scope = NewDisposeScope();
         var checkpointName = options.CheckpointName ?? (stateDict as StateDict)?.SourceName ?? "(in memory)";
         var modelName = options.ModelName ?? model.GetName();
         var ignored = IgnorePredicate(options.IgnoredKeys);

@@ -1,3 +1,4 @@
+using EvolQ.Quantization;
 using EvolQ.Quantization.Modules;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -59,10 +60,18 @@ public abstract class LevitAttentionBase : nn.Module<Tensor, Tensor>
         var q = qact_q.forward(queries);
         var k = qact_k.forward(keys);
         var v = qact_v.forward(values);
-        var scores = qact_attn1.forward(q.matmul(k.transpose(-2, -1)));
-        var biases = attention_biases.index_select(1, attention_bias_idxs.flatten()).view(Plan.Heads, count, tokens);
-        var biased = qact_attn2.forward(scores * scale + biases);
-        var probabilities = qact_softmax.forward(biased.softmax(-1));
+        // The score maps (heads x queries x keys per image) are the largest tensors of LeViT's first stages, and this
+        // chain makes seven of them: each step frees the one before, so at most four are alive at once (the same
+        // operations in the same order, so the same numbers).
+        var scores = TensorScope.Keep(() => qact_attn1.forward(q.matmul(k.transpose(-2, -1))));
+        var biased = TensorScope.Keep(() =>
+        {
+            var biases = attention_biases.index_select(1, attention_bias_idxs.flatten()).view(Plan.Heads, count, tokens);
+            return qact_attn2.forward(scores * scale + biases);
+        });
+        scores.Dispose();
+        var probabilities = TensorScope.Keep(() => qact_softmax.forward(biased.softmax(-1)));
+        biased.Dispose();
         var mixed = qact1.forward(probabilities.matmul(v).transpose(1, 2).reshape(batch, count, Plan.ValueWidth));
         return qact_out.forward(projection.forward(mixed));
     }

@@ -76,6 +76,9 @@ public sealed record LevitConfig
         return b.Kind == LevitBlockKind.Mlp
             ? ModelFootprint.BlockPeak(tokens, b.InDim, 0, 0, 0, tokens * b.OutDim, tokens * b.HiddenDim)
             : ModelFootprint.BlockPeak(tokens, b.InDim, b.ProjectedWidth, b.Heads * queries * tokens, queries * b.ValueWidth, queries * b.OutDim, 0)
+              // A fourth score map: the scaled scores, their sum with the position biases and its quantized copy are
+              // made while the quantized scores are still alive (LevitAttentionBase.Attend).
+              + b.Heads * queries * tokens
               + (b.Kind == LevitBlockKind.AttentionSubsample ? queries * b.InDim + queries * b.QueryKeyWidth : 0);
     }
 

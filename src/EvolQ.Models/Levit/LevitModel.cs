@@ -53,6 +53,8 @@ public sealed class LevitModel : QuantizableModel
 
     public LevitConfig Config { get; }
 
+    public override ModelFootprint Footprint => Config.Footprint;
+
     public LevitLayout Layout { get; }
 
     public override IReadOnlyList<SearchableBlock> SearchableBlocks => searchable;

@@ -54,6 +54,8 @@ public sealed class SwinTransformer : QuantizableModel
 
     public SwinConfig Config { get; }
 
+    public override ModelFootprint Footprint => Config.Footprint;
+
     public IReadOnlyList<BasicLayer> Layers => layers.AsReadOnly();
 
     public override IReadOnlyList<SearchableBlock> SearchableBlocks => searchable;

@@ -52,6 +52,8 @@ public sealed class VisionTransformer : QuantizableModel
 
     public VitConfig Config { get; }
 
+    public override ModelFootprint Footprint => Config.Footprint;
+
     public override IReadOnlyList<SearchableBlock> SearchableBlocks => searchable;
 
     public override int StageCount => Config.Depth;

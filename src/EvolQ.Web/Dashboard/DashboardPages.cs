@@ -46,7 +46,7 @@ internal static class DashboardPages
           const s = d.sweep;
           text('summary', `${s.state}; ${s.jobs} jobs: ${s.done} done, ${s.running} running, ${s.waiting} waiting, ${s.failed} failed, ${s.cancelled} cancelled; elapsed ${duration(s.elapsedSeconds)}, ETA ${duration(s.etaSeconds)}; from ${d.source}`);
           fill('jobs', d.jobs, j => [link('/jobs/' + encodeURIComponent(j.id), j.id), j.model, j.bits, j.seed, j.phase,
-            j.pass === null ? '-' : `${j.pass + 1}/${j.block === null ? '-' : j.block}`,
+            searching(j) ? `${j.pass + 1}/${j.block === null ? '-' : j.block}` : '-',
             j.evaluationsPlanned > 0 ? `${j.evaluationsDone}/${j.evaluationsPlanned}` : '-',
             fixed(j.bestLoss, 6), fixed(j.perSecond, 1), j.workers.length ? j.workers.join(', ') : '-', duration(j.etaSeconds)], j => j.id);
           fill('results', d.results, r => [r.model, r.weights, r.seeds, stat(r.float_top1), stat(r.fqvit_top1), stat(r.evolq_top1),
@@ -60,24 +60,17 @@ internal static class DashboardPages
             img.hidden = false;
           }
         });
-        for (const action of ['cancel', 'resume', 'retry']) {
-          const button = document.getElementById(action);
-          if (!button) continue;
-          button.addEventListener('click', async () => {
-            const token = document.getElementById('token').value;
-            const headers = token ? { 'Authorization': 'Bearer ' + token } : {};
-            const r = await fetch('/api/sweeps/' + encodeURIComponent(id) + '/' + action, { method: 'POST', headers });
-            const body = await r.text();
-            let message = body.trim();
-            try { message = JSON.parse(body).message; } catch (e) { }
-            text('answer', `${r.status}: ${message}`);
-          });
-        }
+        for (const action of ['cancel', 'resume', 'retry'])
+          onAction(action, () => '/api/sweeps/' + encodeURIComponent(id) + '/' + action);
         </script>
         """);
 
-    public static string Job(string id, string source) => Page($"Job {id}", source, $$"""
+    public static string Job(string id, string source, bool canAct) => Page($"Job {id}", source, $$"""
         <h1>Job <span id="job-id"></span></h1>
+        {{(canAct ? """
+        <p class="actions">Token <input id="token" type="password" autocomplete="off">
+        <button id="retry-job">Retry this job</button> <span id="answer"></span></p>
+        """ : "")}}
         <table id="job" class="properties"><tbody></tbody></table>
         <h2>Loss per block over passes</h2>
         <div id="chart"><img id="loss" alt="loss per block over passes" hidden></div>
@@ -90,11 +83,15 @@ internal static class DashboardPages
         const id = {{Json(id)}};
         document.getElementById('job-id').textContent = id;
         let visitCount = -1;
+        let sweepId = null;
+        // A failed job runs again from its journaled state; the sweep manager refuses any other (its answer shows).
+        onAction('retry-job', () => '/api/sweeps/' + encodeURIComponent(sweepId) + '/retry?job=' + encodeURIComponent(id));
         poll('/api/jobs/' + encodeURIComponent(id), j => {
+          sweepId = j.sweep;
           const rows = [['sweep', link('/sweeps/' + encodeURIComponent(j.sweep), j.sweep)], ['model', j.model], ['bits', j.bits], ['seed', j.seed],
-            ['phase', j.phase], ['pass', j.pass === null ? '-' : j.pass + 1], ['block', j.block === null ? '-' : j.block + (j.blockName ? ` (${j.blockName})` : '')],
+            ['phase', j.phase], ['pass', searching(j) ? j.pass + 1 : '-'], ['block', searching(j) && j.block !== null ? j.block + (j.blockName ? ` (${j.blockName})` : '') : '-'],
             ['evaluations', j.evaluationsPlanned ? `${j.evaluationsDone}/${j.evaluationsPlanned}` : '-'], ['workers', j.workers ?? '-'],
-            ['model file', `${j.sweep}/models/${id}.evolq.safetensors in the workers' models folder once the job is done (evolq run: its --out); evolq sweep models ${j.sweep} --db writes it again from the results tables`]];
+            ['model file', `${j.sweep}/models/${id}.evolq.safetensors in the workers' models folder once the job is done (evolq run: its --out); evolq sweep export ${j.sweep} --db writes it again from the results tables`]];
           for (const [name, value] of Object.entries(j.metrics)) rows.push([name, fixed(value, 6)]);
           if (j.error) rows.push(['error', j.error]);
           fill('job', rows, r => r, r => r[0]);
@@ -169,6 +166,23 @@ internal static class DashboardPages
           }
           once();
         }
+        // Wires a button (absent on read-only pages) to POST to url() with the token field's value; the answer shows beside it.
+        function onAction(buttonId, url) {
+          const button = document.getElementById(buttonId);
+          if (!button) return;
+          button.addEventListener('click', async () => {
+            const token = document.getElementById('token').value;
+            const headers = token ? { 'Authorization': 'Bearer ' + token } : {};
+            const r = await fetch(url(), { method: 'POST', headers });
+            const body = await r.text();
+            let message = body.trim();
+            try { message = JSON.parse(body).message; } catch (e) { }
+            text('answer', `${r.status}: ${message}`);
+          });
+        }
+        // A job's pass and block mean something only while it searches (after its last pass the count is one past it),
+        // as `evolq ctl` shows them.
+        function searching(j) { return j.phase === 'searching' && j.pass !== null; }
         function text(id, value) { document.getElementById(id).textContent = value; }
         function link(href, label) { const a = document.createElement('a'); a.href = href; a.textContent = label; return a; }
         function fixed(x, digits) { return x === null || x === undefined ? '-' : x.toFixed(digits); }

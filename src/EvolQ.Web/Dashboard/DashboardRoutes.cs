@@ -21,7 +21,7 @@ public static class DashboardRoutes
         ArgumentNullException.ThrowIfNull(source);
         app.MapGet("/", () => Html(DashboardPages.Sweeps(source.Describe)));
         app.MapGet("/sweeps/{id}", (string id) => Html(DashboardPages.Sweep(id, source.Describe, source.CanAct)));
-        app.MapGet("/jobs/{id}", (string id) => Html(DashboardPages.Job(id, source.Describe)));
+        app.MapGet("/jobs/{id}", (string id) => Html(DashboardPages.Job(id, source.Describe, source.CanAct)));
         app.MapGet("/cluster", () => Html(DashboardPages.Cluster(source.Describe)));
 
         app.MapGet("/api/sweeps", async (CancellationToken ct) =>
@@ -71,7 +71,8 @@ public static class DashboardRoutes
                 blockName = job.Status is { Block: >= 0 } b && result is not null && b.Block < result.BlockNames.Length ? result.BlockNames[b.Block] : null,
                 evaluationsDone = job.Status?.EvaluationsDone, evaluationsPlanned = job.Status?.EvaluationsPlanned,
                 workers = job.Status?.Workers,
-                metrics = (result?.Metrics ?? job.Recorded.Metrics).ToDictionary(m => m.Key, m => Number(m.Value), StringComparer.Ordinal),
+                metrics = ((result is not null ? result.Metrics : job.Recorded.Metrics)?.ToNamedValues() ?? [])
+                    .ToDictionary(m => m.Key, m => Number(m.Value), StringComparer.Ordinal),
                 visits = visits.Select(v => new { pass = v.Pass, block = v.Block, initialLoss = Number(v.InitialLoss), bestLoss = Number(v.BestLoss), evaluations = v.Evaluations }).ToArray(),
                 population,
             });

@@ -76,8 +76,8 @@ public sealed class CtlProcessTests
         await process.WaitForOutput(expected, TimeSpan.FromSeconds(30));
         // Ctrl+C as a terminal sends it.
         await process.Signal("INT");
-        // A hang guard, not a speed check (the file's other waits are 60 s). A test run started from a shell's background
-        // job without job control inherits SIGINT ignored, and then no Ctrl+C test can pass: run the suite in the foreground.
+        // A hang guard, not a speed check (the file's other waits are 60 s). ChildProcess restores SIGINT's default, so
+        // this holds however the suite was launched.
         var exitCode = await process.WaitForExit(TimeSpan.FromSeconds(60));
         return new Run(exitCode, process.Output, process.Error);
     }

@@ -21,7 +21,7 @@ public sealed class DashboardBrowserTests
     private static readonly TimeSpan Long = TimeSpan.FromMinutes(3);
 
     [Fact]
-    public async Task The_pages_update_live_refuse_a_cancel_without_the_token_and_show_the_numbers_of_sweep_results()
+    public async Task The_pages_update_live_refuse_a_cancel_or_retry_without_the_token_and_show_the_numbers_of_sweep_results()
     {
         using var dir = new TempDirectory("evolq-dashboard");
         // Enough search (4 passes over 4 blocks, 3 cycles) that the jobs run for a while after the page opens.
@@ -65,6 +65,14 @@ public sealed class DashboardBrowserTests
         Assert.Contains("model file", await page.InnerTextAsync("#job tbody"), StringComparison.Ordinal);
         // Its finished block visits come in as it searches (the first within a few seconds of the search's start).
         await page.WaitForFunctionAsync("() => document.querySelectorAll('#visits tbody tr').length > 0", null, new() { Timeout = 60_000 });
+        // Its Retry button: refused without the token; with it, the sweep manager's answer (only failed jobs run again).
+        await page.ClickAsync("#retry-job");
+        await WaitForText(page, "#answer", "401");
+        await page.FillAsync("#token", Token);
+        await page.ClickAsync("#retry-job");
+        await WaitForText(page, "#answer", "409");
+        Assert.Contains($"Job '{jobId}' is", await page.InnerTextAsync("#answer"), StringComparison.Ordinal);
+        Assert.Contains("not failed", await page.InnerTextAsync("#answer"), StringComparison.Ordinal);
 
         // The cluster: this node, Up, with its roles, and its CPU worker.
         await page.GotoAsync($"{live}/cluster");

@@ -85,7 +85,7 @@ public sealed class UndisturbedSweep : IAsyncLifetime
             Assert.Equal(expected.Scales.Length, got.Scales.Length);
             for (var b = 0; b < expected.Scales.Length; b++)
                 Assert.Equal(expected.Scales[b].Select(BitConverter.SingleToInt32Bits), got.Scales[b].Select(BitConverter.SingleToInt32Bits));
-            Assert.Equal(expected.Metrics.OrderBy(m => m.Key), got.Metrics.OrderBy(m => m.Key));
+            Assert.Equal(expected.Metrics, got.Metrics);
         }
     }
 }

@@ -2,13 +2,14 @@ using EvolQ.Cli.Tests.Ctl;
 using EvolQ.Cli.Views;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Sweeps;
+using EvolQ.Engine.Evaluation;
 
 namespace EvolQ.Cli.Tests.Sweep;
 
 /// <summary>The live follow table as a pure function of the sweep's state, against golden text; rates from polls.</summary>
 public sealed class SweepBoardTests
 {
-    private static readonly Dictionary<string, double> NoMetrics = [];
+    private static readonly JobMetrics? NoMetrics = null;
 
     private const long Submitted = 1_790_000_000_000;
 
@@ -19,7 +20,7 @@ public sealed class SweepBoardTests
         var detail = new SweepDetail(summary,
         [
             Job("paper.deit_tiny.w4a8.s0", "deit_tiny", "W4A8", 0, JobPhase.Done,
-                new Dictionary<string, double> { ["top1"] = 71.52, ["loss"] = 0.1234567 }, null, [Visit(0, 11, 320), Visit(0, 10, 320)]),
+                new JobMetrics(0.1234567, EvolQ: new TopAccuracy(71.52, null)), null, [Visit(0, 11, 320), Visit(0, 10, 320)]),
             Job("paper.deit_tiny.w4a8.s1", "deit_tiny", "W4A8", 1, JobPhase.Searching, NoMetrics, null, []),
             Job("paper.deit_tiny.w3a8.s0", "deit_tiny", "W3A8", 0, JobPhase.Calibrating, NoMetrics, null, []),
             Job("paper.deit_tiny.w3a8.s1", "deit_tiny", "W3A8", 1, JobPhase.Failed, NoMetrics, "The checkpoint /ckpt/deit_tiny.pth does not exist.", []),
@@ -74,11 +75,11 @@ public sealed class SweepBoardTests
     public void The_last_frame_of_an_ended_sweep_keeps_every_jobs_top1_and_the_time_the_sweep_took()
     {
         var summary = new SweepSummary("s", "s", SweepState.Done, 2, 0, 0, 2, 0, 0, Submitted, Submitted + 3_725_000);
-        var top1 = new Dictionary<string, double> { ["top1"] = 71.5, ["loss"] = 0.25 };
+        var top1 = new JobMetrics(0.25, EvolQ: new TopAccuracy(71.5, null));
         var detail = new SweepDetail(summary,
         [
             Job("s.a", "m", "W4A8", 0, JobPhase.Done, top1, null, [Visit(0, 1, 12), Visit(1, 1, 12)]),
-            Job("s.b", "m", "W4A8", 1, JobPhase.Done, new Dictionary<string, double> { ["top1"] = 70.25, ["loss"] = 0.5 }, null, [Visit(0, 1, 12)]),
+            Job("s.b", "m", "W4A8", 1, JobPhase.Done, new JobMetrics(0.5, EvolQ: new TopAccuracy(70.25, null)), null, [Visit(0, 1, 12)]),
         ], "s.conf");
 
         var board = SweepProgress.Board(detail, new Dictionary<string, JobStatus>(), new Dictionary<string, double>(), Submitted + 9_999_000);
@@ -153,7 +154,7 @@ public sealed class SweepBoardTests
         return output.ToString();
     }
 
-    private static SweepJobState Job(string id, string model, string bits, long seed, JobPhase phase, IReadOnlyDictionary<string, double> metrics, string? error, VisitRecord[] visits) =>
+    private static SweepJobState Job(string id, string model, string bits, long seed, JobPhase phase, JobMetrics? metrics, string? error, VisitRecord[] visits) =>
         new(id, model, bits, seed, phase, metrics, error, visits);
 
     private static VisitRecord Visit(int pass, int block, int evaluations) => new(pass, block, 0.5, 0.25, 7, evaluations);

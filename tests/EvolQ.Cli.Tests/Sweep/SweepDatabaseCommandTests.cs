@@ -2,6 +2,7 @@ using EvolQ.Cli.Tests.Ctl;
 using EvolQ.Cluster.Persistence;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Testing;
+using EvolQ.Engine.Evaluation;
 
 namespace EvolQ.Cli.Tests.Sweep;
 
@@ -47,7 +48,7 @@ public sealed class SweepDatabaseCommandTests : IDisposable
             foreach (var job in spec.Jobs)
             {
                 yield return new SweepJobLaunched(spec.SweepId, job.Spec.JobId, at + 1_000);
-                var metrics = new Dictionary<string, double> { ["top1"] = top1 + offset, ["loss"] = loss - offset / 10.0, ["fqvit_loss"] = 2 };
+                var metrics = new JobMetrics(loss - offset / 10.0, FqVitLoss: 2, EvolQ: new TopAccuracy(top1 + offset, null));
                 VisitRecord[] visits = [new(0, 1, 2, 1.5, 3, 12), new(0, 0, 1.5, 1.25, 4, 12), new(1, 1, 1.25, 1.125, 5, 12), new(1, 0, 1.125, loss, 6, 12)];
                 yield return new SweepJobEnded(spec.SweepId, job.Spec.JobId, JobPhase.Done, metrics, null, visits, at + 61_000 + offset * 60_000);
                 offset++;

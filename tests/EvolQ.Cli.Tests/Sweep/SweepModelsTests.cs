@@ -12,7 +12,7 @@ namespace EvolQ.Cli.Tests.Sweep;
 
 /// <summary>
 /// A cluster job's quantized-model file: the worker writes it beside the sweep's results when the final scales are
-/// evaluated, `evolq eval` reproduces the recorded top-1, and `evolq sweep models --db` writes the same bytes again
+/// evaluated, `evolq eval` reproduces the recorded top-1, and `evolq sweep export --db` writes the same bytes again
 /// from the results tables with no node running.
 /// </summary>
 [Trait("Category", "Slow")]
@@ -27,7 +27,7 @@ public sealed class SweepModelsTests : IDisposable
         var spec = Spec();
         var root = folder.File("runs");
         float[][] searched;
-        IReadOnlyDictionary<string, double> metrics;
+        JobMetrics metrics;
         using (var worker = new EngineBackend("cpu", modelsRoot: root))
         {
             var prepared = worker.Prepare(spec, CancellationToken.None);
@@ -40,7 +40,9 @@ public sealed class SweepModelsTests : IDisposable
         Assert.True(File.Exists(written), "the worker wrote no model file");
         using (var content = SafeTensorsFile.Read(written))
         {
-            Assert.Equal(metrics["top1"], ModelFileMetadata.Metric(content.Metadata, "top1"));
+            // Every metric reads back from the file as the same double (top-1 among them).
+            Assert.NotNull(metrics.EvolQ);
+            Assert.Equal(metrics, ModelFileMetadata.Metrics(content.Metadata));
             Assert.Equal(spec.JobId, content.Metadata["job"]);
             Assert.Equal("200", content.Metadata["val_images"]);
             Assert.Equal(ModelFileMetadata.Sha256Of(DemoModel.Checkpoint), content.Metadata["checkpoint_sha256"]);
@@ -67,7 +69,7 @@ public sealed class SweepModelsTests : IDisposable
         }
 
         var again = folder.File("again");
-        var run = Cli.Run("sweep", "models", SweepId, "--db", db, "--out", again);
+        var run = Cli.Run("sweep", "export", SweepId, "--db", db, "--out", again);
         run.AssertSuccess();
         Assert.Equal(File.ReadAllBytes(written), File.ReadAllBytes(Path.Combine(again, spec.JobId + ".evolq.safetensors")));
 
@@ -81,7 +83,7 @@ public sealed class SweepModelsTests : IDisposable
         var paper = Spec();
         var ours = Spec(SearchStart.WeightMse) with { JobId = "qm.vit_tiny_patch7_28.w4a8.s3.mse" };
         float[][] calibrated, shrunk;
-        IReadOnlyDictionary<string, double> paperMetrics, oursMetrics;
+        JobMetrics paperMetrics, oursMetrics;
         using (var worker = new EngineBackend("cpu", modelsRoot: folder.File("runs")))
         {
             calibrated = worker.Prepare(paper, CancellationToken.None).InitialScales;
@@ -95,10 +97,11 @@ public sealed class SweepModelsTests : IDisposable
         Assert.All(ratios, r => Assert.InRange(r, 0.11f - 1e-5f, 1f + 1e-6f));
         Assert.True(ratios.Count(r => r < 1f) > ratios.Length / 2, $"{ratios.Count(r => r < 1f)} of {ratios.Length} scales shrank");
         // The FQ-ViT columns are the calibrated model's, whatever the start; the start's own model differs.
-        foreach (var name in new[] { "fqvit_loss", "fqvit_top1", "fqvit_top5", "float_top1" })
-            Assert.Equal(paperMetrics[name], oursMetrics[name]);
-        Assert.Equal(paperMetrics["fqvit_loss"], paperMetrics["loss"]);
-        Assert.NotEqual(oursMetrics["fqvit_loss"], oursMetrics["loss"]);
+        Assert.Equal(paperMetrics.FqVitLoss, oursMetrics.FqVitLoss);
+        Assert.Equal(paperMetrics.FqVit, oursMetrics.FqVit);
+        Assert.Equal(paperMetrics.Float!.Top1, oursMetrics.Float!.Top1);
+        Assert.Equal(paperMetrics.FqVitLoss, paperMetrics.Loss);
+        Assert.NotEqual(oursMetrics.FqVitLoss, oursMetrics.Loss);
         using var content = SafeTensorsFile.Read(EngineBackend.ModelFilePath(folder.File("runs"), ours));
         Assert.Equal("weight-mse", content.Metadata["search_start"]);
     }

@@ -5,6 +5,7 @@ using EvolQ.Cluster.Persistence;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Sweeps;
 using EvolQ.Testing;
+using EvolQ.Engine.Evaluation;
 
 namespace EvolQ.Cluster.Tests.Persistence;
 
@@ -77,7 +78,7 @@ internal static class ResultsTables
         {
             if ((e.JobId, e.Model, e.Bits, e.Seed, e.Phase, e.Error) != (a.JobId, a.Model, a.Bits, a.Seed, a.Phase, a.Error))
                 return $"job {a.JobId} {a.Phase} {a.Error} instead of {e.JobId} {e.Phase} {e.Error}";
-            if (!e.Metrics.OrderBy(m => m.Key, StringComparer.Ordinal).SequenceEqual(a.Metrics.OrderBy(m => m.Key, StringComparer.Ordinal)))
+            if (e.Metrics != a.Metrics)
                 return $"job {a.JobId}: metrics differ";
             if (!e.Visits.SequenceEqual(a.Visits))
                 return $"job {a.JobId}: {a.Visits.Length} visits instead of {e.Visits.Length}, or other values";
@@ -140,7 +141,7 @@ internal static class ResultsTables
 
         var spec = Spec("mig");
         var visits = new[] { new VisitRecord(0, 2, 1.5, 1.25, 7, 12), new VisitRecord(1, 2, 1.25, 1.0, 9, 12) };
-        var metrics = new Dictionary<string, double> { ["top1"] = 88.4, ["loss"] = 1.0 };
+        var metrics = new JobMetrics(1.0, EvolQ: new TopAccuracy(88.4, null));
         Project(database, [new SweepSubmitted(spec, 1_000), new SweepJobLaunched("mig", "mig.a", 1_100), new SweepJobEnded("mig", "mig.a", JobPhase.Done, metrics, null, visits, 2_000)]);
         var current = database.ReadSweep("mig");
         Assert.Equal(spec.Jobs[0].Spec.Settings(), current.Jobs[0].Settings);
@@ -174,7 +175,7 @@ internal static class ResultsTables
     {
 
         var visits = new[] { new VisitRecord(0, 2, 1.5, 1.25, 7, 12) };
-        var metrics = new Dictionary<string, double> { ["top1"] = 88.4, ["loss"] = 1.25 };
+        var metrics = new JobMetrics(1.25, EvolQ: new TopAccuracy(88.4, null));
         IJobEvent[] Ended(string id) =>
         [
             new SweepSubmitted(Spec(id), 1_000),
@@ -234,7 +235,7 @@ internal static class ResultsTables
         Assert.Equal((long)detail.Jobs.Sum(j => j.Visits.Length), Convert.ToInt64(Scalar(database, "SELECT count(*) FROM evolq_block_visits")));
         Assert.Equal(3L * detail.Jobs[0].Visits.Length, Convert.ToInt64(Scalar(database, "SELECT count(*) FROM evolq_block_visits")));
         Assert.Equal(6L, Convert.ToInt64(Scalar(database, "SELECT count(*) FROM evolq_block_visits WHERE job_id = '" + id + ".a'")));
-        Assert.Equal((long)detail.Jobs.Sum(j => j.Metrics.Count), Convert.ToInt64(Scalar(database, "SELECT count(*) FROM evolq_job_metrics")));
-        Assert.True(detail.Jobs.Sum(j => j.Metrics.Count) >= 3, "the done jobs have metrics");
+        Assert.Equal((long)detail.Jobs.Sum(j => j.Metrics?.ToNamedValues().Count() ?? 0), Convert.ToInt64(Scalar(database, "SELECT count(*) FROM evolq_job_metrics")));
+        Assert.True(detail.Jobs.Sum(j => j.Metrics?.ToNamedValues().Count() ?? 0) >= 3, "the done jobs have metrics");
     }
 }

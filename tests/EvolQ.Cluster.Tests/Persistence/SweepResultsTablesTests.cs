@@ -6,6 +6,7 @@ using EvolQ.Cluster.Sweeps;
 using EvolQ.Cluster.Workers;
 using EvolQ.Testing;
 using MessagePack;
+using EvolQ.Engine.Evaluation;
 
 namespace EvolQ.Cluster.Tests.Persistence;
 
@@ -70,7 +71,7 @@ public sealed class SweepResultsTablesTests
         using var dir = new TempDirectory();
         var spec = ResultsTables.Spec("replay");
         var visits = new[] { new VisitRecord(0, 2, 1.5, 1.25, 7, 12), new VisitRecord(0, 1, double.NaN, double.PositiveInfinity, 9, 12) };
-        var metrics = new Dictionary<string, double> { ["float_top1"] = 88.65, ["fqvit_top1"] = 88.1, ["top1"] = 88.4, ["top5"] = 99.5, ["loss"] = 0.25 };
+        var metrics = new JobMetrics(0.25, Float: new TopAccuracy(88.65, null), FqVit: new TopAccuracy(88.1, null), EvolQ: new TopAccuracy(88.4, 99.5));
         float[][] scales = [[0.5f, 0.1f, 1e-7f], [3.4028235e38f, float.Epsilon]];
         IJobEvent[] events =
         [
@@ -80,11 +81,11 @@ public sealed class SweepResultsTablesTests
             new SweepJobEnded("replay", "replay.a", JobPhase.Done, metrics, null, visits, 2_000, scales),
             new SweepCancelled("replay", 2_100),
             new SweepResumed("replay"),
-            new SweepJobEnded("replay", "replay.b", JobPhase.Failed, new Dictionary<string, double>(), "worker lost", [], 2_500),
+            new SweepJobEnded("replay", "replay.b", JobPhase.Failed, null, "worker lost", [], 2_500),
             new SweepJobLaunched("replay", "replay.c"),
             new SweepJobLaunched("replay", "replay.broken", 2_700),
             new SweepJobEnded("replay", "replay.c", JobPhase.Done, metrics, null, visits, 3_000),
-            new SweepJobEnded("replay", "replay.broken", JobPhase.Failed, new Dictionary<string, double>(), "no model", [], 3_500),
+            new SweepJobEnded("replay", "replay.broken", JobPhase.Failed, null, "no model", [], 3_500),
         ];
 
         var once = Sqlite(dir.File("once.db"));
@@ -109,7 +110,7 @@ public sealed class SweepResultsTablesTests
         Assert.Equal("worker lost", read.Jobs[1].Error);
         Assert.Equal((4, 2, 2, SweepState.Done), (read.Summary.Jobs, read.Summary.Done, read.Summary.Failed, read.Summary.State));
 
-        // Version 2: what `evolq sweep models` needs, bit for bit: every done job's spec, its scales where the journal has them.
+        // Version 2: what `evolq sweep export` needs, bit for bit: every done job's spec, its scales where the journal has them.
         var models = once.ReadJobModels("replay");
         Assert.Equal(["replay.a", "replay.c"], models.Select(m => m.Spec.JobId));
         Assert.Equal(spec.Jobs[0].Spec.Search, models[0].Spec.Search);
@@ -117,7 +118,7 @@ public sealed class SweepResultsTablesTests
         Assert.Equal(spec.Jobs[0].Spec with { Quantization = models[0].Spec.Quantization, Options = models[0].Spec.Options }, models[0].Spec);
         Assert.Equal(scales.Select(s => s.Select(BitConverter.SingleToInt32Bits)), models[0].Scales!.Select(s => s.Select(BitConverter.SingleToInt32Bits)));
         Assert.Null(models[1].Scales);
-        Assert.Equal(88.4, models[0].Metrics["top1"]);
+        Assert.Equal(88.4, models[0].Metrics?.EvolQ?.Top1);
         Assert.Equal("replay.c", Assert.Single(once.ReadJobModels("replay", "replay.c")).Spec.JobId);
         Assert.Contains("has no job 'replay.x'", Assert.Throws<ResultsDatabaseException>(() => once.ReadJobModels("replay", "replay.x")).Message, StringComparison.Ordinal);
     }
@@ -128,12 +129,12 @@ public sealed class SweepResultsTablesTests
         using var dir = new TempDirectory();
         var spec = ResultsTables.Spec("rt");
         var visits = new[] { new VisitRecord(0, 2, 1.5, 1.25, 7, 12) };
-        var metrics = new Dictionary<string, double> { ["top1"] = 88.4, ["loss"] = 0.25 };
+        var metrics = new JobMetrics(0.25, EvolQ: new TopAccuracy(88.4, null));
         IJobEvent[] events =
         [
             new SweepSubmitted(spec, 1_000),
             .. spec.Jobs.Select(j => new SweepJobLaunched("rt", j.Spec.JobId, 1_100)),
-            new SweepJobEnded("rt", "rt.a", JobPhase.Failed, new Dictionary<string, double> { ["top1"] = 1 }, "no data", visits, 1_500),
+            new SweepJobEnded("rt", "rt.a", JobPhase.Failed, new JobMetrics(null, EvolQ: new TopAccuracy(1, null)), "no data", visits, 1_500),
             new SweepJobEnded("rt", "rt.b", JobPhase.Done, metrics, null, visits, 1_600),
             new SweepJobEnded("rt", "rt.c", JobPhase.Done, metrics, null, visits, 1_700),
             new SweepJobEnded("rt", "rt.broken", JobPhase.Done, metrics, null, visits, 1_800),
@@ -145,7 +146,7 @@ public sealed class SweepResultsTablesTests
         IJobEvent[] ended =
         [
             new SweepJobLaunched("rt", "rt.a", 2_100),
-            new SweepJobEnded("rt", "rt.a", JobPhase.Failed, new Dictionary<string, double>(), "no data again", [], 2_500),
+            new SweepJobEnded("rt", "rt.a", JobPhase.Failed, null, "no data again", [], 2_500),
             new SweepJobRetried("rt", "rt.a", 3, 2_600),
             new SweepJobLaunched("rt", "rt.a", 2_700),
             new SweepJobEnded("rt", "rt.a", JobPhase.Done, metrics, null, visits, 3_000),
@@ -159,14 +160,14 @@ public sealed class SweepResultsTablesTests
         var waiting = database.ReadSweep("rt");
         var a = waiting.Jobs[0];
         Assert.Equal((SweepState.Running, 1, 0, 0L), (waiting.Summary.State, waiting.Summary.Waiting, waiting.Summary.Failed, waiting.Summary.FinishedAtUnixMs));
-        Assert.Equal((JobPhase.Pending, 2, (string?)null, 0, 0), (a.Phase, a.Attempt, a.Error, a.Metrics.Count, a.Visits.Length));
+        Assert.Equal((JobPhase.Pending, 2, (string?)null, 0, 0), (a.Phase, a.Attempt, a.Error, a.Metrics?.ToNamedValues().Count() ?? 0, a.Visits.Length));
         Assert.Equal([new JobFailure(1, "no data", 1_500)], a.Failures!);
 
         Project(database, ended);
         var done = database.ReadSweep("rt");
         a = done.Jobs[0];
         Assert.Equal((SweepState.Done, 4, 0, 3_000L), (done.Summary.State, done.Summary.Done, done.Summary.Failed, done.Summary.FinishedAtUnixMs));
-        Assert.Equal((JobPhase.Done, 3, 88.4, 2_700L, 3_000L), (a.Phase, a.Attempt, a.Metrics["top1"], a.LaunchedAtUnixMs, a.EndedAtUnixMs));
+        Assert.Equal((JobPhase.Done, 3, (double?)88.4, 2_700L, 3_000L), (a.Phase, a.Attempt, a.Metrics?.EvolQ?.Top1, a.LaunchedAtUnixMs, a.EndedAtUnixMs));
         Assert.Equal([new JobFailure(1, "no data", 1_500), new JobFailure(2, "no data again", 2_500)], a.Failures!);
         Assert.Equal(visits, a.Visits);
         Assert.Empty(done.Jobs[1].Failures!);

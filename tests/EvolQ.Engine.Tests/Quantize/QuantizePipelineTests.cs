@@ -91,6 +91,14 @@ public sealed class QuantizePipelineTests : IDisposable
     }
 
     [Fact]
+    public void The_mutation_range_is_part_of_a_jobs_identity_only_when_set()
+    {
+        // Unset, the identity is what folders written before the setting hold, so they still resume.
+        Assert.DoesNotContain("mutation_range", Job("a").Identity().Keys);
+        Assert.Equal("0.1", (Job("a") with { MutationRange = 0.1 }).Identity()["mutation_range"]);
+    }
+
+    [Fact]
     public void A_folder_of_another_job_is_refused_with_one_sentence()
     {
         QuantizePipeline.Run(Job("taken") with { Passes = 1, Cycles = 0 });

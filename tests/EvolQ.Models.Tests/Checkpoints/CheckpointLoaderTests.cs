@@ -35,6 +35,19 @@ public sealed class CheckpointLoaderTests
         }
     }
 
+    [Theory]
+    [InlineData("tiny_vit.safetensors")]
+    [InlineData("tiny_vit.model.pth")]
+    public void Loading_leaves_no_tensor_handle_behind(string file)
+    {
+        // Every handle the load makes (the file's tensors, the copies' results) is freed by the load, not by the
+        // finalizer: a worker that loads a model per job would otherwise keep each model's storage until a GC.
+        using var model = new TestVit("tiny_vit");
+        var before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        CheckpointLoader.Load(model, CheckpointFixtures.Path(file));
+        Assert.Equal(0, DisposeScopeManager.Statistics.ThreadTotalLiveCount - before);
+    }
+
     [Fact]
     public void Good_micro_checkpoint_loads()
     {

@@ -91,8 +91,8 @@ public sealed partial class EvolQPalette(CtlContext context) : Palette("evolq", 
             detail.Jobs.Select(j => (IReadOnlyList<string>)
             [
                 j.JobId, j.Model, j.Bits, Cells.Int(j.Seed), j.Phase.Word(),
-                j.Metrics.TryGetValue("top1", out var top1) ? top1.ToString("0.00", CultureInfo.InvariantCulture) : "-",
-                j.Metrics.TryGetValue("loss", out var loss) ? Cells.Loss(loss) : "-",
+                j.Metrics?.EvolQ is { } evolq ? evolq.Top1.ToString("0.00", CultureInfo.InvariantCulture) : "-",
+                j.Metrics?.Loss is { } loss ? Cells.Loss(loss) : "-",
                 j.Error ?? "",
             ]).ToArray());
         // Each failed attempt with its reason: a retried job's error column is empty again, its history is here.
@@ -204,7 +204,8 @@ public sealed partial class EvolQPalette(CtlContext context) : Palette("evolq", 
             new[] { "requests", $"{status.Requests} ({status.Redispatches} sent again, {status.Duplicates} duplicates)" },
             new[] { "best loss", Cells.Loss(best) },
         };
-        foreach (var (name, value) in result.Metrics.OrderBy(m => m.Key, StringComparer.Ordinal))
+        // Every metric under its stored name, as `sweep show --format json` prints them.
+        foreach (var (name, value) in (result.Metrics?.ToNamedValues() ?? []).OrderBy(m => m.Key, StringComparer.Ordinal))
             rows.Add([name, value.ToString("0.######", CultureInfo.InvariantCulture)]);
         if (status.Error is not null)
             rows.Add(["error", status.Error]);

@@ -1,11 +1,10 @@
 using EvolQ.TensorIO;
-using EvolQ.Testing;
 using static TorchSharp.torch;
 
-namespace EvolQ.Cli.Tests;
+namespace EvolQ.Testing;
 
 /// <summary>Small made-up image sets as .npy files, for runs that need data but not Fashion-MNIST's size.</summary>
-internal static class SmallData
+public static class SmallData
 {
     /// <summary>Writes <paramref name="count"/> random 28x28 8-bit images with labels below <paramref name="classes"/>; returns the npy spec.</summary>
     public static string Write(TempDirectory folder, int count, int classes = 10, long seed = 1)
