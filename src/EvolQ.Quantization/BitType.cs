@@ -1,4 +1,5 @@
 using System.Globalization;
+using TorchSharp;
 
 namespace EvolQ.Quantization;
 
@@ -21,6 +22,32 @@ public sealed record BitType
     public bool Signed { get; }
     public int LowerBound => Signed ? -(1 << (Bits - 1)) : 0;
     public int UpperBound => Signed ? (1 << (Bits - 1)) - 1 : (1 << Bits) - 1;
+
+    /// <summary>
+    /// <see cref="LowerBound"/> and <see cref="UpperBound"/> as owned Scalars (Scalars.cs) for clamps on the hot path:
+    /// one pair per width and signedness, made once for the whole process.
+    /// </summary>
+    public (Scalar Lower, Scalar Upper) BoundScalars => Bounds.Table[BoundIndex];
+
+    private int BoundIndex => (Signed ? 0 : MaxBits + 1) + Bits;
+
+    // A holder class, so that libtorch is touched only when a bound Scalar is first wanted (not by parsing a name).
+    private static class Bounds
+    {
+        public static readonly (Scalar Lower, Scalar Upper)[] Table = Make();
+
+        private static (Scalar Lower, Scalar Upper)[] Make()
+        {
+            var table = new (Scalar Lower, Scalar Upper)[2 * (MaxBits + 1)];
+            for (var bits = MinBits; bits <= MaxBits; bits++)
+                foreach (var signed in new[] { true, false })
+                {
+                    var type = new BitType(bits, signed);
+                    table[type.BoundIndex] = (type.LowerBound.ToScalar(), type.UpperBound.ToScalar());
+                }
+            return table;
+        }
+    }
 
     /// <summary>The name as the original's flags spell it: int8, uint4, ...</summary>
     public string Name => (Signed ? "int" : "uint") + Bits.ToString(CultureInfo.InvariantCulture);

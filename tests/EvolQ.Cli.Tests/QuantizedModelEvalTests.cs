@@ -157,7 +157,7 @@ public sealed class QuantizedModelEvalTests : IDisposable
         {
             var isNormWeight = name.EndsWith("norm.weight", StringComparison.Ordinal) || name.EndsWith("norm1.weight", StringComparison.Ordinal)
                 || name.EndsWith("norm2.weight", StringComparison.Ordinal);
-            parameter.copy_(isNormWeight ? 1 + 0.1 * randn(parameter.shape, generator: generator) : 0.1 * randn(parameter.shape, generator: generator));
+            RandomWeights.Draw(parameter, generator, std: 0.1, mean: isNormWeight ? 1 : null);
         }
         return model;
     }

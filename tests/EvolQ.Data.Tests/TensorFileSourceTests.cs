@@ -25,7 +25,8 @@ public sealed class TensorFileSourceTests
         using (image)
         {
             Assert.Equal(1, label);
-            using Tensor expected = all[2].to_type(ScalarType.Float32) / 255f;
+            using var levels = 255f.ToScalar();
+            using Tensor expected = all[2].to_type(ScalarType.Float32) / levels;
             Assert.True(image.allclose(expected, rtol: 0, atol: 1e-7));
         }
     }

@@ -1,3 +1,4 @@
+using EvolQ.Testing;
 using EvolQ.Data;
 using EvolQ.Engine.Fitness;
 using EvolQ.Models;
@@ -127,8 +128,9 @@ public sealed class FitnessMemoryTests
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         foreach (var (name, parameter) in model.named_parameters())
-            parameter.copy_(name.EndsWith("norm1.weight", StringComparison.Ordinal) || name.EndsWith("norm2.weight", StringComparison.Ordinal)
-                ? 1 + 0.1 * randn(parameter.shape, generator: generator)
-                : 0.05 * randn(parameter.shape, generator: generator));
+        {
+            var isNormWeight = name.EndsWith("norm1.weight", StringComparison.Ordinal) || name.EndsWith("norm2.weight", StringComparison.Ordinal);
+            RandomWeights.Draw(parameter, generator, std: isNormWeight ? 0.1 : 0.05, mean: isNormWeight ? 1 : null);
+        }
     }
 }

@@ -1,3 +1,4 @@
+using EvolQ.Testing;
 using EvolQ.Data;
 using EvolQ.Models;
 using EvolQ.Models.Vit;
@@ -44,10 +45,7 @@ internal sealed class TinyJob : IDisposable
         {
             var isNormWeight = name.EndsWith("norm1.weight", StringComparison.Ordinal)
                 || name.EndsWith("norm2.weight", StringComparison.Ordinal) || name == "norm.weight";
-            if (isNormWeight)
-                parameter.copy_(1 + 0.1 * randn(parameter.shape, generator: generator));
-            else
-                parameter.copy_(0.05 * randn(parameter.shape, generator: generator));
+            RandomWeights.Draw(parameter, generator, std: isNormWeight ? 0.1 : 0.05, mean: isNormWeight ? 1 : null);
         }
         return model;
     }

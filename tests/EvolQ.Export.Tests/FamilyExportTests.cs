@@ -86,11 +86,11 @@ public sealed class FamilyExportTests(ITestOutputHelper output) : IDisposable
                 || name.EndsWith("norm2.weight", StringComparison.Ordinal);
             var fanIn = parameter.dim() > 1 ? parameter[0].numel() : 1;
             if (isNormGain)
-                parameter.copy_(noise * 0.1 + 1);
+                RandomWeights.Scale(parameter, noise, std: 0.1, mean: 1);
             else if (name.EndsWith(".weight", StringComparison.Ordinal))
-                parameter.copy_(noise * Math.Sqrt(1.0 / fanIn));
+                RandomWeights.Scale(parameter, noise, std: Math.Sqrt(1.0 / fanIn));
             else
-                parameter.copy_(noise * 0.1);
+                RandomWeights.Scale(parameter, noise, std: 0.1);
         }
     }
 

@@ -1,3 +1,4 @@
+using TorchSharp;
 using EvolQ.Data;
 using EvolQ.Export;
 using EvolQ.Models;
@@ -27,7 +28,8 @@ internal sealed record Agreement(int Images, int SameTop1, double MaxAbsLogitDif
         var actualTop1 = actual.argmax(1);
         var maxDiff = (actual - expected).abs().max().item<float>();
         var best = expected.topk(2, 1).values;
-        var closeCalls = (int)(best[.., 0] - best[.., 1]).le(maxDiff).sum().item<long>();
+        using var maxDiffScalar = maxDiff.ToScalar();
+        var closeCalls = (int)(best[.., 0] - best[.., 1]).le(maxDiffScalar).sum().item<long>();
         // The output quantizer is the last one registered (act_out, or LeViT's qact_out).
         var step = ModelQuantization.Quantizers(model).Last().Quantizer.Scale.item<float>();
         return new Agreement((int)expected.shape[0], (int)expectedTop1.eq(actualTop1).sum().item<long>(), maxDiff, closeCalls, step,

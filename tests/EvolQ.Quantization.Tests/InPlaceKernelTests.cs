@@ -21,7 +21,8 @@ public sealed class InPlaceKernelTests
         var generator = new Generator(17);
         // Scores on the activation grid, wide enough to hit the i-exp's floor and the underflow to 0.
         using var scale = tensor(scaleValue);
-        var x = (randn([4, 3, 33, 33], generator: generator) * 6).div(scale).round().mul(scale);
+        using var spread = 6.ToScalar();
+        var x = randn([4, 3, 33, 33], generator: generator).mul(spread).div(scale).round().mul(scale);
 
         var lean = QIntSoftmax.LogIntegerSoftmax(x, scale, bits);
         var plain = PlainLogIntSoftmax(x, scale, bits);
@@ -36,14 +37,14 @@ public sealed class InPlaceKernelTests
         using var input = ones(8);
         var before = outer.DisposablesCount;
 
-        var kept = TensorScope.Keep(() => (input + 1).mul(2).sub(1));
+        var kept = TensorScope.Keep(() => input.add(Scalars.One, Scalars.One).mul(Scalars.Two).sub(Scalars.One));
         Assert.Equal(before + 1, outer.DisposablesCount);
         Assert.Equal(3f, kept[0].item<float>());
 
         var intermediates = new List<Tensor>();
         var last = TensorScope.Chain(input, 0, 4, (_, x) =>
         {
-            var next = x * 2;
+            var next = x.mul(Scalars.Two);
             intermediates.Add(next);
             return next;
         });
@@ -57,25 +58,35 @@ public sealed class InPlaceKernelTests
         Assert.False(input.IsInvalid);
     }
 
-    // The reference's formula, written the obvious way (semantics §3.7).
+    // The reference's formula, written the obvious way (semantics §3.7), its numbers as owned Scalars (Scalars.cs says
+    // why): a number over a tensor is the reciprocal times the number, a number minus a tensor is -t + n, as TorchSharp's
+    // operators compute them.
     private static Tensor PlainLogIntSoftmax(Tensor x, Tensor scale, int bits)
     {
+        var (zero, one, two) = (Scalars.Zero, Scalars.One, Scalars.Two);
+        using var ln2 = (-0.6931).ToScalar();
+        using var thirty = 30.ToScalar();
+        using var bOverA = (0.96963238 / 0.35815147).ToScalar();
+        using var cOverA = (1.0 / 0.35815147).ToScalar();
         var codes = x / scale;
         codes = codes - codes.amax([-1], keepdim: true);
-        var ln2Codes = (-0.6931 / scale).floor();
-        codes = maximum(codes, 30 * ln2Codes);
+        var ln2Codes = scale.reciprocal().mul(ln2).floor();
+        codes = maximum(codes, ln2Codes.mul(thirty));
         var quotient = (codes / ln2Codes).floor();
         var r = codes - ln2Codes * quotient;
-        var b = (0.96963238 / 0.35815147 / scale).floor();
-        var c = (1.0 / 0.35815147 / scale.pow(2)).floor();
-        var polynomial = r * (r + b) + c;
-        var expCodes = (polynomial * (30 - quotient).exp2()).floor().clamp_min(0);
+        var b = scale.reciprocal().mul(bOverA).floor();
+        var c = scale.pow(two).reciprocal().mul(cOverA).floor();
+        var polynomial = (r * r.add(b, one)).add(c, one);
+        var expCodes = (polynomial * quotient.negative().add(thirty, one).exp2()).floor().clamp_min(zero);
         var ratio = (expCodes.sum(-1, keepdim: true) / expCodes).round();
         var floor = ratio.log2().floor();
-        var roundUp = (ratio - floor.exp2()) >= (floor - 1).exp2();
-        var exponent = floor + roundUp.to_type(ScalarType.Float32);
+        var roundUp = (ratio - floor.exp2()) >= floor.sub(one).exp2();
+        var exponent = floor.add(roundUp.to_type(ScalarType.Float32), one);
         var levels = 1 << bits;
-        var underflow = exponent >= levels;
-        return exponent.clamp(0, levels - 1).neg().exp2().masked_fill(underflow, 0f);
+        using var levelsScalar = levels.ToScalar();
+        using var largestExponent = (levels - 1).ToScalar();
+        using var zeroProbability = 0f.ToScalar();
+        var underflow = exponent >= levelsScalar;
+        return exponent.clamp(zero, largestExponent).neg().exp2().masked_fill(underflow, zeroProbability);
     }
 }

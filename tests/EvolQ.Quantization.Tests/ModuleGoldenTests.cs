@@ -76,7 +76,7 @@ public sealed class ModuleGoldenTests
         var mismatches = (result != expected).to(ScalarType.Float64).mean().item<double>();
         Assert.True(mismatches <= 0.001, $"{mismatches:P3} of the probabilities differ from PyTorch's.");
         // Every output is 0 or a power of two in [2^-15, 1], and rows keep most of their mass.
-        using var nonzero = result.masked_select(result > 0);
+        using var nonzero = result.masked_select(result > Scalars.Zero);
         TensorAssert.Equal(nonzero.log2().round().exp2(), nonzero, "powers of two");
         Assert.InRange(nonzero.min().item<float>(), MathF.Pow(2, -15), 1f);
     }

@@ -1,3 +1,4 @@
+using TorchSharp;
 using EvolQ.Quantization.Modules;
 using EvolQ.Testing;
 using static TorchSharp.torch;
@@ -27,7 +28,11 @@ public sealed class WeightScaleFitTests
         var chosenError = ChannelErrors(layer, chosen);
         var ratio = chosen.div(calibrated).data<float>().ToArray();
         // Every channel's error on the whole grid, independently of the fit's running minimum.
-        var grid = Enumerable.Range(0, WeightScaleFit.ShrinkSteps).Select(i => ChannelErrors(layer, calibrated.mul(1.0 - i * 0.01))).ToArray();
+        var grid = Enumerable.Range(0, WeightScaleFit.ShrinkSteps).Select(i =>
+        {
+            using var factor = (1.0 - i * 0.01).ToScalar();
+            return ChannelErrors(layer, calibrated.mul(factor));
+        }).ToArray();
         for (var c = 0; c < ratio.Length; c++)
         {
             Assert.True(chosenError[c] <= minmaxError[c], $"channel {c}: {chosenError[c]} > MinMax's {minmaxError[c]}");
@@ -51,7 +56,8 @@ public sealed class WeightScaleFitTests
         using (no_grad())
         {
             using var generator = new TorchSharp.torch.Generator((ulong)seed);
-            using var w = randn([48, 96], generator: generator).mul_(0.05);
+            using var spread = 0.05.ToScalar();
+            using var w = randn([48, 96], generator: generator).mul_(spread);
             layer.Weight.copy_(w);
         }
         layer.Calibration = CalibrationPhase.CollectAndFinish;
@@ -67,6 +73,6 @@ public sealed class WeightScaleFitTests
     private static float[] ChannelErrors(QLinear layer, Tensor scale)
     {
         using var scope = NewDisposeScope();
-        return layer.QuantizedWeightWith(scale).sub(layer.Weight).pow(2).sum(1).data<float>().ToArray();
+        return layer.QuantizedWeightWith(scale).sub(layer.Weight).pow(Scalars.Two).sum(1).data<float>().ToArray();
     }
 }

@@ -97,7 +97,7 @@ public sealed class NotAFileTests : IDisposable
     public void A_symlink_to_a_regular_file_is_read()
     {
         var target = temp.File("real.npy");
-        using (var t = TorchSharp.torch.arange(6, TorchSharp.torch.ScalarType.Float32))
+        using (var t = TestTensors.Arange(6, TorchSharp.torch.ScalarType.Float32))
         {
             NpyFile.Write(target, t);
         }

@@ -109,7 +109,7 @@ public sealed class NpyFileTests
         Assert.Empty(scalarBack.shape);
         Assert.Equal(-1.25f, scalarBack.item<float>());
 
-        using var matrix = arange(12, ScalarType.Int64).reshape(3, 4);
+        using var matrix = TestTensors.Arange(12, ScalarType.Int64).reshape(3, 4);
         using var transposed = matrix.t();
         NpyFile.Write(dir.File("t.npy"), transposed);
         using var back = NpyFile.Read(dir.File("t.npy"));

@@ -1,3 +1,4 @@
+using TorchSharp;
 using System.Globalization;
 using Xunit;
 using static TorchSharp.torch;
@@ -13,7 +14,10 @@ public static class TensorAssert
         var e = expected.to(ScalarType.Float64).flatten();
         var a = actual.to(ScalarType.Float64).flatten();
         Assert.True(e.shape[0] == a.shape[0], $"{what}: {e.shape[0]} elements expected, {a.shape[0]} found.");
-        var excess = ((a - e).abs() - (atol + rtol * e.abs())).max().item<double>();
+        using var atolScalar = atol.ToScalar();
+        using var rtolScalar = rtol.ToScalar();
+        using var one = 1.ToScalar();
+        var excess = ((a - e).abs() - e.abs().mul(rtolScalar).add(atolScalar, one)).max().item<double>();
         var worst = (a - e).abs().max().item<double>();
         Assert.True(excess <= 0, $"{what}: max |difference| {worst.ToString("G6", CultureInfo.InvariantCulture)} exceeds atol {atol} + rtol {rtol}.");
     }
@@ -32,7 +36,8 @@ public static class TensorAssert
         var s = step.to(ScalarType.Float64);
         var steps = ((a - e).abs() / s).round();
         var maxSteps = steps.max().item<double>();
-        var fraction = (steps > 0).to(ScalarType.Float64).mean().item<double>();
+        using var zero = 0.ToScalar();
+        var fraction = (steps > zero).to(ScalarType.Float64).mean().item<double>();
         Assert.True(maxSteps <= 1, $"{what}: an element is {maxSteps} quantization steps away.");
         Assert.True(fraction <= maxFractionOff, $"{what}: {fraction:P3} of the elements differ by a step (at most {maxFractionOff:P3} allowed).");
         return fraction;

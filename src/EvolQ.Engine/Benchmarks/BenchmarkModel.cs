@@ -99,7 +99,9 @@ public sealed class BenchmarkModel : IDisposable
         {
             var isNormScale = name.EndsWith("norm1.weight", StringComparison.Ordinal) || name.EndsWith("norm2.weight", StringComparison.Ordinal)
                 || name == "norm.weight";
-            parameter.copy_(isNormScale ? 1 + 0.1 * randn(parameter.shape, generator: generator) : 0.02 * randn(parameter.shape, generator: generator));
+            using var spread = (isNormScale ? 0.1 : 0.02).ToScalar();
+            var values = randn(parameter.shape, generator: generator).mul_(spread);
+            parameter.copy_(isNormScale ? values.add_(Scalars.One, Scalars.One) : values);
         }
     }
 }

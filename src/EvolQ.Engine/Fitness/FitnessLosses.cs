@@ -1,3 +1,4 @@
+using EvolQ.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -44,9 +45,12 @@ public static class FitnessLosses
         var (s, t) = Prepare(student, teacher, ScalarType.Float32);
         var q = nn.functional.normalize(s, p: 2, dim: 1);
         var k = nn.functional.normalize(t, p: 2, dim: 1);
-        var logits = q.matmul(k.t()) / temperature;
-        var labels = arange(s.shape[0], dtype: ScalarType.Int64);
-        var loss = nn.functional.cross_entropy(logits, labels) * (2 * temperature);
+        using var temperatureScalar = temperature.ToScalar();
+        using var lossFactor = (2 * temperature).ToScalar();
+        using var rows = s.shape[0].ToScalar();
+        var logits = q.matmul(k.t()).div_(temperatureScalar);
+        var labels = arange(Scalars.Zero, rows, Scalars.One, dtype: ScalarType.Int64);
+        var loss = nn.functional.cross_entropy(logits, labels).mul_(lossFactor);
         return loss.item<float>();
     }
 
@@ -56,7 +60,7 @@ public static class FitnessLosses
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var (s, t) = Prepare(student, teacher, ScalarType.Float64);
-        return (s - t).square().mean().item<double>();
+        return (s - t).pow_(Scalars.Two).mean().item<double>();
     }
 
     /// <summary>
@@ -70,7 +74,8 @@ public static class FitnessLosses
         var (s, t) = Prepare(student, teacher, ScalarType.Float64);
         var logStudent = s.log_softmax(1);
         var logTeacher = t.log_softmax(1);
-        return ((logTeacher.exp() * (logTeacher - logStudent)).sum() / s.shape[0]).item<double>();
+        using var rows = s.shape[0].ToScalar();
+        return (logTeacher.exp() * (logTeacher - logStudent)).sum().div_(rows).item<double>();
     }
 
     /// <summary>1 − the mean over samples of the cosine similarity of the student and teacher rows, in float64.</summary>
@@ -79,7 +84,8 @@ public static class FitnessLosses
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var (s, t) = Prepare(student, teacher, ScalarType.Float64);
-        return (1 - nn.functional.cosine_similarity(s, t, dim: 1).mean()).item<double>();
+        // 1 - mean as TorchSharp computes a number minus a tensor: -mean + 1.
+        return nn.functional.cosine_similarity(s, t, dim: 1).mean().neg_().add_(Scalars.One, Scalars.One).item<double>();
     }
 
     private static (Tensor Student, Tensor Teacher) Prepare(Tensor student, Tensor teacher, ScalarType dtype)

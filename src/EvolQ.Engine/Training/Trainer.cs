@@ -1,3 +1,4 @@
+using EvolQ.Quantization;
 using System.Diagnostics;
 using EvolQ.Data;
 using EvolQ.Engine.Evaluation;
@@ -161,14 +162,19 @@ public static class Trainer
         const int pad = 2;
         var (b, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
         // Padding in normalised space must be black, which is -mean/std per channel, not 0.
-        var padded = nn.functional.pad(x - fill, [pad, pad, pad, pad]) + fill;
+        var padded = nn.functional.pad(x - fill, [pad, pad, pad, pad]).add_(fill, Scalars.One);
         var dy = randint(0, 2 * pad + 1, [b], dtype: ScalarType.Int64, generator: generator);
         var dx = randint(0, 2 * pad + 1, [b], dtype: ScalarType.Int64, generator: generator);
-        var rows = (dy.unsqueeze(1) + arange(h, dtype: ScalarType.Int64)).view(b, 1, h, 1).expand(b, c, h, w + 2 * pad);
+        using var height = h.ToScalar();
+        using var width = w.ToScalar();
+        using var flipProbability = 0.5.ToScalar();
+        var rows = dy.unsqueeze(1).add(arange(Scalars.Zero, height, Scalars.One, dtype: ScalarType.Int64), Scalars.One)
+            .view(b, 1, h, 1).expand(b, c, h, w + 2 * pad);
         var cropped = padded.gather(2, rows);
-        var columns = (dx.unsqueeze(1) + arange(w, dtype: ScalarType.Int64)).view(b, 1, 1, w).expand(b, c, h, w);
+        var columns = dx.unsqueeze(1).add(arange(Scalars.Zero, width, Scalars.One, dtype: ScalarType.Int64), Scalars.One)
+            .view(b, 1, 1, w).expand(b, c, h, w);
         cropped = cropped.gather(3, columns);
-        var flip = rand([b], generator: generator).lt(0.5).view(b, 1, 1, 1);
+        var flip = rand([b], generator: generator).lt(flipProbability).view(b, 1, 1, 1);
         return where(flip, cropped.flip(3), cropped);
     }
 

@@ -7,6 +7,7 @@ namespace EvolQ.Engine.Training;
 public static class WeightInit
 {
     public const double Std = 0.02;
+    private static readonly Scalar LayerNormScale = 1.0.ToScalar();
 
     /// <summary>Initialises every parameter by its name, in parameter order, from one generator seeded with <paramref name="seed"/>.</summary>
     public static void Apply(nn.Module model, long seed)
@@ -21,7 +22,7 @@ public static class WeightInit
             if (name.EndsWith("bias", StringComparison.Ordinal))
                 parameter.zero_();
             else if (parameter.dim() == 1)
-                parameter.fill_(1.0); // LayerNorm scales: the only 1-D weights of a ViT
+                parameter.fill_(LayerNormScale); // LayerNorm scales: the only 1-D weights of a ViT
             else
                 TruncatedNormal(parameter, Std, -2.0, 2.0, generator);
         }
@@ -37,7 +38,10 @@ public static class WeightInit
         var low = Cdf(a / std);
         var high = Cdf(b / std);
         tensor.uniform_(2 * low - 1, 2 * high - 1, generator);
-        tensor.erfinv_().mul_(std * Math.Sqrt(2.0)).clamp_(a, b);
+        using var spread = (std * Math.Sqrt(2.0)).ToScalar();
+        using var lowest = a.ToScalar();
+        using var highest = b.ToScalar();
+        tensor.erfinv_().mul_(spread).clamp_(lowest, highest);
     }
 
     /// <summary>The error function (Abramowitz and Stegun 7.1.26; only used for the truncation bounds, where 1e-7 is plenty).</summary>

@@ -1,3 +1,4 @@
+using TorchSharp;
 using EvolQ.Quantization;
 using EvolQ.Quantization.Modules;
 using EvolQ.Quantization.Observers;
@@ -148,7 +149,8 @@ internal sealed class QuantizedOps(OnnxGraph graph, bool exactActivations)
         var mean = graph.Node("Mul", graph.Node("Div", sum, count), smallest);
         var sumOfSquares = graph.Node("ReduceSum", [graph.Node("Mul", codes, codes), lastAxis], Attribute("keepdims", 0L));
         var variance = graph.Node("Sub", graph.Node("Mul", sumOfSquares, count), graph.Node("Mul", sum, sum));
-        var std = graph.Node("Mul", graph.Float(name + ".scale_per_channel", smallestScale / channels), graph.Node("Sqrt", variance));
+        using var channelCount = channels.ToScalar();
+        var std = graph.Node("Mul", graph.Float(name + ".scale_per_channel", smallestScale.div(channelCount)), graph.Node("Sqrt", variance));
 
         // A = s1 / std * gamma / s_out as an 8-bit mantissa M and a shift N; B = round((beta - mean / std * gamma) / s_out * 2^N).
         var a = graph.Node("Div", graph.Node("Mul", graph.Node("Unsqueeze", graph.Node("Div", smallest, std), lastAxis), gamma), outScale);
@@ -186,7 +188,8 @@ internal sealed class QuantizedOps(OnnxGraph graph, bool exactActivations)
 
         var codes = graph.Node("Div", x, graph.Float(name + ".in_scale", scale));
         codes = graph.Node("Sub", codes, graph.Node("ReduceMax", [codes, lastAxis], Attribute("keepdims", 1L)));
-        codes = graph.Node("Max", codes, graph.Float(name + ".exp_floor", QIntSoftmax.ExpShift * ln2Codes));
+        using var expShift = QIntSoftmax.ExpShift.ToScalar();
+        codes = graph.Node("Max", codes, graph.Float(name + ".exp_floor", ln2Codes.mul(expShift)));
         var quotient = graph.Node("Floor", graph.Node("Div", codes, ln2));
         var remainder = graph.Node("Sub", codes, graph.Node("Mul", ln2, quotient));
         var polynomial = graph.Node("Add", graph.Node("Mul", graph.Node("Add", remainder, graph.Float(name + ".exp_b", b)), remainder), graph.Float(name + ".exp_c", c));

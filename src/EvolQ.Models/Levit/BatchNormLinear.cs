@@ -1,3 +1,5 @@
+using EvolQ.Quantization;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -24,7 +26,7 @@ public sealed class BatchNormLinear : nn.Module<Tensor, Tensor>, IBatchNormUnit
         // The BatchNorm acts on the inputs: its scale multiplies the weight's columns, its shift passes through the weight.
         var shift = bn.Shift();
         var weight = l.weight * bn.Scale()[TensorIndex.None, ..];
-        var bias = l.weight.matmul(shift[.., TensorIndex.None]).view(-1) + l.bias!;
+        var bias = l.weight.matmul(shift[.., TensorIndex.None]).view(-1).add_(l.bias!, Scalars.One);
         return (weight, bias);
     }
 }

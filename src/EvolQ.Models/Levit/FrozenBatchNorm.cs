@@ -1,3 +1,5 @@
+using EvolQ.Quantization;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -11,6 +13,7 @@ public sealed class FrozenBatchNorm : nn.Module<Tensor, Tensor>
 {
     /// <summary>PyTorch's default, which LeViT keeps.</summary>
     public const double Eps = 1e-5;
+    private static readonly Scalar EpsScalar = Eps.ToScalar(), SquareRoot = 0.5.ToScalar();
 
     private readonly Parameter weight;
     private readonly Parameter bias;
@@ -29,10 +32,12 @@ public sealed class FrozenBatchNorm : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>gamma / sqrt(var + eps): what a fold multiplies into the weight (the original's fuse, same operation order).</summary>
-    public Tensor Scale() => weight / (running_var + Eps).pow(0.5);
+    public Tensor Scale() => weight / StandardDeviation();
 
     /// <summary>beta - mean * gamma / sqrt(var + eps): what a fold leaves as bias.</summary>
-    public Tensor Shift() => bias - running_mean * weight / (running_var + Eps).pow(0.5);
+    public Tensor Shift() => bias - running_mean * weight / StandardDeviation();
+
+    private Tensor StandardDeviation() => running_var.add(EpsScalar, Scalars.One).pow_(SquareRoot);
 
     public override Tensor forward(Tensor x) =>
         nn.functional.batch_norm(x, running_mean, running_var, weight, bias, training: false, eps: Eps);

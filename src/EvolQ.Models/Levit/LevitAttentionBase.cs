@@ -1,3 +1,4 @@
+using TorchSharp;
 using EvolQ.Quantization;
 using EvolQ.Quantization.Modules;
 using TorchSharp.Modules;
@@ -67,7 +68,8 @@ public abstract class LevitAttentionBase : nn.Module<Tensor, Tensor>
         var biased = TensorScope.Keep(() =>
         {
             var biases = attention_biases.index_select(1, attention_bias_idxs.flatten()).view(Plan.Heads, count, tokens);
-            return qact_attn2.forward(scores * scale + biases);
+            using var scaleScalar = scale.ToScalar();
+            return qact_attn2.forward(scores.mul(scaleScalar).add_(biases, Scalars.One));
         });
         scores.Dispose();
         var probabilities = TensorScope.Keep(() => qact_softmax.forward(biased.softmax(-1)));

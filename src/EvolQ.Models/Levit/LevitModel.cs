@@ -1,3 +1,4 @@
+using TorchSharp;
 using EvolQ.Quantization;
 using EvolQ.Quantization.Modules;
 using TorchSharp.Modules;
@@ -78,7 +79,7 @@ public sealed class LevitModel : QuantizableModel
         var x = TensorScope.Chain(stageInput, stage, blocks.Count, (i, input) => blocks[i].forward(input));
         var pooled = qact_mean.forward(qact_postblocks.forward(x).mean([1]));
         // At inference the class head and the distillation head are averaged, each output quantized first.
-        var averaged = (qact0.forward(head.forward(pooled)) + qact1.forward(head_dist.forward(pooled))) / 2;
+        var averaged = qact0.forward(head.forward(pooled)).add(qact1.forward(head_dist.forward(pooled)), Scalars.One).div_(Scalars.Two);
         return qact_out.forward(averaged);
     }
 

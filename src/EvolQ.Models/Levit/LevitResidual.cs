@@ -1,3 +1,5 @@
+using EvolQ.Quantization;
+using TorchSharp;
 using System.Globalization;
 using EvolQ.Quantization.Modules;
 using static TorchSharp.torch;
@@ -24,5 +26,5 @@ public sealed class LevitResidual : nn.Module<Tensor, Tensor>
     /// <summary>The wrapped module: a <see cref="LevitAttention"/> or a <see cref="LevitMlp"/>.</summary>
     public nn.Module<Tensor, Tensor> Inner => m;
 
-    public override Tensor forward(Tensor x) => qact_out.forward(x + m.forward(x));
+    public override Tensor forward(Tensor x) => qact_out.forward(x.add(m.forward(x), Scalars.One));
 }

@@ -1,3 +1,4 @@
+using TorchSharp;
 using EvolQ.Quantization;
 using EvolQ.Quantization.Modules;
 using EvolQ.Quantization.Quantizers;
@@ -66,9 +67,9 @@ public sealed class SwinTransformerBlock : nn.Module<Tensor, Quantizer, Tensor>
             map = SwinWindows.Reverse(windows, window, resolution, resolution);
             if (Shift > 0)
                 map = map.roll([Shift, Shift], [1, 2]);
-            return qact2.forward(x + map.reshape(batch, resolution * resolution, channels));
+            return qact2.forward(x.add(map.reshape(batch, resolution * resolution, channels), Scalars.One));
         });
         var fed = TensorScope.Keep(() => mlp.forward(qact3.forward(norm2.forward(attended, qact2.Quantizer, qact3.Quantizer))));
-        return qact4.forward(attended + fed);
+        return qact4.forward(attended.add(fed, Scalars.One));
     }
 }

@@ -1,3 +1,5 @@
+using EvolQ.Quantization;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace EvolQ.Models.Swin;
@@ -58,7 +60,8 @@ public static class SwinWindows
         using var map = tensor(regions, [1, resolution, resolution, 1]);
         using var windows = Partition(map, window).reshape(-1, window * window);
         using var difference = windows.unsqueeze(1) - windows.unsqueeze(2);
-        using var apart = difference.ne(0);
-        return zeros_like(difference).masked_fill_(apart, MaskedLogit);
+        using var apart = difference.ne(Scalars.Zero);
+        using var maskedLogit = MaskedLogit.ToScalar();
+        return zeros_like(difference).masked_fill_(apart, maskedLogit);
     }
 }

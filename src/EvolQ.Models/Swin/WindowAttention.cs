@@ -1,3 +1,4 @@
+using TorchSharp;
 using EvolQ.Quantization;
 using EvolQ.Quantization.Modules;
 using TorchSharp.Modules;
@@ -55,14 +56,15 @@ public sealed class WindowAttention : nn.Module<Tensor, Tensor?, Tensor>
         var qkvHeads = projected.reshape(windows, tokens, 3, heads, channels / heads).permute(2, 0, 3, 1, 4);
         var (q, k, v) = (qkvHeads[0], qkvHeads[1], qkvHeads[2]);
         // The original scales q before the product (not the product): kept for bit-level agreement.
-        var logits = qact_attn1.forward((q * scale).matmul(k.transpose(-2, -1)));
+        using var scaleScalar = scale.ToScalar();
+        var logits = qact_attn1.forward(q.mul(scaleScalar).matmul(k.transpose(-2, -1)));
         var table = qact_table.forward(relative_position_bias_table);
         var bias = table.index_select(0, relative_position_index.reshape(-1)).reshape(tokens, tokens, -1).permute(2, 0, 1);
-        logits = qact2.forward(logits + bias.unsqueeze(0));
+        logits = qact2.forward(logits.add(bias.unsqueeze(0), Scalars.One));
         if (mask is not null)
         {
             var windowCount = mask.shape[0];
-            logits = (logits.reshape(windows / windowCount, windowCount, heads, tokens, tokens) + mask.unsqueeze(1).unsqueeze(0))
+            logits = logits.reshape(windows / windowCount, windowCount, heads, tokens, tokens).add(mask.unsqueeze(1).unsqueeze(0), Scalars.One)
                 .reshape(-1, heads, tokens, tokens);
         }
         // With LIS the softmax reads qact2's scale, as the original does, although the mask was added after qact2.

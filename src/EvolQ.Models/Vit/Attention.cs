@@ -1,3 +1,4 @@
+using TorchSharp;
 using EvolQ.Quantization;
 using EvolQ.Quantization.Modules;
 using static TorchSharp.torch;
@@ -41,7 +42,8 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
         var projected = qact1.forward(qkv.forward(x));
         var qkvHeads = projected.reshape(batch, tokens, 3, heads, channels / heads).permute(2, 0, 3, 1, 4);
         var (q, k, v) = (qkvHeads[0], qkvHeads[1], qkvHeads[2]);
-        var logits = qact_attn1.forward(q.matmul(k.transpose(-2, -1)) * scale);
+        using var scaleScalar = scale.ToScalar();
+        var logits = qact_attn1.forward(q.matmul(k.transpose(-2, -1)).mul_(scaleScalar));
         var probabilities = log_int_softmax.forward(logits, qact_attn1.Quantizer.IsCalibrated ? qact_attn1.Quantizer.Scale : null);
         var mixed = qact2.forward(probabilities.matmul(v).transpose(1, 2).reshape(batch, tokens, channels));
         return qact3.forward(proj.forward(mixed));

@@ -1,3 +1,4 @@
+using TorchSharp;
 using EvolQ.Quantization;
 using EvolQ.Quantization.Modules;
 using EvolQ.Quantization.Quantizers;
@@ -42,8 +43,8 @@ public sealed class Block : nn.Module<Tensor, Quantizer, Tensor>
     public override Tensor forward(Tensor x, Quantizer inputQuantizer)
     {
         // Each half frees its temporaries when it returns (TensorScope): the peak is one half's, not the block's.
-        var attended = TensorScope.Keep(() => qact2.forward(x + attn.forward(qact1.forward(norm1.forward(x, inputQuantizer, qact1.Quantizer)))));
+        var attended = TensorScope.Keep(() => qact2.forward(x.add(attn.forward(qact1.forward(norm1.forward(x, inputQuantizer, qact1.Quantizer))), Scalars.One)));
         var fed = TensorScope.Keep(() => mlp.forward(qact3.forward(norm2.forward(attended, qact2.Quantizer, qact3.Quantizer))));
-        return qact4.forward(attended + fed);
+        return qact4.forward(attended.add(fed, Scalars.One));
     }
 }

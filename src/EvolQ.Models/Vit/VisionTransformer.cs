@@ -1,3 +1,4 @@
+using TorchSharp;
 using EvolQ.Quantization;
 using EvolQ.Quantization.Modules;
 using TorchSharp.Modules;
@@ -63,7 +64,7 @@ public sealed class VisionTransformer : QuantizableModel
         var x = Config.InputQuant ? qact_input.forward(images) : images;
         x = patch_embed.forward(x);
         x = qact_embed.forward(cat([cls_token.expand(x.shape[0], -1, -1), x], 1));
-        x = qact1.forward(x + qact_pos.forward(pos_embed));
+        x = qact1.forward(x.add(qact_pos.forward(pos_embed), Scalars.One));
         return TensorScope.Chain(x, 0, stage, (i, input) => blocks[i].forward(input, InputQuantizerOf(i)));
     }
 

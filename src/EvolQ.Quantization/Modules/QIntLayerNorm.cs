@@ -1,3 +1,4 @@
+using TorchSharp;
 using EvolQ.Quantization.Quantizers;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -13,6 +14,8 @@ public sealed class QIntLayerNorm : nn.Module<Tensor, Quantizer?, Quantizer?, Te
 {
     /// <summary>|A| ~ M / 2^N with M of MantissaBits + 1 bits and N in 0..MaxShift (semantics §3.6).</summary>
     public const int MantissaBits = 7, MaxShift = 31;
+    private static readonly Scalar MantissaBitsScalar = MantissaBits.ToScalar(), MaxShiftScalar = MaxShift.ToScalar();
+    private static readonly Scalar LargestMantissa = ((1 << (MantissaBits + 1)) - 1).ToScalar();
     private readonly Parameter weight;
     private readonly Parameter bias;
     private readonly long channels;
@@ -64,15 +67,16 @@ public sealed class QIntLayerNorm : nn.Module<Tensor, Quantizer?, Quantizer?, Te
             var codes = x.div(inScale).round_().mul_(inScale.div(smallestScale).round_());
             var mean = codes.mean([-1]).mul_(smallestScale);
             Tensor sumOfSquares;
-            using (var squares = codes.square())
+            using (var squares = codes.pow(Scalars.Two))
                 sumOfSquares = squares.sum(-1);
-            var std = (smallestScale / channels) * sumOfSquares.mul_(channels).sub_(codes.sum(-1).square()).sqrt_();
+            using var channelCount = channels.ToScalar();
+            var std = smallestScale.div(channelCount) * sumOfSquares.mul_(channelCount).sub_(codes.sum(-1).pow(Scalars.Two)).sqrt_();
 
             var a = (smallestScale / std).unsqueeze_(-1).mul(gamma).div_(outScale);
             var (mantissa, shift) = MantissaAndShift(a.abs());
             var powShift = shift.exp2_();
-            var b = mean.div_(std).unsqueeze_(-1).mul(gamma).neg_().add_(beta).div_(outScale).mul_(powShift).round_();
-            var outCodes = a.sign_().mul_(mantissa).mul_(codes).add_(b).div_(powShift).round_();
+            var b = mean.div_(std).unsqueeze_(-1).mul(gamma).neg_().add_(beta, Scalars.One).div_(outScale).mul_(powShift).round_();
+            var outCodes = a.sign_().mul_(mantissa).mul_(codes).add_(b, Scalars.One).div_(powShift).round_();
             return outCodes.mul_(outScale);
         });
     }
@@ -80,8 +84,8 @@ public sealed class QIntLayerNorm : nn.Module<Tensor, Quantizer?, Quantizer?, Te
     /// <summary>Splits |A| into an 8-bit mantissa M and a right shift N with |A| ~ M / 2^N.</summary>
     private static (Tensor Mantissa, Tensor Shift) MantissaAndShift(Tensor magnitude)
     {
-        var shift = magnitude.log2().floor_().neg_().add_(MantissaBits).clamp_(0, MaxShift);
-        var mantissa = magnitude.mul_(shift.exp2()).floor_().clamp_(0, (1 << (MantissaBits + 1)) - 1);
+        var shift = magnitude.log2().floor_().neg_().add_(MantissaBitsScalar, Scalars.One).clamp_(Scalars.Zero, MaxShiftScalar);
+        var mantissa = magnitude.mul_(shift.exp2()).floor_().clamp_(Scalars.Zero, LargestMantissa);
         return (mantissa, shift);
     }
 }

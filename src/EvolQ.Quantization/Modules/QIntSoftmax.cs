@@ -1,3 +1,4 @@
+using TorchSharp;
 using EvolQ.Quantization.Quantizers;
 using static TorchSharp.torch;
 
@@ -13,6 +14,10 @@ public sealed class QIntSoftmax : nn.Module<Tensor, Tensor?, Tensor>, IQuantized
     /// <summary>The integer exponential's range: exp(x) is 2^-q * exp(r) scaled by 2^ExpShift, q in 0..ExpShift.</summary>
     public const int ExpShift = 30;
     private static readonly double[] Coefficients = [0.35815147, 0.96963238, 1.0];
+    // Owned Scalars (Scalars.cs); the names say which constant above each one carries.
+    private static readonly Scalar Ln2Scalar = Ln2.ToScalar(), ExpShiftScalar = ExpShift.ToScalar();
+    private static readonly Scalar BOverA = (Coefficients[1] / Coefficients[0]).ToScalar(), COverA = (Coefficients[2] / Coefficients[0]).ToScalar();
+    private static readonly Scalar ZeroProbability = 0f.ToScalar();
     private readonly Quantizer quantizer;
 
     public QIntSoftmax(string name, QuantizerSpec spec, bool logIntSoftmax) : base(name)
@@ -62,8 +67,10 @@ public sealed class QIntSoftmax : nn.Module<Tensor, Tensor?, Tensor>, IQuantized
         expCodes.Dispose();
         var exponent = RoundLog2(ratio);
         var levels = 1 << bits;
-        using var underflow = exponent.ge(levels);
-        return exponent.clamp_(0, levels - 1).neg_().exp2_().masked_fill_(underflow, 0f);
+        using var levelsScalar = levels.ToScalar();
+        using var largestExponent = (levels - 1).ToScalar();
+        using var underflow = exponent.ge(levelsScalar);
+        return exponent.clamp_(Scalars.Zero, largestExponent).neg_().exp2_().masked_fill_(underflow, ZeroProbability);
     });
 
     // I-BERT's integer exponential: exp(x) = 2^-q * exp(r) with r in (ln 2 * -1, 0], exp(r) by a 2nd-order polynomial.
@@ -71,24 +78,29 @@ public sealed class QIntSoftmax : nn.Module<Tensor, Tensor?, Tensor>, IQuantized
     private static Tensor IntegerExp(Tensor codes, Tensor scale)
     {
         var (ln2Codes, b, c) = IntegerExpConstants(scale);
-        using (var floorCodes = ExpShift * ln2Codes)
+        using (var floorCodes = ln2Codes.mul(ExpShiftScalar))
         using (var raised = maximum(codes, floorCodes))
             codes.copy_(raised);
         var quotient = codes.div(ln2Codes).floor_();
         using (var multiple = ln2Codes * quotient)
             codes.sub_(multiple);
-        var polynomial = codes.add(b).mul_(codes).add_(c);
+        var polynomial = codes.add(b, Scalars.One).mul_(codes).add_(c, Scalars.One);
         // 30 - q as -q + 30: negation is exact, so the sum is the same number.
-        using var power = quotient.neg_().add_(ExpShift).exp2_();
-        return polynomial.mul_(power).floor_().clamp_min_(0);
+        using var power = quotient.neg_().add_(ExpShiftScalar, Scalars.One).exp2_();
+        return polynomial.mul_(power).floor_().clamp_min_(Scalars.Zero);
     }
 
     /// <summary>
     /// The integer exponential's constants for an input scale: ln 2 in codes, and the polynomial r * (r + B) + C. The
-    /// ONNX export writes them as initializers, so its exponential computes with these bits.
+    /// ONNX export writes them as initializers, so its exponential computes with these bits. A number over a tensor is
+    /// the reciprocal times the number, as PyTorch's and TorchSharp's <c>number / tensor</c> computes it.
     /// </summary>
-    public static (Tensor Ln2Codes, Tensor B, Tensor C) IntegerExpConstants(Tensor scale) =>
-        ((Ln2 / scale).floor(), (Coefficients[1] / Coefficients[0] / scale).floor(), (Coefficients[2] / Coefficients[0] / scale.pow(2)).floor());
+    public static (Tensor Ln2Codes, Tensor B, Tensor C) IntegerExpConstants(Tensor scale)
+    {
+        using var reciprocal = scale.reciprocal();
+        var c = scale.pow(Scalars.Two).reciprocal_().mul_(COverA).floor_();
+        return (reciprocal.mul(Ln2Scalar).floor_(), reciprocal.mul(BOverA).floor_(), c);
+    }
 
     // Rounds log2 to the nearest integer in the linear domain: floor, plus one when the remainder is at least half.
     // Consumes x; returns a new tensor.
@@ -97,10 +109,10 @@ public sealed class QIntSoftmax : nn.Module<Tensor, Tensor?, Tensor>, IQuantized
         var floor = x.log2().floor_();
         using (var power = floor.exp2())
             x.sub_(power);
-        using var half = floor.sub(1).exp2_();
+        using var half = floor.sub(Scalars.One).exp2_();
         using var roundUp = x.ge(half);
         x.Dispose();
         using var increment = roundUp.to_type(ScalarType.Float32);
-        return floor.add_(increment);
+        return floor.add_(increment, Scalars.One);
     }
 }

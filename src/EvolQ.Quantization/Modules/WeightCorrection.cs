@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace EvolQ.Quantization.Modules;
@@ -9,12 +10,13 @@ namespace EvolQ.Quantization.Modules;
 public static class WeightCorrection
 {
     public const double Epsilon = 1e-8;
+    private static readonly Scalar EpsilonScalar = Epsilon.ToScalar();
 
     public static Tensor MatchChannelStatistics(Tensor quantized, Tensor original)
     {
         var q = quantized.reshape(quantized.shape[0], -1);
         var (meanQ, ratio, meanW) = ChannelStatistics(quantized, original);
-        return ((q - meanQ) * ratio + meanW).reshape(quantized.shape);
+        return ((q - meanQ) * ratio).add_(meanW, Scalars.One).reshape(quantized.shape);
     }
 
     /// <summary>
@@ -30,6 +32,6 @@ public static class WeightCorrection
         var meanW = w.mean([1], keepdim: true);
         var stdQ = q.std(1, unbiased: true, keepdim: true);
         var stdW = w.std(1, unbiased: true, keepdim: true);
-        return (meanQ, stdW / (stdQ + Epsilon), meanW);
+        return (meanQ, stdW / stdQ.add(EpsilonScalar, Scalars.One), meanW);
     }
 }

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace EvolQ.Quantization.Modules;
@@ -29,8 +30,9 @@ public static class WeightScaleFit
             {
                 // One try's temporaries (a weight-sized tensor each) are freed per try; only the running best stays.
                 using var tryScope = NewDisposeScope();
-                var trial = calibrated.mul(1.0 - i * 0.01);
-                var error = layer.QuantizedWeightWith(trial).reshape(rows, -1).sub_(target).pow_(2).sum(1);
+                using var factor = (1.0 - i * 0.01).ToScalar();
+                var trial = calibrated.mul(factor);
+                var error = layer.QuantizedWeightWith(trial).reshape(rows, -1).sub_(target).pow_(Scalars.Two).sum(1);
                 if (bestScale is null || bestError is null)
                 {
                     bestScale = trial.MoveToOuterDisposeScope();

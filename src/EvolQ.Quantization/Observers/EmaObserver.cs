@@ -15,6 +15,6 @@ public sealed class EmaObserver(BitType bitType, TensorRole role, Granularity gr
         var max = channelRows.amax(1);
         if (MinValue is null)
             return (min, max);
-        return (MinValue + Sigma * (min - MinValue), MaxValue! + Sigma * (max - MaxValue!));
+        return (MovingAverage(MinValue, min, Sigma), MovingAverage(MaxValue!, max, Sigma));
     }
 }

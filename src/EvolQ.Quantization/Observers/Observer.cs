@@ -12,6 +12,7 @@ public abstract class Observer : IDisposable
 {
     /// <summary>float32 machine epsilon: the smallest scale an observer hands out.</summary>
     public const float ScaleEpsilon = 1.1920928955078125e-07f;
+    protected static readonly Scalar ScaleEpsilonScalar = ScaleEpsilon.ToScalar();
 
     protected Observer(BitType bitType, TensorRole role, Granularity granularity)
     {
@@ -74,7 +75,8 @@ public abstract class Observer : IDisposable
         if (BitType.Signed)
         {
             var absMax = maximum(min.neg(), max);
-            var scale = (absMax / ((QMax - QMin) / 2f)).clamp_min(ScaleEpsilon);
+            using var halfRange = ((QMax - QMin) / 2f).ToScalar();
+            var scale = absMax.div(halfRange).clamp_min(ScaleEpsilonScalar);
             return (scale, zeros_like(scale));
         }
         return AsymmetricFromRange(min, max);
@@ -83,8 +85,12 @@ public abstract class Observer : IDisposable
     /// <summary>Asymmetric scale and zero-point whatever the signedness (OMSE's search uses this form).</summary>
     protected (Tensor Scale, Tensor ZeroPoint) AsymmetricFromRange(Tensor min, Tensor max)
     {
-        var scale = ((max - min) / (QMax - QMin)).clamp_min(ScaleEpsilon);
-        var zeroPoint = (QMin - (min / scale).round()).clamp(QMin, QMax);
+        using var range = (QMax - QMin).ToScalar();
+        using var qMin = QMin.ToScalar();
+        using var qMax = QMax.ToScalar();
+        var scale = (max - min).div(range).clamp_min(ScaleEpsilonScalar);
+        // QMin - t as TorchSharp computes a number minus a tensor: -t + QMin.
+        var zeroPoint = (min / scale).round().negative().add(qMin, Scalars.One).clamp(qMin, qMax);
         return (scale, zeroPoint);
     }
 
@@ -96,9 +102,19 @@ public abstract class Observer : IDisposable
     /// </summary>
     protected Tensor SquaredError(Tensor x, Tensor scale, Tensor zeroPoint)
     {
+        using var qMin = QMin.ToScalar();
+        using var qMax = QMax.ToScalar();
         var error = x.div(scale);
         // |q - x| equals |x - q| exactly, and pow(2) squares the same magnitude.
-        return error.add_(zeroPoint).round_().clamp_(QMin, QMax).sub_(zeroPoint).mul_(scale).sub_(x).abs_().pow_(2);
+        return error.add_(zeroPoint, Scalars.One).round_().clamp_(qMin, qMax).sub_(zeroPoint).mul_(scale).sub_(x).abs_().pow_(Scalars.Two);
+    }
+
+    /// <summary>previous + sigma * (current - previous), in the original's operation order.</summary>
+    protected static Tensor MovingAverage(Tensor previous, Tensor current, double sigma)
+    {
+        using var weight = sigma.ToScalar();
+        using var step = current.sub(previous).mul_(weight);
+        return previous.add(step, Scalars.One);
     }
 
     /// <summary>A (channels, everything else) view: weight rows are output channels; activations take their channel axis.</summary>

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace EvolQ.Quantization.Observers;
@@ -38,9 +39,9 @@ public sealed class OmseObserver(BitType bitType, TensorRole role, Granularity g
         {
             // Each try allocates a batch-sized error: free it per try, keep only the best parameters.
             using var tryScope = NewDisposeScope();
-            var factor = 1.0 - i * 0.01;
-            var min = MinValue! * factor;
-            var max = MaxValue! * factor;
+            using var factor = (1.0 - i * 0.01).ToScalar();
+            var min = MinValue!.mul(factor);
+            var max = MaxValue!.mul(factor);
             var (scale, zeroPoint) = AsymmetricFromRange(min, max);
             var score = SquaredError(lastBatch, scale.reshape(broadcast), zeroPoint.reshape(broadcast)).mean().item<float>();
             if (score < bestScore)

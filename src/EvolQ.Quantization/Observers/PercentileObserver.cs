@@ -23,7 +23,7 @@ public sealed class PercentileObserver : Observer
         var min = Quantile(sorted, 1.0 - Alpha);
         if (MinValue is null)
             return (min, max);
-        return (MinValue + Sigma * (min - MinValue), MaxValue! + Sigma * (max - MaxValue!));
+        return (MovingAverage(MinValue, min, Sigma), MovingAverage(MaxValue!, max, Sigma));
     }
 
     private static Tensor Quantile(Tensor sorted, double q)

@@ -38,11 +38,10 @@ public sealed class PtfObserver : Observer
     {
         var globalMax = MaxValue!.max();
         var globalMin = MinValue!.min();
-        var scale8 = ((globalMax - globalMin) / (QMax - QMin)).clamp_min(ScaleEpsilon);
-        var scale4 = scale8 / 2;
-        var scale2 = scale4 / 2;
-        var scale1 = scale2 / 2;
-        var zeroPoint = (QMin - (globalMin / scale8).round()).clamp(QMin, QMax);
+        var (scale8, zeroPoint) = AsymmetricFromRange(globalMin, globalMax);
+        var scale4 = scale8.div(Scalars.Two);
+        var scale2 = scale4.div(Scalars.Two);
+        var scale1 = scale2.div(Scalars.Two);
 
         // Channels are the last axis of (N, tokens, C) activations and axis 1 of (N, C, H, W) ones.
         var channelAxis = lastBatch.dim() == 4 ? 1 : (int)lastBatch.dim() - 1;

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace EvolQ.Quantization.Quantizers;
@@ -11,9 +12,12 @@ public sealed class Log2Quantizer(QuantizerSpec spec, TensorRole role) : Quantiz
     public override Tensor forward(Tensor x)
     {
         var levels = 1 << BitType.Bits;
+        using var levelsScalar = levels.ToScalar();
+        using var largestCode = (levels - 1).ToScalar();
+        using var zero = 0f.ToScalar();
         var codes = x.log2().neg().round();
-        var underflow = codes >= levels;
-        var values = codes.clamp(0, levels - 1).neg().exp2();
-        return values.masked_fill(underflow, 0f);
+        var underflow = codes >= levelsScalar;
+        var values = codes.clamp(Scalars.Zero, largestCode).neg().exp2();
+        return values.masked_fill(underflow, zero);
     }
 }

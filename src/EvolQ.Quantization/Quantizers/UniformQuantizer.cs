@@ -1,3 +1,4 @@
+using TorchSharp;
 using EvolQ.Quantization.Observers;
 using static TorchSharp.torch;
 
@@ -19,14 +20,16 @@ public sealed class UniformQuantizer(QuantizerSpec spec, TensorRole role) : Quan
         var z = zeroPoint.reshape(shape);
         // One allocation, then in place: the same operations in the same order as the out-of-place formula,
         // so the result is bit-identical, at a fraction of the memory traffic on every activation.
+        var (lower, upper) = BitType.BoundScalars;
         var result = x.div(s);
-        return result.add_(z).round_().clamp_(BitType.LowerBound, BitType.UpperBound).sub_(z).mul_(s);
+        return result.add_(z, Scalars.One).round_().clamp_(lower, upper).sub_(z).mul_(s);
     }
 
     /// <summary>The integer codes of <paramref name="x"/> (as floats), before dequantization.</summary>
     public Tensor Quantize(Tensor x)
     {
         var shape = BroadcastShape.For(Role, x.dim());
-        return (x / Scale.reshape(shape) + ZeroPoint.reshape(shape)).round().clamp(BitType.LowerBound, BitType.UpperBound);
+        var (lower, upper) = BitType.BoundScalars;
+        return (x / Scale.reshape(shape)).add_(ZeroPoint.reshape(shape), Scalars.One).round_().clamp_(lower, upper);
     }
 }

@@ -1,3 +1,4 @@
+using EvolQ.Testing;
 using EvolQ.Models.Checkpoints;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -159,7 +160,8 @@ public sealed class CheckpointLoaderTests
         using var normBias = model.named_parameters().Single(p => p.name == "norm.bias").parameter.detach().clone();
         using var sd = CheckpointReader.Read(CheckpointFixtures.Path("micro_vit.missing_key.pth"));
         using var extra = zeros(3);
-        using var nan = full(8, float.NaN);
+        using var notANumber = float.NaN.ToScalar();
+        using var nan = full(8, notANumber);
         var dict = sd.ToDictionary(kv => kv.Key, kv => kv.Value);
         dict["extra.thing"] = extra;
         dict["norm.weight"] = nan;
@@ -192,7 +194,7 @@ public sealed class CheckpointLoaderTests
     public void Loads_matching_buffers_and_converts_to_the_model_dtype()
     {
         using var model = new WithBuffer();
-        using var index = arange(6, ScalarType.Int64);
+        using var index = TestTensors.Arange(6, ScalarType.Int64);
         using var weight = ones(2, 2);
         var report = CheckpointLoader.Load(model, new Dictionary<string, Tensor> { ["index"] = index, ["layer.weight"] = weight, ["layer.bias"] = zeros(2) });
         Assert.Equal(["layer.weight", "layer.bias", "index"], report.Loaded);

@@ -62,8 +62,8 @@ public sealed class CheckpointReaderTests
     {
         using var dir = new TempDirectory();
         var path = dir.File("plain.npz");
-        using var w = arange(6, ScalarType.Float64).reshape(2, 3);
-        using var idx = arange(4, ScalarType.Int64);
+        using var w = TestTensors.Arange(6, ScalarType.Float64).reshape(2, 3);
+        using var idx = TestTensors.Arange(4, ScalarType.Int64);
         NpzFile.Write(path, [("head.weight", w), ("relative_position_index", idx)]);
         using var sd = CheckpointReader.Read(path);
         Assert.Equal(CheckpointFormat.Npz, sd.Format);
@@ -97,7 +97,7 @@ public sealed class CheckpointReaderTests
         Assert.Equal(new long[] { 64 }, projBias.shape);
         Assert.True(sd["head.weight"].is_contiguous());
         using var before = projBias.clone();
-        qkvBias.fill_(0);
+        qkvBias.zero_();
         CheckpointFixtures.AssertSame(before, projBias);
     }
 

@@ -95,7 +95,7 @@ public sealed class LevitModelTests
         foreach (var (name, parameter) in model.named_parameters())
         {
             var fanIn = parameter.dim() > 1 ? parameter[0].numel() : 1;
-            parameter.copy_(randn(parameter.shape, generator: generator) * (name.EndsWith(".weight", StringComparison.Ordinal) ? Math.Sqrt(1.0 / fanIn) : 0.1));
+            RandomWeights.Draw(parameter, generator, std: name.EndsWith(".weight", StringComparison.Ordinal) ? Math.Sqrt(1.0 / fanIn) : 0.1);
         }
     }
 }

@@ -1,3 +1,4 @@
+using EvolQ.Testing;
 using EvolQ.Models.Swin;
 using EvolQ.Quantization;
 using static TorchSharp.torch;
@@ -197,11 +198,11 @@ public sealed class SwinTransformerTests
         foreach (var (name, parameter) in model.named_parameters())
         {
             if (name.EndsWith("norm.weight") || name.EndsWith("norm1.weight") || name.EndsWith("norm2.weight"))
-                parameter.copy_(1 + 0.1 * randn(parameter.shape, generator: generator));
+                RandomWeights.Draw(parameter, generator, std: 0.1, mean: 1);
             else if (name.EndsWith("relative_position_bias_table"))
-                parameter.copy_(0.5 * randn(parameter.shape, generator: generator));
+                RandomWeights.Draw(parameter, generator, std: 0.5);
             else
-                parameter.copy_(0.1 * randn(parameter.shape, generator: generator));
+                RandomWeights.Draw(parameter, generator, std: 0.1);
         }
         return model;
     }

@@ -1,3 +1,4 @@
+using EvolQ.Testing;
 using EvolQ.Models.Vit;
 using EvolQ.Quantization;
 using TorchSharp;
@@ -105,9 +106,9 @@ public sealed class VisionTransformerTests
         foreach (var (name, parameter) in model.named_parameters())
         {
             if (name.EndsWith("norm1.weight") || name.EndsWith("norm2.weight") || name == "norm.weight")
-                parameter.copy_(1 + 0.1 * randn(parameter.shape, generator: generator));
+                RandomWeights.Draw(parameter, generator, std: 0.1, mean: 1);
             else
-                parameter.copy_(0.05 * randn(parameter.shape, generator: generator));
+                RandomWeights.Draw(parameter, generator, std: 0.05);
         }
         return model;
     }

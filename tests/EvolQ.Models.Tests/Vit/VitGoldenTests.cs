@@ -1,3 +1,4 @@
+using TorchSharp;
 using System.Globalization;
 using System.Text.Json;
 using EvolQ.Models.Vit;
@@ -122,7 +123,8 @@ public sealed class VitGoldenTests
         var value = stored.to(ScalarType.Float32);
         if (content.Metadata.TryGetValue("mul:" + key, out var multiplier))
             value = value * content[multiplier].to(ScalarType.Float32);
-        return value * MathF.ScaleB(1f, -exponent);
+        using var power = MathF.ScaleB(1f, -exponent).ToScalar();
+        return value.mul(power);
     }
 
     internal static QuantizationConfig ConfigOf(SafeTensorsContent golden)
