@@ -31,21 +31,21 @@ public sealed record BitType
 
     private int BoundIndex => (Signed ? 0 : MaxBits + 1) + Bits;
 
-    // A holder class, so that libtorch is touched only when a bound Scalar is first wanted (not by parsing a name).
+    // A holder class, so that libtorch is touched only when a bound Scalar is first wanted (not by parsing a name); the
+    // table is made in its type initializer, so the Scalars belong to static state for the whole process.
     private static class Bounds
     {
-        public static readonly (Scalar Lower, Scalar Upper)[] Table = Make();
+        public static readonly (Scalar Lower, Scalar Upper)[] Table;
 
-        private static (Scalar Lower, Scalar Upper)[] Make()
+        static Bounds()
         {
-            var table = new (Scalar Lower, Scalar Upper)[2 * (MaxBits + 1)];
+            Table = new (Scalar Lower, Scalar Upper)[2 * (MaxBits + 1)];
             for (var bits = MinBits; bits <= MaxBits; bits++)
                 foreach (var signed in new[] { true, false })
                 {
                     var type = new BitType(bits, signed);
-                    table[type.BoundIndex] = (type.LowerBound.ToScalar(), type.UpperBound.ToScalar());
+                    Table[type.BoundIndex] = (type.LowerBound.ToScalar(), type.UpperBound.ToScalar());
                 }
-            return table;
         }
     }
 
