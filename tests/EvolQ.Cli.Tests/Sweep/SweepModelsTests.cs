@@ -24,6 +24,10 @@ public sealed class SweepModelsTests : IDisposable
     [Fact]
     public void The_worker_file_reproduces_its_top1_and_sweep_models_writes_the_same_bytes_from_the_database()
     {
+        // The file records the torch thread count it was computed with (math_libraries), a process-wide setting that
+        // other tests in this process change: the worker here, `eval --threads 1` and the export (which keeps the
+        // process's count) all run at one thread, as the same bytes need the same conditions.
+        TorchSharp.torch.set_num_threads(1);
         var spec = Spec();
         var root = folder.File("runs");
         float[][] searched;
