@@ -97,16 +97,15 @@ public abstract class Observer : IDisposable
     /// <summary>
     /// The elementwise squared error of fake quantizing <paramref name="x"/>, (x - fq(x))^2, in one allocation: the
     /// quantize-dequantize chain runs in place on one copy (the same operations in the same order as the out-of-place
-    /// formula, so the same bits). OMSE's and PTF's searches call it once per candidate on a whole calibration batch;
-    /// out of place each candidate held nine batch-sized temporaries at once.
+    /// formula, so the same bits; |d|^2 is d * d exactly, so no absolute value). PTF's search, and OMSE's where
+    /// <see cref="FakeQuantSearch"/> does not apply, call it once per candidate on a whole calibration batch.
     /// </summary>
     protected Tensor SquaredError(Tensor x, Tensor scale, Tensor zeroPoint)
     {
         using var qMin = QMin.ToScalar();
         using var qMax = QMax.ToScalar();
         var error = x.div(scale);
-        // |q - x| equals |x - q| exactly, and pow(2) squares the same magnitude.
-        return error.add_(zeroPoint, Scalars.One).round_().clamp_(qMin, qMax).sub_(zeroPoint).mul_(scale).sub_(x).abs_().pow_(Scalars.Two);
+        return error.add_(zeroPoint, Scalars.One).round_().clamp_(qMin, qMax).sub_(zeroPoint).mul_(scale).sub_(x).pow_(Scalars.Two);
     }
 
     /// <summary>previous + sigma * (current - previous), in the original's operation order.</summary>
