@@ -16,6 +16,7 @@ public sealed class AllocatorClusterTests(ITestOutputHelper output)
         node.System.ActorSelection($"/user/{EvolQNode.AllocatorName}-proxy")
             .Ask<WorkerAllocationView>(new GetWorkerAllocation(""), TimeSpan.FromSeconds(5));
 
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task Three_jobs_on_four_workers_that_keep_one_job_each_get_disjoint_shares_and_end_identical()
     {
@@ -57,6 +58,7 @@ public sealed class AllocatorClusterTests(ITestOutputHelper output)
         Assert.Empty((await Allocation(node)).Jobs);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task When_the_allocators_node_leaves_the_next_coordinator_rebuilds_the_shares_and_jobs_end_identical()
     {
@@ -107,6 +109,7 @@ public sealed class AllocatorClusterTests(ITestOutputHelper output)
         }
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task A_job_goes_on_with_every_worker_when_no_allocator_answers()
     {

@@ -40,6 +40,7 @@ public sealed class ClusterJobTests
         Assert.Equal(0, status.Redispatches);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task Three_workers_on_three_nodes_split_candidates_and_end_identical()
     {
@@ -61,6 +62,7 @@ public sealed class ClusterJobTests
         Assert.Equal(28 * 6, backends.Sum(b => b.BatchesEvaluated));
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task A_worker_node_killed_and_a_worker_stopped_mid_run_change_nothing()
     {
@@ -87,6 +89,7 @@ public sealed class ClusterJobTests
         await killed.System.WhenTerminated;
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task A_worker_that_stops_answering_is_timed_out_and_its_work_redone_elsewhere()
     {
@@ -106,6 +109,7 @@ public sealed class ClusterJobTests
         Assert.True(hanging.Answered > 5);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task A_coordinator_restarted_from_the_SQLite_journal_resumes_and_ends_identical()
     {

@@ -80,6 +80,7 @@ public sealed class KubernetesProfileTests
         Assert.Contains("EVOLQ_SEEDS", e.Message, StringComparison.Ordinal);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task A_node_of_the_profile_forms_its_cluster_through_bootstrap_and_runs_a_job()
     {
@@ -107,6 +108,7 @@ public sealed class KubernetesProfileTests
         Assert.Null(node.Health!.NotReady());
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task Two_nodes_that_discover_each_other_form_one_cluster()
     {

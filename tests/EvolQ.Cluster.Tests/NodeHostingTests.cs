@@ -85,6 +85,7 @@ public sealed class NodeHostingTests
         Assert.Single(node.Host.Services.GetServices<IHostLifetime>());
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task Two_nodes_started_through_the_host_form_a_cluster_with_the_actors_where_they_belong()
     {
@@ -119,6 +120,7 @@ public sealed class NodeHostingTests
             Assert.Empty(LogBuffer.Get(node.System).Recent(100, LogLevel.WarningLevel).Select(e => $"{e.Source}: {e.Message}"));
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task Singleton_proxies_warn_only_when_their_singleton_is_missing_for_the_whole_period()
     {
@@ -170,6 +172,7 @@ public sealed class NodeHostingTests
         Assert.Equal(1, backend.Disposals);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task A_second_node_on_a_port_another_node_listens_on_is_refused_and_frees_its_devices()
     {

@@ -77,6 +77,7 @@ public sealed class SweepManagerTests
         SyntheticJobs.AssertIdentical(SyntheticJobs.Reference(spec.Jobs[0].Spec), await node.Jobs.Ask<JobResult>(new GetJobResult("s4.a"), Ask));
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task A_cancelled_sweep_stops_its_jobs_and_resumes_them_to_the_same_result_after_a_restart()
     {

@@ -14,6 +14,7 @@ namespace EvolQ.Web.Tests;
 /// <summary>The node's Kestrel endpoint over real HTTP on loopback: load, the token rule, the server's loading.</summary>
 public sealed class KestrelEndpointTests
 {
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task Fifty_concurrent_clients_are_all_served()
     {

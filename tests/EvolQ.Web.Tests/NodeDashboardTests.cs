@@ -13,6 +13,7 @@ public sealed class NodeDashboardTests
 {
     private const string Token = "node-dashboard";
 
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task A_nodes_http_endpoint_serves_the_dashboard_and_its_actions_need_the_token()
     {

@@ -12,6 +12,7 @@ public sealed class ClusterJoinTests
 {
     private const string Token = "join-token";
 
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task Cluster_join_makes_a_node_that_started_alone_join_another_and_cluster_show_lists_both()
     {

@@ -93,6 +93,7 @@ public sealed class CtlLimitTests
         Assert.IsType<EndFrame>(await first.Read());
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task Wrong_tokens_make_their_address_wait_while_other_addresses_go_on()
     {

@@ -8,6 +8,7 @@ namespace EvolQ.Cluster.Tests.Ctl;
 /// <summary>`cluster leave` and `cluster down` through ctl on a three-node in-process cluster.</summary>
 public sealed class CtlMembershipTests
 {
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task Leave_and_down_remove_members_and_ctl_sees_every_node_and_worker()
     {

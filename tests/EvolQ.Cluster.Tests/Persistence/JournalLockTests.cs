@@ -68,6 +68,7 @@ public sealed class JournalLockTests
         Assert.StartsWith("mine\n", File.ReadAllText(JournalLock.LockFileOf(journal)), StringComparison.Ordinal);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task A_second_single_node_cluster_on_a_journal_in_use_is_refused_while_nodes_that_join_share_it()
     {

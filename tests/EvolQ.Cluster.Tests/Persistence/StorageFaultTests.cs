@@ -17,6 +17,7 @@ public sealed class StorageFaultTests
 {
     private static readonly TimeSpan BatchCost = TimeSpan.FromMilliseconds(10);
 
+    [Trait("Category", "Slow")]
     [RootFact]
     public async Task A_full_disk_is_reported_within_seconds_and_the_job_resumes_identical_once_space_is_freed()
     {

@@ -17,6 +17,7 @@ public sealed class SweepResultsTablesTests
 
     private static ResultsDatabase Sqlite(string path) => new(JournalDatabase.Parse(path));
 
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task A_synthetic_sweep_lands_in_the_tables_of_the_journal_file_and_comes_back_after_replays_and_dropped_tables()
     {
@@ -240,6 +241,7 @@ public sealed class SweepResultsTablesTests
         Assert.Throws<ResultsDatabaseException>(() => newer.EnsureSchema(connection));
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task The_projection_keeps_its_events_while_the_database_cannot_be_written_and_writes_them_once_it_can()
     {

@@ -29,6 +29,7 @@ public sealed class RemoteTlsTests
         ["EVOLQ_TLS_PASSWORD"] = password,
     };
 
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task Two_nodes_with_the_cluster_certificate_form_a_cluster_and_run_a_job_over_TLS()
     {
@@ -49,6 +50,7 @@ public sealed class RemoteTlsTests
         Assert.Equal("akka.ssl.tcp", worker.Address.Protocol);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task A_node_without_TLS_cannot_join_a_TLS_cluster()
     {
@@ -66,6 +68,7 @@ public sealed class RemoteTlsTests
         Assert.Single(AkkaCluster.Get(seed.System).State.Members);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task A_node_with_another_certificate_cannot_join_and_the_seed_says_why()
     {
