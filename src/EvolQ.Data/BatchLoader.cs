@@ -17,9 +17,9 @@ namespace EvolQ.Data;
 /// </remarks>
 public sealed class BatchLoader : IEnumerable<Batch>
 {
-    private readonly ImageSource _source;
-    private readonly EvalTransform _transform;
-    private readonly int[] _indices;
+    private readonly ImageSource source;
+    private readonly EvalTransform transform;
+    private readonly int[] indices;
 
     /// <summary>Creates a loader over <paramref name="indices"/> of <paramref name="source"/>.</summary>
     /// <param name="source">The images.</param>
@@ -44,7 +44,7 @@ public sealed class BatchLoader : IEnumerable<Batch>
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(threads);
         ArgumentOutOfRangeException.ThrowIfLessThan(prefetch, 1);
-        foreach (int index in indices)
+        foreach (var index in indices)
         {
             if ((uint)index >= (uint)source.Count)
             {
@@ -52,10 +52,10 @@ public sealed class BatchLoader : IEnumerable<Batch>
             }
         }
 
-        _source = source;
-        _transform = transform;
-        int usable = dropLast ? indices.Count / batchSize * batchSize : indices.Count;
-        _indices = indices.Take(usable).ToArray();
+        this.source = source;
+        this.transform = transform;
+        var usable = dropLast ? indices.Count / batchSize * batchSize : indices.Count;
+        this.indices = indices.Take(usable).ToArray();
         BatchSize = batchSize;
         Threads = threads == 0 ? Environment.ProcessorCount : threads;
         Prefetch = prefetch;
@@ -71,10 +71,10 @@ public sealed class BatchLoader : IEnumerable<Batch>
     public int Prefetch { get; }
 
     /// <summary>Number of batches an enumeration yields.</summary>
-    public int BatchCount => (_indices.Length + BatchSize - 1) / BatchSize;
+    public int BatchCount => (this.indices.Length + BatchSize - 1) / BatchSize;
 
     /// <summary>Number of images an enumeration yields.</summary>
-    public int ImageCount => _indices.Length;
+    public int ImageCount => this.indices.Length;
 
     /// <inheritdoc/>
     public IEnumerator<Batch> GetEnumerator() => new Pipeline(this);
@@ -85,11 +85,11 @@ public sealed class BatchLoader : IEnumerable<Batch>
     /// <summary>One batch being filled by the workers.</summary>
     private sealed class Slot
     {
-        private readonly object _gate = new();
-        private float[]? _values;
-        private ExceptionDispatchInfo? _error;
-        private int _errorPosition = int.MaxValue;
-        private int _remaining;
+        private readonly object gate = new();
+        private float[]? values;
+        private ExceptionDispatchInfo? error;
+        private int errorPosition = int.MaxValue;
+        private int remaining;
 
         public Slot(int[] indices, int elementsPerImage)
         {
@@ -102,7 +102,7 @@ public sealed class BatchLoader : IEnumerable<Batch>
                 Shapes = new (int, int)[indices.Length];
             }
 
-            _remaining = indices.Length;
+            remaining = indices.Length;
         }
 
         public int[] Indices { get; }
@@ -119,16 +119,16 @@ public sealed class BatchLoader : IEnumerable<Batch>
 
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public ExceptionDispatchInfo? Error => _error;
+        public ExceptionDispatchInfo? Error => this.error;
 
         public float[] Values
         {
             get
             {
                 // Allocated by the first worker to reach the batch, so only batches in flight hold memory.
-                lock (_gate)
+                lock (gate)
                 {
-                    return _values ??= new float[Indices.Length * ElementsPerImage];
+                    return this.values ??= new float[Indices.Length * ElementsPerImage];
                 }
             }
         }
@@ -136,19 +136,19 @@ public sealed class BatchLoader : IEnumerable<Batch>
         public void Fail(int position, Exception e)
         {
             // Keep the failure of the earliest image, so the error reported does not depend on thread timing.
-            lock (_gate)
+            lock (gate)
             {
-                if (position < _errorPosition)
+                if (position < errorPosition)
                 {
-                    _errorPosition = position;
-                    _error = ExceptionDispatchInfo.Capture(e);
+                    errorPosition = position;
+                    this.error = ExceptionDispatchInfo.Capture(e);
                 }
             }
         }
 
         public void Finished()
         {
-            if (Interlocked.Decrement(ref _remaining) == 0)
+            if (Interlocked.Decrement(ref remaining) == 0)
             {
                 Done.TrySetResult();
             }
@@ -157,57 +157,57 @@ public sealed class BatchLoader : IEnumerable<Batch>
 
     private sealed class Pipeline : IEnumerator<Batch>
     {
-        private readonly BatchLoader _loader;
-        private readonly Slot?[] _slots;
-        private readonly SemaphoreSlim _permits;
-        private readonly CancellationTokenSource _cancel = new();
-        private readonly Task[] _workers;
-        private readonly int _channels;
-        private readonly int _fixedHeight;
-        private readonly int _fixedWidth;
-        private long _cursor;
-        private int _next;
-        private Batch? _current;
-        private bool _disposed;
+        private readonly BatchLoader loader;
+        private readonly Slot?[] slots;
+        private readonly SemaphoreSlim permits;
+        private readonly CancellationTokenSource cancel = new();
+        private readonly Task[] workers;
+        private readonly int channels;
+        private readonly int fixedHeight;
+        private readonly int fixedWidth;
+        private long cursor;
+        private int next;
+        private Batch? current;
+        private bool disposed;
 
         public Pipeline(BatchLoader loader)
         {
-            _loader = loader;
-            _channels = loader._transform.Channels;
-            int crop = loader._transform.CropSize ?? 0;
-            _fixedHeight = crop;
-            _fixedWidth = crop;
-            int batchSize = loader.BatchSize;
-            int[] all = loader._indices;
-            _slots = new Slot?[loader.BatchCount];
-            for (int b = 0; b < _slots.Length; b++)
+            this.loader = loader;
+            channels = loader.transform.Channels;
+            var crop = loader.transform.CropSize ?? 0;
+            fixedHeight = crop;
+            fixedWidth = crop;
+            var batchSize = loader.BatchSize;
+            var all = loader.indices;
+            this.slots = new Slot?[loader.BatchCount];
+            for (var b = 0; b < this.slots.Length; b++)
             {
-                int n = Math.Min(batchSize, all.Length - (b * batchSize));
-                _slots[b] = new Slot(all.AsSpan(b * batchSize, n).ToArray(), _channels * crop * crop);
+                var n = Math.Min(batchSize, all.Length - (b * batchSize));
+                this.slots[b] = new Slot(all.AsSpan(b * batchSize, n).ToArray(), channels * crop * crop);
             }
 
-            _permits = new SemaphoreSlim(loader.Prefetch * batchSize);
-            _workers = new Task[Math.Min(loader.Threads, Math.Max(1, all.Length))];
-            for (int t = 0; t < _workers.Length; t++)
+            permits = new SemaphoreSlim(loader.Prefetch * batchSize);
+            this.workers = new Task[Math.Min(loader.Threads, Math.Max(1, all.Length))];
+            for (var t = 0; t < this.workers.Length; t++)
             {
-                _workers[t] = Task.Factory.StartNew(Work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+                this.workers[t] = Task.Factory.StartNew(Work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             }
         }
 
-        public Batch Current => _current ?? throw new InvalidOperationException("The enumeration has not started.");
+        public Batch Current => current ?? throw new InvalidOperationException("The enumeration has not started.");
 
         object IEnumerator.Current => Current;
 
         public bool MoveNext()
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            _current = null;
-            if (_next >= _slots.Length)
+            ObjectDisposedException.ThrowIf(disposed, this);
+            current = null;
+            if (next >= this.slots.Length)
             {
                 return false;
             }
 
-            Slot slot = _slots[_next]!;
+            var slot = this.slots[next]!;
             slot.Done.Task.GetAwaiter().GetResult();
             if (slot.Error is { } error)
             {
@@ -215,27 +215,27 @@ public sealed class BatchLoader : IEnumerable<Batch>
                 error.Throw();
             }
 
-            _slots[_next] = null;
-            int n = slot.Indices.Length;
+            this.slots[next] = null;
+            var n = slot.Indices.Length;
             float[] values;
             int height;
             int width;
             if (slot.Separate is null)
             {
                 values = slot.Values;
-                height = _fixedHeight;
-                width = _fixedWidth;
+                height = fixedHeight;
+                width = fixedWidth;
             }
             else
             {
                 (values, height, width) = Assemble(slot);
             }
 
-            var images = torch.tensor(values, new long[] { n, _channels, height, width });
+            var images = torch.tensor(values, new long[] { n, channels, height, width });
             var labels = torch.tensor(slot.Labels, new long[] { n });
-            _current = new Batch(_next, slot.Indices, images, labels);
-            _next++;
-            _permits.Release(n);
+            current = new Batch(next, slot.Indices, images, labels);
+            next++;
+            permits.Release(n);
             return true;
         }
 
@@ -243,29 +243,29 @@ public sealed class BatchLoader : IEnumerable<Batch>
 
         public void Dispose()
         {
-            if (_disposed)
+            if (disposed)
             {
                 return;
             }
 
-            _disposed = true;
+            disposed = true;
             Stop();
-            _permits.Dispose();
-            _cancel.Dispose();
+            permits.Dispose();
+            cancel.Dispose();
         }
 
         private (float[] Values, int Height, int Width) Assemble(Slot slot)
         {
-            (int h, int w) = slot.Shapes![0];
-            int per = _channels * h * w;
+            (var h, var w) = slot.Shapes![0];
+            var per = channels * h * w;
             var values = new float[slot.Indices.Length * per];
-            for (int i = 0; i < slot.Indices.Length; i++)
+            for (var i = 0; i < slot.Indices.Length; i++)
             {
                 if (slot.Shapes[i] != (h, w))
                 {
                     Stop();
                     throw new DataSourceException(
-                        $"Image {slot.Indices[i]} of {_loader._source.Description} is {slot.Shapes[i].Height}x{slot.Shapes[i].Width} after preprocessing "
+                        $"Image {slot.Indices[i]} of {this.loader.source.Description} is {slot.Shapes[i].Height}x{slot.Shapes[i].Width} after preprocessing "
                         + $"but image {slot.Indices[0]} of the same batch is {h}x{w}; give the transform a crop size.");
                 }
 
@@ -277,10 +277,10 @@ public sealed class BatchLoader : IEnumerable<Batch>
 
         private void Stop()
         {
-            _cancel.Cancel();
+            cancel.Cancel();
             try
             {
-                Task.WaitAll(_workers);
+                Task.WaitAll(this.workers);
             }
             catch (AggregateException)
             {
@@ -290,39 +290,39 @@ public sealed class BatchLoader : IEnumerable<Batch>
 
         private void Work()
         {
-            CancellationToken token = _cancel.Token;
-            int batchSize = _loader.BatchSize;
-            long total = _loader._indices.Length;
-            ImageSource source = _loader._source;
-            EvalTransform transform = _loader._transform;
+            var token = cancel.Token;
+            var batchSize = this.loader.BatchSize;
+            long total = this.loader.indices.Length;
+            var source = this.loader.source;
+            var transform = this.loader.transform;
             while (true)
             {
                 try
                 {
-                    _permits.Wait(token);
+                    permits.Wait(token);
                 }
                 catch (OperationCanceledException)
                 {
                     return;
                 }
 
-                long position = Interlocked.Increment(ref _cursor) - 1;
+                var position = Interlocked.Increment(ref this.cursor) - 1;
                 if (position >= total)
                 {
                     return;
                 }
 
-                int b = (int)(position / batchSize);
-                int i = (int)(position % batchSize);
-                Slot slot = _slots[b]!;
+                var b = (int)(position / batchSize);
+                var i = (int)(position % batchSize);
+                var slot = this.slots[b]!;
                 try
                 {
-                    int index = slot.Indices[i];
-                    RawImage raw = source.Read(index);
+                    var index = slot.Indices[i];
+                    var raw = source.Read(index);
                     slot.Labels[i] = source.LabelOf(index);
                     if (slot.Separate is null)
                     {
-                        int per = slot.ElementsPerImage;
+                        var per = slot.ElementsPerImage;
                         transform.ApplyInto(raw, slot.Values.AsSpan(i * per, per));
                     }
                     else

@@ -19,18 +19,18 @@ public sealed class CalibrationSet
     /// <summary>Mixed into the seed so calibration draws do not reuse another stream of the same job seed.</summary>
     public const ulong StreamKey = 0x43414C4942524154UL;
 
-    private readonly int[] _indices;
-    private readonly int[] _holdout;
-    private readonly int[][] _batches;
+    private readonly int[] indices;
+    private readonly int[] holdout;
+    private readonly int[][] batches;
 
     private CalibrationSet(long seed, int sourceCount, int batchSize, int[] indices, int[] holdout)
     {
         Seed = seed;
         SourceCount = sourceCount;
         BatchSize = batchSize;
-        _indices = indices;
-        _holdout = holdout;
-        _batches = Enumerable.Range(0, indices.Length / batchSize)
+        this.indices = indices;
+        this.holdout = holdout;
+        this.batches = Enumerable.Range(0, indices.Length / batchSize)
             .Select(b => indices.AsSpan(b * batchSize, batchSize).ToArray())
             .ToArray();
     }
@@ -45,13 +45,13 @@ public sealed class CalibrationSet
     public int BatchSize { get; }
 
     /// <summary>The calibration images used, in order: the batches one after another.</summary>
-    public IReadOnlyList<int> Indices => _indices;
+    public IReadOnlyList<int> Indices => this.indices;
 
     /// <summary>The calibration batches, in order; each holds <see cref="BatchSize"/> source indices.</summary>
-    public IReadOnlyList<IReadOnlyList<int>> Batches => _batches;
+    public IReadOnlyList<IReadOnlyList<int>> Batches => this.batches;
 
     /// <summary>The held-out images, disjoint from every drawn calibration image, in draw order.</summary>
-    public IReadOnlyList<int> Holdout => _holdout;
+    public IReadOnlyList<int> Holdout => this.holdout;
 
     /// <summary>Draws <paramref name="count"/> calibration images (used in full batches) and <paramref name="holdout"/> others.</summary>
     public static CalibrationSet Draw(int sourceCount, long seed, int count = 1000, int batchSize = 100, int holdout = 0, CalibrationOrder order = CalibrationOrder.Seeded)
@@ -76,21 +76,21 @@ public sealed class CalibrationSet
                 $"Cannot draw {count} calibration and {holdout} held-out images from a source of {sourceCount}.");
         }
 
-        int drawn = count + holdout;
+        var drawn = count + holdout;
         var a = new int[sourceCount];
-        for (int i = 0; i < a.Length; i++)
+        for (var i = 0; i < a.Length; i++)
         {
             a[i] = i;
         }
 
         var rng = new SplitMix64(unchecked((ulong)seed) ^ StreamKey);
-        for (int i = 0; i < drawn && order == CalibrationOrder.Seeded; i++)
+        for (var i = 0; i < drawn && order == CalibrationOrder.Seeded; i++)
         {
-            int j = i + (int)rng.NextBelow((ulong)(sourceCount - i));
+            var j = i + (int)rng.NextBelow((ulong)(sourceCount - i));
             (a[i], a[j]) = (a[j], a[i]);
         }
 
-        int used = count / batchSize * batchSize;
+        var used = count / batchSize * batchSize;
         return new CalibrationSet(seed, sourceCount, batchSize, a[..used], a[count..drawn]);
     }
 }

@@ -26,18 +26,18 @@ internal sealed class CodePointComparer : IComparer<string>
             return 1;
         }
 
-        StringRuneEnumerator a = x.EnumerateRunes();
-        StringRuneEnumerator b = y.EnumerateRunes();
+        var a = x.EnumerateRunes();
+        var b = y.EnumerateRunes();
         while (true)
         {
-            bool hasA = a.MoveNext();
-            bool hasB = b.MoveNext();
+            var hasA = a.MoveNext();
+            var hasB = b.MoveNext();
             if (!hasA || !hasB)
             {
                 return hasA ? 1 : hasB ? -1 : 0;
             }
 
-            int c = a.Current.Value.CompareTo(b.Current.Value);
+            var c = a.Current.Value.CompareTo(b.Current.Value);
             if (c != 0)
             {
                 return c;

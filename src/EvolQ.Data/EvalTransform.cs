@@ -14,8 +14,8 @@ namespace EvolQ.Data;
 /// </remarks>
 public sealed class EvalTransform
 {
-    private readonly float[] _mean;
-    private readonly float[] _std;
+    private readonly float[] mean;
+    private readonly float[] std;
 
     /// <summary>Creates a transform; a null size skips that step.</summary>
     public EvalTransform(
@@ -57,8 +57,8 @@ public sealed class EvalTransform
         CropSize = cropSize;
         Interpolation = interpolation;
         Channels = channels;
-        _mean = mean.ToArray();
-        _std = std.ToArray();
+        this.mean = mean.ToArray();
+        this.std = std.ToArray();
     }
 
     /// <summary>The size the shorter side is resized to, or null for no resize.</summary>
@@ -71,10 +71,10 @@ public sealed class EvalTransform
     public Interpolation Interpolation { get; }
 
     /// <summary>Per-channel mean subtracted after scaling to [0,1].</summary>
-    public IReadOnlyList<float> Mean => _mean;
+    public IReadOnlyList<float> Mean => this.mean;
 
     /// <summary>Per-channel standard deviation divided by after subtracting the mean.</summary>
-    public IReadOnlyList<float> Std => _std;
+    public IReadOnlyList<float> Std => this.std;
 
     /// <summary>Channels of the output (the model's input channels).</summary>
     public int Channels { get; }
@@ -115,14 +115,14 @@ public sealed class EvalTransform
     public RawImage ResizeAndCrop(RawImage image)
     {
         ArgumentNullException.ThrowIfNull(image);
-        RawImage result = ConvertChannels(image, Channels);
+        var result = ConvertChannels(image, Channels);
         if (ResizeSize is int size)
         {
-            (int h, int w) = ResizedSize(result.Height, result.Width, size);
+            (var h, var w) = ResizedSize(result.Height, result.Width, size);
             if (CropSize is int c && c <= h && c <= w)
             {
                 // Resize only the pixels the crop keeps (same values, half the work at 256 -> 224).
-                (int top, int left) = CropOffsets(h, w, c);
+                (var top, var left) = CropOffsets(h, w, c);
                 return PillowResampler.ResizeRegion(result, w, h, Interpolation, left, top, c, c);
             }
 
@@ -140,7 +140,7 @@ public sealed class EvalTransform
     /// <summary>The full transform: CHW floats, normalised.</summary>
     public float[] Apply(RawImage image)
     {
-        RawImage geo = ResizeAndCrop(image);
+        var geo = ResizeAndCrop(image);
         var result = new float[geo.Channels * geo.Height * geo.Width];
         Normalize(geo, result);
         return result;
@@ -149,8 +149,8 @@ public sealed class EvalTransform
     /// <summary>The full transform written into <paramref name="destination"/>; returns the output height and width.</summary>
     public (int Height, int Width) ApplyInto(RawImage image, Span<float> destination)
     {
-        RawImage geo = ResizeAndCrop(image);
-        int n = geo.Channels * geo.Height * geo.Width;
+        var geo = ResizeAndCrop(image);
+        var n = geo.Channels * geo.Height * geo.Width;
         if (destination.Length != n)
         {
             throw new ArgumentException(
@@ -164,7 +164,7 @@ public sealed class EvalTransform
     /// <summary>The full transform as a float32 tensor [C,H,W].</summary>
     public Tensor ToTensor(RawImage image)
     {
-        RawImage geo = ResizeAndCrop(image);
+        var geo = ResizeAndCrop(image);
         var values = new float[geo.Channels * geo.Height * geo.Width];
         Normalize(geo, values);
         return torch.tensor(values, new long[] { geo.Channels, geo.Height, geo.Width });
@@ -173,16 +173,16 @@ public sealed class EvalTransform
     /// <summary>torchvision's Resize(int) output size: the shorter side becomes <paramref name="size"/>.</summary>
     public static (int Height, int Width) ResizedSize(int height, int width, int size)
     {
-        bool wide = width > height;
-        int shortSide = wide ? height : width;
-        int longSide = wide ? width : height;
+        var wide = width > height;
+        var shortSide = wide ? height : width;
+        var longSide = wide ? width : height;
         if (shortSide == size)
         {
             return (height, width);
         }
 
         // Python's int(size * long / short): true division in double, then truncation.
-        int newLong = (int)((double)size * longSide / shortSide);
+        var newLong = (int)((double)size * longSide / shortSide);
         return wide ? (size, newLong) : (newLong, size);
     }
 
@@ -196,16 +196,16 @@ public sealed class EvalTransform
         }
 
         // Padding first, as torchvision does: left/top get the floor of half the shortfall, right/bottom the rest.
-        int padTop = crop > image.Height ? (crop - image.Height) / 2 : 0;
-        int padLeft = crop > image.Width ? (crop - image.Width) / 2 : 0;
-        int paddedH = Math.Max(image.Height, crop);
-        int paddedW = Math.Max(image.Width, crop);
-        (int top, int left) = CropOffsets(paddedH, paddedW, crop);
+        var padTop = crop > image.Height ? (crop - image.Height) / 2 : 0;
+        var padLeft = crop > image.Width ? (crop - image.Width) / 2 : 0;
+        var paddedH = Math.Max(image.Height, crop);
+        var paddedW = Math.Max(image.Width, crop);
+        (var top, var left) = CropOffsets(paddedH, paddedW, crop);
 
         // Source row/column of the crop's first pixel; negative where padding is.
-        int y0 = top - padTop;
-        int x0 = left - padLeft;
-        int c = image.Channels;
+        var y0 = top - padTop;
+        var x0 = left - padLeft;
+        var c = image.Channels;
         if (image.Bytes is not null)
         {
             var dst = new byte[c * crop * crop];
@@ -227,18 +227,18 @@ public sealed class EvalTransform
 
     private static void CopyWindow<T>(T[] src, T[] dst, int channels, int height, int width, int y0, int x0, int crop)
     {
-        for (int ch = 0; ch < channels; ch++)
+        for (var ch = 0; ch < channels; ch++)
         {
-            for (int y = 0; y < crop; y++)
+            for (var y = 0; y < crop; y++)
             {
-                int sy = y0 + y;
+                var sy = y0 + y;
                 if (sy < 0 || sy >= height)
                 {
                     continue;
                 }
 
-                int from = Math.Max(0, -x0);
-                int to = Math.Min(crop, width - x0);
+                var from = Math.Max(0, -x0);
+                var to = Math.Min(crop, width - x0);
                 if (to > from)
                 {
                     Array.Copy(src, ((ch * height) + sy) * width + x0 + from, dst, ((ch * crop) + y) * crop + from, to - from);
@@ -256,13 +256,13 @@ public sealed class EvalTransform
             return image;
         }
 
-        int plane = image.Height * image.Width;
+        var plane = image.Height * image.Width;
         if (image.Channels == 1 && channels == 3)
         {
             if (image.Bytes is not null)
             {
                 var dst = new byte[3 * plane];
-                for (int c = 0; c < 3; c++)
+                for (var c = 0; c < 3; c++)
                 {
                     Array.Copy(image.Bytes, 0, dst, c * plane, plane);
                 }
@@ -272,7 +272,7 @@ public sealed class EvalTransform
             else
             {
                 var dst = new float[3 * plane];
-                for (int c = 0; c < 3; c++)
+                for (var c = 0; c < 3; c++)
                 {
                     Array.Copy(image.Floats!, 0, dst, c * plane, plane);
                 }
@@ -285,9 +285,9 @@ public sealed class EvalTransform
         {
             if (image.Bytes is not null)
             {
-                byte[] s = image.Bytes;
+                var s = image.Bytes;
                 var dst = new byte[plane];
-                for (int i = 0; i < plane; i++)
+                for (var i = 0; i < plane; i++)
                 {
                     // Pillow's L24: ITU-R 601-2 luma in 16-bit fixed point, rounded.
                     dst[i] = (byte)(((s[i] * 19595) + (s[plane + i] * 38470) + (s[(2 * plane) + i] * 7471) + 0x8000) >> 16);
@@ -297,9 +297,9 @@ public sealed class EvalTransform
             }
             else
             {
-                float[] s = image.Floats!;
+                var s = image.Floats!;
                 var dst = new float[plane];
-                for (int i = 0; i < plane; i++)
+                for (var i = 0; i < plane; i++)
                 {
                     dst[i] = (s[i] * 0.299f) + (s[plane + i] * 0.587f) + (s[(2 * plane) + i] * 0.114f);
                 }
@@ -328,9 +328,9 @@ public sealed class EvalTransform
             throw new ArgumentException($"The destination holds {destination.Length} values, the plane {pixels.Length}.", nameof(destination));
         }
 
-        float mean = _mean[channel];
-        float std = _std[channel];
-        for (int i = 0; i < pixels.Length; i++)
+        var mean = this.mean[channel];
+        var std = this.std[channel];
+        for (var i = 0; i < pixels.Length; i++)
         {
             // Same float32 operations as ToTensor (x / 255) then Normalize ((x - mean) / std).
             destination[i] = ((pixels[i] / 255f) - mean) / std;
@@ -339,12 +339,12 @@ public sealed class EvalTransform
 
     private void Normalize(RawImage image, Span<float> destination)
     {
-        int plane = image.Height * image.Width;
-        for (int c = 0; c < image.Channels; c++)
+        var plane = image.Height * image.Width;
+        for (var c = 0; c < image.Channels; c++)
         {
-            float mean = _mean[c];
-            float std = _std[c];
-            Span<float> dst = destination.Slice(c * plane, plane);
+            var mean = this.mean[c];
+            var std = this.std[c];
+            var dst = destination.Slice(c * plane, plane);
             if (image.Bytes is not null)
             {
                 NormalizePixels(image.Bytes.AsSpan(c * plane, plane), c, dst);
@@ -352,7 +352,7 @@ public sealed class EvalTransform
             else
             {
                 ReadOnlySpan<float> src = image.Floats.AsSpan(c * plane, plane);
-                for (int i = 0; i < plane; i++)
+                for (var i = 0; i < plane; i++)
                 {
                     dst[i] = (src[i] - mean) / std;
                 }

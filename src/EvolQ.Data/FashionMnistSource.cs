@@ -14,14 +14,14 @@ public sealed class FashionMnistSource : ImageSource
     private static readonly string[] Classes =
         ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 
-    private readonly byte[] _pixels;
-    private readonly byte[] _labels;
+    private readonly byte[] pixels;
+    private readonly byte[] labels;
 
     /// <summary>Loads split "train" or "test" from <paramref name="directory"/> (the Debian location by default).</summary>
     public FashionMnistSource(string split, string? directory = null)
     {
         ArgumentNullException.ThrowIfNull(split);
-        string prefix = split switch
+        var prefix = split switch
         {
             "train" => "train",
             "test" => "t10k",
@@ -35,10 +35,10 @@ public sealed class FashionMnistSource : ImageSource
                 $"The Fashion-MNIST folder '{Directory}' does not exist (install the package dataset-fashion-mnist or give the folder).");
         }
 
-        string imagesPath = Find(Directory, $"{prefix}-images-idx3-ubyte");
-        string labelsPath = Find(Directory, $"{prefix}-labels-idx1-ubyte");
-        (int[] dims, byte[] pixels) = IdxFile.Read(imagesPath, IdxFile.ImagesMagic);
-        (int[] labelDims, byte[] labels) = IdxFile.Read(labelsPath, IdxFile.LabelsMagic);
+        var imagesPath = Find(Directory, $"{prefix}-images-idx3-ubyte");
+        var labelsPath = Find(Directory, $"{prefix}-labels-idx1-ubyte");
+        (var dims, var pixels) = IdxFile.Read(imagesPath, IdxFile.ImagesMagic);
+        (var labelDims, var labels) = IdxFile.Read(labelsPath, IdxFile.LabelsMagic);
         if (dims[1] != 28 || dims[2] != 28)
         {
             throw new DataSourceException($"Fashion-MNIST images in '{imagesPath}' are {dims[1]}x{dims[2]}, expected 28x28.");
@@ -50,7 +50,7 @@ public sealed class FashionMnistSource : ImageSource
                 $"'{imagesPath}' holds {dims[0]} images but '{labelsPath}' holds {labelDims[0]} labels.");
         }
 
-        for (int i = 0; i < labels.Length; i++)
+        for (var i = 0; i < labels.Length; i++)
         {
             if (labels[i] >= Classes.Length)
             {
@@ -59,8 +59,8 @@ public sealed class FashionMnistSource : ImageSource
             }
         }
 
-        _pixels = pixels;
-        _labels = labels;
+        this.pixels = pixels;
+        this.labels = labels;
     }
 
     /// <summary>"train" or "test".</summary>
@@ -70,7 +70,7 @@ public sealed class FashionMnistSource : ImageSource
     public string Directory { get; }
 
     /// <inheritdoc/>
-    public override int Count => _labels.Length;
+    public override int Count => this.labels.Length;
 
     /// <inheritdoc/>
     public override IReadOnlyList<string> ClassNames => Classes;
@@ -82,20 +82,20 @@ public sealed class FashionMnistSource : ImageSource
     public override long LabelOf(int index)
     {
         CheckIndex(index);
-        return _labels[index];
+        return this.labels[index];
     }
 
     /// <inheritdoc/>
     public override RawImage Read(int index)
     {
         CheckIndex(index);
-        return RawImage.FromBytes(1, 28, 28, _pixels.AsSpan(index * 784, 784).ToArray());
+        return RawImage.FromBytes(1, 28, 28, this.pixels.AsSpan(index * 784, 784).ToArray());
     }
 
     private static string Find(string directory, string name)
     {
-        string gz = Path.Combine(directory, name + ".gz");
-        string plain = Path.Combine(directory, name);
+        var gz = Path.Combine(directory, name + ".gz");
+        var plain = Path.Combine(directory, name);
         return File.Exists(gz) || !File.Exists(plain) ? gz : plain;
     }
 }

@@ -62,18 +62,18 @@ internal static class IdxFile
             throw new DataSourceException($"IDX file '{path}' is too short to hold a header.");
         }
 
-        int magic = BinaryPrimitives.ReadInt32BigEndian(word);
+        var magic = BinaryPrimitives.ReadInt32BigEndian(word);
         if (magic != expectedMagic)
         {
             throw new DataSourceException(
                 $"IDX file '{path}' has magic number {magic}, expected {expectedMagic} ({(expectedMagic == ImagesMagic ? "images" : "labels")}).");
         }
 
-        int rank = magic & 0xFF;
+        var rank = magic & 0xFF;
         var dims = new int[rank];
         long count = 1;
         var maxBytes = DataLimits.MaxDataFileBytes;
-        for (int i = 0; i < rank; i++)
+        for (var i = 0; i < rank; i++)
         {
             if (stream.ReadAtLeast(word, 4, throwOnEndOfStream: false) < 4)
             {
@@ -96,7 +96,7 @@ internal static class IdxFile
             }
         }
 
-        int headerLength = 4 + (4 * rank);
+        var headerLength = 4 + (4 * rank);
         if (available - headerLength is { } holds && holds != count)
         {
             throw new DataSourceException(
@@ -104,7 +104,7 @@ internal static class IdxFile
         }
 
         var data = ReadUpTo(stream, (int)count);
-        int got = data.Length;
+        var got = data.Length;
         if (got < count)
         {
             whenShort?.Invoke();

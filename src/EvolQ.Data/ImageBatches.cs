@@ -21,26 +21,26 @@ namespace EvolQ.Data;
 /// </remarks>
 public sealed class ImageBatches : IDisposable
 {
-    private readonly EvalTransform? _transform;
-    private readonly List<Entry> _batches = [];
-    private bool _disposed;
+    private readonly EvalTransform? transform;
+    private readonly List<Entry> batches = [];
+    private bool disposed;
 
     private ImageBatches(EvalTransform? transform)
     {
-        _transform = transform;
+        this.transform = transform;
     }
 
     /// <summary>Number of batches.</summary>
-    public int Count => _batches.Count;
+    public int Count => this.batches.Count;
 
     /// <summary>Images over all batches.</summary>
-    public long ImageCount => _batches.Sum(b => b.Shape[0]);
+    public long ImageCount => this.batches.Sum(b => b.Shape[0]);
 
     /// <summary>Batches held as 8-bit pixels.</summary>
-    public int PackedCount => _batches.Count(b => b.Pixels is not null);
+    public int PackedCount => this.batches.Count(b => b.Pixels is not null);
 
     /// <summary>Bytes of images and labels held.</summary>
-    public long HeldBytes => _batches.Sum(b =>
+    public long HeldBytes => this.batches.Sum(b =>
         (b.Pixels?.LongLength ?? 0)
         + (b.Floats is null ? 0 : b.Floats.NumberOfElements * b.Floats.ElementSize)
         + (b.Labels is null ? 0 : b.Labels.NumberOfElements * b.Labels.ElementSize));
@@ -64,7 +64,7 @@ public sealed class ImageBatches : IDisposable
         var result = new ImageBatches(transform);
         try
         {
-            foreach (Batch batch in new BatchLoader(source, transform, indices, batchSize, dropLast, threads))
+            foreach (var batch in new BatchLoader(source, transform, indices, batchSize, dropLast, threads))
             {
                 using (batch)
                 {
@@ -91,10 +91,10 @@ public sealed class ImageBatches : IDisposable
         ArgumentNullException.ThrowIfNull(images);
         ArgumentNullException.ThrowIfNull(device);
         var result = new ImageBatches(transform);
-        using IEnumerator<Tensor>? label = labels?.GetEnumerator();
+        using var label = labels?.GetEnumerator();
         try
         {
-            foreach (Tensor batch in images)
+            foreach (var batch in images)
             {
                 if (label is not null && !label.MoveNext())
                 {
@@ -124,13 +124,13 @@ public sealed class ImageBatches : IDisposable
     public Tensor Images(int batch, Device device)
     {
         ArgumentNullException.ThrowIfNull(device);
-        Entry entry = Find(batch);
+        var entry = Find(batch);
         if (entry.Floats is { } floats)
         {
             return floats.device == device ? floats.alias() : floats.to(device);
         }
 
-        Tensor cpu = torch.empty(entry.Shape, ScalarType.Float32);
+        var cpu = torch.empty(entry.Shape, ScalarType.Float32);
         Unpack(entry, cpu);
         if (device.type == DeviceType.CPU)
         {
@@ -150,30 +150,30 @@ public sealed class ImageBatches : IDisposable
     /// <summary>Frees every batch.</summary>
     public void Dispose()
     {
-        if (_disposed)
+        if (disposed)
         {
             return;
         }
 
-        _disposed = true;
-        foreach (Entry entry in _batches)
+        disposed = true;
+        foreach (var entry in this.batches)
         {
             entry.Floats?.Dispose();
             entry.Labels?.Dispose();
         }
 
-        _batches.Clear();
+        this.batches.Clear();
     }
 
     private Entry Find(int batch)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if ((uint)batch >= (uint)_batches.Count)
+        ObjectDisposedException.ThrowIf(disposed, this);
+        if ((uint)batch >= (uint)this.batches.Count)
         {
-            throw new ArgumentOutOfRangeException(nameof(batch), batch, $"There are {_batches.Count} image batches.");
+            throw new ArgumentOutOfRangeException(nameof(batch), batch, $"There are {this.batches.Count} image batches.");
         }
 
-        return _batches[batch];
+        return this.batches[batch];
     }
 
     private void Add(Tensor images, Tensor? labels, Device device)
@@ -186,43 +186,43 @@ public sealed class ImageBatches : IDisposable
         }
 
         // The conversions' intermediate handles (cpu(), to(device)) are freed here; only what is kept is detached.
-        using DisposeScope scope = NewDisposeScope();
-        long[] shape = images.shape;
+        using var scope = NewDisposeScope();
+        var shape = images.shape;
         byte[]? pixels = null;
-        if (_transform is not null && shape[1] == _transform.Channels)
+        if (this.transform is not null && shape[1] == this.transform.Channels)
         {
-            using Tensor cpu = images.cpu().contiguous();
-            pixels = TryPack(cpu, _transform);
+            using var cpu = images.cpu().contiguous();
+            pixels = TryPack(cpu, this.transform);
         }
 
-        Tensor? floats = pixels is null ? images.to(device).clone().DetachFromDisposeScope() : null;
-        _batches.Add(new Entry(shape, pixels, floats, labels));
+        var floats = pixels is null ? images.to(device).clone().DetachFromDisposeScope() : null;
+        this.batches.Add(new Entry(shape, pixels, floats, labels));
     }
 
     /// <summary>The 8-bit pixels whose normalisation gives exactly these values, or null when there are none.</summary>
     private static byte[]? TryPack(Tensor images, EvalTransform transform)
     {
-        long count = images.NumberOfElements;
+        var count = images.NumberOfElements;
         if (count * sizeof(float) > int.MaxValue)
         {
             // Tensor.bytes is one span; batches that large stay as they are.
             return null;
         }
 
-        int channels = (int)images.shape[1];
-        int plane = (int)(images.shape[2] * images.shape[3]);
+        var channels = (int)images.shape[1];
+        var plane = (int)(images.shape[2] * images.shape[3]);
         var pixels = new byte[count];
-        Span<float> check = plane <= 4096 ? stackalloc float[plane] : new float[plane];
+        var check = plane <= 4096 ? stackalloc float[plane] : new float[plane];
         ReadOnlySpan<float> values = MemoryMarshal.Cast<byte, float>(images.bytes);
         for (long offset = 0, c = 0; offset < count; offset += plane, c = (c + 1) % channels)
         {
-            float mean = transform.Mean[(int)c];
-            float std = transform.Std[(int)c];
-            ReadOnlySpan<float> source = values.Slice((int)offset, plane);
-            Span<byte> target = pixels.AsSpan((int)offset, plane);
-            for (int i = 0; i < plane; i++)
+            var mean = transform.Mean[(int)c];
+            var std = transform.Std[(int)c];
+            var source = values.Slice((int)offset, plane);
+            var target = pixels.AsSpan((int)offset, plane);
+            for (var i = 0; i < plane; i++)
             {
-                float pixel = MathF.Round(((source[i] * std) + mean) * 255f);
+                var pixel = MathF.Round(((source[i] * std) + mean) * 255f);
                 if (!(pixel >= 0f && pixel <= 255f))
                 {
                     return null;
@@ -232,7 +232,7 @@ public sealed class ImageBatches : IDisposable
             }
 
             transform.NormalizePixels(target, (int)c, check);
-            for (int i = 0; i < plane; i++)
+            for (var i = 0; i < plane; i++)
             {
                 if (BitConverter.SingleToInt32Bits(check[i]) != BitConverter.SingleToInt32Bits(source[i]))
                 {
@@ -246,13 +246,13 @@ public sealed class ImageBatches : IDisposable
 
     private void Unpack(Entry entry, Tensor destination)
     {
-        byte[] pixels = entry.Pixels!;
-        int channels = (int)entry.Shape[1];
-        int plane = (int)(entry.Shape[2] * entry.Shape[3]);
-        Span<float> values = MemoryMarshal.Cast<byte, float>(destination.bytes);
+        var pixels = entry.Pixels!;
+        var channels = (int)entry.Shape[1];
+        var plane = (int)(entry.Shape[2] * entry.Shape[3]);
+        var values = MemoryMarshal.Cast<byte, float>(destination.bytes);
         for (int offset = 0, c = 0; offset < pixels.Length; offset += plane, c = (c + 1) % channels)
         {
-            _transform!.NormalizePixels(pixels.AsSpan(offset, plane), c, values.Slice(offset, plane));
+            this.transform!.NormalizePixels(pixels.AsSpan(offset, plane), c, values.Slice(offset, plane));
         }
     }
 

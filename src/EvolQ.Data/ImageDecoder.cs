@@ -49,9 +49,9 @@ public static class ImageDecoder
 
         // The header's dimensions are known before any pixel is decoded: a few hundred bytes of PNG or JPEG can
         // declare gigapixels, so they are checked before the buffer is taken.
-        int width = codec.Info.Width;
-        int height = codec.Info.Height;
-        long pixels = (long)width * height;
+        var width = codec.Info.Width;
+        var height = codec.Info.Height;
+        var pixels = (long)width * height;
         var maxPixels = DataLimits.MaxImagePixels;
         if (width <= 0 || height <= 0)
         {
@@ -72,18 +72,18 @@ public static class ImageDecoder
 
         // The interleaved buffer only lives until the planar copy: pooled, it stops being large-object-heap garbage
         // (about 750 KB per ImageNet image) that would force full collections on every decoding thread.
-        byte[] rgba = ArrayPool<byte>.Shared.Rent(info.BytesSize);
-        GCHandle pin = GCHandle.Alloc(rgba, GCHandleType.Pinned);
+        var rgba = ArrayPool<byte>.Shared.Rent(info.BytesSize);
+        var pin = GCHandle.Alloc(rgba, GCHandleType.Pinned);
         try
         {
-            SKCodecResult result = codec.GetPixels(info, pin.AddrOfPinnedObject());
+            var result = codec.GetPixels(info, pin.AddrOfPinnedObject());
             if (result != SKCodecResult.Success)
             {
-                string why = result == SKCodecResult.IncompleteInput ? "the file is truncated" : $"the decoder reports {result}";
+                var why = result == SKCodecResult.IncompleteInput ? "the file is truncated" : $"the decoder reports {result}";
                 throw new DataSourceException($"Cannot decode image '{name}': {why}.");
             }
 
-            int plane = width * height;
+            var plane = width * height;
             var chw = new byte[3 * plane];
             for (int i = 0, p = 0; i < plane; i++, p += 4)
             {

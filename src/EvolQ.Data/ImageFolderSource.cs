@@ -16,9 +16,9 @@ public sealed class ImageFolderSource : ImageSource
     private static readonly string[] Extensions =
         [".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"];
 
-    private readonly string[] _classes;
-    private readonly string[] _paths;
-    private readonly int[] _labels;
+    private readonly string[] classes;
+    private readonly string[] paths;
+    private readonly int[] labels;
 
     /// <summary>Lists <paramref name="root"/>; nothing is decoded yet.</summary>
     public ImageFolderSource(string root)
@@ -32,11 +32,11 @@ public sealed class ImageFolderSource : ImageSource
 
         // Python's os.scandir sees hidden entries too; .NET skips them unless told not to.
         var options = new EnumerationOptions { AttributesToSkip = 0, IgnoreInaccessible = false, RecurseSubdirectories = false };
-        _classes = Directory.EnumerateDirectories(Root, "*", options)
+        classes = Directory.EnumerateDirectories(Root, "*", options)
             .Select(d => Path.GetFileName(d))
             .Order(CodePointComparer.Instance)
             .ToArray();
-        if (_classes.Length == 0)
+        if (classes.Length == 0)
         {
             throw new DataSourceException($"The image folder '{root}' has no class folders (expected {root}/<class>/<image>).");
         }
@@ -44,10 +44,10 @@ public sealed class ImageFolderSource : ImageSource
         var paths = new List<string>();
         var labels = new List<int>();
         var empty = new List<string>();
-        for (int label = 0; label < _classes.Length; label++)
+        for (var label = 0; label < classes.Length; label++)
         {
-            int before = paths.Count;
-            foreach (string file in ListImages(Path.Combine(Root, _classes[label])))
+            var before = paths.Count;
+            foreach (var file in ListImages(Path.Combine(Root, classes[label])))
             {
                 paths.Add(file);
                 labels.Add(label);
@@ -55,29 +55,29 @@ public sealed class ImageFolderSource : ImageSource
 
             if (paths.Count == before)
             {
-                empty.Add(_classes[label]);
+                empty.Add(classes[label]);
             }
         }
 
         if (empty.Count > 0)
         {
-            string which = empty.Count == 1 ? $"class folder '{empty[0]}' has" : $"class folders {string.Join(", ", empty.Select(e => $"'{e}'"))} have";
+            var which = empty.Count == 1 ? $"class folder '{empty[0]}' has" : $"class folders {string.Join(", ", empty.Select(e => $"'{e}'"))} have";
             throw new DataSourceException(
                 $"In image folder '{root}' the {which} no image files ({string.Join(", ", Extensions)}).");
         }
 
-        _paths = paths.ToArray();
-        _labels = labels.ToArray();
+        this.paths = paths.ToArray();
+        this.labels = labels.ToArray();
     }
 
     /// <summary>The folder this source lists (absolute).</summary>
     public string Root { get; }
 
     /// <inheritdoc/>
-    public override int Count => _paths.Length;
+    public override int Count => this.paths.Length;
 
     /// <inheritdoc/>
-    public override IReadOnlyList<string> ClassNames => _classes;
+    public override IReadOnlyList<string> ClassNames => classes;
 
     /// <inheritdoc/>
     public override string Description => $"image folder '{Root}'";
@@ -86,21 +86,21 @@ public sealed class ImageFolderSource : ImageSource
     public string PathOf(int index)
     {
         CheckIndex(index);
-        return _paths[index];
+        return this.paths[index];
     }
 
     /// <inheritdoc/>
     public override long LabelOf(int index)
     {
         CheckIndex(index);
-        return _labels[index];
+        return this.labels[index];
     }
 
     /// <inheritdoc/>
     public override RawImage Read(int index)
     {
         CheckIndex(index);
-        return ImageDecoder.DecodeRgb(_paths[index]);
+        return ImageDecoder.DecodeRgb(this.paths[index]);
     }
 
     /// <summary>Image files under <paramref name="classDir"/> in torchvision's order.</summary>

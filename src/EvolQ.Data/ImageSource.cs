@@ -24,8 +24,8 @@ public abstract class ImageSource
     /// <summary>Image <paramref name="index"/> as a float32 [C,H,W] tensor in [0,1] (before normalisation), and its label.</summary>
     public (Tensor Image, long Label) Load(int index)
     {
-        RawImage raw = Read(index);
-        Tensor image = torch.tensor(raw.ToUnitFloats(), new long[] { raw.Channels, raw.Height, raw.Width });
+        var raw = Read(index);
+        var image = torch.tensor(raw.ToUnitFloats(), new long[] { raw.Channels, raw.Height, raw.Width });
         return (image, LabelOf(index));
     }
 

@@ -46,69 +46,69 @@ public static class PillowResampler
                 nameof(left), $"Region {left},{top} {regionWidth}x{regionHeight} is not inside {width}x{height}.");
         }
 
-        bool horizontal = width != image.Width;
-        bool vertical = height != image.Height;
+        var horizontal = width != image.Width;
+        var vertical = height != image.Height;
         if (!horizontal && !vertical)
         {
             return regionWidth == width && regionHeight == height ? image : Crop(image, left, top, regionWidth, regionHeight);
         }
 
-        Filter filter = FilterOf(interpolation);
-        Coefficients? horiz = horizontal ? Coefficients.Compute(image.Width, width, filter) : null;
-        Coefficients? vert = vertical ? Coefficients.Compute(image.Height, height, filter) : null;
+        var filter = FilterOf(interpolation);
+        var horiz = horizontal ? Coefficients.Compute(image.Width, width, filter) : null;
+        var vert = vertical ? Coefficients.Compute(image.Height, height, filter) : null;
 
         // The input rows the region's output rows read (Pillow's ybox_first/ybox_last, limited to the region).
-        int rowFirst = top;
-        int rowEnd = top + regionHeight;
+        var rowFirst = top;
+        var rowEnd = top + regionHeight;
         if (vert is not null)
         {
             rowFirst = vert.Start[top];
             rowEnd = vert.Start[top + regionHeight - 1] + vert.Count[top + regionHeight - 1];
         }
 
-        int channels = image.Channels;
+        var channels = image.Channels;
         if (image.Bytes is not null)
         {
             if (horiz is null)
             {
                 // Vertical only: read the region's columns straight from the input.
-                byte[] v = VerticalBytes(
+                var v = VerticalBytes(
                     image.Bytes, channels, image.Height, image.Width, left, 0, top, regionHeight, regionWidth, vert!, allowSimd);
                 return RawImage.FromBytes(channels, regionHeight, regionWidth, v);
             }
 
-            byte[] h = HorizontalBytes(image.Bytes, channels, image.Height, image.Width, rowFirst, rowEnd, left, regionWidth, horiz, allowSimd);
+            var h = HorizontalBytes(image.Bytes, channels, image.Height, image.Width, rowFirst, rowEnd, left, regionWidth, horiz, allowSimd);
             if (vert is null)
             {
                 return RawImage.FromBytes(channels, regionHeight, regionWidth, h);
             }
 
-            byte[] hv = VerticalBytes(h, channels, rowEnd - rowFirst, regionWidth, 0, rowFirst, top, regionHeight, regionWidth, vert, allowSimd);
+            var hv = VerticalBytes(h, channels, rowEnd - rowFirst, regionWidth, 0, rowFirst, top, regionHeight, regionWidth, vert, allowSimd);
             return RawImage.FromBytes(channels, regionHeight, regionWidth, hv);
         }
         else
         {
-            float[] src = image.Floats!;
+            var src = image.Floats!;
             if (horiz is null)
             {
-                float[] v = VerticalFloats(src, channels, image.Height, image.Width, left, 0, top, regionHeight, regionWidth, vert!);
+                var v = VerticalFloats(src, channels, image.Height, image.Width, left, 0, top, regionHeight, regionWidth, vert!);
                 return RawImage.FromFloats(channels, regionHeight, regionWidth, v);
             }
 
-            float[] h = HorizontalFloats(src, channels, image.Height, image.Width, rowFirst, rowEnd, left, regionWidth, horiz);
+            var h = HorizontalFloats(src, channels, image.Height, image.Width, rowFirst, rowEnd, left, regionWidth, horiz);
             if (vert is null)
             {
                 return RawImage.FromFloats(channels, regionHeight, regionWidth, h);
             }
 
-            float[] hv = VerticalFloats(h, channels, rowEnd - rowFirst, regionWidth, 0, rowFirst, top, regionHeight, regionWidth, vert);
+            var hv = VerticalFloats(h, channels, rowEnd - rowFirst, regionWidth, 0, rowFirst, top, regionHeight, regionWidth, vert);
             return RawImage.FromFloats(channels, regionHeight, regionWidth, hv);
         }
     }
 
     private static RawImage Crop(RawImage image, int left, int top, int width, int height)
     {
-        int c = image.Channels;
+        var c = image.Channels;
         if (image.Bytes is not null)
         {
             var dst = new byte[c * width * height];
@@ -125,9 +125,9 @@ public static class PillowResampler
 
     private static void CopyRegion<T>(T[] src, T[] dst, int channels, int srcH, int srcW, int left, int top, int width, int height)
     {
-        for (int c = 0; c < channels; c++)
+        for (var c = 0; c < channels; c++)
         {
-            for (int y = 0; y < height; y++)
+            for (var y = 0; y < height; y++)
             {
                 Array.Copy(src, (((c * srcH) + top + y) * srcW) + left, dst, ((c * height) + y) * width, width);
             }
@@ -176,7 +176,7 @@ public static class PillowResampler
     private static byte Clip8(int sum)
     {
         // Arithmetic shift, then clamp: Pillow's clip8 lookup does the same for negative and overflowing sums.
-        int v = sum >> PrecisionBits;
+        var v = sum >> PrecisionBits;
         return v < 0 ? (byte)0 : v > 255 ? (byte)255 : (byte)v;
     }
 
@@ -185,28 +185,28 @@ public static class PillowResampler
         byte[] src, int channels, int height, int width, int rowFirst, int rowEnd, int left, int outWidth, Coefficients co,
         bool allowSimd)
     {
-        int rows = rowEnd - rowFirst;
+        var rows = rowEnd - rowFirst;
         var dst = new byte[channels * rows * outWidth];
-        Padded? padded = allowSimd && Avx2.IsSupported ? co.PaddedFor(width) : null;
-        for (int c = 0; c < channels; c++)
+        var padded = allowSimd && Avx2.IsSupported ? co.PaddedFor(width) : null;
+        for (var c = 0; c < channels; c++)
         {
-            for (int y = 0; y < rows; y++)
+            for (var y = 0; y < rows; y++)
             {
                 ReadOnlySpan<byte> srcRow = src.AsSpan(((c * height) + rowFirst + y) * width, width);
-                Span<byte> dstRow = dst.AsSpan(((c * rows) + y) * outWidth, outWidth);
+                var dstRow = dst.AsSpan(((c * rows) + y) * outWidth, outWidth);
                 if (padded is not null)
                 {
                     HorizontalRowAvx2(srcRow, dstRow, left, padded);
                     continue;
                 }
 
-                for (int x = 0; x < dstRow.Length; x++)
+                for (var x = 0; x < dstRow.Length; x++)
                 {
-                    int xx = left + x;
-                    ReadOnlySpan<byte> window = srcRow.Slice(co.Start[xx], co.Count[xx]);
+                    var xx = left + x;
+                    var window = srcRow.Slice(co.Start[xx], co.Count[xx]);
                     ReadOnlySpan<int> k = co.Fixed.AsSpan(xx * co.Size, window.Length);
-                    int sum = 1 << (PrecisionBits - 1);
-                    for (int i = 0; i < window.Length; i++)
+                    var sum = 1 << (PrecisionBits - 1);
+                    for (var i = 0; i < window.Length; i++)
                     {
                         sum += window[i] * k[i];
                     }
@@ -225,17 +225,17 @@ public static class PillowResampler
     /// the result is the scalar loop's exactly.</remarks>
     private static unsafe void HorizontalRowAvx2(ReadOnlySpan<byte> srcRow, Span<byte> dstRow, int left, Padded padded)
     {
-        int size = padded.Size;
+        var size = padded.Size;
         fixed (byte* row = srcRow)
         fixed (int* weights = padded.Weights)
         {
-            for (int x = 0; x < dstRow.Length; x++)
+            for (var x = 0; x < dstRow.Length; x++)
             {
-                int xx = left + x;
-                byte* p = row + padded.Start[xx];
-                int* k = weights + (xx * size);
-                Vector256<int> acc = Avx2.MultiplyLow(Avx2.ConvertToVector256Int32(p), Avx.LoadVector256(k));
-                for (int j = 8; j < size; j += 8)
+                var xx = left + x;
+                var p = row + padded.Start[xx];
+                var k = weights + (xx * size);
+                var acc = Avx2.MultiplyLow(Avx2.ConvertToVector256Int32(p), Avx.LoadVector256(k));
+                for (var j = 8; j < size; j += 8)
                 {
                     acc = Avx2.Add(acc, Avx2.MultiplyLow(Avx2.ConvertToVector256Int32(p + j), Avx.LoadVector256(k + j)));
                 }
@@ -255,21 +255,21 @@ public static class PillowResampler
 
         // Row by row over the taps (not tap by tap per pixel): the same sums, read sequentially.
         var acc = new int[outWidth];
-        for (int c = 0; c < channels; c++)
+        for (var c = 0; c < channels; c++)
         {
-            for (int y = 0; y < outHeight; y++)
+            for (var y = 0; y < outHeight; y++)
             {
-                int yy = top + y;
-                int start = co.Start[yy] - rowOffset;
+                var yy = top + y;
+                var start = co.Start[yy] - rowOffset;
                 ReadOnlySpan<int> k = co.Fixed.AsSpan(yy * co.Size, co.Count[yy]);
                 acc.AsSpan().Fill(1 << (PrecisionBits - 1));
-                for (int i = 0; i < k.Length; i++)
+                for (var i = 0; i < k.Length; i++)
                 {
                     AccumulateRow(src.AsSpan((((c * srcRows) + start + i) * srcWidth) + colOffset, outWidth), k[i], acc, allowSimd);
                 }
 
-                Span<byte> dstRow = dst.AsSpan(((c * outHeight) + y) * outWidth, outWidth);
-                for (int x = 0; x < dstRow.Length; x++)
+                var dstRow = dst.AsSpan(((c * outHeight) + y) * outWidth, outWidth);
+                for (var x = 0; x < dstRow.Length; x++)
                 {
                     dstRow[x] = Clip8(acc[x]);
                 }
@@ -282,17 +282,17 @@ public static class PillowResampler
     /// <summary>acc[x] += row[x] * weight, in SIMD blocks where the hardware has them (integer: the same sums).</summary>
     private static void AccumulateRow(ReadOnlySpan<byte> row, int weight, Span<int> acc, bool allowSimd)
     {
-        int x = 0;
+        var x = 0;
         if (allowSimd && Vector.IsHardwareAccelerated && row.Length >= Vector<byte>.Count)
         {
-            int lanes = Vector<int>.Count;
+            var lanes = Vector<int>.Count;
             var w = new Vector<int>(weight);
             for (; x <= row.Length - Vector<byte>.Count; x += Vector<byte>.Count)
             {
-                Vector.Widen(new Vector<byte>(row.Slice(x)), out Vector<ushort> low, out Vector<ushort> high);
-                Vector.Widen(low, out Vector<uint> q0, out Vector<uint> q1);
-                Vector.Widen(high, out Vector<uint> q2, out Vector<uint> q3);
-                Span<int> a = acc.Slice(x, Vector<byte>.Count);
+                Vector.Widen(new Vector<byte>(row.Slice(x)), out var low, out var high);
+                Vector.Widen(low, out var q0, out var q1);
+                Vector.Widen(high, out var q2, out var q3);
+                var a = acc.Slice(x, Vector<byte>.Count);
                 (new Vector<int>(a) + (Vector.AsVectorInt32(q0) * w)).CopyTo(a);
                 (new Vector<int>(a.Slice(lanes)) + (Vector.AsVectorInt32(q1) * w)).CopyTo(a.Slice(lanes));
                 (new Vector<int>(a.Slice(2 * lanes)) + (Vector.AsVectorInt32(q2) * w)).CopyTo(a.Slice(2 * lanes));
@@ -309,21 +309,21 @@ public static class PillowResampler
     private static float[] HorizontalFloats(
         float[] src, int channels, int height, int width, int rowFirst, int rowEnd, int left, int outWidth, Coefficients co)
     {
-        int rows = rowEnd - rowFirst;
+        var rows = rowEnd - rowFirst;
         var dst = new float[channels * rows * outWidth];
-        for (int c = 0; c < channels; c++)
+        for (var c = 0; c < channels; c++)
         {
-            for (int y = 0; y < rows; y++)
+            for (var y = 0; y < rows; y++)
             {
                 ReadOnlySpan<float> srcRow = src.AsSpan(((c * height) + rowFirst + y) * width, width);
-                Span<float> dstRow = dst.AsSpan(((c * rows) + y) * outWidth, outWidth);
-                for (int x = 0; x < dstRow.Length; x++)
+                var dstRow = dst.AsSpan(((c * rows) + y) * outWidth, outWidth);
+                for (var x = 0; x < dstRow.Length; x++)
                 {
-                    int xx = left + x;
-                    ReadOnlySpan<float> window = srcRow.Slice(co.Start[xx], co.Count[xx]);
+                    var xx = left + x;
+                    var window = srcRow.Slice(co.Start[xx], co.Count[xx]);
                     ReadOnlySpan<double> k = co.Weights.AsSpan(xx * co.Size, window.Length);
-                    double sum = 0.0;
-                    for (int i = 0; i < window.Length; i++)
+                    var sum = 0.0;
+                    for (var i = 0; i < window.Length; i++)
                     {
                         sum += window[i] * k[i];
                     }
@@ -342,26 +342,26 @@ public static class PillowResampler
     {
         var dst = new float[channels * outHeight * outWidth];
         var acc = new double[outWidth];
-        for (int c = 0; c < channels; c++)
+        for (var c = 0; c < channels; c++)
         {
-            for (int y = 0; y < outHeight; y++)
+            for (var y = 0; y < outHeight; y++)
             {
-                int yy = top + y;
-                int start = co.Start[yy] - rowOffset;
+                var yy = top + y;
+                var start = co.Start[yy] - rowOffset;
                 ReadOnlySpan<double> k = co.Weights.AsSpan(yy * co.Size, co.Count[yy]);
                 acc.AsSpan().Clear();
-                for (int i = 0; i < k.Length; i++)
+                for (var i = 0; i < k.Length; i++)
                 {
                     ReadOnlySpan<float> row = src.AsSpan((((c * srcRows) + start + i) * srcWidth) + colOffset, outWidth);
-                    double w = k[i];
-                    for (int x = 0; x < row.Length; x++)
+                    var w = k[i];
+                    for (var x = 0; x < row.Length; x++)
                     {
                         acc[x] += row[x] * w;
                     }
                 }
 
-                Span<float> dstRow = dst.AsSpan(((c * outHeight) + y) * outWidth, outWidth);
-                for (int x = 0; x < dstRow.Length; x++)
+                var dstRow = dst.AsSpan(((c * outHeight) + y) * outWidth, outWidth);
+                for (var x = 0; x < dstRow.Length; x++)
                 {
                     dstRow[x] = (float)acc[x];
                 }
@@ -402,44 +402,44 @@ public static class PillowResampler
         public static Coefficients Compute(int inSize, int outSize, Filter filter)
         {
             // Pillow's precompute_coeffs over the whole input (box 0..inSize).
-            double scale = (double)inSize / outSize;
-            double filterScale = scale < 1.0 ? 1.0 : scale;
-            double support = filter.Support * filterScale;
-            int size = ((int)Math.Ceiling(support) * 2) + 1;
+            var scale = (double)inSize / outSize;
+            var filterScale = scale < 1.0 ? 1.0 : scale;
+            var support = filter.Support * filterScale;
+            var size = ((int)Math.Ceiling(support) * 2) + 1;
             var start = new int[outSize];
             var count = new int[outSize];
             var weights = new double[outSize * size];
-            for (int xx = 0; xx < outSize; xx++)
+            for (var xx = 0; xx < outSize; xx++)
             {
-                double center = (xx + 0.5) * scale;
-                double ss = 1.0 / filterScale;
+                var center = (xx + 0.5) * scale;
+                var ss = 1.0 / filterScale;
 
                 // C's (int) cast truncates toward zero; the clamp makes the negative case irrelevant.
-                int xmin = (int)(center - support + 0.5);
+                var xmin = (int)(center - support + 0.5);
                 if (xmin < 0)
                 {
                     xmin = 0;
                 }
 
-                int xmax = (int)(center + support + 0.5);
+                var xmax = (int)(center + support + 0.5);
                 if (xmax > inSize)
                 {
                     xmax = inSize;
                 }
 
                 xmax -= xmin;
-                double ww = 0.0;
-                int off = xx * size;
-                for (int x = 0; x < xmax; x++)
+                var ww = 0.0;
+                var off = xx * size;
+                for (var x = 0; x < xmax; x++)
                 {
-                    double w = filter.Function((x + xmin - center + 0.5) * ss);
+                    var w = filter.Function((x + xmin - center + 0.5) * ss);
                     weights[off + x] = w;
                     ww += w;
                 }
 
                 if (ww != 0.0)
                 {
-                    for (int x = 0; x < xmax; x++)
+                    for (var x = 0; x < xmax; x++)
                     {
                         weights[off + x] /= ww;
                     }
@@ -450,10 +450,10 @@ public static class PillowResampler
             }
 
             var fixedWeights = new int[weights.Length];
-            for (int i = 0; i < weights.Length; i++)
+            for (var i = 0; i < weights.Length; i++)
             {
                 // Pillow's normalize_coeffs_8bpc: round half away from zero, then truncate.
-                double scaled = weights[i] * (1 << PrecisionBits);
+                var scaled = weights[i] * (1 << PrecisionBits);
                 fixedWeights[i] = weights[i] < 0 ? (int)(-0.5 + scaled) : (int)(0.5 + scaled);
             }
 
@@ -463,19 +463,19 @@ public static class PillowResampler
         /// <summary>The padded layout for rows of <paramref name="inSize"/> pixels, or null when a row is too short.</summary>
         public Padded? PaddedFor(int inSize)
         {
-            int size = (Size + 7) / 8 * 8;
+            var size = (Size + 7) / 8 * 8;
             if (inSize < size)
             {
                 return null;
             }
 
-            int outSize = Start.Length;
+            var outSize = Start.Length;
             var start = new int[outSize];
             var weights = new int[outSize * size];
-            for (int x = 0; x < outSize; x++)
+            for (var x = 0; x < outSize; x++)
             {
                 start[x] = Math.Min(Start[x], inSize - size);
-                int shift = Start[x] - start[x];
+                var shift = Start[x] - start[x];
                 Array.Copy(Fixed, x * Size, weights, (x * size) + shift, Count[x]);
             }
 

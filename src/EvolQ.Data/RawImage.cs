@@ -15,7 +15,7 @@ public sealed class RawImage
             throw new ArgumentOutOfRangeException(nameof(channels), $"An image needs positive sizes, not {channels}x{height}x{width}.");
         }
 
-        long expected = (long)channels * height * width;
+        var expected = (long)channels * height * width;
         long actual = bytes?.Length ?? floats!.Length;
         if (actual != expected)
         {
@@ -64,7 +64,7 @@ public sealed class RawImage
         }
 
         var result = new float[Bytes!.Length];
-        for (int i = 0; i < result.Length; i++)
+        for (var i = 0; i < result.Length; i++)
         {
             // Division, not multiplication by 1/255: that is what torchvision's ToTensor does, bit for bit.
             result[i] = Bytes[i] / 255f;

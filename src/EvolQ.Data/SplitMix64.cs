@@ -11,19 +11,19 @@ namespace EvolQ.Data;
 /// </remarks>
 public sealed class SplitMix64
 {
-    private ulong _state;
+    private ulong state;
 
     /// <summary>Starts the stream at state <paramref name="state"/>.</summary>
     public SplitMix64(ulong state)
     {
-        _state = state;
+        this.state = state;
     }
 
     /// <summary>The next 64-bit output.</summary>
     public ulong Next()
     {
-        _state += 0x9E3779B97F4A7C15UL;
-        ulong z = _state;
+        this.state += 0x9E3779B97F4A7C15UL;
+        var z = this.state;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
         return z ^ (z >> 31);
@@ -35,10 +35,10 @@ public sealed class SplitMix64
         ArgumentOutOfRangeException.ThrowIfZero(n);
 
         // (2^64 - n) mod n == 2^64 mod n: the size of the incomplete last block of outputs, which is rejected.
-        ulong threshold = (0UL - n) % n;
+        var threshold = (0UL - n) % n;
         while (true)
         {
-            ulong r = Next();
+            var r = Next();
             if (r >= threshold)
             {
                 return r % n;

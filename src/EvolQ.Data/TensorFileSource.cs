@@ -14,13 +14,13 @@ namespace EvolQ.Data;
 /// </remarks>
 public sealed class TensorFileSource : ImageSource
 {
-    private readonly string[] _classes;
-    private readonly byte[]? _bytes;
-    private readonly float[]? _floats;
-    private readonly long[] _labels;
-    private readonly int _channels;
-    private readonly int _height;
-    private readonly int _width;
+    private readonly string[] classes;
+    private readonly byte[]? bytes;
+    private readonly float[]? floats;
+    private readonly long[] labels;
+    private readonly int channels;
+    private readonly int height;
+    private readonly int width;
 
     /// <summary>Reads both files; <paramref name="classNames"/> (else "0".."K-1", K = largest label + 1) fixes the classes.</summary>
     /// <param name="preprocessed">The images are the model's inputs as they are (float, final size, normalised).</param>
@@ -32,19 +32,19 @@ public sealed class TensorFileSource : ImageSource
         LabelsPath = labelsPath;
         Preprocessed = preprocessed;
 
-        using (Tensor images = ReadNpy(imagesPath, "images"))
+        using (var images = ReadNpy(imagesPath, "images"))
         {
-            long[] shape = images.shape;
+            var shape = images.shape;
             if (shape.Length is not (3 or 4))
             {
                 throw new DataSourceException(
                     $"Images file '{imagesPath}' has shape ({string.Join(", ", shape)}); expected (N, C, H, W) or (N, H, W).");
             }
 
-            _channels = shape.Length == 4 ? (int)shape[1] : 1;
-            _height = (int)shape[^2];
-            _width = (int)shape[^1];
-            if (_channels is not (1 or 3) || _height < 1 || _width < 1)
+            this.channels = shape.Length == 4 ? (int)shape[1] : 1;
+            this.height = (int)shape[^2];
+            this.width = (int)shape[^1];
+            if (this.channels is not (1 or 3) || this.height < 1 || this.width < 1)
             {
                 throw new DataSourceException(
                     $"Images file '{imagesPath}' has shape ({string.Join(", ", shape)}); images need 1 or 3 channels and a positive size.");
@@ -61,15 +61,15 @@ public sealed class TensorFileSource : ImageSource
                     throw new DataSourceException(
                         $"Images file '{imagesPath}' holds uint8 pixels, but preprocessed arrays are the model's float inputs: use npy: for pixels.");
                 case ScalarType.Byte:
-                    _bytes = images.data<byte>().ToArray();
+                    bytes = images.data<byte>().ToArray();
                     break;
                 case ScalarType.Float32:
-                    _floats = images.data<float>().ToArray();
+                    floats = images.data<float>().ToArray();
                     break;
                 case ScalarType.Float16 or ScalarType.Float64:
-                    using (Tensor f = images.to_type(ScalarType.Float32))
+                    using (var f = images.to_type(ScalarType.Float32))
                     {
-                        _floats = f.data<float>().ToArray();
+                        floats = f.data<float>().ToArray();
                     }
 
                     break;
@@ -81,7 +81,7 @@ public sealed class TensorFileSource : ImageSource
             Count = (int)shape[0];
         }
 
-        using (Tensor labels = ReadNpy(labelsPath, "labels"))
+        using (var labels = ReadNpy(labelsPath, "labels"))
         {
             if (labels.dtype is not (ScalarType.Byte or ScalarType.Int8 or ScalarType.Int16 or ScalarType.Int32 or ScalarType.Int64))
             {
@@ -94,28 +94,28 @@ public sealed class TensorFileSource : ImageSource
                     $"Labels file '{labelsPath}' has shape ({string.Join(", ", labels.shape)}); expected (N).");
             }
 
-            using Tensor asLong = labels.to_type(ScalarType.Int64);
-            _labels = asLong.data<long>().ToArray();
+            using var asLong = labels.to_type(ScalarType.Int64);
+            this.labels = asLong.data<long>().ToArray();
         }
 
-        if (_labels.Length != Count)
+        if (this.labels.Length != Count)
         {
             throw new DataSourceException(
-                $"Images file '{imagesPath}' holds {Count} images but labels file '{labelsPath}' holds {_labels.Length} labels.");
+                $"Images file '{imagesPath}' holds {Count} images but labels file '{labelsPath}' holds {this.labels.Length} labels.");
         }
 
-        long max = _labels.Length == 0 ? -1 : _labels.Max();
-        int classCount = classNames?.Count ?? (int)Math.Min(max + 1, int.MaxValue);
-        for (int i = 0; i < _labels.Length; i++)
+        var max = this.labels.Length == 0 ? -1 : this.labels.Max();
+        var classCount = classNames?.Count ?? (int)Math.Min(max + 1, int.MaxValue);
+        for (var i = 0; i < this.labels.Length; i++)
         {
-            if (_labels[i] < 0 || _labels[i] >= classCount)
+            if (this.labels[i] < 0 || this.labels[i] >= classCount)
             {
                 throw new DataSourceException(
-                    $"Label {_labels[i]} of image {i} in '{labelsPath}' is out of range for {classCount} classes.");
+                    $"Label {this.labels[i]} of image {i} in '{labelsPath}' is out of range for {classCount} classes.");
             }
         }
 
-        _classes = classNames?.ToArray()
+        this.classes = classNames?.ToArray()
             ?? Enumerable.Range(0, classCount).Select(c => c.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
     }
 
@@ -129,13 +129,13 @@ public sealed class TensorFileSource : ImageSource
     public bool Preprocessed { get; }
 
     /// <summary>Channels, height and width of every image.</summary>
-    public (int Channels, int Height, int Width) ImageShape => (_channels, _height, _width);
+    public (int Channels, int Height, int Width) ImageShape => (this.channels, this.height, this.width);
 
     /// <inheritdoc/>
     public override int Count { get; }
 
     /// <inheritdoc/>
-    public override IReadOnlyList<string> ClassNames => _classes;
+    public override IReadOnlyList<string> ClassNames => this.classes;
 
     /// <inheritdoc/>
     public override string Description => $"{(Preprocessed ? "preprocessed " : "")}tensor file '{ImagesPath}'";
@@ -144,17 +144,17 @@ public sealed class TensorFileSource : ImageSource
     public override long LabelOf(int index)
     {
         CheckIndex(index);
-        return _labels[index];
+        return this.labels[index];
     }
 
     /// <inheritdoc/>
     public override RawImage Read(int index)
     {
         CheckIndex(index);
-        int per = _channels * _height * _width;
-        return _bytes is not null
-            ? RawImage.FromBytes(_channels, _height, _width, _bytes.AsSpan(index * per, per).ToArray())
-            : RawImage.FromFloats(_channels, _height, _width, _floats!.AsSpan(index * per, per).ToArray());
+        var per = this.channels * this.height * this.width;
+        return bytes is not null
+            ? RawImage.FromBytes(this.channels, this.height, this.width, bytes.AsSpan(index * per, per).ToArray())
+            : RawImage.FromFloats(this.channels, this.height, this.width, floats!.AsSpan(index * per, per).ToArray());
     }
 
     private static Tensor ReadNpy(string path, string what)

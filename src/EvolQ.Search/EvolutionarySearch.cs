@@ -27,7 +27,7 @@ namespace EvolQ.Search;
 /// </remarks>
 public sealed class EvolutionarySearch
 {
-    private readonly SearchState _state;
+    private readonly SearchState state;
 
     /// <summary>A new job at its first ask: the initial evaluation of the last block in pass 0.</summary>
     public EvolutionarySearch(IReadOnlyList<SearchBlock> blocks, SearchSettings settings)
@@ -48,7 +48,7 @@ public sealed class EvolutionarySearch
                     nameof(blocks));
         }
 
-        _state = new SearchState
+        this.state = new SearchState
         {
             Settings = settings,
             Names = blocks.Select(b => b.Name).ToArray(),
@@ -57,42 +57,42 @@ public sealed class EvolutionarySearch
         StartVisit();
     }
 
-    private EvolutionarySearch(SearchState state) => _state = state;
+    private EvolutionarySearch(SearchState state) => this.state = state;
 
-    public SearchSettings Settings => _state.Settings;
-    public int BlockCount => _state.Names.Length;
-    public IReadOnlyList<string> BlockNames => _state.Names;
-    public bool Completed => _state.Completed;
+    public SearchSettings Settings => this.state.Settings;
+    public int BlockCount => this.state.Names.Length;
+    public IReadOnlyList<string> BlockNames => this.state.Names;
+    public bool Completed => this.state.Completed;
 
     /// <summary>The pass in progress, from 0; equals P once completed.</summary>
-    public int CurrentPass => _state.Pass;
+    public int CurrentPass => this.state.Pass;
 
     /// <summary>The block being visited; −1 once completed.</summary>
-    public int CurrentBlock => _state.Completed ? -1 : BlockCount - 1 - _state.Order;
+    public int CurrentBlock => this.state.Completed ? -1 : BlockCount - 1 - this.state.Order;
 
     /// <summary>The cycle in progress; −1 while the visit's initial evaluation is awaited.</summary>
-    public int CurrentCycle => _state.Cycle;
+    public int CurrentCycle => this.state.Cycle;
 
     /// <summary>The results accepted so far.</summary>
-    public long EvaluationsDone => _state.Told;
+    public long EvaluationsDone => this.state.Told;
 
     /// <summary>The evaluations the whole job takes: P·B·(1 + K·λ).</summary>
     public long EvaluationsPlanned =>
         (long)Settings.Passes * BlockCount * (1 + (long)Settings.Cycles * Settings.Offspring);
 
     /// <summary>The finished block visits, in the order they finished.</summary>
-    public IReadOnlyList<BlockVisit> History => _state.History;
+    public IReadOnlyList<BlockVisit> History => this.state.History;
 
     /// <summary>The population of the visit in progress, in rank order; empty until its initial loss.</summary>
     public IReadOnlyList<PopulationMember> Population =>
-        _state.Population.Select(m => new PopulationMember(m.Serial, m.CandidateId, Loss(m.CandidateId))).ToArray();
+        this.state.Population.Select(m => new PopulationMember(m.Serial, m.CandidateId, Loss(m.CandidateId))).ToArray();
 
     /// <summary>A copy of a block's current scales: the best of its last visit, or its initial ones.</summary>
     public float[] GetScales(int block)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(block);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(block, BlockCount);
-        return (float[])_state.Scales[block].Clone();
+        return (float[])this.state.Scales[block].Clone();
     }
 
     /// <summary>
@@ -100,8 +100,8 @@ public sealed class EvolutionarySearch
     /// the cycle in progress still awaited. Asking again returns them again; empty once completed.
     /// </summary>
     public IReadOnlyList<Candidate> Ask() =>
-        _state.Step.Where(id => double.IsNaN(_state.Losses[(int)id]))
-            .Select(id => _state.VisitCandidates[id].ToPublic())
+        this.state.Step.Where(id => double.IsNaN(this.state.Losses[(int)id]))
+            .Select(id => this.state.VisitCandidates[id].ToPublic())
             .ToArray();
 
     /// <summary>Records a candidate's loss (lower is better); the step advances once all of it is told.</summary>
@@ -117,10 +117,10 @@ public sealed class EvolutionarySearch
             throw new ArgumentException(
                 $"The loss of candidate {candidateId} is NaN; a fitness evaluation must return a number.",
                 nameof(loss));
-        if (candidateId < 0 || candidateId >= _state.Losses.Count)
+        if (candidateId < 0 || candidateId >= this.state.Losses.Count)
             return TellOutcome.Unknown;
 
-        var known = _state.Losses[(int)candidateId];
+        var known = this.state.Losses[(int)candidateId];
         if (!double.IsNaN(known))
         {
             // A retried or redelivered request reports the same value again, which is harmless; a different value
@@ -132,9 +132,9 @@ public sealed class EvolutionarySearch
                 $"an evaluation must be deterministic."));
         }
 
-        _state.Losses[(int)candidateId] = loss;
-        _state.Told++;
-        if (_state.Step.TrueForAll(id => !double.IsNaN(_state.Losses[(int)id])))
+        this.state.Losses[(int)candidateId] = loss;
+        this.state.Told++;
+        if (this.state.Step.TrueForAll(id => !double.IsNaN(this.state.Losses[(int)id])))
             FinishStep();
         return TellOutcome.Accepted;
     }
@@ -154,44 +154,44 @@ public sealed class EvolutionarySearch
     }
 
     /// <summary>The whole state, outstanding candidates included, in a versioned little-endian binary layout.</summary>
-    public byte[] Serialize() => SearchStateSerializer.Write(_state);
+    public byte[] Serialize() => SearchStateSerializer.Write(this.state);
 
     /// <summary>A machine that continues exactly where the serialized one was.</summary>
     /// <exception cref="InvalidDataException">The bytes are not a search state of a known version.</exception>
     public static EvolutionarySearch Deserialize(ReadOnlySpan<byte> bytes) => new(SearchStateSerializer.Read(bytes));
 
-    private double Loss(long candidateId) => _state.Losses[(int)candidateId];
+    private double Loss(long candidateId) => this.state.Losses[(int)candidateId];
 
     private void StartVisit()
     {
         var block = CurrentBlock;
-        _state.Cycle = -1;
-        _state.VisitCandidates.Clear();
-        _state.Population.Clear();
-        _state.Step.Clear();
-        _state.Step.Add(Issue(new CandidateRecord(
-            NextId(), _state.Pass, block, -1, 0, -1, [], _state.Scales[block])));
+        this.state.Cycle = -1;
+        this.state.VisitCandidates.Clear();
+        this.state.Population.Clear();
+        this.state.Step.Clear();
+        this.state.Step.Add(Issue(new CandidateRecord(
+            NextId(), this.state.Pass, block, -1, 0, -1, [], this.state.Scales[block])));
     }
 
     private void FinishStep()
     {
         var mu = Settings.PopulationSize;
-        if (_state.Cycle < 0)
+        if (this.state.Cycle < 0)
         {
-            var initial = _state.Step[0];
+            var initial = this.state.Step[0];
             for (var i = 0; i < mu; i++)
-                _state.Population.Add((_state.NextSerial++, initial));
+                this.state.Population.Add((this.state.NextSerial++, initial));
         }
         else
         {
-            foreach (var child in _state.Step)
-                _state.Population.Add((_state.NextSerial++, child));
-            _state.Population.Sort(CompareRank);
-            _state.Population.RemoveRange(mu, _state.Population.Count - mu);
+            foreach (var child in this.state.Step)
+                this.state.Population.Add((this.state.NextSerial++, child));
+            this.state.Population.Sort(CompareRank);
+            this.state.Population.RemoveRange(mu, this.state.Population.Count - mu);
         }
 
-        _state.Cycle++;
-        if (_state.Cycle < Settings.Cycles)
+        this.state.Cycle++;
+        if (this.state.Cycle < Settings.Cycles)
             StartCycle();
         else
             FinishVisit();
@@ -202,50 +202,50 @@ public sealed class EvolutionarySearch
         var s = Settings;
         var block = CurrentBlock;
         var range = s.EffectiveMutationRange;
-        _state.Step.Clear();
+        this.state.Step.Clear();
         for (var i = 0; i < s.Offspring; i++)
         {
-            var tournament = KeyedRandom.For(s.Seed, RandomStream.Tournament, _state.Pass, block, _state.Cycle, i);
+            var tournament = KeyedRandom.For(s.Seed, RandomStream.Tournament, this.state.Pass, block, this.state.Cycle, i);
             var draws = new int[s.TournamentSize];
             var winner = -1;
             for (var t = 0; t < draws.Length; t++)
             {
-                draws[t] = tournament.NextIndex(_state.Population.Count);
+                draws[t] = tournament.NextIndex(this.state.Population.Count);
                 // The population is in rank order, so the lowest position drawn is the best drawn.
                 if (winner < 0 || draws[t] < winner)
                     winner = draws[t];
             }
 
-            var parent = _state.VisitCandidates[_state.Population[winner].CandidateId];
-            var noise = KeyedRandom.For(s.Seed, RandomStream.Mutation, _state.Pass, block, _state.Cycle, i);
+            var parent = this.state.VisitCandidates[this.state.Population[winner].CandidateId];
+            var noise = KeyedRandom.For(s.Seed, RandomStream.Mutation, this.state.Pass, block, this.state.Cycle, i);
             var scales = Mutation.Mutate(parent.Scales, range, s.RelativeMutation, noise);
-            _state.Step.Add(Issue(new CandidateRecord(
-                NextId(), _state.Pass, block, _state.Cycle, i, parent.Id, draws, scales)));
+            this.state.Step.Add(Issue(new CandidateRecord(
+                NextId(), this.state.Pass, block, this.state.Cycle, i, parent.Id, draws, scales)));
         }
     }
 
     private void FinishVisit()
     {
         var block = CurrentBlock;
-        var best = _state.VisitCandidates[_state.Population[0].CandidateId];
-        var initial = _state.VisitCandidates.Values.Single(c => c.Cycle < 0);
-        _state.Scales[block] = best.Scales;
-        _state.History.Add(new BlockVisit(
-            _state.Pass, block, Loss(initial.Id), Loss(best.Id), best.Id, _state.VisitCandidates.Count));
+        var best = this.state.VisitCandidates[this.state.Population[0].CandidateId];
+        var initial = this.state.VisitCandidates.Values.Single(c => c.Cycle < 0);
+        this.state.Scales[block] = best.Scales;
+        this.state.History.Add(new BlockVisit(
+            this.state.Pass, block, Loss(initial.Id), Loss(best.Id), best.Id, this.state.VisitCandidates.Count));
 
-        if (++_state.Order == BlockCount)
+        if (++this.state.Order == BlockCount)
         {
-            _state.Order = 0;
-            _state.Pass++;
+            this.state.Order = 0;
+            this.state.Pass++;
         }
 
-        if (_state.Pass == Settings.Passes)
+        if (this.state.Pass == Settings.Passes)
         {
-            _state.Completed = true;
-            _state.Cycle = -1;
-            _state.VisitCandidates.Clear();
-            _state.Population.Clear();
-            _state.Step.Clear();
+            this.state.Completed = true;
+            this.state.Cycle = -1;
+            this.state.VisitCandidates.Clear();
+            this.state.Population.Clear();
+            this.state.Step.Clear();
             return;
         }
 
@@ -254,13 +254,13 @@ public sealed class EvolutionarySearch
 
     private long NextId()
     {
-        _state.Losses.Add(double.NaN);
-        return _state.Losses.Count - 1;
+        this.state.Losses.Add(double.NaN);
+        return this.state.Losses.Count - 1;
     }
 
     private long Issue(CandidateRecord candidate)
     {
-        _state.VisitCandidates.Add(candidate.Id, candidate);
+        this.state.VisitCandidates.Add(candidate.Id, candidate);
         return candidate.Id;
     }
 

@@ -25,10 +25,10 @@ namespace EvolQ.Search;
 public struct KeyedRandom
 {
     private const ulong Gamma = 0x9E3779B97F4A7C15UL;
-    private ulong _state;
+    private ulong state;
 
     /// <summary>A raw SplitMix64 generator at the given state (the first output is <c>mix(state + γ)</c>).</summary>
-    public KeyedRandom(ulong state) => _state = state;
+    public KeyedRandom(ulong state) => this.state = state;
 
     /// <summary>The stream of one (seed, stream, pass, block, cycle, offspring) key.</summary>
     public static KeyedRandom For(long seed, RandomStream stream, int pass, int block, int cycle, int offspring) =>
@@ -48,8 +48,8 @@ public struct KeyedRandom
     /// <summary>The next 64 random bits.</summary>
     public ulong NextUInt64()
     {
-        _state = unchecked(_state + Gamma);
-        return Mix(_state);
+        this.state = unchecked(this.state + Gamma);
+        return Mix(this.state);
     }
 
     /// <summary>A double in [0, 1) with 53 random bits.</summary>

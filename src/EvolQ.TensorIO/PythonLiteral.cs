@@ -9,15 +9,15 @@ namespace EvolQ.TensorIO;
 /// </summary>
 internal sealed class PythonLiteral
 {
-    private readonly string _text;
-    private readonly int _maxDepth;
-    private int _position;
-    private int _depth;
+    private readonly string text;
+    private readonly int maxDepth;
+    private int position;
+    private int depth;
 
     private PythonLiteral(string text, int maxDepth)
     {
-        _text = text;
-        _maxDepth = maxDepth;
+        this.text = text;
+        this.maxDepth = maxDepth;
     }
 
     /// <summary>
@@ -30,7 +30,7 @@ internal sealed class PythonLiteral
         var parser = new PythonLiteral(text, maxDepth);
         var value = parser.ParseValue();
         parser.SkipWhitespace();
-        if (parser._position != text.Length)
+        if (parser.position != text.Length)
         {
             throw parser.Error("unexpected text after the literal");
         }
@@ -41,12 +41,12 @@ internal sealed class PythonLiteral
     private object? ParseValue()
     {
         SkipWhitespace();
-        if (_position >= _text.Length)
+        if (this.position >= this.text.Length)
         {
             throw Error("the literal ends early");
         }
 
-        var c = _text[_position];
+        var c = this.text[this.position];
         switch (c)
         {
             case '{':
@@ -67,13 +67,13 @@ internal sealed class PythonLiteral
 
         if (char.IsAsciiLetter(c))
         {
-            var start = _position;
-            while (_position < _text.Length && (char.IsAsciiLetterOrDigit(_text[_position]) || _text[_position] == '_'))
+            var start = this.position;
+            while (this.position < this.text.Length && (char.IsAsciiLetterOrDigit(this.text[this.position]) || this.text[this.position] == '_'))
             {
-                _position++;
+                this.position++;
             }
 
-            return _text[start.._position] switch
+            return this.text[start..this.position] switch
             {
                 "True" => true,
                 "False" => false,
@@ -87,13 +87,13 @@ internal sealed class PythonLiteral
 
     private object Nested(Func<object> parse)
     {
-        if (++_depth > _maxDepth)
+        if (++this.depth > this.maxDepth)
         {
-            throw new NestingException(_maxDepth, _position);
+            throw new NestingException(this.maxDepth, this.position);
         }
 
         var value = parse();
-        _depth--;
+        this.depth--;
         return value;
     }
 
@@ -110,7 +110,7 @@ internal sealed class PythonLiteral
             }
 
             SkipWhitespace();
-            if (_position >= _text.Length || (_text[_position] != '\'' && _text[_position] != '"'))
+            if (this.position >= this.text.Length || (this.text[this.position] != '\'' && this.text[this.position] != '"'))
             {
                 throw Error("expected a string key");
             }
@@ -154,16 +154,16 @@ internal sealed class PythonLiteral
 
     private string ParseString()
     {
-        var quote = _text[_position++];
+        var quote = this.text[this.position++];
         var builder = new StringBuilder();
         while (true)
         {
-            if (_position >= _text.Length)
+            if (this.position >= this.text.Length)
             {
                 throw Error("a string is not closed");
             }
 
-            var c = _text[_position++];
+            var c = this.text[this.position++];
             if (c == quote)
             {
                 return builder.ToString();
@@ -171,12 +171,12 @@ internal sealed class PythonLiteral
 
             if (c == '\\')
             {
-                if (_position >= _text.Length)
+                if (this.position >= this.text.Length)
                 {
                     throw Error("a string is not closed");
                 }
 
-                var escaped = _text[_position++];
+                var escaped = this.text[this.position++];
                 builder.Append(escaped switch
                 {
                     'n' => '\n',
@@ -194,22 +194,22 @@ internal sealed class PythonLiteral
 
     private long ParseInteger()
     {
-        var start = _position;
-        if (_text[_position] == '-' || _text[_position] == '+')
+        var start = this.position;
+        if (this.text[this.position] == '-' || this.text[this.position] == '+')
         {
-            _position++;
+            this.position++;
         }
 
-        while (_position < _text.Length && char.IsAsciiDigit(_text[_position]))
+        while (this.position < this.text.Length && char.IsAsciiDigit(this.text[this.position]))
         {
-            _position++;
+            this.position++;
         }
 
-        var digits = _text[start.._position];
+        var digits = this.text[start..this.position];
         // Python 2 era files write longs with an L suffix ("(3L, 4L)").
-        if (_position < _text.Length && (_text[_position] == 'L' || _text[_position] == 'l'))
+        if (this.position < this.text.Length && (this.text[this.position] == 'L' || this.text[this.position] == 'l'))
         {
-            _position++;
+            this.position++;
         }
 
         if (!long.TryParse(digits, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
@@ -222,17 +222,17 @@ internal sealed class PythonLiteral
 
     private void SkipWhitespace()
     {
-        while (_position < _text.Length && char.IsWhiteSpace(_text[_position]))
+        while (this.position < this.text.Length && char.IsWhiteSpace(this.text[this.position]))
         {
-            _position++;
+            this.position++;
         }
     }
 
     private bool TryConsume(char c)
     {
-        if (_position < _text.Length && _text[_position] == c)
+        if (this.position < this.text.Length && this.text[this.position] == c)
         {
-            _position++;
+            this.position++;
             return true;
         }
 
@@ -248,7 +248,7 @@ internal sealed class PythonLiteral
     }
 
     private FormatException Error(string problem, int? at = null) =>
-        new($"{problem} at character {at ?? _position}");
+        new($"{problem} at character {at ?? this.position}");
 }
 
 /// <summary>A literal nests containers deeper than the limit.</summary>

@@ -5,16 +5,16 @@ namespace EvolQ.TensorIO;
 /// <summary>The tensors of a safetensors file in header order, with the string metadata of its header.</summary>
 public sealed class SafeTensorsContent : IDisposable
 {
-    private readonly Dictionary<string, Tensor> _byName;
+    private readonly Dictionary<string, Tensor> byName;
 
     public SafeTensorsContent(IReadOnlyList<(string Name, Tensor Tensor)> tensors, IReadOnlyDictionary<string, string> metadata)
     {
         Tensors = tensors;
         Metadata = metadata;
-        _byName = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        byName = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (name, tensor) in tensors)
         {
-            if (!_byName.TryAdd(name, tensor))
+            if (!byName.TryAdd(name, tensor))
             {
                 throw new ArgumentException($"Tensor name '{name}' occurs twice.", nameof(tensors));
             }
@@ -30,12 +30,12 @@ public sealed class SafeTensorsContent : IDisposable
     public IEnumerable<string> Names => Tensors.Select(t => t.Name);
 
     public Tensor this[string name] =>
-        _byName.TryGetValue(name, out var tensor)
+        byName.TryGetValue(name, out var tensor)
             ? tensor
             : throw new KeyNotFoundException($"The file holds no tensor named '{name}'.");
 
     public bool TryGetValue(string name, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out Tensor tensor) =>
-        _byName.TryGetValue(name, out tensor);
+        byName.TryGetValue(name, out tensor);
 
     /// <summary>Disposes every tensor; callers that keep a tensor past this must clone or detach it first.</summary>
     public void Dispose()

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using EvolQ.Data;
-using EvolQ.Engine.DataSpecs;
+using EvolQ.Engine.Jobs;
 using EvolQ.Models;
 using EvolQ.TensorIO;
 using EvolQ.Testing;

@@ -1,5 +1,5 @@
+using EvolQ.Data;
 using EvolQ.Engine.Calibration;
-using EvolQ.Engine.DataSpecs;
 using EvolQ.Models;
 using EvolQ.Testing;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
+using EvolQ.Data;
 using EvolQ.Engine.Calibration;
-using EvolQ.Engine.DataSpecs;
 using EvolQ.Engine.Evaluation;
 using EvolQ.Engine.Quantize;
 using EvolQ.Models;

@@ -1,7 +1,7 @@
 using System.Text;
 using CsCheck;
-using EvolQ.Cluster.Serialization;
 using EvolQ.Cluster.Protocol;
+using EvolQ.Cluster.Serialization;
 using EvolQ.Cluster.Sweeps;
 using EvolQ.Testing;
 

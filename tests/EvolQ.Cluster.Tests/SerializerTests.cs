@@ -3,8 +3,8 @@ using Akka.Actor;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Serialization;
 using EvolQ.Engine.Evaluation;
-using EvaluationResult = EvolQ.Cluster.Protocol.EvaluationResult;
 using MessagePack;
+using EvaluationResult = EvolQ.Cluster.Protocol.EvaluationResult;
 
 namespace EvolQ.Cluster.Tests;
 

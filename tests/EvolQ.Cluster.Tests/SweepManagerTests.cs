@@ -1,8 +1,8 @@
 using Akka.Actor;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Workers;
-using EvolQ.Testing;
 using EvolQ.Engine.Evaluation;
+using EvolQ.Testing;
 
 namespace EvolQ.Cluster.Tests;
 

@@ -1,11 +1,11 @@
 using System.Text.Json;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Sweeps;
+using EvolQ.Engine.Evaluation;
 using EvolQ.Engine.Plots;
-using ResultsTable = EvolQ.Engine.Quantize.ResultsTable;
 using EvolQ.Testing;
 using SkiaSharp;
-using EvolQ.Engine.Evaluation;
+using ResultsTable = EvolQ.Engine.Quantize.ResultsTable;
 
 namespace EvolQ.Cluster.Tests;
 

@@ -2,8 +2,8 @@ using Akka.Actor;
 using Akka.Event;
 using EvolQ.Cluster.Coordination;
 using EvolQ.Cluster.Protocol;
-using EvolQ.Search;
 using EvolQ.Engine.Evaluation;
+using EvolQ.Search;
 using EvaluationResult = EvolQ.Cluster.Protocol.EvaluationResult;
 
 namespace EvolQ.Cluster.Tests;

@@ -16,7 +16,7 @@ public sealed class BatchLoaderTests
         List<(float[] Images, long[] Labels, int[] Indices)> Run(int threads, int prefetch)
         {
             var result = new List<(float[], long[], int[])>();
-            foreach (Batch batch in new BatchLoader(source, Small, order, batchSize: 4, threads: threads, prefetch: prefetch))
+            foreach (var batch in new BatchLoader(source, Small, order, batchSize: 4, threads: threads, prefetch: prefetch))
             {
                 using (batch)
                 {
@@ -32,11 +32,11 @@ public sealed class BatchLoaderTests
         Assert.Equal([4, 4, 3], one.Select(b => b.Labels.Length));
         Assert.Equal(order, one.SelectMany(b => b.Indices));
         Assert.Equal(order.Select(i => source.LabelOf(i)), one.SelectMany(b => b.Labels));
-        foreach ((int threads, int prefetch) in new[] { (2, 1), (4, 3), (8, 1) })
+        foreach ((var threads, var prefetch) in new[] { (2, 1), (4, 3), (8, 1) })
         {
             var other = Run(threads, prefetch);
             Assert.Equal(one.Count, other.Count);
-            for (int b = 0; b < one.Count; b++)
+            for (var b = 0; b < one.Count; b++)
             {
                 Assert.Equal(one[b].Images, other[b].Images);
                 Assert.Equal(one[b].Labels, other[b].Labels);
@@ -49,12 +49,12 @@ public sealed class BatchLoaderTests
     {
         var source = new ImageFolderSource(Fixtures.ImagesRoot);
         var loader = new BatchLoader(source, Small, [2, 5, 8], batchSize: 3, threads: 2);
-        using Batch batch = loader.Single();
+        using var batch = loader.Single();
         Assert.Equal(new long[] { 3, 3, 32, 32 }, batch.Images.shape);
         Assert.Equal(ScalarType.Int64, batch.Labels.dtype);
-        for (int i = 0; i < 3; i++)
+        for (var i = 0; i < 3; i++)
         {
-            (Tensor single, long label) = source.Load(batch.Indices[i], Small);
+            (var single, var label) = source.Load(batch.Indices[i], Small);
             using (single)
             {
                 Assert.True(single.eq(batch.Images[i]).all().item<bool>());
@@ -69,8 +69,8 @@ public sealed class BatchLoaderTests
         var source = new ImageFolderSource(Fixtures.ImagesRoot);
         var loader = new BatchLoader(source, Small, Enumerable.Range(0, 10).ToArray(), batchSize: 4, dropLast: true);
         Assert.Equal(2, loader.BatchCount);
-        int count = 0;
-        foreach (Batch batch in loader)
+        var count = 0;
+        foreach (var batch in loader)
         {
             using (batch)
             {
@@ -89,7 +89,7 @@ public sealed class BatchLoaderTests
         var source = new FashionMnistSourceHolder().Source;
         var transform = EvalTransform.NormalizeOnly([0.286f], [0.353f], channels: 1);
         var loader = new BatchLoader(source, transform, Enumerable.Range(0, 2000).ToArray(), batchSize: 100, threads: 2);
-        foreach (Batch batch in loader)
+        foreach (var batch in loader)
         {
             using (batch)
             {
@@ -109,13 +109,13 @@ public sealed class BatchLoaderTests
     public void An_unreadable_image_fails_its_batch_with_the_file_name()
     {
         using var dir = new TempDirectory();
-        byte[] png = File.ReadAllBytes(Path.Combine(Fixtures.ImagesRoot, "Zeta/square_64x64.png"));
-        for (int i = 0; i < 6; i++)
+        var png = File.ReadAllBytes(Path.Combine(Fixtures.ImagesRoot, "Zeta/square_64x64.png"));
+        for (var i = 0; i < 6; i++)
         {
             dir.File($"c/{i}.png", png);
         }
 
-        string bad = dir.File("c/6.png", png[..100]);
+        var bad = dir.File("c/6.png", png[..100]);
         dir.File("c/7.png", png);
         var source = new ImageFolderSource(dir.Path);
         using var enumerator = new BatchLoader(source, Small, Enumerable.Range(0, 8).ToArray(), batchSize: 4, threads: 3).GetEnumerator();

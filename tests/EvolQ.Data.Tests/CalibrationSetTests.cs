@@ -16,13 +16,13 @@ public sealed class CalibrationSetTests
     public void Draws_are_pinned_to_the_documented_algorithm()
     {
         // Computed by an independent Python implementation of the algorithm in CalibrationSet's documentation.
-        CalibrationSet a = CalibrationSet.Draw(1000, seed: 0, count: 10, batchSize: 5, holdout: 3);
+        var a = CalibrationSet.Draw(1000, seed: 0, count: 10, batchSize: 5, holdout: 3);
         Assert.Equal([358, 882, 592, 16, 77, 236, 51, 348, 465, 293], a.Indices);
         Assert.Equal([756, 408, 15], a.Holdout);
-        CalibrationSet b = CalibrationSet.Draw(60000, seed: 42, count: 7, batchSize: 3, holdout: 2);
+        var b = CalibrationSet.Draw(60000, seed: 42, count: 7, batchSize: 3, holdout: 2);
         Assert.Equal([21019, 958, 50962, 56459, 30492, 8299], b.Indices);
         Assert.Equal([8488, 26139], b.Holdout);
-        CalibrationSet c = CalibrationSet.Draw(50, seed: -1, count: 4, batchSize: 2, holdout: 4);
+        var c = CalibrationSet.Draw(50, seed: -1, count: 4, batchSize: 2, holdout: 4);
         Assert.Equal([43, 38, 12, 42], c.Indices);
         Assert.Equal([18, 17, 4, 29], c.Holdout);
     }
@@ -30,9 +30,9 @@ public sealed class CalibrationSetTests
     [Fact]
     public void Same_seed_same_images_different_seed_different_images()
     {
-        CalibrationSet a = CalibrationSet.Draw(1_281_167, seed: 7);
-        CalibrationSet b = CalibrationSet.Draw(1_281_167, seed: 7);
-        CalibrationSet c = CalibrationSet.Draw(1_281_167, seed: 8);
+        var a = CalibrationSet.Draw(1_281_167, seed: 7);
+        var b = CalibrationSet.Draw(1_281_167, seed: 7);
+        var c = CalibrationSet.Draw(1_281_167, seed: 8);
         Assert.Equal(a.Indices, b.Indices);
         Assert.NotEqual(a.Indices, c.Indices);
         Assert.True(a.Indices.Intersect(c.Indices).Count() < 10);
@@ -41,7 +41,7 @@ public sealed class CalibrationSetTests
     [Fact]
     public void The_original_shape_is_ten_batches_of_one_hundred_distinct_images()
     {
-        CalibrationSet set = CalibrationSet.Draw(50_000, seed: 0);
+        var set = CalibrationSet.Draw(50_000, seed: 0);
         Assert.Equal(10, set.Batches.Count);
         Assert.All(set.Batches, batch => Assert.Equal(100, batch.Count));
         Assert.Equal(1000, set.Indices.Distinct().Count());
@@ -52,12 +52,12 @@ public sealed class CalibrationSetTests
     [Fact]
     public void Incomplete_last_batch_is_dropped()
     {
-        CalibrationSet set = CalibrationSet.Draw(1000, seed: 3, count: 250, batchSize: 100, holdout: 20);
+        var set = CalibrationSet.Draw(1000, seed: 3, count: 250, batchSize: 100, holdout: 20);
         Assert.Equal(2, set.Batches.Count);
         Assert.Equal(200, set.Indices.Count);
 
         // The dropped images were drawn, so they are not held out either.
-        CalibrationSet more = CalibrationSet.Draw(1000, seed: 3, count: 250, batchSize: 50, holdout: 20);
+        var more = CalibrationSet.Draw(1000, seed: 3, count: 250, batchSize: 50, holdout: 20);
         Assert.Equal(250, more.Indices.Count);
         Assert.Empty(set.Holdout.Intersect(more.Indices));
         Assert.Equal(set.Holdout, more.Holdout);
@@ -66,8 +66,8 @@ public sealed class CalibrationSetTests
     [Fact]
     public void File_order_takes_the_first_images_whatever_the_seed_and_holds_out_the_next()
     {
-        CalibrationSet first = CalibrationSet.Draw(1000, seed: 3, count: 250, batchSize: 100, holdout: 20, order: CalibrationOrder.File);
-        CalibrationSet other = CalibrationSet.Draw(1000, seed: 4, count: 250, batchSize: 100, holdout: 20, order: CalibrationOrder.File);
+        var first = CalibrationSet.Draw(1000, seed: 3, count: 250, batchSize: 100, holdout: 20, order: CalibrationOrder.File);
+        var other = CalibrationSet.Draw(1000, seed: 4, count: 250, batchSize: 100, holdout: 20, order: CalibrationOrder.File);
         Assert.Equal(Enumerable.Range(0, 200), first.Indices);
         Assert.Equal(Enumerable.Range(250, 20), first.Holdout);
         Assert.Equal(first.Indices, other.Indices);
@@ -81,8 +81,8 @@ public sealed class CalibrationSetTests
     [Fact]
     public void Holdout_is_disjoint_and_does_not_change_the_calibration_images()
     {
-        CalibrationSet plain = CalibrationSet.Draw(5000, seed: 11, count: 1000, batchSize: 100);
-        CalibrationSet withHoldout = CalibrationSet.Draw(5000, seed: 11, count: 1000, batchSize: 100, holdout: 500);
+        var plain = CalibrationSet.Draw(5000, seed: 11, count: 1000, batchSize: 100);
+        var withHoldout = CalibrationSet.Draw(5000, seed: 11, count: 1000, batchSize: 100, holdout: 500);
         Assert.Empty(plain.Holdout);
         Assert.Equal(plain.Indices, withHoldout.Indices);
         Assert.Equal(500, withHoldout.Holdout.Distinct().Count());
@@ -92,8 +92,8 @@ public sealed class CalibrationSetTests
     [Fact]
     public void A_smaller_count_is_a_prefix_of_a_larger_one()
     {
-        CalibrationSet small = CalibrationSet.Draw(5000, seed: 5, count: 200, batchSize: 100);
-        CalibrationSet large = CalibrationSet.Draw(5000, seed: 5, count: 1000, batchSize: 100);
+        var small = CalibrationSet.Draw(5000, seed: 5, count: 200, batchSize: 100);
+        var large = CalibrationSet.Draw(5000, seed: 5, count: 1000, batchSize: 100);
         Assert.Equal(small.Indices, large.Indices.Take(200));
         Assert.Equal(small.Batches[1], large.Batches[1]);
     }
@@ -101,7 +101,7 @@ public sealed class CalibrationSetTests
     [Fact]
     public void Drawing_everything_gives_a_permutation()
     {
-        CalibrationSet set = CalibrationSet.Draw(300, seed: 9, count: 200, batchSize: 10, holdout: 100);
+        var set = CalibrationSet.Draw(300, seed: 9, count: 200, batchSize: 10, holdout: 100);
         Assert.Equal(Enumerable.Range(0, 300), set.Indices.Concat(set.Holdout).Order());
     }
 

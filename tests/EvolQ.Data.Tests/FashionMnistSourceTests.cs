@@ -13,7 +13,7 @@ public sealed class FashionMnistSourceTests
     [Fact]
     public void Test_split_has_the_published_contents()
     {
-        FashionMnistSource source = Test.Value;
+        var source = Test.Value;
         Assert.Equal(10_000, source.Count);
         Assert.Equal(
             ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
@@ -43,7 +43,7 @@ public sealed class FashionMnistSourceTests
     [Fact]
     public void Load_gives_1x28x28_divided_by_255()
     {
-        (Tensor image, long label) = Test.Value.Load(0);
+        (var image, var label) = Test.Value.Load(0);
         using (image)
         {
             Assert.Equal(9, label);
@@ -130,7 +130,7 @@ public sealed class FashionMnistSourceTests
     {
         using var dir = new TempDirectory();
         WriteIdx(dir, "t10k-images-idx3-ubyte.gz", 2051, [3, 28, 28], Pixels(3), gzip: true);
-        string labels = Path.Combine(dir.Path, "t10k-labels-idx1-ubyte.gz");
+        var labels = Path.Combine(dir.Path, "t10k-labels-idx1-ubyte.gz");
 
         // A gzip header followed by bytes that are no deflate stream.
         byte[] corrupt = [0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0x13, 0x37, 0, 1, 2, 3];
@@ -143,9 +143,9 @@ public sealed class FashionMnistSourceTests
     public void Truncated_gzip_is_reported()
     {
         using var dir = new TempDirectory();
-        string images = WriteIdx(dir, "t10k-images-idx3-ubyte.gz", 2051, [3, 28, 28], Pixels(3), gzip: true);
+        var images = WriteIdx(dir, "t10k-images-idx3-ubyte.gz", 2051, [3, 28, 28], Pixels(3), gzip: true);
         WriteIdx(dir, "t10k-labels-idx1-ubyte.gz", 2049, [3], [1, 2, 3], gzip: true);
-        byte[] full = File.ReadAllBytes(images);
+        var full = File.ReadAllBytes(images);
         File.WriteAllBytes(images, full[..(full.Length / 2)]);
         var e = Assert.Throws<DataSourceException>(() => new FashionMnistSource("test", dir.Path));
         Assert.Equal($"IDX file '{images}' is a truncated or corrupt gzip file.", e.Message);
@@ -157,7 +157,7 @@ public sealed class FashionMnistSourceTests
     {
         var raw = new byte[4 + (4 * dims.Length) + data.Length];
         BinaryPrimitives.WriteInt32BigEndian(raw, magic);
-        for (int i = 0; i < dims.Length; i++)
+        for (var i = 0; i < dims.Length; i++)
         {
             BinaryPrimitives.WriteInt32BigEndian(raw.AsSpan(4 + (4 * i)), dims[i]);
         }

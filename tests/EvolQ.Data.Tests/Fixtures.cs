@@ -20,18 +20,18 @@ internal static class Fixtures
         using var gz = new GZipStream(File.OpenRead(Path.Combine(DataRoot, relative)), CompressionMode.Decompress);
         using var ms = new MemoryStream();
         gz.CopyTo(ms);
-        byte[] hwc = ms.ToArray();
+        var hwc = ms.ToArray();
         Assert.Equal(height * width * 3, hwc.Length);
-        for (int i = 3; i < hwc.Length; i++)
+        for (var i = 3; i < hwc.Length; i++)
         {
             hwc[i] = (byte)(hwc[i] + hwc[i - 3]);
         }
 
-        int plane = height * width;
+        var plane = height * width;
         var chw = new byte[hwc.Length];
-        for (int p = 0; p < plane; p++)
+        for (var p = 0; p < plane; p++)
         {
-            for (int c = 0; c < 3; c++)
+            for (var c = 0; c < 3; c++)
             {
                 chw[(c * plane) + p] = hwc[(p * 3) + c];
             }
@@ -44,9 +44,9 @@ internal static class Fixtures
 
     private static List<FixtureImage> LoadManifest()
     {
-        using JsonDocument doc = Manifest();
+        using var doc = Manifest();
         var list = new List<FixtureImage>();
-        foreach (JsonElement e in doc.RootElement.GetProperty("images").EnumerateArray())
+        foreach (var e in doc.RootElement.GetProperty("images").EnumerateArray())
         {
             list.Add(new FixtureImage(
                 e.GetProperty("id").GetString()!,
@@ -62,7 +62,7 @@ internal static class Fixtures
 
     private static Dictionary<string, (int, int, Interpolation)> LoadSettings()
     {
-        using JsonDocument doc = Manifest();
+        using var doc = Manifest();
         return doc.RootElement.GetProperty("settings").EnumerateObject().ToDictionary(
             p => p.Name,
             p => (p.Value.GetProperty("resize").GetInt32(), p.Value.GetProperty("crop").GetInt32(),

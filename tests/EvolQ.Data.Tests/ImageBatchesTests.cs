@@ -20,12 +20,12 @@ public sealed class ImageBatchesTests
         // 6 images of 3 x 32 x 32 bytes, and 6 int64 labels.
         Assert.Equal((6 * 3 * 32 * 32) + (6 * 8), kept.HeldBytes);
 
-        int b = 0;
-        foreach (Batch batch in new BatchLoader(source, Small, order, batchSize: 3, dropLast: true, threads: 1))
+        var b = 0;
+        foreach (var batch in new BatchLoader(source, Small, order, batchSize: 3, dropLast: true, threads: 1))
         {
             using (batch)
-            using (Tensor images = kept.Images(b, CPU))
-            using (Tensor labels = kept.Labels(b))
+            using (var images = kept.Images(b, CPU))
+            using (var labels = kept.Labels(b))
             {
                 Assert.Equal(batch.Images.shape, images.shape);
                 AssertBits(batch.Images, images);
@@ -41,23 +41,23 @@ public sealed class ImageBatchesTests
     [Fact]
     public void Floats_that_no_pixel_makes_are_kept_as_given_and_handed_out_unchanged()
     {
-        using Tensor noise = randn([2, 3, 8, 8], generator: new TorchSharp.torch.Generator(3));
+        using var noise = randn([2, 3, 8, 8], generator: new TorchSharp.torch.Generator(3));
         using var kept = ImageBatches.FromTensors([noise], CPU, Small);
         Assert.Equal(0, kept.PackedCount);
         Assert.Equal(2 * 3 * 8 * 8 * 4, kept.HeldBytes);
-        using Tensor images = kept.Images(0, CPU);
+        using var images = kept.Images(0, CPU);
         AssertBits(noise, images);
 
         // A single value off by one unit in the last place keeps the whole batch as floats.
         var source = new ImageFolderSource(Fixtures.ImagesRoot);
-        using Batch batch = new BatchLoader(source, Small, [4, 5], batchSize: 2).Single();
-        using Tensor nudged = batch.Images.clone();
-        float[] values = nudged.data<float>().ToArray();
+        using var batch = new BatchLoader(source, Small, [4, 5], batchSize: 2).Single();
+        using var nudged = batch.Images.clone();
+        var values = nudged.data<float>().ToArray();
         values[17] = BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(values[17]) + 1);
-        using Tensor changed = tensor(values, nudged.shape);
+        using var changed = tensor(values, nudged.shape);
         using var both = ImageBatches.FromTensors([batch.Images, changed], CPU, Small);
         Assert.Equal(1, both.PackedCount);
-        using Tensor second = both.Images(1, CPU);
+        using var second = both.Images(1, CPU);
         AssertBits(changed, second);
     }
 
@@ -72,29 +72,29 @@ public sealed class ImageBatchesTests
 
         var bytes = new TensorFileSource(Tensors("u8_nchw.npy"), Tensors("u8_labels.npy"), ["a", "b", "c"]);
         var rgb = EvalTransform.NormalizeOnly([0.485f, 0.456f, 0.406f], [0.229f, 0.224f, 0.225f], channels: 3);
-        int[] all = Enumerable.Range(0, bytes.Count).ToArray();
+        var all = Enumerable.Range(0, bytes.Count).ToArray();
         using var fromBytes = ImageBatches.Load(bytes, rgb, all, bytes.Count, dropLast: false, CPU);
         Assert.Equal(1, fromBytes.PackedCount);
-        using Batch batch = new BatchLoader(bytes, rgb, all, bytes.Count).Single();
-        using Tensor images = fromBytes.Images(0, CPU);
+        using var batch = new BatchLoader(bytes, rgb, all, bytes.Count).Single();
+        using var images = fromBytes.Images(0, CPU);
         AssertBits(batch.Images, images);
     }
 
     [Fact]
     public void Batches_out_of_range_and_missing_labels_are_refused()
     {
-        using Tensor noise = zeros([1, 3, 4, 4]);
+        using var noise = zeros([1, 3, 4, 4]);
         using var kept = ImageBatches.FromTensors([noise], CPU);
         Assert.Throws<ArgumentOutOfRangeException>(() => kept.Images(1, CPU));
         Assert.Throws<InvalidOperationException>(() => kept.Labels(0));
-        using Tensor flat = zeros([3, 4, 4]);
+        using var flat = zeros([3, 4, 4]);
         Assert.Throws<ArgumentException>(() => ImageBatches.FromTensors([flat], CPU));
     }
 
     private static void AssertBits(Tensor expected, Tensor actual)
     {
-        int[] e = expected.contiguous().data<float>().Select(BitConverter.SingleToInt32Bits).ToArray();
-        int[] a = actual.contiguous().data<float>().Select(BitConverter.SingleToInt32Bits).ToArray();
+        var e = expected.contiguous().data<float>().Select(BitConverter.SingleToInt32Bits).ToArray();
+        var a = actual.contiguous().data<float>().Select(BitConverter.SingleToInt32Bits).ToArray();
         Assert.Equal(e, a);
     }
 }

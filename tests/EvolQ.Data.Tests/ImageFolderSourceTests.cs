@@ -22,7 +22,7 @@ public sealed class ImageFolderSourceTests
             "n01440764/gray_77x64.jpg", "n01440764/palette_66x50.png", "n01440764/sub/nested_50x61.png",
         ];
         Assert.Equal(expected.Length, source.Count);
-        for (int i = 0; i < expected.Length; i++)
+        for (var i = 0; i < expected.Length; i++)
         {
             Assert.Equal(Path.Combine(Fixtures.ImagesRoot, expected[i]), source.PathOf(i));
             Assert.Equal(Array.IndexOf(["Zeta", "alpha", "n01440764"], expected[i].Split('/')[0]), source.LabelOf(i));
@@ -33,7 +33,7 @@ public sealed class ImageFolderSourceTests
     public void Nested_folders_sort_by_full_path_as_sorted_os_walk()
     {
         using var dir = new TempDirectory();
-        byte[] png = FixtureBytes("Zeta/square_64x64.png");
+        var png = FixtureBytes("Zeta/square_64x64.png");
 
         // sorted(os.walk) compares whole directory paths: "c" < "c/a" < "c/a b" < "c/a/b" (' ' sorts before '/'),
         // so a nested folder's files need not follow their parent's directly (checked against Python).
@@ -44,7 +44,7 @@ public sealed class ImageFolderSourceTests
         dir.File("c/.hidden.png", png);
         dir.File("c/readme.md", [1, 2, 3]);
         var source = new ImageFolderSource(dir.Path);
-        string[] names = Enumerable.Range(0, source.Count).Select(i => Path.GetRelativePath(dir.Path, source.PathOf(i))).ToArray();
+        var names = Enumerable.Range(0, source.Count).Select(i => Path.GetRelativePath(dir.Path, source.PathOf(i))).ToArray();
         Assert.Equal(["c/.hidden.png", "c/z.png", "c/a/w.png", "c/a b/y.PNG", "c/a/b/x.png"], names);
     }
 
@@ -52,9 +52,9 @@ public sealed class ImageFolderSourceTests
     public void Load_gives_rgb_chw_in_unit_range_with_the_label()
     {
         var source = new ImageFolderSource(Fixtures.ImagesRoot);
-        FixtureImage gray = Fixtures.Images.Single(i => i.Id == "gray_120x90");
-        int index = Enumerable.Range(0, source.Count).Single(i => source.PathOf(i) == gray.FullPath);
-        (Tensor image, long label) = source.Load(index);
+        var gray = Fixtures.Images.Single(i => i.Id == "gray_120x90");
+        var index = Enumerable.Range(0, source.Count).Single(i => source.PathOf(i) == gray.FullPath);
+        (var image, var label) = source.Load(index);
         using (image)
         {
             Assert.Equal(1, label);
@@ -64,7 +64,7 @@ public sealed class ImageFolderSourceTests
 
             // A grayscale file becomes three equal channels, as convert('RGB') makes it.
             Assert.True(image[0].eq(image[1]).all().item<bool>() && image[0].eq(image[2]).all().item<bool>());
-            byte[] pillow = gray.Decoded();
+            var pillow = gray.Decoded();
             Assert.Equal(pillow[(5 * 120) + 7] / 255f, image[0, 5, 7].item<float>());
         }
     }
@@ -74,7 +74,7 @@ public sealed class ImageFolderSourceTests
     {
         var source = new ImageFolderSource(Fixtures.ImagesRoot);
         var transform = EvalTransform.FromCropPct(224, 0.9, [0.5f, 0.5f, 0.5f], [0.5f, 0.5f, 0.5f]);
-        (Tensor image, long label) = source.Load(6, transform);
+        (var image, var label) = source.Load(6, transform);
         using (image)
         {
             Assert.Equal(1, label);
@@ -88,7 +88,7 @@ public sealed class ImageFolderSourceTests
     public void A_split_folder_of_an_imagenet_layout_is_a_source()
     {
         using var dir = new TempDirectory();
-        byte[] jpeg = FixtureBytes("alpha/tiny_40x30.jpg");
+        var jpeg = FixtureBytes("alpha/tiny_40x30.jpg");
         dir.File("train/n01/a.JPEG", jpeg);
         dir.File("train/n02/b.JPEG", jpeg);
         dir.File("val/n01/c.JPEG", jpeg);
@@ -134,7 +134,7 @@ public sealed class ImageFolderSourceTests
     {
         using var dir = new TempDirectory();
         dir.File("cats/a.png", FixtureBytes("Zeta/square_64x64.png"));
-        string bad = dir.File("cats/b.jpg", "this is not a JPEG file at all"u8.ToArray());
+        var bad = dir.File("cats/b.jpg", "this is not a JPEG file at all"u8.ToArray());
         var source = new ImageFolderSource(dir.Path);
         Assert.NotNull(source.Read(0).Bytes);
         var e = Assert.Throws<DataSourceException>(() => source.Read(1));
@@ -147,8 +147,8 @@ public sealed class ImageFolderSourceTests
     public void Truncated_image_names_the_file(string fixture)
     {
         using var dir = new TempDirectory();
-        byte[] full = FixtureBytes(fixture);
-        string bad = dir.File("cats/" + Path.GetFileName(fixture), full[..(full.Length / 2)]);
+        var full = FixtureBytes(fixture);
+        var bad = dir.File("cats/" + Path.GetFileName(fixture), full[..(full.Length / 2)]);
         var source = new ImageFolderSource(dir.Path);
         var e = Assert.Throws<DataSourceException>(() => source.Read(0));
         Assert.Equal($"Cannot decode image '{bad}': the file is truncated.", e.Message);

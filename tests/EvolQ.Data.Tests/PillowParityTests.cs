@@ -11,7 +11,7 @@ public sealed class PillowParityTests(ITestOutputHelper output)
 
     private static EvalTransform Transform(string setting)
     {
-        (int resize, int crop, Interpolation interp) = Fixtures.Settings[setting];
+        (var resize, var crop, var interp) = Fixtures.Settings[setting];
         return new EvalTransform(resize, crop, interp, [0f, 0f, 0f], [1f, 1f, 1f]);
     }
 
@@ -19,10 +19,10 @@ public sealed class PillowParityTests(ITestOutputHelper output)
     [MemberData(nameof(ImageIds))]
     public void Decoded_pixels_match_pillow_convert_rgb(string id)
     {
-        FixtureImage image = Image(id);
-        RawImage decoded = ImageDecoder.DecodeRgb(image.FullPath);
+        var image = Image(id);
+        var decoded = ImageDecoder.DecodeRgb(image.FullPath);
         Assert.Equal((3, image.Height, image.Width), (decoded.Channels, decoded.Height, decoded.Width));
-        PixelDiff diff = PixelDiff.Of(image.Decoded(), decoded.Bytes!);
+        var diff = PixelDiff.Of(image.Decoded(), decoded.Bytes!);
         output.WriteLine($"{id} ({image.Mode}) decode: {diff}");
 
         // PNG is lossless: any difference would be a conversion bug (alpha, palette, gray). JPEG decoders may round
@@ -34,13 +34,13 @@ public sealed class PillowParityTests(ITestOutputHelper output)
     [MemberData(nameof(ImageIds))]
     public void Resize_and_crop_of_pillow_pixels_is_bit_exact(string id)
     {
-        FixtureImage image = Image(id);
-        RawImage pillowDecoded = RawImage.FromBytes(3, image.Height, image.Width, image.Decoded());
-        foreach (string setting in image.Settings)
+        var image = Image(id);
+        var pillowDecoded = RawImage.FromBytes(3, image.Height, image.Width, image.Decoded());
+        foreach (var setting in image.Settings)
         {
-            int crop = Fixtures.Settings[setting].Crop;
-            RawImage ours = Transform(setting).ResizeAndCrop(pillowDecoded);
-            PixelDiff diff = PixelDiff.Of(image.Resized(setting, crop), ours.Bytes!);
+            var crop = Fixtures.Settings[setting].Crop;
+            var ours = Transform(setting).ResizeAndCrop(pillowDecoded);
+            var diff = PixelDiff.Of(image.Resized(setting, crop), ours.Bytes!);
             output.WriteLine($"{id} {setting} resample from Pillow's pixels: {diff}");
             Assert.True(diff.Max == 0, $"{id} {setting}: {diff}");
         }
@@ -50,13 +50,13 @@ public sealed class PillowParityTests(ITestOutputHelper output)
     [MemberData(nameof(ImageIds))]
     public void Decode_resize_and_crop_is_within_one_of_pillow(string id)
     {
-        FixtureImage image = Image(id);
-        RawImage decoded = ImageDecoder.DecodeRgb(image.FullPath);
-        foreach (string setting in image.Settings)
+        var image = Image(id);
+        var decoded = ImageDecoder.DecodeRgb(image.FullPath);
+        foreach (var setting in image.Settings)
         {
-            int crop = Fixtures.Settings[setting].Crop;
-            RawImage ours = Transform(setting).ResizeAndCrop(decoded);
-            PixelDiff diff = PixelDiff.Of(image.Resized(setting, crop), ours.Bytes!);
+            var crop = Fixtures.Settings[setting].Crop;
+            var ours = Transform(setting).ResizeAndCrop(decoded);
+            var diff = PixelDiff.Of(image.Resized(setting, crop), ours.Bytes!);
             output.WriteLine($"{id} {setting} end to end: {diff}");
             Assert.True(diff.Max <= 1, $"{id} {setting}: {diff}");
         }
@@ -65,17 +65,17 @@ public sealed class PillowParityTests(ITestOutputHelper output)
     [Fact]
     public void Normalized_values_are_torchvision_float32_arithmetic()
     {
-        FixtureImage image = Image("large_400x300");
+        var image = Image("large_400x300");
         float[] mean = [0.485f, 0.456f, 0.406f];
         float[] std = [0.229f, 0.224f, 0.225f];
         var transform = EvalTransform.FromCropPct(224, 0.875, mean, std);
         Assert.Equal(256, transform.ResizeSize);
-        byte[] expected = image.Resized("r256c224", 224);
-        float[] values = transform.Apply(RawImage.FromBytes(3, image.Height, image.Width, image.Decoded()));
+        var expected = image.Resized("r256c224", 224);
+        var values = transform.Apply(RawImage.FromBytes(3, image.Height, image.Width, image.Decoded()));
         Assert.Equal(expected.Length, values.Length);
-        for (int i = 0; i < values.Length; i++)
+        for (var i = 0; i < values.Length; i++)
         {
-            int c = i / (224 * 224);
+            var c = i / (224 * 224);
             Assert.Equal(((expected[i] / 255f) - mean[c]) / std[c], values[i]);
         }
     }
@@ -99,12 +99,12 @@ public sealed class PillowParityTests(ITestOutputHelper output)
         Assert.Equal((30, 40), EvalTransform.ResizedSize(30, 40, 30));
 
         // A 1x1x5 row cropped to 2: round(1.5) = 2 (half to even), so columns 2 and 3.
-        RawImage row = RawImage.FromBytes(1, 2, 5, [0, 1, 2, 3, 4, 10, 11, 12, 13, 14]);
-        RawImage cropped = EvalTransform.CenterCrop(row, 2);
+        var row = RawImage.FromBytes(1, 2, 5, [0, 1, 2, 3, 4, 10, 11, 12, 13, 14]);
+        var cropped = EvalTransform.CenterCrop(row, 2);
         Assert.Equal(new byte[] { 2, 3, 12, 13 }, cropped.Bytes);
 
         // Width 7 to 2: round(2.5) = 2 as well.
-        RawImage row7 = RawImage.FromBytes(1, 2, 7, [0, 1, 2, 3, 4, 5, 6, 10, 11, 12, 13, 14, 15, 16]);
+        var row7 = RawImage.FromBytes(1, 2, 7, [0, 1, 2, 3, 4, 5, 6, 10, 11, 12, 13, 14, 15, 16]);
         Assert.Equal(new byte[] { 2, 3, 12, 13 }, EvalTransform.CenterCrop(row7, 2).Bytes);
     }
 
@@ -112,7 +112,7 @@ public sealed class PillowParityTests(ITestOutputHelper output)
     public void Center_crop_larger_than_image_pads_with_zeros_as_torchvision()
     {
         // 1x2x3 into 5x5: pad left 1, right 1, top 1, bottom 2 (floor of half the shortfall first).
-        RawImage image = RawImage.FromBytes(1, 2, 3, [1, 2, 3, 4, 5, 6]);
+        var image = RawImage.FromBytes(1, 2, 3, [1, 2, 3, 4, 5, 6]);
         byte[] expected =
         [
             0, 0, 0, 0, 0,
@@ -127,21 +127,21 @@ public sealed class PillowParityTests(ITestOutputHelper output)
     [Fact]
     public void Float_images_resample_like_the_8_bit_path_before_rounding()
     {
-        FixtureImage image = Image("large_400x300");
+        var image = Image("large_400x300");
 
         // Squeezed into 40..215 so that bicubic overshoot is never clipped: the 8-bit path clips after each pass,
         // the float path ('F' mode) does not, and only then would they differ by more than rounding.
-        byte[] bytes = image.Decoded().Select(b => (byte)(40 + (b * 175 / 255))).ToArray();
-        float[] floats = bytes.Select(b => b / 255f).ToArray();
-        foreach (string setting in new[] { "r36c32", "r256c224" })
+        var bytes = image.Decoded().Select(b => (byte)(40 + (b * 175 / 255))).ToArray();
+        var floats = bytes.Select(b => b / 255f).ToArray();
+        foreach (var setting in new[] { "r36c32", "r256c224" })
         {
-            EvalTransform transform = Transform(setting);
-            RawImage fromBytes = transform.ResizeAndCrop(RawImage.FromBytes(3, image.Height, image.Width, bytes));
-            RawImage fromFloats = transform.ResizeAndCrop(RawImage.FromFloats(3, image.Height, image.Width, floats));
+            var transform = Transform(setting);
+            var fromBytes = transform.ResizeAndCrop(RawImage.FromBytes(3, image.Height, image.Width, bytes));
+            var fromFloats = transform.ResizeAndCrop(RawImage.FromFloats(3, image.Height, image.Width, floats));
             Assert.NotNull(fromFloats.Floats);
 
             // Two roundings of at most half a step each, the second on a weighted sum of the first.
-            double max = fromBytes.Bytes!.Zip(fromFloats.Floats!, (b, f) => Math.Abs((b / 255.0) - f)).Max();
+            var max = fromBytes.Bytes!.Zip(fromFloats.Floats!, (b, f) => Math.Abs((b / 255.0) - f)).Max();
             Assert.InRange(max, 0.0, 1.2 / 255);
         }
     }
@@ -150,9 +150,9 @@ public sealed class PillowParityTests(ITestOutputHelper output)
     public void Channel_conversion_follows_pillow()
     {
         // convert('L') of (255, 0, 0), (0, 255, 0), (0, 0, 255), (10, 20, 30): Pillow gives 76, 150, 29, 18.
-        RawImage rgb = RawImage.FromBytes(3, 1, 4, [255, 0, 0, 10, 0, 255, 0, 20, 0, 0, 255, 30]);
+        var rgb = RawImage.FromBytes(3, 1, 4, [255, 0, 0, 10, 0, 255, 0, 20, 0, 0, 255, 30]);
         Assert.Equal(new byte[] { 76, 150, 29, 18 }, EvalTransform.ConvertChannels(rgb, 1).Bytes);
-        RawImage gray = RawImage.FromBytes(1, 1, 2, [7, 200]);
+        var gray = RawImage.FromBytes(1, 1, 2, [7, 200]);
         Assert.Equal(new byte[] { 7, 200, 7, 200, 7, 200 }, EvalTransform.ConvertChannels(gray, 3).Bytes);
     }
 }

@@ -6,12 +6,12 @@ internal readonly record struct PixelDiff(int Max, double Mean, double FractionO
     public static PixelDiff Of(byte[] expected, byte[] actual)
     {
         Assert.Equal(expected.Length, actual.Length);
-        int max = 0;
+        var max = 0;
         long sum = 0;
         long off = 0;
-        for (int i = 0; i < expected.Length; i++)
+        for (var i = 0; i < expected.Length; i++)
         {
-            int d = Math.Abs(expected[i] - actual[i]);
+            var d = Math.Abs(expected[i] - actual[i]);
             max = Math.Max(max, d);
             sum += d;
             off += d > 0 ? 1 : 0;

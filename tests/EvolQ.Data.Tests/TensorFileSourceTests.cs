@@ -17,16 +17,16 @@ public sealed class TensorFileSourceTests
         Assert.Equal(4, source.Count);
         Assert.Equal(["a", "b", "c"], source.ClassNames);
         Assert.Equal([2L, 0, 1, 2], Enumerable.Range(0, 4).Select(source.LabelOf));
-        using Tensor all = NpyFile.Read(Tensors("u8_nchw.npy"));
-        RawImage third = source.Read(2);
+        using var all = NpyFile.Read(Tensors("u8_nchw.npy"));
+        var third = source.Read(2);
         Assert.Equal((3, 5, 6), (third.Channels, third.Height, third.Width));
         Assert.Equal(all[2].data<byte>().ToArray(), third.Bytes);
-        (Tensor image, long label) = source.Load(2);
+        (var image, var label) = source.Load(2);
         using (image)
         {
             Assert.Equal(1, label);
             using var levels = 255f.ToScalar();
-            using Tensor expected = all[2].to_type(ScalarType.Float32) / levels;
+            using var expected = all[2].to_type(ScalarType.Float32) / levels;
             Assert.True(image.allclose(expected, rtol: 0, atol: 1e-7));
         }
     }
@@ -37,9 +37,9 @@ public sealed class TensorFileSourceTests
         var source = new TensorFileSource(Tensors("f32_nhw.npy"), Tensors("i32_labels.npy"));
         Assert.Equal(3, source.Count);
         Assert.Equal(["0", "1"], source.ClassNames);
-        RawImage image = source.Read(1);
+        var image = source.Read(1);
         Assert.Equal((1, 7, 9), (image.Channels, image.Height, image.Width));
-        using Tensor all = NpyFile.Read(Tensors("f32_nhw.npy"));
+        using var all = NpyFile.Read(Tensors("f32_nhw.npy"));
         Assert.Equal(all[1].data<float>().ToArray(), image.Floats);
     }
 
@@ -47,18 +47,18 @@ public sealed class TensorFileSourceTests
     public void Float_images_resize_like_pillow_float_mode()
     {
         using var dir = new TempDirectory();
-        string labels = Path.Combine(dir.Path, "labels.npy");
-        using (Tensor l = torch.tensor(new long[] { 0, 1 }))
+        var labels = Path.Combine(dir.Path, "labels.npy");
+        using (var l = torch.tensor(new long[] { 0, 1 }))
         {
             NpyFile.Write(labels, l);
         }
 
         var source = new TensorFileSource(Tensors("f32_nchw_40x30.npy"), labels);
         var transform = new EvalTransform(36, 32, Interpolation.Bicubic, [0f, 0f, 0f], [1f, 1f, 1f]);
-        using Tensor expected = NpyFile.Read(Tensors("f32_nchw_40x30.r36c32.npy"));
-        for (int n = 0; n < 2; n++)
+        using var expected = NpyFile.Read(Tensors("f32_nchw_40x30.r36c32.npy"));
+        for (var n = 0; n < 2; n++)
         {
-            (Tensor image, _) = source.Load(n, transform);
+            (var image, _) = source.Load(n, transform);
             using (image)
             {
                 // Pillow keeps each pass's double sum as float32, as we do, adding in the same order: equal bits.
@@ -71,10 +71,10 @@ public sealed class TensorFileSourceTests
     public void Float64_images_and_uint8_labels_are_accepted()
     {
         using var dir = new TempDirectory();
-        string images = Path.Combine(dir.Path, "images.npy");
-        string labels = Path.Combine(dir.Path, "labels.npy");
-        using (Tensor x = torch.linspace(0, 1, 2 * 3 * 4 * 4, dtype: ScalarType.Float64).reshape(2, 3, 4, 4))
-        using (Tensor y = torch.tensor(new byte[] { 4, 1 }))
+        var images = Path.Combine(dir.Path, "images.npy");
+        var labels = Path.Combine(dir.Path, "labels.npy");
+        using (var x = torch.linspace(0, 1, 2 * 3 * 4 * 4, dtype: ScalarType.Float64).reshape(2, 3, 4, 4))
+        using (var y = torch.tensor(new byte[] { 4, 1 }))
         {
             NpyFile.Write(images, x);
             NpyFile.Write(labels, y);
@@ -97,8 +97,8 @@ public sealed class TensorFileSourceTests
     public void Negative_label_is_reported()
     {
         using var dir = new TempDirectory();
-        string labels = Path.Combine(dir.Path, "labels.npy");
-        using (Tensor l = torch.tensor(new long[] { 0, -1, 0, 0 }))
+        var labels = Path.Combine(dir.Path, "labels.npy");
+        using (var l = torch.tensor(new long[] { 0, -1, 0, 0 }))
         {
             NpyFile.Write(labels, l);
         }
@@ -129,12 +129,12 @@ public sealed class TensorFileSourceTests
     public void Missing_and_corrupt_files_are_reported()
     {
         using var dir = new TempDirectory();
-        string missing = Path.Combine(dir.Path, "nope.npy");
+        var missing = Path.Combine(dir.Path, "nope.npy");
         var e = Assert.Throws<DataSourceException>(() => new TensorFileSource(missing, Tensors("u8_labels.npy")));
         Assert.Equal($"The images file '{missing}' does not exist.", e.Message);
 
-        byte[] full = File.ReadAllBytes(Tensors("u8_nchw.npy"));
-        string truncated = dir.File("truncated.npy", full[..(full.Length - 10)]);
+        var full = File.ReadAllBytes(Tensors("u8_nchw.npy"));
+        var truncated = dir.File("truncated.npy", full[..(full.Length - 10)]);
         e = Assert.Throws<DataSourceException>(() => new TensorFileSource(truncated, Tensors("u8_labels.npy")));
         Assert.StartsWith($"Cannot read the images file '{truncated}':", e.Message);
         Assert.Contains("truncated", e.Message);

@@ -1,7 +1,7 @@
 using Akka.Configuration;
-using EvolQ.Cluster.Kubernetes;
 using EvolQ.Cluster.Configuration;
 using EvolQ.Cluster.Health;
+using EvolQ.Cluster.Kubernetes;
 using EvolQ.Testing;
 using k8s;
 using k8s.Models;

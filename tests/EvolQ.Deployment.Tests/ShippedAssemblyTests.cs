@@ -1,7 +1,7 @@
+using System.Collections.Immutable;
 using System.Reflection;
 using System.Reflection.Metadata;
 using System.Reflection.PortableExecutable;
-using System.Collections.Immutable;
 
 namespace EvolQ.Deployment.Tests;
 

@@ -1,10 +1,10 @@
-using EvolQ.Testing;
 using EvolQ.Data;
 using EvolQ.Engine.Fitness;
 using EvolQ.Models;
 using EvolQ.Models.Levit;
 using EvolQ.Models.Swin;
 using EvolQ.Quantization;
+using EvolQ.Testing;
 using TorchSharp;
 using static TorchSharp.torch;
 

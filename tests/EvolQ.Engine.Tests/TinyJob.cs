@@ -1,8 +1,8 @@
-using EvolQ.Testing;
 using EvolQ.Data;
 using EvolQ.Models;
 using EvolQ.Models.Vit;
 using EvolQ.Quantization;
+using EvolQ.Testing;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,9 +1,9 @@
-using TorchSharp;
 using EvolQ.Data;
 using EvolQ.Export;
 using EvolQ.Models;
 using EvolQ.Quantization;
 using Microsoft.ML.OnnxRuntime;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace EvolQ.Export.Tests;

@@ -1,5 +1,6 @@
+using EvolQ.Data;
 using EvolQ.Engine.Calibration;
-using EvolQ.Engine.DataSpecs;
+using EvolQ.Engine.Jobs;
 using EvolQ.Models;
 using EvolQ.Quantization;
 using EvolQ.Testing;

@@ -1,9 +1,9 @@
 using EvolQ.Models.Checkpoints;
 using EvolQ.Models.Levit;
-using EvolQ.Models.Vit;
 using EvolQ.Models.Tests.Levit;
 using EvolQ.Models.Tests.Swin;
 using EvolQ.Models.Tests.Vit;
+using EvolQ.Models.Vit;
 using EvolQ.Quantization;
 using EvolQ.Quantization.Observers;
 using EvolQ.TensorIO;

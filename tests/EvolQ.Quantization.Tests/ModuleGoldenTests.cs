@@ -1,7 +1,7 @@
 using EvolQ.Quantization.Modules;
 using EvolQ.Quantization.Quantizers;
-using EvolQ.Testing;
 using EvolQ.TensorIO;
+using EvolQ.Testing;
 using static TorchSharp.torch;
 
 namespace EvolQ.Quantization.Tests;

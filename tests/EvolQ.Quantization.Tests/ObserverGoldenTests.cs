@@ -1,8 +1,8 @@
 using System.Text.Json;
 using EvolQ.Quantization.Observers;
 using EvolQ.Quantization.Quantizers;
-using EvolQ.Testing;
 using EvolQ.TensorIO;
+using EvolQ.Testing;
 using static TorchSharp.torch;
 
 namespace EvolQ.Quantization.Tests;

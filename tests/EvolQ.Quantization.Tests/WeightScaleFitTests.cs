@@ -1,6 +1,6 @@
-using TorchSharp;
 using EvolQ.Quantization.Modules;
 using EvolQ.Testing;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace EvolQ.Quantization.Tests;

@@ -51,7 +51,7 @@ public sealed class PaperSemanticsTests
                     tournaments++;
                     var rng = KeyedRandom.For(seed, RandomStream.Tournament, c.Pass, c.Block, c.Cycle, c.Offspring);
                     var expected = Enumerable.Range(0, 10)
-                        .Select(t => (int)Math.BigMul(rng.NextUInt64(), 15UL, out ulong _));
+                        .Select(t => (int)Math.BigMul(rng.NextUInt64(), 15UL, out var _));
                     Assert.Equal(expected, c.TournamentDraws);
                     Assert.All(c.TournamentDraws, d => Assert.InRange(d, 0, 14));
                     sawRepeat |= c.TournamentDraws.Distinct().Count() < c.TournamentDraws.Count;

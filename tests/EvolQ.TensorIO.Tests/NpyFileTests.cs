@@ -1,5 +1,5 @@
-using EvolQ.Testing;
 using System.Text;
+using EvolQ.Testing;
 using TorchSharp;
 using static TorchSharp.torch;
 

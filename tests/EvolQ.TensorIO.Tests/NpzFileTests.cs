@@ -1,5 +1,5 @@
-using EvolQ.Testing;
 using System.IO.Compression;
+using EvolQ.Testing;
 using static TorchSharp.torch;
 
 namespace EvolQ.TensorIO.Tests;

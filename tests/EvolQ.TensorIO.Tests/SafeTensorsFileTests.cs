@@ -1,6 +1,6 @@
-using EvolQ.Testing;
 using System.Buffers.Binary;
 using System.Text;
+using EvolQ.Testing;
 using TorchSharp;
 using static TorchSharp.torch;
 

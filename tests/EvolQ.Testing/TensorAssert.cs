@@ -1,5 +1,5 @@
-using TorchSharp;
 using System.Globalization;
+using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using EvolQ.Cli.Options;
 using EvolQ.Cli.Views;
+using EvolQ.Data;
 using EvolQ.Engine.Calibration;
-using EvolQ.Engine.DataSpecs;
 using EvolQ.Models;
 using EvolQ.Quantization;
 using Spectre.Console;

@@ -1,8 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using EvolQ.Cli.Views;
-using EvolQ.Engine.DataSpecs;
+using EvolQ.Data;
 using EvolQ.Engine.Evaluation;
+using EvolQ.Engine.Jobs;
 using EvolQ.Models;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -4,7 +4,6 @@ using System.Globalization;
 using EvolQ.Cli.Options;
 using EvolQ.Data;
 using EvolQ.Engine.Calibration;
-using EvolQ.Engine.DataSpecs;
 using EvolQ.Engine.Evaluation;
 using EvolQ.Engine.Jobs;
 using EvolQ.Engine.Landscape;

@@ -1,8 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using EvolQ.Cli.Views;
-using EvolQ.Engine.DataSpecs;
+using EvolQ.Data;
 using EvolQ.Engine.Evaluation;
+using EvolQ.Engine.Jobs;
 using EvolQ.Engine.Training;
 using EvolQ.Models;
 using EvolQ.Quantization;

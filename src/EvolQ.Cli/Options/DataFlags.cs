@@ -1,6 +1,5 @@
 using System.CommandLine;
 using EvolQ.Data;
-using EvolQ.Engine.DataSpecs;
 
 namespace EvolQ.Cli.Options;
 

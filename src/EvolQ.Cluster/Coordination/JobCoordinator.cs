@@ -4,11 +4,11 @@ using Akka.Cluster.Sharding;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using Akka.Persistence;
-using AkkaCluster = Akka.Cluster.Cluster;
 using EvolQ.Cluster.Persistence;
 using EvolQ.Cluster.Protocol;
-using JobMetrics = EvolQ.Engine.Evaluation.JobMetrics;
 using EvolQ.Search;
+using AkkaCluster = Akka.Cluster.Cluster;
+using JobMetrics = EvolQ.Engine.Evaluation.JobMetrics;
 
 namespace EvolQ.Cluster.Coordination;
 

@@ -158,7 +158,7 @@ public sealed class CtlServer : IAsyncDisposable
             connections[id] = task;
             _ = task.ContinueWith(_ =>
             {
-                connections.TryRemove(id, out Task? _);
+                connections.TryRemove(id, out var _);
                 lock (gate)
                     served.Remove(id);
             }, TaskScheduler.Default);

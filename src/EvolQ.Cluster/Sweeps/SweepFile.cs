@@ -3,7 +3,6 @@ using System.Text.RegularExpressions;
 using Akka.Configuration;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Data;
-using EvolQ.Engine.DataSpecs;
 using EvolQ.Engine.Fitness;
 using EvolQ.Models;
 using EvolQ.Quantization;
@@ -529,12 +528,12 @@ public static partial class SweepFile
             if (text is null)
             {
                 if (required)
-                    Error(path.Split('.')[0], $"sweep.{path} is missing ({EvolQ.Engine.DataSpecs.DataSpec.Usage}).");
+                    Error(path.Split('.')[0], $"sweep.{path} is missing ({EvolQ.Data.DataSpec.Usage}).");
                 return null;
             }
             try
             {
-                var spec = EvolQ.Engine.DataSpecs.DataSpec.Parse(text);
+                var spec = EvolQ.Data.DataSpec.Parse(text);
                 if (checkPaths && !Directory.Exists(spec.Location) && !File.Exists(spec.Location))
                     Error(Last(path), $"sweep.{path} names {spec.Location}, which does not exist.");
                 return spec.Text;

@@ -2,7 +2,6 @@ using System.Globalization;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Data;
 using EvolQ.Engine.Calibration;
-using EvolQ.Engine.DataSpecs;
 using EvolQ.Engine.Evaluation;
 using EvolQ.Engine.Fitness;
 using EvolQ.Engine.Jobs;

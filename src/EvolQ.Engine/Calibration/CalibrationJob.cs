@@ -1,4 +1,4 @@
-using EvolQ.Engine.DataSpecs;
+using EvolQ.Data;
 using EvolQ.Models;
 using EvolQ.Quantization;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using EvolQ.Engine.DataSpecs;
+using EvolQ.Data;
 using EvolQ.Engine.Evaluation;
 using EvolQ.Engine.Jobs;
 using EvolQ.Models;

@@ -1,6 +1,5 @@
 using EvolQ.Data;
 using EvolQ.Engine.Calibration;
-using EvolQ.Engine.DataSpecs;
 using EvolQ.Engine.Evaluation;
 using EvolQ.Models;
 using EvolQ.Quantization;

@@ -1,6 +1,5 @@
 using EvolQ.Data;
 using EvolQ.Engine.Calibration;
-using EvolQ.Engine.DataSpecs;
 using EvolQ.Engine.Fitness;
 using EvolQ.Models;
 using EvolQ.Quantization;

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using EvolQ.Data;
 using EvolQ.Engine.Calibration;
-using EvolQ.Engine.DataSpecs;
 using EvolQ.Engine.Evaluation;
 using EvolQ.Engine.Fitness;
 using EvolQ.Engine.Jobs;

@@ -1,7 +1,7 @@
-using EvolQ.Quantization;
 using System.Diagnostics;
 using EvolQ.Data;
 using EvolQ.Engine.Evaluation;
+using EvolQ.Quantization;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,8 +1,8 @@
-using TorchSharp;
 using EvolQ.Quantization;
 using EvolQ.Quantization.Modules;
 using EvolQ.Quantization.Observers;
 using EvolQ.Quantization.Quantizers;
+using TorchSharp;
 using static EvolQ.Export.Onnx.OnnxGraph;
 using static TorchSharp.torch;
 

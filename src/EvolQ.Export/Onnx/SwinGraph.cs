@@ -23,7 +23,7 @@ internal static class SwinGraph
         x = ops.Activation(ops.LayerNorm(x, tree.Get<QIntLayerNorm>("patch_embed.norm"), beforeNorm.Quantizer, embedded.Quantizer, "patch_embed.norm"),
             embedded, "patch_embed.qact", 3);
 
-        Quantizer input = embedded.Quantizer;
+        var input = embedded.Quantizer;
         for (var layer = 0; layer < config.LayerCount; layer++)
         {
             for (var block = 0; block < config.Depths[layer]; block++)

@@ -33,7 +33,7 @@ internal static class VitGraph
         var embedQuantizer = tree.Get<QAct>("qact1");
         x = ops.Activation(x, embedQuantizer, "qact1", 3);
 
-        Quantizer input = embedQuantizer.Quantizer;
+        var input = embedQuantizer.Quantizer;
         for (var i = 0; i < config.Depth; i++)
         {
             x = Block(x, tree, ops, $"blocks.{i}", input, config);

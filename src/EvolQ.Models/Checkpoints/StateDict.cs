@@ -6,13 +6,13 @@ namespace EvolQ.Models.Checkpoints;
 /// <summary>A checkpoint's tensors by timm name, in file order; owns (and disposes) its tensors.</summary>
 public sealed class StateDict : IReadOnlyDictionary<string, Tensor>, IDisposable
 {
-    private readonly OrderedDictionary<string, Tensor> _tensors;
+    private readonly OrderedDictionary<string, Tensor> tensors;
 
     public StateDict(string sourceName, CheckpointFormat format, OrderedDictionary<string, Tensor> tensors)
     {
         SourceName = sourceName;
         Format = format;
-        _tensors = tensors;
+        this.tensors = tensors;
     }
 
     /// <summary>The file name the tensors came from, as error messages name it.</summary>
@@ -20,29 +20,29 @@ public sealed class StateDict : IReadOnlyDictionary<string, Tensor>, IDisposable
 
     public CheckpointFormat Format { get; }
 
-    public Tensor this[string key] => _tensors[key];
+    public Tensor this[string key] => this.tensors[key];
 
-    public IEnumerable<string> Keys => _tensors.Keys;
+    public IEnumerable<string> Keys => this.tensors.Keys;
 
-    public IEnumerable<Tensor> Values => _tensors.Values;
+    public IEnumerable<Tensor> Values => this.tensors.Values;
 
-    public int Count => _tensors.Count;
+    public int Count => this.tensors.Count;
 
-    public bool ContainsKey(string key) => _tensors.ContainsKey(key);
+    public bool ContainsKey(string key) => this.tensors.ContainsKey(key);
 
-    public bool TryGetValue(string key, [MaybeNullWhen(false)] out Tensor value) => _tensors.TryGetValue(key, out value);
+    public bool TryGetValue(string key, [MaybeNullWhen(false)] out Tensor value) => this.tensors.TryGetValue(key, out value);
 
-    public IEnumerator<KeyValuePair<string, Tensor>> GetEnumerator() => _tensors.GetEnumerator();
+    public IEnumerator<KeyValuePair<string, Tensor>> GetEnumerator() => this.tensors.GetEnumerator();
 
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 
     public void Dispose()
     {
-        foreach (var tensor in _tensors.Values)
+        foreach (var tensor in this.tensors.Values)
         {
             tensor.Dispose();
         }
 
-        _tensors.Clear();
+        this.tensors.Clear();
     }
 }

@@ -1,7 +1,7 @@
-using EvolQ.Quantization;
-using TorchSharp;
 using System.Globalization;
+using EvolQ.Quantization;
 using EvolQ.Quantization.Modules;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace EvolQ.Models.Levit;

@@ -1,7 +1,7 @@
-using TorchSharp;
 using EvolQ.Quantization;
 using EvolQ.Quantization.Modules;
 using EvolQ.Quantization.Quantizers;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace EvolQ.Models.Swin;

@@ -1,6 +1,6 @@
-using TorchSharp;
 using EvolQ.Quantization;
 using EvolQ.Quantization.Modules;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -1,6 +1,6 @@
-using TorchSharp;
 using EvolQ.Quantization;
 using EvolQ.Quantization.Modules;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace EvolQ.Models.Vit;

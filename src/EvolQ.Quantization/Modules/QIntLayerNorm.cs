@@ -1,5 +1,5 @@
-using TorchSharp;
 using EvolQ.Quantization.Quantizers;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -1,5 +1,5 @@
-using TorchSharp;
 using EvolQ.Quantization.Observers;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace EvolQ.Quantization.Quantizers;

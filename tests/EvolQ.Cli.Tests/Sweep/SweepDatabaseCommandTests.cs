@@ -1,8 +1,8 @@
 using EvolQ.Cli.Tests.Ctl;
 using EvolQ.Cluster.Persistence;
 using EvolQ.Cluster.Protocol;
-using EvolQ.Testing;
 using EvolQ.Engine.Evaluation;
+using EvolQ.Testing;
 
 namespace EvolQ.Cli.Tests.Sweep;
 

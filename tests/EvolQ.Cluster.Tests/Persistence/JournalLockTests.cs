@@ -1,5 +1,5 @@
-using Akka.Actor;
 using System.Diagnostics;
+using Akka.Actor;
 using Akka.Configuration;
 using EvolQ.Cluster.Configuration;
 using EvolQ.Cluster.Persistence;

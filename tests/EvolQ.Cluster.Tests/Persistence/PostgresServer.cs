@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
-using Npgsql;
 using EvolQ.Testing;
+using Npgsql;
 
 namespace EvolQ.Cluster.Tests.Persistence;
 

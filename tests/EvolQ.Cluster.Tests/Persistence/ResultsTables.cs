@@ -1,11 +1,11 @@
-using Akka.Actor;
 using System.Globalization;
 using System.Text;
+using Akka.Actor;
 using EvolQ.Cluster.Persistence;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Sweeps;
-using EvolQ.Testing;
 using EvolQ.Engine.Evaluation;
+using EvolQ.Testing;
 
 namespace EvolQ.Cluster.Tests.Persistence;
 

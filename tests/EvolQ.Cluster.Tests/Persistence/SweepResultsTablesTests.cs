@@ -4,9 +4,9 @@ using EvolQ.Cluster.Persistence;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Sweeps;
 using EvolQ.Cluster.Workers;
+using EvolQ.Engine.Evaluation;
 using EvolQ.Testing;
 using MessagePack;
-using EvolQ.Engine.Evaluation;
 
 namespace EvolQ.Cluster.Tests.Persistence;
 

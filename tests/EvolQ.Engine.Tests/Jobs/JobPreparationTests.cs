@@ -1,12 +1,11 @@
 using EvolQ.Data;
 using EvolQ.Engine.Calibration;
-using EvolQ.Engine.DataSpecs;
 using EvolQ.Engine.Evaluation;
 using EvolQ.Engine.Jobs;
 using EvolQ.Models;
 using EvolQ.Quantization;
-using EvolQ.Testing;
 using EvolQ.TensorIO;
+using EvolQ.Testing;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,9 +1,9 @@
+using EvolQ.Data;
 using EvolQ.Engine.Calibration;
-using EvolQ.Engine.DataSpecs;
 using EvolQ.Engine.Quantize;
 using EvolQ.Models;
-using EvolQ.Testing;
 using EvolQ.TensorIO;
+using EvolQ.Testing;
 using static TorchSharp.torch;
 
 namespace EvolQ.Engine.Tests.Quantize;

@@ -1,4 +1,5 @@
-using EvolQ.Engine.DataSpecs;
+using EvolQ.Data;
+using EvolQ.Engine.Jobs;
 using EvolQ.Engine.Training;
 using EvolQ.Models;
 using EvolQ.Quantization;

@@ -1,5 +1,5 @@
-using EvolQ.Testing;
 using EvolQ.Models.Checkpoints;
+using EvolQ.Testing;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,6 +1,6 @@
-using EvolQ.Testing;
 using EvolQ.Models.Checkpoints;
 using EvolQ.TensorIO;
+using EvolQ.Testing;
 using TorchSharp;
 using static TorchSharp.torch;
 

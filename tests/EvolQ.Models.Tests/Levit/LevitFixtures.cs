@@ -2,8 +2,8 @@ using System.Globalization;
 using System.Text.Json;
 using EvolQ.Models.Levit;
 using EvolQ.Quantization;
-using EvolQ.Testing;
 using EvolQ.TensorIO;
+using EvolQ.Testing;
 using static TorchSharp.torch;
 
 namespace EvolQ.Models.Tests.Levit;

@@ -5,8 +5,8 @@ using EvolQ.Models.Tests.Vit;
 using EvolQ.Quantization;
 using EvolQ.Quantization.Modules;
 using EvolQ.Quantization.Observers;
-using EvolQ.Testing;
 using EvolQ.TensorIO;
+using EvolQ.Testing;
 using static TorchSharp.torch;
 
 namespace EvolQ.Models.Tests.Swin;

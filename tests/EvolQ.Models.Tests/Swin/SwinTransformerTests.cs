@@ -1,6 +1,6 @@
-using EvolQ.Testing;
 using EvolQ.Models.Swin;
 using EvolQ.Quantization;
+using EvolQ.Testing;
 using static TorchSharp.torch;
 
 namespace EvolQ.Models.Tests.Swin;

@@ -1,6 +1,6 @@
-using EvolQ.Testing;
 using EvolQ.Models.Vit;
 using EvolQ.Quantization;
+using EvolQ.Testing;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,11 +1,11 @@
-using TorchSharp;
 using System.Globalization;
 using System.Text.Json;
 using EvolQ.Models.Vit;
 using EvolQ.Quantization;
 using EvolQ.Quantization.Observers;
-using EvolQ.Testing;
 using EvolQ.TensorIO;
+using EvolQ.Testing;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace EvolQ.Models.Tests.Vit;

@@ -1,7 +1,7 @@
 using EvolQ.Data;
 using EvolQ.Models;
 
-namespace EvolQ.Engine.DataSpecs;
+namespace EvolQ.Engine.Jobs;
 
 /// <summary>The evaluation transform of a registered model, from its preprocessing (timm/FQ-ViT's build_transform).</summary>
 public static class ModelTransforms
@@ -38,8 +38,11 @@ public static class ModelTransforms
         var channels = preprocessing.Channels;
         var expected = (channels, preprocessing.InputSize, preprocessing.InputSize);
         if (arrays.ImageShape != expected)
+        {
             throw new DataSourceException(
                 $"Preprocessed images file '{arrays.ImagesPath}' holds images of {Shape(arrays.ImageShape)}, but the model takes {Shape(expected)}: preprocessed arrays must be its inputs as they are.");
+        }
+
         return EvalTransform.NormalizeOnly(Enumerable.Repeat(0f, channels).ToArray(), Enumerable.Repeat(1f, channels).ToArray(), channels);
     }
 

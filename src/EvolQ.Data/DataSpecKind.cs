@@ -1,4 +1,4 @@
-namespace EvolQ.Engine.DataSpecs;
+namespace EvolQ.Data;
 
 /// <summary>The kinds of image source a data spec can name.</summary>
 public enum DataSpecKind

@@ -1,6 +1,4 @@
-using EvolQ.Data;
-
-namespace EvolQ.Engine.DataSpecs;
+namespace EvolQ.Data;
 
 /// <summary>
 /// A data source named on the command line: <c>fashion-mnist:train|test[:DIR]</c>, <c>imagefolder:DIR</c>,
