@@ -19,19 +19,10 @@ namespace EvolQ.Cluster;
 /// </summary>
 public sealed class EvolQNode : IAsyncDisposable
 {
-    /// <summary>The sharding type name of job coordinators.</summary>
-    public const string JobTypeName = "job";
-
     private readonly NodeHost host;
     private readonly IReadOnlyList<IEvaluationBackend> backends;
     private readonly HealthEndpoint? health;
     private readonly IReadOnlyList<JournalLock> journalLocks;
-
-    /// <summary>The actor name of the worker allocator's singleton manager (its proxy adds "-proxy").</summary>
-    public const string AllocatorName = "allocator";
-
-    /// <summary>The actor name of the sweep manager's singleton manager (its proxy adds "-proxy").</summary>
-    public const string SweepManagerName = "sweeps";
 
     private EvolQNode(NodeHost host, IReadOnlyList<IEvaluationBackend> backends, HealthEndpoint? health, IReadOnlyList<JournalLock> journalLocks)
     {
@@ -149,7 +140,7 @@ public sealed class EvolQNode : IAsyncDisposable
 
             await up.Task.WaitAsync(upTimeout ?? (bootstrapping ? ClusterBootstrapping.UpTimeout(system) : TimeSpan.FromSeconds(30)));
             await host.StartAsync();
-            singletonWatch.Tell(new SingletonWatch.ProxiesStarted(host.AllocatorProxy is null ? [SweepManagerName] : [AllocatorName, SweepManagerName]));
+            singletonWatch.Tell(new SingletonWatch.ProxiesStarted(host.AllocatorProxy is null ? [ActorNames.SweepManager] : [ActorNames.Allocator, ActorNames.SweepManager]));
             return new EvolQNode(host, backends, health, journalLocks);
         }
         catch

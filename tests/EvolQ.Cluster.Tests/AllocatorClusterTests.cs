@@ -13,7 +13,7 @@ public sealed class AllocatorClusterTests(ITestOutputHelper output)
     private static readonly TimeSpan JobTimeout = TimeSpan.FromSeconds(90);
 
     private static Task<WorkerAllocationView> Allocation(EvolQNode node) =>
-        node.System.ActorSelection($"/user/{EvolQNode.AllocatorName}-proxy")
+        node.System.ActorSelection($"/user/{ActorNames.Allocator}-proxy")
             .Ask<WorkerAllocationView>(new GetWorkerAllocation(""), TimeSpan.FromSeconds(5));
 
     [Trait("Category", "Slow")]
@@ -117,7 +117,7 @@ public sealed class AllocatorClusterTests(ITestOutputHelper output)
         await using var nodes = new TestNodes(dir.File("journal.db"));
         var node = await nodes.Start("coordinator, worker", [new SyntheticBackend(TimeSpan.FromMilliseconds(5))]);
         // The allocator goes away: claims reach nobody, and the coordinator falls back after the grant time-out.
-        await node.System.ActorSelection($"/user/{EvolQNode.AllocatorName}-proxy").Ask<ActorIdentity>(new Identify(1), TimeSpan.FromSeconds(5))
+        await node.System.ActorSelection($"/user/{ActorNames.Allocator}-proxy").Ask<ActorIdentity>(new Identify(1), TimeSpan.FromSeconds(5))
             .ContinueWith(t => t.Result.Subject?.Tell(PoisonPill.Instance), TaskScheduler.Default);
         var spec = SyntheticJobs.Spec("no-allocator");
         await node.Jobs.Ask<JobAccepted>(new SubmitJob(spec), TimeSpan.FromSeconds(10));

@@ -65,7 +65,7 @@ public sealed class NodeHostingTests
         Assert.False(running.GetBoolean("akka.coordinated-shutdown.run-by-clr-shutdown-hook"));
         Assert.Equal("coordinator", ClusterShardingSettings.Create(node.System).Role);
         Assert.False(running.GetBoolean("akka.cluster.sharding.remember-entities"));
-        Assert.Contains(EvolQNode.JobTypeName, ClusterSharding.Get(node.System).ShardTypeNames);
+        Assert.Contains(ActorNames.JobType, ClusterSharding.Get(node.System).ShardTypeNames);
         var serializer = node.System.Serialization.FindSerializerForType(typeof(SubmitJob));
         Assert.IsType<EvolQSerializer>(serializer);
         Assert.Equal(7171, serializer.Identifier);

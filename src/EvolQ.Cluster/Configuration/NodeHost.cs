@@ -93,7 +93,7 @@ internal sealed class NodeHost : IAsyncDisposable
 
             if (roles.Contains(coordinatorRole))
             {
-                akka.WithShardRegion<JobCoordinator>(EvolQNode.JobTypeName, (system, _, _) =>
+                akka.WithShardRegion<JobCoordinator>(ActorNames.JobType, (system, _, _) =>
                 {
                     var settings = CoordinatorSettings.From(system.Settings.Config);
                     return id => JobCoordinator.Props(id, settings);
@@ -101,7 +101,7 @@ internal sealed class NodeHost : IAsyncDisposable
             }
             else
             {
-                akka.WithShardRegionProxy<JobCoordinator>(EvolQNode.JobTypeName, coordinatorRole, new JobMessageExtractor());
+                akka.WithShardRegionProxy<JobCoordinator>(ActorNames.JobType, coordinatorRole, new JobMessageExtractor());
             }
 
             if (roles.Contains(WorkerRole))
@@ -112,28 +112,28 @@ internal sealed class NodeHost : IAsyncDisposable
                     for (var i = 0; i < backends.Count; i++)
                     {
                         var settings = DeviceWorkerSettings.From(system.Settings.Config, $"{self.Host}:{self.Port}/{backends[i].Device}#{i}");
-                        workers.Add(system.ActorOf(DeviceWorker.Props(settings, backends[i]), $"worker-{i}"));
+                        workers.Add(system.ActorOf(DeviceWorker.Props(settings, backends[i]), ActorNames.Worker(i)));
                     }
                 });
             }
 
             var singleton = new ClusterSingletonOptions { Role = coordinatorRole, TerminationMessage = PoisonPill.Instance };
             // Manager /user/allocator, proxy /user/allocator-proxy on every node: coordinators claim workers through
-            // it (AllocatorSettings.ProxyPath), and `evolq ctl` on any node shows the shares.
+            // it (ActorNames.AllocatorProxyPath), and `evolq ctl` on any node shows the shares.
             if (allocation is not null && roles.Contains(coordinatorRole))
-                akka.WithSingleton<WorkerAllocator>(EvolQNode.AllocatorName, WorkerAllocator.Props(allocation), singleton);
+                akka.WithSingleton<WorkerAllocator>(ActorNames.Allocator, WorkerAllocator.Props(allocation), singleton);
             else if (allocation is not null)
-                akka.WithSingletonProxy<WorkerAllocator>(EvolQNode.AllocatorName, singleton);
+                akka.WithSingletonProxy<WorkerAllocator>(ActorNames.Allocator, singleton);
 
             // Manager /user/sweeps, proxy /user/sweeps-proxy (the paths ctl and the tests use).
             if (roles.Contains(coordinatorRole))
             {
-                akka.WithSingleton<SweepManager>(EvolQNode.SweepManagerName, (system, registry, _) =>
+                akka.WithSingleton<SweepManager>(ActorNames.SweepManager, (system, registry, _) =>
                     SweepManager.Props(registry.Get<JobCoordinator>(), SweepManagerSettings.From(system.Settings.Config)), singleton);
             }
             else
             {
-                akka.WithSingletonProxy<SweepManager>(EvolQNode.SweepManagerName, singleton);
+                akka.WithSingletonProxy<SweepManager>(ActorNames.SweepManager, singleton);
             }
         });
         return new NodeHost(builder.Build(), workers);

@@ -56,7 +56,7 @@ internal static class SingletonWatching
     public static IActorRef Start(ActorSystem system, string role)
     {
         var period = system.Settings.Config.GetTimeSpan("akka.cluster.singleton-proxy.singleton-identification-failure-period", TimeSpan.FromSeconds(30));
-        var watch = system.ActorOf(Props.Create(() => new SingletonWatch(role, period)), "singleton-watch");
+        var watch = system.ActorOf(Props.Create(() => new SingletonWatch(role, period)), ActorNames.SingletonWatch);
         system.EventStream.Subscribe(watch, typeof(ClusterSingletonProxy.IdentifySingletonResult));
         return watch;
     }

@@ -5,9 +5,6 @@ namespace EvolQ.Cluster.Coordination;
 /// <summary>How jobs share workers through the worker allocator (<c>evolq.allocator</c> in the configuration).</summary>
 public sealed record AllocatorSettings
 {
-    /// <summary>Where coordinators send their demands: the allocator singleton's proxy on every coordinator node.</summary>
-    public const string ProxyPath = "/user/allocator-proxy";
-
     /// <summary>How often a running job's coordinator renews its claim.</summary>
     public TimeSpan DemandInterval { get; init; } = TimeSpan.FromSeconds(2);
 

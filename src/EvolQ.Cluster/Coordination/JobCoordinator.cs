@@ -466,7 +466,7 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
     {
         if (settings.Allocation is null || dispatcher is null)
             return;
-        Context.ActorSelection(AllocatorSettings.ProxyPath).Tell(
+        Context.ActorSelection(ActorNames.AllocatorProxyPath).Tell(
             new WorkerDemand(jobId, Self, release ? 0 : dispatcher.Wanted, dispatcher.Unusable), Self);
     }
 

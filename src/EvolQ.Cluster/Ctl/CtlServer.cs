@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
@@ -424,7 +425,9 @@ public sealed class CtlServer : IAsyncDisposable
     /// <summary>A served connection as the limits see it.</summary>
     private sealed class Connection(IPAddress client)
     {
-        private long lastActive = Environment.TickCount64;
+        // Stopwatch ticks, not TickCount64 (4 ms steps here): connections opened one after another order by idle
+        // time exactly, so the one that makes room is always the one idle longest.
+        private long lastActive = Stopwatch.GetTimestamp();
 
         public IPAddress Client { get; } = client;
 
@@ -442,7 +445,7 @@ public sealed class CtlServer : IAsyncDisposable
 
         public void Touch(bool authenticated = false)
         {
-            Interlocked.Exchange(ref lastActive, Environment.TickCount64);
+            Interlocked.Exchange(ref lastActive, Stopwatch.GetTimestamp());
             if (authenticated)
                 Authenticated = true;
         }

@@ -72,7 +72,7 @@ public sealed class RemoteConnectionsProvider : ExtensionIdProvider<RemoteConnec
     {
         ArgumentNullException.ThrowIfNull(system);
         var connections = new RemoteConnections();
-        system.SystemActorOf(Props.Create(() => new RemoteConnections.Listener(connections)), "ctl-remote-connections");
+        system.SystemActorOf(Props.Create(() => new RemoteConnections.Listener(connections)), ActorNames.CtlRemoteConnections);
         return connections;
     }
 }

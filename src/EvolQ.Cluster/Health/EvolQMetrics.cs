@@ -42,7 +42,7 @@ public sealed class EvolQMetrics : IExtension
 
     internal EvolQMetrics(ExtendedActorSystem system)
     {
-        Watcher = system.SystemActorOf(Props.Create(() => new MetricsWatcher()), "evolq-metrics");
+        Watcher = system.SystemActorOf(Props.Create(() => new MetricsWatcher()), ActorNames.MetricsWatcher);
         Registry = Prometheus.Metrics.NewCustomRegistry();
         var factory = Prometheus.Metrics.WithCustomRegistry(Registry);
         ready = factory.CreateGauge("evolq_node_ready", "1 when the node is Up in the cluster and its workers have started.");

@@ -31,7 +31,7 @@ public sealed class SweepManager : ReceivePersistentActor, IWithTimers
     private readonly IActorRef mediator;
     private readonly ILoggingAdapter log = Context.GetLogger();
     private readonly SweepBook book;
-    private readonly IActorRef? results = SweepResultsProjection.DatabaseOf(Context.System.Settings.Config) is { } db ? Context.ActorOf(SweepResultsProjection.Props(db), "results") : null;
+    private readonly IActorRef? results = SweepResultsProjection.DatabaseOf(Context.System.Settings.Config) is { } db ? Context.ActorOf(SweepResultsProjection.Props(db), ActorNames.ResultsProjection) : null;
 
     /// <param name="jobs">The job coordinators' shard region (or proxy).</param>
     /// <param name="mediator">The pub-sub mediator; the cluster's when null.</param>

@@ -21,8 +21,8 @@ public sealed class LiveDashboardSource(ActorSystem system, Func<ICanTell> sweep
 
     /// <summary>The dashboard of a node's web endpoint: the sweep manager's proxy and the job region, found by name.</summary>
     public static LiveDashboardSource ForNode(ActorSystem system) => new(system,
-        () => system.ActorSelection($"/user/{EvolQNode.SweepManagerName}-proxy"),
-        () => Akka.Cluster.Sharding.ClusterSharding.Get(system).ShardRegion(EvolQNode.JobTypeName));
+        () => system.ActorSelection(ActorNames.SweepManagerProxyPath),
+        () => Akka.Cluster.Sharding.ClusterSharding.Get(system).ShardRegion(ActorNames.JobType));
 
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(10);
 

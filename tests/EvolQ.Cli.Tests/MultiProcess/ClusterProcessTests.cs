@@ -245,7 +245,7 @@ internal sealed class SweepCluster : IAsyncDisposable
         var shard = new JobMessageExtractor().ShardId(jobId, new GetJobStatus(jobId));
         foreach (var node in Coordinators)
         {
-            var selection = client!.System.ActorSelection($"{node.Address}/system/sharding/{EvolQNode.JobTypeName}/{shard}/{jobId}");
+            var selection = client!.System.ActorSelection($"{node.Address}/system/sharding/{ActorNames.JobType}/{shard}/{jobId}");
             var identity = await selection.Ask<ActorIdentity>(new Identify(jobId), Ask);
             if (identity.Subject is not null)
                 return node;

@@ -271,7 +271,7 @@ public sealed partial class EvolQPalette(CtlContext context) : Palette("evolq", 
         WorkerAllocationView view;
         try
         {
-            view = await context.System.ActorSelection(Coordination.AllocatorSettings.ProxyPath)
+            view = await context.System.ActorSelection(ActorNames.AllocatorProxyPath)
                 .Ask<WorkerAllocationView>(new GetWorkerAllocation(""), AskTimeout, call.Cancellation).ConfigureAwait(false);
         }
         catch (AskTimeoutException)
@@ -312,7 +312,7 @@ public sealed partial class EvolQPalette(CtlContext context) : Palette("evolq", 
             .ToArray();
         var answers = await Task.WhenAll(coordinators.Select(async address =>
         {
-            var region = context.System.ActorSelection($"{address}/system/sharding/{EvolQNode.JobTypeName}");
+            var region = context.System.ActorSelection(ActorNames.JobRegionPath(address));
             try
             {
                 return (address, (CurrentShardRegionState?)await region.Ask<CurrentShardRegionState>(GetShardRegionState.Instance, AskTimeout, call.Cancellation).ConfigureAwait(false));
