@@ -32,8 +32,7 @@ public sealed class QuantizePipelineTests : IDisposable
         Selection = selection,
         ValidationData = DataSpec.Parse("fashion-mnist:test"),
         ValidationLimit = 200,
-        Passes = 2,
-        Cycles = 2,
+        Search = QuantizeJob.PaperSearch with { Passes = 2, Cycles = 2 },
         OutputDirectory = folder.File(name),
     };
 
@@ -95,14 +94,14 @@ public sealed class QuantizePipelineTests : IDisposable
     {
         // Unset, the identity is what folders written before the setting hold, so they still resume.
         Assert.DoesNotContain("mutation_range", Job("a").Identity().Keys);
-        Assert.Equal("0.1", (Job("a") with { MutationRange = 0.1 }).Identity()["mutation_range"]);
+        Assert.Equal("0.1", (Job("a") with { Search = QuantizeJob.PaperSearch with { Passes = 2, Cycles = 2, MutationRange = 0.1 } }).Identity()["mutation_range"]);
     }
 
     [Fact]
     public void A_folder_of_another_job_is_refused_with_one_sentence()
     {
-        QuantizePipeline.Run(Job("taken") with { Passes = 1, Cycles = 0 });
-        var error = Assert.Throws<RunFolderException>(() => QuantizePipeline.Run(Job("taken") with { Passes = 1, Cycles = 0, Calibration = new CalibrationOptions { Size = 200, BatchSize = 100, Seed = 4 } }));
+        QuantizePipeline.Run(Job("taken") with { Search = QuantizeJob.PaperSearch with { Passes = 1, Cycles = 0 } });
+        var error = Assert.Throws<RunFolderException>(() => QuantizePipeline.Run(Job("taken") with { Search = QuantizeJob.PaperSearch with { Passes = 1, Cycles = 0 }, Calibration = new CalibrationOptions { Size = 200, BatchSize = 100, Seed = 4 } }));
         Assert.Contains("holds a different job (seed was '3')", error.Message);
     }
 
