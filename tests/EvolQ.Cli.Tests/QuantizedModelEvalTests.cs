@@ -90,7 +90,7 @@ public sealed class QuantizedModelEvalTests : IDisposable
     public void A_truncated_model_file_is_one_sentence_and_exit_2()
     {
         var (model, checkpoint) = Family("vit");
-        QuantizePipeline.Run(Job(model, checkpoint, "job") with { ValidationData = null, Passes = 1, Cycles = 1 });
+        QuantizePipeline.Run(Job(model, checkpoint, "job") with { ValidationData = null });
         var bytes = File.ReadAllBytes(Path.Combine(folder.File("job"), "evolq.safetensors"));
         var cut = folder.File("cut.safetensors");
         File.WriteAllBytes(cut, bytes[..(bytes.Length / 2)]);
@@ -107,10 +107,7 @@ public sealed class QuantizedModelEvalTests : IDisposable
         Calibration = new CalibrationOptions { Size = 64, BatchSize = 32, Seed = 3 },
         ValidationData = DataSpec.Parse(ValidationData),
         ValidationLimit = ValidationLimit,
-        Passes = 1,
-        Cycles = 1,
-        PopulationSize = 4,
-        TournamentSize = 2,
+        Search = QuantizeJob.PaperSearch with { Passes = 1, Cycles = 1, PopulationSize = 4, TournamentSize = 2 },
         OutputDirectory = folder.File(name),
     };
 

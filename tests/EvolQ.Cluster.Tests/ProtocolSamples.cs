@@ -1,6 +1,7 @@
 using Akka.Actor;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Engine.Evaluation;
+using EvolQ.Search;
 using EvaluationResult = EvolQ.Cluster.Protocol.EvaluationResult;
 
 namespace EvolQ.Cluster.Tests;
@@ -8,7 +9,11 @@ namespace EvolQ.Cluster.Tests;
 /// <summary>One instance of every protocol type with no field left at its default.</summary>
 internal static class ProtocolSamples
 {
-    public static SearchSettingsData Settings => new(4, 77, 2, 3, 15, 10, 2, true, 2.5e-3, EvolQ.Search.SearchStart.WeightMse);
+    public static SearchSettings Settings => new()
+    {
+        WeightBits = 4, Seed = 77, Passes = 2, Cycles = 3, PopulationSize = 15, TournamentSize = 10, Offspring = 2,
+        RelativeMutation = true, MutationRange = 2.5e-3, Start = SearchStart.WeightMse,
+    };
 
     public static JobSpec Spec => new(
         "job-1", "deit_tiny", "/models/deit_tiny.pth", "imagefolder:/data/train", "imagefolder:/data/val",
@@ -48,7 +53,6 @@ internal static class ProtocolSamples
                 [new FitnessRecord(0, 1.5), new FitnessRecord(1, -0.0)], [new VisitRecord(0, 1, 1.5, 1.25, 1, 7)],
                 metrics, "none", 2),
             Spec,
-            Settings,
             new WorkerHeartbeat(worker, "node-a/gpu0", "cuda:0", 80L << 30, [new HeldJob("job-1", "ab12")], 2),
             new WorkerQuery("job-1"),
             new HeldJob("job-1", "ab12"),

@@ -3,6 +3,8 @@ using Akka.Actor;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Serialization;
 using EvolQ.Engine.Evaluation;
+using EvolQ.Search;
+using CsCheck;
 using MessagePack;
 using EvaluationResult = EvolQ.Cluster.Protocol.EvaluationResult;
 
@@ -57,12 +59,13 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
         var status = Assert.IsType<JobStatus>(Serializer.FromBinary(oldStatus, ProtocolManifests.Of(typeof(JobStatus))));
         Assert.Equal((12L, 0.25, (string?)null, (string[]?)null), (status.EvaluationsDone, status.BestLoss, status.Node, status.WorkerIds));
         // Before the search start was added as a trailing key: the paper's calibrated start.
-        var oldSettings = MessagePackSerializer.Serialize(new object?[] { 4, 77L, 2, 3, 15, 10, 2, true, 2.5e-3 });
-        var settings = Assert.IsType<SearchSettingsData>(Serializer.FromBinary(oldSettings, ProtocolManifests.Of(typeof(SearchSettingsData))));
-        Assert.Equal((77L, 2.5e-3, EvolQ.Search.SearchStart.Calibrated), (settings.Seed, settings.MutationRange, settings.Start));
-        // Before the calibration order was added as a trailing key: the seeded draw.
         var spec = ProtocolSamples.Spec;
         var current = (object?[])MessagePackSerializer.Deserialize<object?[]>(Serializer.ToBinary(spec));
+        var withOldSettings = (object?[])current.Clone();
+        withOldSettings[9] = new object?[] { 4, 77L, 2, 3, 15, 10, 2, true, 2.5e-3 };
+        var settings = Assert.IsType<JobSpec>(Serializer.FromBinary(MessagePackSerializer.Serialize(withOldSettings), ProtocolManifests.Of(typeof(JobSpec)))).Search;
+        Assert.Equal((77L, 2.5e-3, EvolQ.Search.SearchStart.Calibrated), (settings.Seed, settings.MutationRange, settings.Start));
+        // Before the calibration order was added as a trailing key: the seeded draw.
         Assert.Equal(14, current.Length);
         var oldSpec = Assert.IsType<JobSpec>(Serializer.FromBinary(MessagePackSerializer.Serialize(current[..13]), ProtocolManifests.Of(typeof(JobSpec))));
         Assert.Equal((spec.JobId, spec.CalibrationSeed, EvolQ.Data.CalibrationOrder.Seeded), (oldSpec.JobId, oldSpec.CalibrationSeed, oldSpec.CalibrationOrder));
@@ -127,6 +130,98 @@ public sealed class SerializerTests : Akka.TestKit.Xunit2.TestKit
         var withUnknown = MessagePackSerializer.Serialize(new OldJobEvaluated("j", new Dictionary<string, double> { ["loss"] = 0.5, ["top3"] = 80 }));
         Assert.Equal(new JobMetrics(0.5), Assert.IsType<JobEvaluated>(Serializer.FromBinary(withUnknown, ProtocolManifests.Of(typeof(JobEvaluated)))).Metrics);
     }
+
+    [Fact]
+    public void Search_settings_write_the_bytes_of_the_record_that_mirrored_them_and_read_them_back()
+    {
+        // Every field over its whole range (ints of every MessagePack width, NaN and infinite ranges, unknown starts):
+        // the job spec's bytes must be the ones the build with the mirror record wrote and journaled.
+        var anyRange = Gen.Select(Gen.Bool, Gen.Double, (set, r) => set ? r : (double?)null);
+        Gen.Select(Gen.Int.Array[7], Gen.Long, Gen.Bool, anyRange, (ints, seed, relative, range) => new SearchSettings
+        {
+            WeightBits = ints[0], Seed = seed, Passes = ints[1], Cycles = ints[2], PopulationSize = ints[3],
+            TournamentSize = ints[4], Offspring = ints[5], RelativeMutation = relative, MutationRange = range,
+            Start = (SearchStart)ints[6],
+        }).Sample(settings =>
+        {
+            var spec = ProtocolSamples.Spec with { Search = settings };
+            var old = MessagePackSerializer.Serialize(Old(spec, OldSearchSettings.Of));
+            Assert.Equal(old, Serializer.ToBinary(spec));
+            var back = Assert.IsType<JobSpec>(Serializer.FromBinary(old, ProtocolManifests.Of(typeof(JobSpec))));
+            Assert.Equal(settings, back.Search);
+
+            // Journaled before the start existed: nine fields, read as the paper's calibrated start.
+            var nine = MessagePackSerializer.Serialize(Old(spec, OldSearchSettingsNine.Of));
+            var early = Assert.IsType<JobSpec>(Serializer.FromBinary(nine, ProtocolManifests.Of(typeof(JobSpec))));
+            Assert.Equal(settings with { Start = SearchStart.Calibrated }, early.Search);
+        }, iter: 2000);
+        // Null stays nil (JobSpec.Problem names it).
+        var none = Serializer.ToBinary(ProtocolSamples.Spec with { Search = null! });
+        Assert.Equal(MessagePackSerializer.Serialize(Old(ProtocolSamples.Spec with { Search = null! }, OldSearchSettings.Of)), none);
+        Assert.Null(Assert.IsType<JobSpec>(Serializer.FromBinary(none, ProtocolManifests.Of(typeof(JobSpec)))).Search);
+    }
+
+    /// <summary>The search settings' wire form as a record declared it before the formatter (SearchSettingsData).</summary>
+    [MessagePackObject]
+    public sealed record OldSearchSettings(
+        [property: Key(0)] int WeightBits,
+        [property: Key(1)] long Seed,
+        [property: Key(2)] int Passes,
+        [property: Key(3)] int Cycles,
+        [property: Key(4)] int PopulationSize,
+        [property: Key(5)] int TournamentSize,
+        [property: Key(6)] int Offspring,
+        [property: Key(7)] bool RelativeMutation,
+        [property: Key(8)] double? MutationRange,
+        [property: Key(9)] SearchStart Start)
+    {
+        public static OldSearchSettings Of(SearchSettings s) => new(
+            s.WeightBits, s.Seed, s.Passes, s.Cycles, s.PopulationSize, s.TournamentSize, s.Offspring, s.RelativeMutation,
+            s.MutationRange, s.Start);
+    }
+
+    /// <summary>The record before its key 9 (the search start) was added.</summary>
+    [MessagePackObject]
+    public sealed record OldSearchSettingsNine(
+        [property: Key(0)] int WeightBits,
+        [property: Key(1)] long Seed,
+        [property: Key(2)] int Passes,
+        [property: Key(3)] int Cycles,
+        [property: Key(4)] int PopulationSize,
+        [property: Key(5)] int TournamentSize,
+        [property: Key(6)] int Offspring,
+        [property: Key(7)] bool RelativeMutation,
+        [property: Key(8)] double? MutationRange)
+    {
+        public static OldSearchSettingsNine Of(SearchSettings s) => new(
+            s.WeightBits, s.Seed, s.Passes, s.Cycles, s.PopulationSize, s.TournamentSize, s.Offspring, s.RelativeMutation,
+            s.MutationRange);
+    }
+
+    /// <summary>JobSpec as it was declared with the mirror record (<typeparamref name="TSearch"/>: either of its forms).</summary>
+    [MessagePackObject]
+    public sealed record OldJobSpec<TSearch>(
+        [property: Key(0)] string JobId,
+        [property: Key(1)] string ModelName,
+        [property: Key(2)] string CheckpointPath,
+        [property: Key(3)] string CalibrationData,
+        [property: Key(4)] string? ValidationData,
+        [property: Key(5)] IReadOnlyDictionary<string, string> Quantization,
+        [property: Key(6)] int CalibrationSize,
+        [property: Key(7)] int CalibrationBatchSize,
+        [property: Key(8)] long CalibrationSeed,
+        [property: Key(9)] TSearch? Search,
+        [property: Key(10)] string FitnessLoss,
+        [property: Key(11)] double Temperature,
+        [property: Key(12)] IReadOnlyDictionary<string, string> Options,
+        [property: Key(13)] EvolQ.Data.CalibrationOrder CalibrationOrder)
+        where TSearch : class;
+
+    private static OldJobSpec<T> Old<T>(JobSpec s, Func<SearchSettings, T> search)
+        where T : class => new(
+        s.JobId, s.ModelName, s.CheckpointPath, s.CalibrationData, s.ValidationData, s.Quantization, s.CalibrationSize,
+        s.CalibrationBatchSize, s.CalibrationSeed, s.Search is null ? null : search(s.Search), s.FitnessLoss, s.Temperature,
+        s.Options, s.CalibrationOrder);
 
     /// <summary>JobEvaluated as it was declared before JobMetrics.</summary>
     [MessagePackObject]

@@ -12,7 +12,7 @@ internal static class SyntheticJobs
         jobId, "synthetic", "", "synthetic:", null,
         new Dictionary<string, string>(new Quantization.QuantizationConfig().ToMetadata()),
         batches * 10, 10, 5,
-        new SearchSettingsData(4, 1234, passes, cycles, 6, 3, offspring, false, null),
+        new SearchSettings { WeightBits = 4, Seed = 1234, Passes = passes, Cycles = cycles, PopulationSize = 6, TournamentSize = 3, Offspring = offspring },
         "infonce", 3.0,
         new Dictionary<string, string>
         {
@@ -25,7 +25,7 @@ internal static class SyntheticJobs
     public static (SortedDictionary<long, double> Told, float[][] Scales) Reference(JobSpec spec)
     {
         var model = SyntheticModel.For(spec);
-        var search = new EvolutionarySearch(model.InitialBlocks, spec.Search.ToSettings());
+        var search = new EvolutionarySearch(model.InitialBlocks, spec.Search);
         var told = new SortedDictionary<long, double>();
         while (!search.Completed)
         {

@@ -9,6 +9,7 @@ using EvolQ.Cluster;
 using EvolQ.Cluster.Configuration;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Quantization;
+using EvolQ.Search;
 using Spectre.Console;
 
 namespace EvolQ.Cli.Commands;
@@ -140,7 +141,7 @@ public static class BenchCoordinationCommand
 
     private static JobSpec JobSpecFor(string id, long seed, int batches) => new(
         id, "synthetic", "", "synthetic:", null, new Dictionary<string, string>(new QuantizationConfig().ToMetadata()),
-        batches * 100, 100, seed, new SearchSettingsData(4, seed, 1, 5, 8, 3, 4, false, null), "infonce", 3.0,
+        batches * 100, 100, seed, new SearchSettings { WeightBits = 4, Seed = seed, Passes = 1, Cycles = 5, PopulationSize = 8, TournamentSize = 3, Offspring = 4 }, "infonce", 3.0,
         new Dictionary<string, string>
         {
             ["blocks"] = Blocks.ToString(CultureInfo.InvariantCulture),

@@ -70,7 +70,7 @@ public static class QuantizeCommand
             foreach (var job in jobs)
             {
                 console.Output.WriteLine(
-                    $"{job.Model.Name}, {job.Quantization.Describe()}, seed {job.Calibration.Seed}: {job.Passes} passes x {job.Model.SearchableBlockCount} blocks x {job.Cycles} cycles, selection {job.Selection}, into {job.OutputDirectory}");
+                    $"{job.Model.Name}, {job.Quantization.Describe()}, seed {job.Calibration.Seed}: {job.Search.Passes} passes x {job.Model.SearchableBlockCount} blocks x {job.Search.Cycles} cycles, selection {job.Selection}, into {job.OutputDirectory}");
                 var printer = new JobProgressPrinter(console);
                 var report = QuantizePipeline.Run(job, printer, stop.Token);
                 reports.Add(report);

@@ -8,20 +8,23 @@ namespace EvolQ.Cli.Options;
 /// <summary>Evol-Q's search flags; defaults are the paper's (P = 10, K = 3, population 15, tournament 10, infoNCE T = 3).</summary>
 public sealed class SearchFlags
 {
-    private readonly Option<int> passes = new("--passes") { Description = "Passes over all blocks (P).", DefaultValueFactory = _ => 10 };
-    private readonly Option<int> cycles = new("--cycles") { Description = "Cycles per block visit (K).", DefaultValueFactory = _ => 3 };
-    private readonly Option<int> population = new("--population") { Description = "Population size (the paper: 15).", DefaultValueFactory = _ => 15 };
-    private readonly Option<int> tournament = new("--tournament") { Description = "Tournament sample, drawn with replacement (the paper: 10).", DefaultValueFactory = _ => 10 };
-    private readonly Option<int> offspring = new("--offspring") { Description = "Children per cycle, evaluated together (the paper: 1).", DefaultValueFactory = _ => 1 };
-    private readonly Option<bool> relativeMutation = new("--relative-mutation") { Description = "Noise proportional to each scale instead of the paper's absolute noise." };
-    private readonly Option<double?> mutationRange = new("--mutation-range")
+    // The defaults are SearchSettings' own, so a flag left out means what a sweep file's missing key means.
+    private static readonly SearchSettings Paper = QuantizeJob.PaperSearch;
+
+    private readonly Option<int> passes = new(SearchKnobs.Passes.Flag) { Description = "Passes over all blocks (P).", DefaultValueFactory = _ => Paper.Passes };
+    private readonly Option<int> cycles = new(SearchKnobs.Cycles.Flag) { Description = "Cycles per block visit (K).", DefaultValueFactory = _ => Paper.Cycles };
+    private readonly Option<int> population = new(SearchKnobs.Population.Flag) { Description = "Population size (the paper: 15).", DefaultValueFactory = _ => Paper.PopulationSize };
+    private readonly Option<int> tournament = new(SearchKnobs.Tournament.Flag) { Description = "Tournament sample, drawn with replacement (the paper: 10).", DefaultValueFactory = _ => Paper.TournamentSize };
+    private readonly Option<int> offspring = new(SearchKnobs.Offspring.Flag) { Description = "Children per cycle, evaluated together (the paper: 1).", DefaultValueFactory = _ => Paper.Offspring };
+    private readonly Option<bool> relativeMutation = new(SearchKnobs.RelativeMutation.Flag) { Description = "Noise proportional to each scale instead of the paper's absolute noise." };
+    private readonly Option<double?> mutationRange = new(SearchKnobs.MutationRange.Flag)
     {
         Description = "The mutation range r (default: the paper's, 1e-3, or 1e-4 for 8-bit weights); with --relative-mutation a fraction of each scale (ours: 0.1).",
     };
-    private readonly Option<string> start = new("--search-start")
+    private readonly Option<string> start = new(SearchKnobs.Start.Flag)
     {
         Description = "Where the search starts: calibrated (the paper: FQ-ViT's MinMax scales) or weight-mse (ours: each channel's scale shrunk to the least squared weight error).",
-        DefaultValueFactory = _ => SearchStartNames.Name(SearchStart.Calibrated),
+        DefaultValueFactory = _ => SearchStartNames.Name(Paper.Start),
     };
     private readonly Option<string> loss = new("--loss") { Description = "Fitness: infonce (the paper), mse, kl or cosine.", DefaultValueFactory = _ => "infonce" };
     private readonly Option<double> temperature = new("--temperature") { Description = "infoNCE temperature T.", DefaultValueFactory = _ => FitnessLosses.DefaultTemperature };
@@ -68,14 +71,17 @@ public sealed class SearchFlags
             throw new UserInputException("--temperature must be positive.");
         var result = job with
         {
-            Passes = Positive(passes),
-            Cycles = Positive(cycles, 0),
-            PopulationSize = Positive(population, 2),
-            TournamentSize = Positive(tournament),
-            Offspring = Positive(offspring),
-            RelativeMutation = parse.GetValue(relativeMutation),
-            MutationRange = range,
-            Start = searchStart,
+            Search = job.Search with
+            {
+                Passes = Positive(passes),
+                Cycles = Positive(cycles, 0),
+                PopulationSize = Positive(population, 2),
+                TournamentSize = Positive(tournament),
+                Offspring = Positive(offspring),
+                RelativeMutation = parse.GetValue(relativeMutation),
+                MutationRange = range,
+                Start = searchStart,
+            },
             Loss = kind,
             Temperature = t,
             Selection = mode,

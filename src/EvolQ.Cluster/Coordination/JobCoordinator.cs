@@ -548,7 +548,7 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
     }
 
     private EvolutionarySearch NewSearch(JobCalibrated e) =>
-        new(e.BlockNames.Select((name, b) => new SearchBlock(name, e.InitialScales[b])).ToArray(), spec!.Search.ToSettings());
+        new(e.BlockNames.Select((name, b) => new SearchBlock(name, e.InitialScales[b])).ToArray(), spec!.Search);
 
     private float[][] AllScales() =>
         search is null ? [] : Enumerable.Range(0, search.BlockCount).Select(search.GetScales).ToArray();

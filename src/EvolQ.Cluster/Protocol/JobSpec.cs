@@ -18,7 +18,10 @@ namespace EvolQ.Cluster.Protocol;
 /// <param name="CalibrationSize">Calibration images drawn.</param>
 /// <param name="CalibrationBatchSize">Images per calibration batch; the batches are the fitness's unit of work.</param>
 /// <param name="CalibrationSeed">Seeds the calibration draw, so every worker draws the same images.</param>
-/// <param name="Search">The search knobs; their seed keys every random draw of the search.</param>
+/// <param name="Search">
+/// The search settings; their seed keys every random draw of the search. On the wire the array that
+/// <see cref="Serialization.SearchSettingsFormatter"/> writes.
+/// </param>
 /// <param name="FitnessLoss">The fitness loss by name (infonce, mse, kl, cosine).</param>
 /// <param name="Temperature">The infoNCE temperature.</param>
 /// <param name="Options">Backend-specific settings (the synthetic backend's sizes, for instance).</param>
@@ -34,7 +37,7 @@ public sealed record JobSpec(
     [property: Key(6)] int CalibrationSize,
     [property: Key(7)] int CalibrationBatchSize,
     [property: Key(8)] long CalibrationSeed,
-    [property: Key(9)] SearchSettingsData Search,
+    [property: Key(9)] SearchSettings Search,
     [property: Key(10)] string FitnessLoss,
     [property: Key(11)] double Temperature,
     [property: Key(12)] IReadOnlyDictionary<string, string> Options,
@@ -64,7 +67,7 @@ public sealed record JobSpec(
             if (Search.WeightBits != weightBits)
                 return string.Create(CultureInfo.InvariantCulture,
                     $"Job '{JobId}' quantizes weights to {weightBits} bits but its search settings say {Search.WeightBits}.");
-            Search.ToSettings().Validate();
+            Search.Validate();
         }
         catch (QuantizationConfigException e)
         {
@@ -97,15 +100,9 @@ public sealed record JobSpec(
             ["fitness.loss"] = FitnessLoss,
             ["fitness.temperature"] = Text(Temperature),
             ["search.seed"] = Text(Search.Seed),
-            ["search.passes"] = Text(Search.Passes),
-            ["search.cycles"] = Text(Search.Cycles),
-            ["search.population"] = Text(Search.PopulationSize),
-            ["search.tournament"] = Text(Search.TournamentSize),
-            ["search.offspring"] = Text(Search.Offspring),
-            ["search.relative-mutation"] = Search.RelativeMutation ? "true" : "false",
-            ["search.mutation-range"] = Search.MutationRange is { } range ? Text(range) : "",
-            ["search.start"] = SearchStartNames.Name(Search.Start),
         };
+        foreach (var knob in SearchKnobs.All)
+            settings["search." + knob.Key] = knob.Text(Search) ?? "";
         foreach (var (name, value) in Quantization)
             settings["quantization." + name] = value;
         foreach (var (name, value) in Options)

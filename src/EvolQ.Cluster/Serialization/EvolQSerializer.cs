@@ -27,7 +27,7 @@ public sealed class EvolQSerializer : SerializerWithStringManifest
         : base(system)
     {
         var resolver = CompositeResolver.Create(
-            [ActorRefFormatter.Instance, JobMetricsFormatter.Instance],
+            [ActorRefFormatter.Instance, JobMetricsFormatter.Instance, SearchSettingsFormatter.Instance],
             [StandardResolver.Instance]);
         options = new ActorSystemOptions(resolver, system).WithSecurity(MessagePackSecurity.UntrustedData);
         MaxMessageBytes = system.Settings.Config.GetByteSize("evolq.serialization.max-message-bytes", null)

@@ -20,7 +20,7 @@ public static class ProtocolManifests
         [typeof(FitnessRecord)] = "FR",
         [typeof(VisitRecord)] = "VR",
         [typeof(JobSpec)] = "SP",
-        [typeof(SearchSettingsData)] = "SS",
+        // "SS" was the search settings' mirror record, only ever inside a JobSpec: retired, never to be reused.
         [typeof(CancelJob)] = "CJ",
         [typeof(ResumeJob)] = "UJ",
         [typeof(DeleteJob)] = "DJ",

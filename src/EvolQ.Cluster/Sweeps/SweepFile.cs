@@ -46,7 +46,7 @@ public static partial class SweepFile
     [
         ("calibration", ["data", "size", "batch-size", "order"]),
         ("validation", ["data", "limit"]),
-        ("search", ["passes", "cycles", "population", "tournament", "offspring", "relative-mutation", "mutation-range", "start"]),
+        ("search", SearchKnobs.All.Select(k => k.Key).ToArray()),
         ("fitness", ["loss", "temperature"]),
     ];
 
@@ -172,7 +172,7 @@ public static partial class SweepFile
             foreach (var seed in seeds)
             {
                 var quantization = new QuantizationConfig { WeightBits = weights, ActivationBits = activations };
-                var settings = SearchSettingsData.From(search with { WeightBits = weights.Bits, Seed = seed });
+                var settings = search with { WeightBits = weights.Bits, Seed = seed };
                 // The sweep names the folder its jobs' model files go to (EngineBackend.ModelFilePath).
                 var options = new Dictionary<string, string> { [Workers.EngineBackend.SweepOption] = sweepId };
                 if (validationLimit > 0)
@@ -301,14 +301,14 @@ public static partial class SweepFile
         var defaults = new SearchSettings { WeightBits = 4, Seed = 0 };
         var settings = defaults with
         {
-            Passes = reader.Int(sweep, "search.passes", defaults.Passes, min: 1, SweepLimits.MaxPasses, SweepLimits.MaxPassesVariable),
-            Cycles = reader.Int(sweep, "search.cycles", defaults.Cycles, min: 1, SweepLimits.MaxPasses, SweepLimits.MaxPassesVariable),
-            PopulationSize = reader.Int(sweep, "search.population", defaults.PopulationSize, min: 1, SweepLimits.MaxPopulation, SweepLimits.MaxPopulationVariable),
-            TournamentSize = reader.Int(sweep, "search.tournament", defaults.TournamentSize, min: 1, SweepLimits.MaxPopulation, SweepLimits.MaxPopulationVariable),
-            Offspring = reader.Int(sweep, "search.offspring", defaults.Offspring, min: 1, SweepLimits.MaxPopulation, SweepLimits.MaxPopulationVariable),
-            RelativeMutation = reader.Bool(sweep, "search.relative-mutation", defaults.RelativeMutation),
-            MutationRange = sweep.HasPath("search.mutation-range") ? reader.Double(sweep, "search.mutation-range", 0) : null,
-            Start = ReadName(reader, sweep, "search.start", SearchStart.Calibrated, SearchStartNames.TryParse, SearchStartNames.All),
+            Passes = reader.Int(sweep, SearchPath(SearchKnobs.Passes), defaults.Passes, min: 1, SweepLimits.MaxPasses, SweepLimits.MaxPassesVariable),
+            Cycles = reader.Int(sweep, SearchPath(SearchKnobs.Cycles), defaults.Cycles, min: 1, SweepLimits.MaxPasses, SweepLimits.MaxPassesVariable),
+            PopulationSize = reader.Int(sweep, SearchPath(SearchKnobs.Population), defaults.PopulationSize, min: 1, SweepLimits.MaxPopulation, SweepLimits.MaxPopulationVariable),
+            TournamentSize = reader.Int(sweep, SearchPath(SearchKnobs.Tournament), defaults.TournamentSize, min: 1, SweepLimits.MaxPopulation, SweepLimits.MaxPopulationVariable),
+            Offspring = reader.Int(sweep, SearchPath(SearchKnobs.Offspring), defaults.Offspring, min: 1, SweepLimits.MaxPopulation, SweepLimits.MaxPopulationVariable),
+            RelativeMutation = reader.Bool(sweep, SearchPath(SearchKnobs.RelativeMutation), defaults.RelativeMutation),
+            MutationRange = sweep.HasPath(SearchPath(SearchKnobs.MutationRange)) ? reader.Double(sweep, SearchPath(SearchKnobs.MutationRange), 0) : null,
+            Start = ReadName(reader, sweep, SearchPath(SearchKnobs.Start), SearchStart.Calibrated, SearchStartNames.TryParse, SearchStartNames.All),
         };
         try
         {
@@ -320,6 +320,8 @@ public static partial class SweepFile
         }
         return settings;
     }
+
+    private static string SearchPath(SearchKnob knob) => "search." + knob.Key;
 
     private delegate bool NameParser<T>(string? text, out T value);
 

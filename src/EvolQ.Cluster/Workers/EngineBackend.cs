@@ -103,7 +103,7 @@ public sealed class EngineBackend : IEvaluationBackend
         {
             var blocks = model.SearchableBlocks;
             var calibrated = blocks.Select(b => b.GetScales()).ToArray();
-            var start = SearchStartScales.For(blocks, spec.Search.ToSettings().Start);
+            var start = SearchStartScales.For(blocks, spec.Search.Start);
             for (var b = 0; b < blocks.Count; b++)
                 blocks[b].SetScales(start[b]);
             var prepared = new PreparedJob(blocks.Select(b => b.Name).ToArray(), start, batches.Count)
@@ -215,7 +215,6 @@ public sealed class EngineBackend : IEvaluationBackend
     public static IReadOnlyDictionary<string, string> ModelFileMetadataOf(JobSpec spec, JobMetrics? metrics)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        var settings = spec.Search;
         var metadata = new Dictionary<string, string>
         {
             ["job"] = spec.JobId,
@@ -226,15 +225,9 @@ public sealed class EngineBackend : IEvaluationBackend
             ["calibration_order"] = CalibrationOrderNames.Name(spec.CalibrationOrder),
             ["loss"] = spec.FitnessLoss,
             ["temperature"] = spec.Temperature.ToString("R", CultureInfo.InvariantCulture),
-            ["passes"] = Text(settings.Passes),
-            ["cycles"] = Text(settings.Cycles),
-            ["population"] = Text(settings.PopulationSize),
-            ["tournament"] = Text(settings.TournamentSize),
-            ["offspring"] = Text(settings.Offspring),
-            ["relative_mutation"] = settings.RelativeMutation ? "true" : "false",
-            ["mutation_range"] = settings.MutationRange?.ToString("R", CultureInfo.InvariantCulture) ?? "default",
-            ["search_start"] = SearchStartNames.Name(settings.Start),
         };
+        foreach (var knob in SearchKnobs.All)
+            metadata[knob.MetadataKey] = knob.Text(spec.Search) ?? "default";
         ModelFileMetadata.AddCheckpoint(metadata, spec.CheckpointPath);
         if (spec.ValidationData is { } validation)
         {

@@ -28,17 +28,16 @@ public sealed record QuantizeJob
     public int? ValidationLimit { get; init; }
     public int ValidationBatchSize { get; init; } = 100;
 
-    public int Passes { get; init; } = 10;
-    public int Cycles { get; init; } = 3;
-    public int PopulationSize { get; init; } = 15;
-    public int TournamentSize { get; init; } = 10;
-    public int Offspring { get; init; } = 1;
-    public bool RelativeMutation { get; init; }
+    /// <summary>
+    /// The search knobs, the paper's by default. The search's weight width and seed are the job's own (the model's
+    /// weight bits, <see cref="CalibrationOptions.Seed"/>): the pipeline sets them, so what this holds for them is not
+    /// read and is not part of the <see cref="Identity"/>.
+    /// </summary>
+    public SearchSettings Search { get; init; } = PaperSearch;
 
-    /// <summary>The mutation range r; null: the paper's for the weight width (<see cref="SearchSettings.MutationRangeFor"/>).</summary>
-    public double? MutationRange { get; init; }
+    /// <summary>The paper's search knobs, to start a job's <see cref="Search"/> from (weight width and seed left at 0).</summary>
+    public static SearchSettings PaperSearch { get; } = new() { WeightBits = 0, Seed = 0 };
 
-    public SearchStart Start { get; init; } = SearchStart.Calibrated;
     public FitnessLoss Loss { get; init; } = FitnessLoss.InfoNce;
     public double Temperature { get; init; } = FitnessLosses.DefaultTemperature;
     public SelectionMode Selection { get; init; } = SelectionMode.Final;
@@ -59,20 +58,16 @@ public sealed record QuantizeJob
             ["calibration_order"] = CalibrationOrderNames.Name(Calibration.Order),
             ["seed"] = Calibration.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["holdout"] = HoldoutSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["passes"] = Passes.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["cycles"] = Cycles.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["population"] = PopulationSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["tournament"] = TournamentSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["offspring"] = Offspring.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["relative_mutation"] = RelativeMutation ? "true" : "false",
-            ["search_start"] = SearchStartNames.Name(Start),
             ["loss"] = Loss.ToString().ToLowerInvariant(),
             ["temperature"] = Temperature.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
             ["selection"] = Selection.ToString(),
         };
-        // Only when set: run folders written before the setting existed keep their identity and resume.
-        if (MutationRange is { } range)
-            identity["mutation_range"] = range.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        // A knob only when set (the mutation range): run folders written before it existed keep their identity and resume.
+        foreach (var knob in SearchKnobs.All)
+        {
+            if (knob.Text(Search) is { } text)
+                identity[knob.MetadataKey] = text;
+        }
         if (Selection == SelectionMode.TestSetPaperCompatible)
         {
             identity["validation_data"] = ValidationData?.Text ?? "";

@@ -143,17 +143,8 @@ public static class QuantizePipeline
     {
         using var evaluator = new FitnessEvaluator(model, calibration, job.Loss, job.Temperature);
         var runner = new LocalSearchRunner(evaluator);
-        var settings = LocalSearchRunner.SettingsFor(model, job.Calibration.Seed) with
-        {
-            Passes = job.Passes,
-            Cycles = job.Cycles,
-            PopulationSize = job.PopulationSize,
-            TournamentSize = job.TournamentSize,
-            Offspring = job.Offspring,
-            RelativeMutation = job.RelativeMutation,
-            MutationRange = job.MutationRange,
-            Start = job.Start,
-        };
+        var own = LocalSearchRunner.SettingsFor(model, job.Calibration.Seed);
+        var settings = job.Search with { WeightBits = own.WeightBits, Seed = own.Seed };
         var search = File.Exists(files.SearchStatePath)
             ? EvolutionarySearch.Deserialize(File.ReadAllBytes(files.SearchStatePath))
             : runner.CreateSearch(settings);
@@ -190,8 +181,8 @@ public static class QuantizePipeline
             var rate = done / Math.Max(pace.Elapsed.TotalSeconds, 1e-9);
             var remaining = rate > 0 ? TimeSpan.FromSeconds((search.EvaluationsPlanned - search.EvaluationsDone) / rate) : (TimeSpan?)null;
             progress?.Report(new QuantizeProgress("searching",
-                $"pass {step.Pass + 1}/{job.Passes}, {step.BlockName}, cycle {Math.Max(step.Cycle, 0) + (step.Cycle < 0 ? 0 : 1)}/{job.Cycles}",
-                step.Pass, job.Passes, step.BlockName, step.Cycle, step.BestLoss, step.EvaluationsDone, step.EvaluationsPlanned, rate, remaining,
+                $"pass {step.Pass + 1}/{job.Search.Passes}, {step.BlockName}, cycle {Math.Max(step.Cycle, 0) + (step.Cycle < 0 ? 0 : 1)}/{job.Search.Cycles}",
+                step.Pass, job.Search.Passes, step.BlockName, step.Cycle, step.BestLoss, step.EvaluationsDone, step.EvaluationsPlanned, rate, remaining,
                 step.VisitFinished, step.InitialLoss));
         }
 

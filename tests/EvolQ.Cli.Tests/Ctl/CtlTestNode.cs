@@ -5,6 +5,7 @@ using EvolQ.Cluster;
 using EvolQ.Cluster.Configuration;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Workers;
+using EvolQ.Search;
 using EvolQ.Testing;
 
 namespace EvolQ.Cli.Tests.Ctl;
@@ -43,7 +44,7 @@ public sealed class CtlTestNode : IAsyncLifetime
         jobId, "synthetic", "", "synthetic:", null,
         new Dictionary<string, string>(new Quantization.QuantizationConfig().ToMetadata()),
         60, 10, 5,
-        new SearchSettingsData(4, 1234, 1, 3, 6, 3, 2, false, null),
+        new SearchSettings { WeightBits = 4, Seed = 1234, Passes = 1, Cycles = 3, PopulationSize = 6, TournamentSize = 3, Offspring = 2 },
         "infonce", 3.0,
         new Dictionary<string, string> { ["blocks"] = "4", ["scales"] = "8", ["batches"] = "6" });
 

@@ -1,6 +1,7 @@
 using EvolQ.Cli.Tests.Ctl;
 using EvolQ.Cluster.Persistence;
 using EvolQ.Cluster.Protocol;
+using EvolQ.Search;
 using EvolQ.Engine.Evaluation;
 using EvolQ.Testing;
 
@@ -35,7 +36,7 @@ public sealed class SweepDatabaseCommandTests : IDisposable
     private static SweepSpec Sweep(string id, string name, int cycles, params long[] seeds) => new(id, name,
         seeds.Select(seed => new SweepJob(CtlTestNode.Spec($"{id}.w4.s{seed}") with
         {
-            Search = new SearchSettingsData(4, 1234 + seed, 2, cycles, 6, 3, 2, false, null),
+            Search = new SearchSettings { WeightBits = 4, Seed = 1234 + seed, Passes = 2, Cycles = cycles, PopulationSize = 6, TournamentSize = 3, Offspring = 2 },
         }, "synthetic", "W4A8", seed)).ToArray(), 2, $"sweeps/{id}.conf");
 
     /// <summary>What a sweep manager journals; every job of base and wide ends with two visits in each of two passes.</summary>

@@ -113,7 +113,7 @@ public sealed class SweepModelsTests : IDisposable
     private static JobSpec Spec(SearchStart start = SearchStart.Calibrated) => new(
         "qm.vit_tiny_patch7_28.w4a8.s3", "vit_tiny_patch7_28", DemoModel.Checkpoint, "fashion-mnist:train", "fashion-mnist:test",
         new Dictionary<string, string>(new QuantizationConfig().ToMetadata()), 64, 32, 3,
-        new SearchSettingsData(4, 3, 1, 1, 4, 2, 1, false, null, start), "infonce", 0.5,
+        new SearchSettings { WeightBits = 4, Seed = 3, Passes = 1, Cycles = 1, PopulationSize = 4, TournamentSize = 2, Offspring = 1, Start = start }, "infonce", 0.5,
         new Dictionary<string, string> { [EngineBackend.SweepOption] = SweepId, ["validation-limit"] = 200.ToString(CultureInfo.InvariantCulture) });
 
     public void Dispose() => folder.Dispose();

@@ -2,6 +2,7 @@ using EvolQ.Data;
 using EvolQ.Engine.Calibration;
 using EvolQ.Engine.Quantize;
 using EvolQ.Models;
+using EvolQ.Search;
 using EvolQ.TensorIO;
 using EvolQ.Testing;
 using static TorchSharp.torch;
@@ -32,8 +33,7 @@ public sealed class QuantizePipelineTests : IDisposable
         Selection = selection,
         ValidationData = DataSpec.Parse("fashion-mnist:test"),
         ValidationLimit = 200,
-        Passes = 2,
-        Cycles = 2,
+        Search = QuantizeJob.PaperSearch with { Passes = 2, Cycles = 2 },
         OutputDirectory = folder.File(name),
     };
 
@@ -95,14 +95,35 @@ public sealed class QuantizePipelineTests : IDisposable
     {
         // Unset, the identity is what folders written before the setting hold, so they still resume.
         Assert.DoesNotContain("mutation_range", Job("a").Identity().Keys);
-        Assert.Equal("0.1", (Job("a") with { MutationRange = 0.1 }).Identity()["mutation_range"]);
+        Assert.Equal("0.1", (Job("a") with { Search = QuantizeJob.PaperSearch with { Passes = 2, Cycles = 2, MutationRange = 0.1 } }).Identity()["mutation_range"]);
+    }
+
+    [Fact]
+    public void A_jobs_identity_spells_each_knob_as_the_run_folders_written_before_the_knob_table()
+    {
+        var job = Job("a");
+        var ours = job with
+        {
+            Search = job.Search with
+            {
+                PopulationSize = 6, TournamentSize = 3, Offspring = 2, RelativeMutation = true, MutationRange = 1.0 / 3,
+                Start = SearchStart.WeightMse,
+            },
+        };
+        string[] knobs = ["passes", "cycles", "population", "tournament", "offspring", "relative_mutation", "mutation_range", "search_start"];
+        Assert.Equal(
+            [
+                ("cycles", "2"), ("mutation_range", "0.3333333333333333"), ("offspring", "2"), ("passes", "2"), ("population", "6"),
+                ("relative_mutation", "true"), ("search_start", "weight-mse"), ("tournament", "3"),
+            ],
+            ours.Identity().Where(p => knobs.Contains(p.Key)).Select(p => (p.Key, p.Value)).ToArray());
     }
 
     [Fact]
     public void A_folder_of_another_job_is_refused_with_one_sentence()
     {
-        QuantizePipeline.Run(Job("taken") with { Passes = 1, Cycles = 0 });
-        var error = Assert.Throws<RunFolderException>(() => QuantizePipeline.Run(Job("taken") with { Passes = 1, Cycles = 0, Calibration = new CalibrationOptions { Size = 200, BatchSize = 100, Seed = 4 } }));
+        QuantizePipeline.Run(Job("taken") with { Search = QuantizeJob.PaperSearch with { Passes = 1, Cycles = 0 } });
+        var error = Assert.Throws<RunFolderException>(() => QuantizePipeline.Run(Job("taken") with { Search = QuantizeJob.PaperSearch with { Passes = 1, Cycles = 0 }, Calibration = new CalibrationOptions { Size = 200, BatchSize = 100, Seed = 4 } }));
         Assert.Contains("holds a different job (seed was '3')", error.Message);
     }
 
