@@ -1,10 +1,10 @@
 using System.Runtime.Serialization;
 using Akka.Actor;
+using CsCheck;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Serialization;
 using EvolQ.Engine.Evaluation;
 using EvolQ.Search;
-using CsCheck;
 using MessagePack;
 using EvaluationResult = EvolQ.Cluster.Protocol.EvaluationResult;
 

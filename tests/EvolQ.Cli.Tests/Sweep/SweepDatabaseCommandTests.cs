@@ -1,8 +1,8 @@
 using EvolQ.Cli.Tests.Ctl;
 using EvolQ.Cluster.Persistence;
 using EvolQ.Cluster.Protocol;
-using EvolQ.Search;
 using EvolQ.Engine.Evaluation;
+using EvolQ.Search;
 using EvolQ.Testing;
 
 namespace EvolQ.Cli.Tests.Sweep;
