@@ -43,14 +43,15 @@ evolq() {
   "src/EvolQ.Cli/bin/$configuration/net10.0/linux-x64/evolq" "$@"
 }
 
-# run_tests [FILTER]: every test, or those FILTER (dotnet test's --filter syntax) selects.
+# run_tests PROJECTS [FILTER]: every test, or those FILTER (dotnet test's --filter syntax) selects; PROJECTS test
+# projects at a time.
 run_tests() {
   rm -rf "$results_dir"
   local status=0
+  local projects=$1
   local filter=()
-  [ $# -gt 0 ] && filter=(--filter "$1")
-  # Test projects run one after another: the machine has 2 cores and actor tests dislike contention.
-  dotnet test EvolQ.Cluster.sln -c "$configuration" --no-build -nologo -m:1 "${filter[@]}" \
+  [ $# -gt 1 ] && filter=(--filter "$2")
+  dotnet test EvolQ.Cluster.sln -c "$configuration" --no-build -nologo -m:"$projects" "${filter[@]}" \
     --logger "trx" --results-directory "$results_dir" || status=$?
   local passed=0 failed=0
   for trx in "$results_dir"/*.trx; do
@@ -77,12 +78,16 @@ case "${1:-}" in
   test)
     ensure_prerequisites
     build
-    run_tests
+    # One test project at a time: the slow tests' clusters of real processes time their failures and dislike
+    # sharing 2 cores with another project's tests.
+    run_tests 1
     ;;
   test-fast)
     ensure_prerequisites
     build
-    run_tests "Category!=Slow"
+    # Two test projects at a time: the fast in-process cluster tests mostly wait on timers, so the CPU-bound model
+    # tests run beside them (on 2 cores 1 min 30 s instead of 2 min 19 s, 2026-12-04).
+    run_tests 2 "Category!=Slow"
     ;;
   build)
     build
