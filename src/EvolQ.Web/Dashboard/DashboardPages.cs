@@ -50,7 +50,7 @@ internal static class DashboardPages
             j.evaluationsPlanned > 0 ? `${j.evaluationsDone}/${j.evaluationsPlanned}` : '-',
             fixed(j.bestLoss, 6), fixed(j.perSecond, 1), j.workers.length ? j.workers.join(', ') : '-', duration(j.etaSeconds)], j => j.id);
           fill('results', d.results, r => [r.model, r.weights, r.seeds, stat(r.float_top1), stat(r.fqvit_top1), stat(r.evolq_top1),
-            r.evolq_minus_fqvit === null ? '-' : (r.evolq_minus_fqvit >= 0 ? '+' : '') + r.evolq_minus_fqvit.toFixed(2)], r => r.model + ' ' + r.weights);
+            signed(r.evolq_minus_fqvit)], r => r.model + ' ' + r.weights);
           // The chart is drawn by the node (ScottPlot); fetched again only when the table changed.
           const key = JSON.stringify(d.results);
           if (key !== chartKey && d.results.some(r => r.evolq_top1 || r.fqvit_top1 || r.float_top1)) {
@@ -203,6 +203,12 @@ internal static class DashboardPages
         function span(...parts) { const s = document.createElement('span'); s.append(...parts); return s; }
         function link(href, label) { const a = document.createElement('a'); a.href = href; a.textContent = label; return a; }
         function fixed(x, digits) { return x === null || x === undefined ? '-' : x.toFixed(digits); }
+        // A gain as the results table writes it (+0.00;-0.00;0.00): a sign, except on what rounds to zero.
+        function signed(x) {
+          if (x === null || x === undefined) return '-';
+          const t = Math.abs(x).toFixed(2);
+          return Number(t) === 0 ? t : (x > 0 ? '+' : '-') + t;
+        }
         function stat(s) { return s === null ? '-' : s.n < 2 ? s.mean.toFixed(2) : `${s.mean.toFixed(2)} ± ${s.std.toFixed(2)}`; }
         function duration(seconds) {
           if (seconds === null || seconds === undefined) return '-';

@@ -26,7 +26,12 @@ public static class DashboardRoutes
         app.MapGet("/cluster", () => Html(DashboardPages.Cluster(source.Describe)));
 
         app.MapGet("/api/sweeps", async (CancellationToken ct) =>
-            Results.Json((await source.Sweeps(ct)).Select(SweepJson).ToArray()));
+        {
+            var list = new List<object>();
+            foreach (var summary in await source.Sweeps(ct))
+                list.Add(SweepJson(summary, summary.State == SweepState.Running ? await source.Board(summary.SweepId, ct) : null));
+            return Results.Json(list);
+        });
         app.MapGet("/api/sweeps/{id}", async (string id, CancellationToken ct) =>
         {
             if (await source.Sweep(id, ct) is not { } detail || await source.Board(id, ct) is not { } board)
@@ -35,7 +40,7 @@ public static class DashboardRoutes
             using var results = JsonDocument.Parse(ResultsTable.ToJson(SweepResults.Table(detail)));
             return Results.Json(new
             {
-                sweep = SweepJson(detail.Summary),
+                sweep = SweepJson(detail.Summary, board),
                 source = detail.Source,
                 canAct = source.CanAct,
                 jobs = board.Rows.Select(r => new
@@ -133,14 +138,20 @@ public static class DashboardRoutes
             .ToDictionary(g => g.Key, g => g.Select(p => p.WorkerId).Order(StringComparer.Ordinal).ToArray(), StringComparer.Ordinal);
     }
 
-    /// <summary>A sweep's line in the list: counts, elapsed time, and an ETA from the jobs done so far.</summary>
-    private static object SweepJson(SweepSummary s)
+    /// <summary>
+    /// A sweep's line in the list: counts, elapsed time, and an ETA: the live board's (what is left at the searching
+    /// jobs' measured rate, as `evolq sweep show --follow` says it), else from the jobs done so far.
+    /// </summary>
+    private static object SweepJson(SweepSummary s, SweepBoard? board)
     {
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var end = s.FinishedAtUnixMs > 0 ? s.FinishedAtUnixMs : now;
         var elapsed = Math.Max(0, end - s.SubmittedAtUnixMs) / 1000.0;
         var left = s.Jobs - s.Done - s.Failed - s.Cancelled;
-        double? eta = s.State == SweepState.Running && s.Done > 0 && left > 0 ? elapsed / s.Done * left : null;
+        double? eta = s.State != SweepState.Running || left <= 0 ? null
+            : board?.Remaining is { } remaining ? remaining.TotalSeconds
+            : s.Done > 0 ? elapsed / s.Done * left
+            : null;
         return new
         {
             id = s.SweepId, name = s.Name, state = s.State.Word(), jobs = s.Jobs, waiting = s.Waiting,

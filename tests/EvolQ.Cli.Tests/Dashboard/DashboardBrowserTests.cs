@@ -54,6 +54,9 @@ public sealed class DashboardBrowserTests
         await page.WaitForFunctionAsync("before => document.querySelector('#jobs tbody').innerText !== before", before, new() { Timeout = 60_000 });
         Assert.True(await page.EvaluateAsync<bool>("() => window.notReloaded === true"), "The page reloaded instead of updating itself.");
         Assert.Equal(2, await page.Locator("#jobs tbody tr").CountAsync());
+        // The sweep's ETA from the searching jobs' rate, before any job is done.
+        await page.WaitForFunctionAsync("() => /ETA \\d+:\\d\\d/.test(document.querySelector('#summary').innerText)", null, new() { Timeout = 60_000 });
+        Assert.Contains("0 done", await page.InnerTextAsync("#summary"), StringComparison.Ordinal);
 
         // Cancel without the token: the node refuses (401) and the sweep goes on.
         await page.ClickAsync("#cancel");
@@ -160,5 +163,6 @@ public sealed class DashboardBrowserTests
     private static string Stat(JsonElement stat) => string.Create(CultureInfo.InvariantCulture,
         $"{stat.GetProperty("mean").GetDouble():0.00} ± {stat.GetProperty("std").GetDouble():0.00}");
 
-    private static string Signed(double value) => (value >= 0 ? "+" : "") + value.ToString("0.00", CultureInfo.InvariantCulture);
+    // The results table's form of a gain (ResultsTable): what rounds to zero has no sign.
+    private static string Signed(double value) => value.ToString("+0.00;-0.00;0.00", CultureInfo.InvariantCulture);
 }
