@@ -96,7 +96,7 @@ internal static class DashboardPages
             ['evaluations', j.evaluationsPlanned ? `${j.evaluationsDone}/${j.evaluationsPlanned}` : '-'], ['workers', j.workers ?? '-'],
             ['model file', (j.modelFile
               ? `${j.modelFile} (${j.modelFileWritten ? 'written' : 'written when the job is done'})`
-              : `${j.sweep}/models/${id}.evolq.safetensors under the models folder (--models-dir) of the node whose worker finished the job`)
+              : `${j.sweep}/models/${id}.evolq.safetensors under the models folder of the node whose worker finished the job (--models-dir; evolq run: its --out)`)
               + `; evolq sweep export ${j.sweep} --db writes it again from the results tables`]];
           for (const [name, value] of Object.entries(j.metrics)) rows.push([name, fixed(value, 6)]);
           if (j.error) rows.push(['error', j.error]);
