@@ -51,7 +51,7 @@ internal static class ProtocolSamples
             new VisitRecord(1, 2, 0.5, 0.25, 9, 7),
             new JobResult("job-1", JobPhase.Done, ["blocks.0.attn", "blocks.1.attn"], Scales,
                 [new FitnessRecord(0, 1.5), new FitnessRecord(1, -0.0)], [new VisitRecord(0, 1, 1.5, 1.25, 1, 7)],
-                metrics, "none", 2),
+                metrics, "none", 2, [new FitnessRecord(1, -0.0), new FitnessRecord(0, 1.5)]),
             Spec,
             new WorkerHeartbeat(worker, "node-a/gpu0", "cuda:0", 80L << 30, [new HeldJob("job-1", "ab12")], 2),
             new WorkerQuery("job-1"),

@@ -8,6 +8,7 @@ using EvolQ.Cluster;
 using EvolQ.Cluster.Persistence;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Sweeps;
+using EvolQ.Cluster.Workers;
 using EvolQ.Engine.Quantize;
 using EvolQ.TensorIO;
 
@@ -76,7 +77,8 @@ public static class RunCommand
             console.Output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Sweep {spec.SweepId} ({spec.Name}): {spec.Jobs.Length} jobs, {spec.MaxConcurrentJobs} at a time, workers: {NodeFlags.Describe(backends)}; journal {JournalName(database)}."));
             StartCtl(console, node, spec.SweepId);
-            dashboard = StartDashboard(console, node, spec.SweepId, parse.GetValue(flags.DashboardPort));
+            var modelsRoot = backends.OfType<EngineBackend>().Select(b => b.ModelsRoot).FirstOrDefault(r => r is not null);
+            dashboard = StartDashboard(console, node, spec.SweepId, parse.GetValue(flags.DashboardPort), modelsRoot);
             if (summary.Done + summary.Failed > 0)
                 console.Output.WriteLine($"Resuming: {summary.Done} jobs already done, {summary.Failed} failed.");
             if (parse.GetValue(flags.Retry) && summary.Failed > 0)
@@ -138,7 +140,8 @@ public static class RunCommand
     /// Serves the web dashboard while the run runs: on the node's HTTP endpoint when EVOLQ_HTTP_PORT turned it on,
     /// else on 127.0.0.1:<paramref name="port"/> (-1: none). A port that is taken costs only the dashboard.
     /// </summary>
-    private static IAsyncDisposable? StartDashboard(CommandConsole console, EvolQNode node, string sweepId, int port)
+    /// <param name="modelsRoot">Where this run's workers write the jobs' model files, which the job pages name.</param>
+    private static IAsyncDisposable? StartDashboard(CommandConsole console, EvolQNode node, string sweepId, int port, string? modelsRoot)
     {
         if (node.Health is { } health)
         {
@@ -153,7 +156,7 @@ public static class RunCommand
         {
             var token = node.System.Settings.Config.GetString("evolq.ctl.token", "") ?? "";
             var options = new EvolQ.Web.WebSiteOptions("127.0.0.1", port, TimeSpan.FromSeconds(5), 256, token);
-            var source = new EvolQ.Web.Dashboard.LiveDashboardSource(node.System, node.Sweeps, node.Jobs);
+            var source = new EvolQ.Web.Dashboard.LiveDashboardSource(node.System, node.Sweeps, node.Jobs) { ModelsRoot = modelsRoot };
             var site = EvolQ.Web.WebSite.StartAsync(options, "dashboard (--dashboard-port)", app => EvolQ.Web.Dashboard.DashboardRoutes.Map(app, source))
                 .GetAwaiter().GetResult();
             console.Output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"dashboard on http://127.0.0.1:{site.Port}/sweeps/{sweepId}"));

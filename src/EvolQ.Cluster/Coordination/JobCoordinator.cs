@@ -568,7 +568,8 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
     private JobResult Result() => new(
         jobId, phase, search?.BlockNames.ToArray() ?? [], AllScales(), told.ToArray(),
         search?.History.Select(v => new VisitRecord(v.Pass, v.Block, v.InitialLoss, v.BestLoss, v.BestCandidateId, v.Evaluations)).ToArray() ?? [],
-        metrics, error, attempt);
+        metrics, error, attempt,
+        search?.Population.Select(m => new FitnessRecord(m.CandidateId, m.Loss)).ToArray() ?? []);
 
     private bool SameSpec(JobSpec other)
     {

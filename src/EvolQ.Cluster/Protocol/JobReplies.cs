@@ -60,6 +60,8 @@ public sealed record VisitRecord(
 /// <param name="Metrics">The job's result once it is done; null before (an empty map on the wire).</param>
 /// <param name="Told">Every told fitness in the order it was told.</param>
 /// <param name="Attempt">The attempt this outcome belongs to (1 until a retry; 0 from coordinators that did not say, meaning 1).</param>
+/// <param name="Population">The population of the block visit in progress in rank order, best first (the μ initial
+/// copies share one candidate); empty between visits and once the search is over; null from coordinators that did not say.</param>
 [MessagePackObject]
 public sealed record JobResult(
     [property: Key(0)] string JobId,
@@ -70,4 +72,5 @@ public sealed record JobResult(
     [property: Key(5)] VisitRecord[] Visits,
     [property: Key(6)] [property: MessagePackFormatter(typeof(JobMetricsOrEmptyMapFormatter))] JobMetrics? Metrics,
     [property: Key(7)] string? Error,
-    [property: Key(8)] int Attempt = 1) : IEvolQMessage;
+    [property: Key(8)] int Attempt = 1,
+    [property: Key(9)] FitnessRecord[]? Population = null) : IEvolQMessage;

@@ -45,6 +45,9 @@ public sealed class EngineBackend : IEvaluationBackend
 
     public string Device { get; }
 
+    /// <summary>Where finished jobs write their quantized-model files; null when they write none.</summary>
+    public string? ModelsRoot => modelsRoot;
+
     /// <summary>The CPU's available memory, or the CUDA device's total memory (from the driver; 0 without one).</summary>
     public long MemoryBytes => device.type switch
     {
@@ -185,9 +188,12 @@ public sealed class EngineBackend : IEvaluationBackend
     public static string ModelFilePath(string root, JobSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        var sweep = spec.Options.TryGetValue(SweepOption, out var id) ? id : "jobs";
-        return Path.Combine(root, sweep, "models", spec.JobId + ".evolq.safetensors");
+        return ModelFilePath(root, spec.Options.TryGetValue(SweepOption, out var id) ? id : "jobs", spec.JobId);
     }
+
+    /// <summary>The quantized-model file of job <paramref name="jobId"/> of sweep <paramref name="sweepId"/> under <paramref name="root"/>.</summary>
+    public static string ModelFilePath(string root, string sweepId, string jobId) =>
+        Path.Combine(root, sweepId, "models", jobId + ".evolq.safetensors");
 
     /// <summary>
     /// Writes the job's model as it is now (its current scales) with the job's settings and <paramref name="metrics"/>.

@@ -50,7 +50,7 @@ internal static class DashboardPages
             j.evaluationsPlanned > 0 ? `${j.evaluationsDone}/${j.evaluationsPlanned}` : '-',
             fixed(j.bestLoss, 6), fixed(j.perSecond, 1), j.workers.length ? j.workers.join(', ') : '-', duration(j.etaSeconds)], j => j.id);
           fill('results', d.results, r => [r.model, r.weights, r.seeds, stat(r.float_top1), stat(r.fqvit_top1), stat(r.evolq_top1),
-            r.evolq_minus_fqvit === null ? '-' : (r.evolq_minus_fqvit >= 0 ? '+' : '') + r.evolq_minus_fqvit.toFixed(2)], r => r.model + ' ' + r.weights);
+            signed(r.evolq_minus_fqvit)], r => r.model + ' ' + r.weights);
           // The chart is drawn by the node (ScottPlot); fetched again only when the table changed.
           const key = JSON.stringify(d.results);
           if (key !== chartKey && d.results.some(r => r.evolq_top1 || r.fqvit_top1 || r.float_top1)) {
@@ -76,7 +76,10 @@ internal static class DashboardPages
         <div id="chart"><img id="loss" alt="loss per block over passes" hidden></div>
         <h2>Population of the block under search</h2>
         <p id="population-note"></p>
-        <table id="population"><thead><tr><th>candidate</th><th>loss</th></tr></thead><tbody></tbody></table>
+        <table id="population"><thead><tr><th>rank</th><th>candidate</th><th>members</th><th>loss</th><th>origin</th></tr></thead><tbody></tbody></table>
+        <h3>This visit so far</h3>
+        <p>Every candidate told in the visit, in order: the block's scales at the start, then the children of each cycle.</p>
+        <table id="history"><thead><tr><th>#</th><th>candidate</th><th>origin</th><th>loss</th><th>in the population</th></tr></thead><tbody></tbody></table>
         <h2>Block visits</h2>
         <table id="visits"><thead><tr><th>pass</th><th>block</th><th>initial loss</th><th>best loss</th><th>evaluations</th></tr></thead><tbody></tbody></table>
         <script>
@@ -91,12 +94,21 @@ internal static class DashboardPages
           const rows = [['sweep', link('/sweeps/' + encodeURIComponent(j.sweep), j.sweep)], ['model', j.model], ['bits', j.bits], ['seed', j.seed],
             ['phase', j.phase], ['pass', searching(j) ? j.pass + 1 : '-'], ['block', searching(j) && j.block !== null ? j.block + (j.blockName ? ` (${j.blockName})` : '') : '-'],
             ['evaluations', j.evaluationsPlanned ? `${j.evaluationsDone}/${j.evaluationsPlanned}` : '-'], ['workers', j.workers ?? '-'],
-            ['model file', `${j.sweep}/models/${id}.evolq.safetensors in the workers' models folder once the job is done (evolq run: its --out); evolq sweep export ${j.sweep} --db writes it again from the results tables`]];
+            ['model file', (j.modelFile
+              ? `${j.modelFile} (${j.modelFileWritten ? 'written' : 'written when the job is done'})`
+              : `${j.sweep}/models/${id}.evolq.safetensors under the models folder of the node whose worker finished the job (--models-dir; evolq run: its --out)`)
+              + `; evolq sweep export ${j.sweep} --db writes it again from the results tables`]];
           for (const [name, value] of Object.entries(j.metrics)) rows.push([name, fixed(value, 6)]);
           if (j.error) rows.push(['error', j.error]);
           fill('job', rows, r => r, r => r[0]);
-          text('population-note', j.population.length ? `${j.population.length} candidates told in this visit, best first` : 'No block is under search now.');
-          fill('population', j.population, p => [p.candidate, fixed(p.loss, 6)], p => p.candidate);
+          text('population-note', j.populationSize
+            ? `Block ${j.block} in pass ${j.pass + 1}: ${j.populationSize} members in rank order, best first; copies of one candidate share a row.`
+            : searching(j) && j.block !== null
+              ? `Block ${j.block} in pass ${j.pass + 1}: its scales at the visit's start are being evaluated; the population is their copies once that loss is known.`
+              : 'No block is under search now.');
+          fill('population', j.population, p => [p.firstRank === p.lastRank ? String(p.firstRank) : `${p.firstRank}-${p.lastRank}`,
+            p.candidate, p.members, fixed(p.loss, 6), p.origin], p => p.candidate);
+          fill('history', j.history, h => [h.order, h.candidate, h.origin, fixed(h.loss, 6), h.inPopulation ? 'yes' : 'no (dropped)'], h => h.candidate);
           fill('visits', j.visits, v => [v.pass + 1, v.block, fixed(v.initialLoss, 6), fixed(v.bestLoss, 6), v.evaluations], v => v.pass + '/' + v.block);
           if (j.visits.length >= 2 && j.visits.length !== visitCount) {
             visitCount = j.visits.length;
@@ -116,14 +128,17 @@ internal static class DashboardPages
         <h2>Unreachable</h2>
         <p id="unreachable"></p>
         <h2>Workers</h2>
-        <table id="workers"><thead><tr><th>worker</th><th>device</th><th>memory</th><th>queue</th><th>jobs held</th></tr></thead><tbody></tbody></table>
+        <table id="workers"><thead><tr><th>worker</th><th>device</th><th>memory</th><th>queue</th><th>doing</th><th>jobs held</th></tr></thead><tbody></tbody></table>
         <script>
         poll('/api/cluster', c => {
           text('self', 'Seen from ' + c.selfAddress);
           fill('members', c.members, m => [m.address, m.status, m.roles.join(', '), m.reachable ? 'yes' : 'NO', m.leader ? 'leader' : ''], m => m.address);
           text('unreachable', c.unreachable.length ? c.unreachable.join(', ') : 'none');
+          // Doing: the running jobs that send the worker work now; held: jobs it keeps prepared (perhaps idle ones).
           fill('workers', c.workers, w => [w.workerId, w.device, w.memoryBytes > 0 ? (w.memoryBytes / 1048576).toFixed(0) + ' MiB' : '-', w.queue,
-            w.jobs.length ? w.jobs.map(j => link('/jobs/' + encodeURIComponent(j), j)) : 'idle'], w => w.workerId);
+            w.serving.length ? w.serving.map(t => span(link('/jobs/' + encodeURIComponent(t.job), t.job),
+              ` ${t.phase}` + (t.pass === null ? '' : `, pass ${t.pass + 1}, block ${t.block === null ? '-' : t.block}`))) : 'idle',
+            w.jobs.length ? w.jobs.map(j => link('/jobs/' + encodeURIComponent(j), j)) : 'none'], w => w.workerId);
         });
         </script>
         """);
@@ -132,13 +147,14 @@ internal static class DashboardPages
 
     private static string Page(string title, string source, string body) => $$"""
         <!doctype html>
-        <html lang="en"><head><meta charset="utf-8"><title>{{WebUtility.HtmlEncode(title)}} · evolq</title>
+        <html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>{{WebUtility.HtmlEncode(title)}} · evolq</title>
         <style>
         body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
         nav a { margin-right: 1em; }
         table { border-collapse: collapse; margin: .5em 0 1em; }
         th, td { border: 1px solid #ccc; padding: .2em .6em; text-align: left; }
         td.n { text-align: right; font-variant-numeric: tabular-nums; }
+        table.properties td { text-align: left; }
         #chart img { max-width: 100%; border: 1px solid #eee; }
         #status { color: #888; font-size: 12px; }
         #status.stale { color: #b00; }
@@ -184,8 +200,15 @@ internal static class DashboardPages
         // as `evolq ctl` shows them.
         function searching(j) { return j.phase === 'searching' && j.pass !== null; }
         function text(id, value) { document.getElementById(id).textContent = value; }
+        function span(...parts) { const s = document.createElement('span'); s.append(...parts); return s; }
         function link(href, label) { const a = document.createElement('a'); a.href = href; a.textContent = label; return a; }
         function fixed(x, digits) { return x === null || x === undefined ? '-' : x.toFixed(digits); }
+        // A gain as the results table writes it (+0.00;-0.00;0.00): a sign, except on what rounds to zero.
+        function signed(x) {
+          if (x === null || x === undefined) return '-';
+          const t = Math.abs(x).toFixed(2);
+          return Number(t) === 0 ? t : (x > 0 ? '+' : '-') + t;
+        }
         function stat(s) { return s === null ? '-' : s.n < 2 ? s.mean.toFixed(2) : `${s.mean.toFixed(2)} ± ${s.std.toFixed(2)}`; }
         function duration(seconds) {
           if (seconds === null || seconds === undefined) return '-';

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Sweeps;
@@ -25,7 +26,12 @@ public static class DashboardRoutes
         app.MapGet("/cluster", () => Html(DashboardPages.Cluster(source.Describe)));
 
         app.MapGet("/api/sweeps", async (CancellationToken ct) =>
-            Results.Json((await source.Sweeps(ct)).Select(SweepJson).ToArray()));
+        {
+            var list = new List<object>();
+            foreach (var summary in await source.Sweeps(ct))
+                list.Add(SweepJson(summary, summary.State == SweepState.Running ? await source.Board(summary.SweepId, ct) : null));
+            return Results.Json(list);
+        });
         app.MapGet("/api/sweeps/{id}", async (string id, CancellationToken ct) =>
         {
             if (await source.Sweep(id, ct) is not { } detail || await source.Board(id, ct) is not { } board)
@@ -34,7 +40,7 @@ public static class DashboardRoutes
             using var results = JsonDocument.Parse(ResultsTable.ToJson(SweepResults.Table(detail)));
             return Results.Json(new
             {
-                sweep = SweepJson(detail.Summary),
+                sweep = SweepJson(detail.Summary, board),
                 source = detail.Source,
                 canAct = source.CanAct,
                 jobs = board.Rows.Select(r => new
@@ -58,10 +64,26 @@ public static class DashboardRoutes
             var result = job.Result;
             var visits = result?.Visits ?? job.Recorded.Visits ?? [];
             var visited = visits.Sum(v => (long)v.Evaluations);
-            // The visit in progress: every fitness told since the last finished visit (the ctl's `job show` rule).
-            var population = result is not null && job.Status?.Phase == JobPhase.Searching && visited < result.Told.Length
-                ? result.Told.Skip((int)visited).OrderBy(t => t.Loss).ThenBy(t => t.CandidateId).Select(t => new { candidate = t.CandidateId, loss = Number(t.Loss) }).ToArray()
-                : [];
+            var searching = result is not null && job.Status?.Phase == JobPhase.Searching;
+            // The visit in progress: every fitness told since the last finished visit (the ctl's `job show` rule), in
+            // the order told; its first is the block's scales at the visit's start, whose copies seed the population.
+            var told = searching && visited < result!.Told.Length ? result.Told.Skip((int)visited).ToArray() : [];
+            var start = told.Length > 0 ? told[0].CandidateId : -1;
+            // The population in rank order, its members grouped by candidate (the μ initial copies share one).
+            var members = searching ? result!.Population ?? [] : [];
+            var population = members.Select((m, rank) => (m, rank)).GroupBy(p => p.m.CandidateId)
+                .Select(g => new
+                {
+                    candidate = g.Key, loss = Number(g.First().m.Loss), firstRank = g.First().rank + 1, lastRank = g.Last().rank + 1,
+                    members = g.Count(), origin = g.Key == start ? "the visit's start" : "child",
+                }).ToArray();
+            var kept = members.Select(m => m.CandidateId).ToHashSet();
+            var history = told.Select((t, i) => new
+            {
+                order = i + 1, candidate = t.CandidateId, loss = Number(t.Loss),
+                origin = t.CandidateId == start ? "the visit's start" : "child", inPopulation = kept.Contains(t.CandidateId),
+            }).ToArray();
+            var modelFile = source.ModelFile(job.SweepId, job.Recorded.JobId);
             return Results.Json(new
             {
                 id = job.Recorded.JobId, sweep = job.SweepId, sweepSource = job.SweepSource,
@@ -70,11 +92,17 @@ public static class DashboardRoutes
                 pass = job.Status?.Pass, block = job.Status is { Block: >= 0 } s ? s.Block : (int?)null,
                 blockName = job.Status is { Block: >= 0 } b && result is not null && b.Block < result.BlockNames.Length ? result.BlockNames[b.Block] : null,
                 evaluationsDone = job.Status?.EvaluationsDone, evaluationsPlanned = job.Status?.EvaluationsPlanned,
-                workers = job.Status?.Workers,
+                // By name; a count only from coordinators that do not name them.
+                workers = job.Status is not { } w ? null
+                    : w.WorkerIds is { } ids ? (ids.Length > 0 ? string.Join(", ", ids) : "none")
+                    : w.Workers.ToString(CultureInfo.InvariantCulture),
+                modelFile, modelFileWritten = modelFile is not null && File.Exists(modelFile),
+                populationSize = members.Length,
                 metrics = ((result is not null ? result.Metrics : job.Recorded.Metrics)?.ToNamedValues() ?? [])
                     .ToDictionary(m => m.Key, m => Number(m.Value), StringComparer.Ordinal),
                 visits = visits.Select(v => new { pass = v.Pass, block = v.Block, initialLoss = Number(v.InitialLoss), bestLoss = Number(v.BestLoss), evaluations = v.Evaluations }).ToArray(),
                 population,
+                history,
             });
         });
         app.MapGet("/api/jobs/{id}/loss.svg", async (string id, CancellationToken ct) =>
@@ -110,14 +138,20 @@ public static class DashboardRoutes
             .ToDictionary(g => g.Key, g => g.Select(p => p.WorkerId).Order(StringComparer.Ordinal).ToArray(), StringComparer.Ordinal);
     }
 
-    /// <summary>A sweep's line in the list: counts, elapsed time, and an ETA from the jobs done so far.</summary>
-    private static object SweepJson(SweepSummary s)
+    /// <summary>
+    /// A sweep's line in the list: counts, elapsed time, and an ETA: the live board's (what is left at the searching
+    /// jobs' measured rate, as `evolq sweep show --follow` says it), else from the jobs done so far.
+    /// </summary>
+    private static object SweepJson(SweepSummary s, SweepBoard? board)
     {
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var end = s.FinishedAtUnixMs > 0 ? s.FinishedAtUnixMs : now;
         var elapsed = Math.Max(0, end - s.SubmittedAtUnixMs) / 1000.0;
         var left = s.Jobs - s.Done - s.Failed - s.Cancelled;
-        double? eta = s.State == SweepState.Running && s.Done > 0 && left > 0 ? elapsed / s.Done * left : null;
+        double? eta = s.State != SweepState.Running || left <= 0 ? null
+            : board?.Remaining is { } remaining ? remaining.TotalSeconds
+            : s.Done > 0 ? elapsed / s.Done * left
+            : null;
         return new
         {
             id = s.SweepId, name = s.Name, state = s.State.Word(), jobs = s.Jobs, waiting = s.Waiting,

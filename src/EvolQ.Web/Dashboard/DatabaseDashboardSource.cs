@@ -42,6 +42,9 @@ public sealed class DatabaseDashboardSource(ResultsDatabase database, string? na
         return null;
     }
 
+    // The files are wherever the run's workers wrote them; the page says how to write one again from the tables.
+    public string? ModelFile(string sweepId, string jobId) => null;
+
     public Task<ClusterView?> Cluster(CancellationToken cancellationToken) => Task.FromResult<ClusterView?>(null);
 
     public Task<(bool Ok, string Message)> Act(string sweepId, SweepAction action, string? jobId, CancellationToken cancellationToken) =>

@@ -24,6 +24,10 @@ public interface IDashboardSource
     /// <summary>One job: its spec, recorded state, live status and result; null when no sweep holds it.</summary>
     Task<JobView?> Job(string jobId, CancellationToken cancellationToken);
 
+    /// <summary>Where this machine's workers write the job's quantized-model file; null when the dashboard does not know
+    /// (a database, or a node whose workers run elsewhere).</summary>
+    string? ModelFile(string sweepId, string jobId);
+
     /// <summary>The cluster's members and workers; null for a database.</summary>
     Task<ClusterView?> Cluster(CancellationToken cancellationToken);
 
@@ -52,7 +56,12 @@ public sealed record JobView(string SweepId, SweepJobState Recorded, string Swee
 public sealed record MemberView(string Address, string Status, IReadOnlyList<string> Roles, bool Reachable, bool Leader);
 
 /// <summary>One device worker, from its answer to a worker query.</summary>
-public sealed record WorkerView(string WorkerId, string Device, long MemoryBytes, int Queue, IReadOnlyList<string> Jobs);
+/// <param name="Jobs">The jobs it holds prepared (model, batches and caches in memory).</param>
+/// <param name="Serving">What it is doing: the running jobs whose coordinators send it work now, each with where the job stands.</param>
+public sealed record WorkerView(string WorkerId, string Device, long MemoryBytes, int Queue, IReadOnlyList<string> Jobs, IReadOnlyList<WorkerTask> Serving);
+
+/// <summary>A running job a worker evaluates for: the job, its phase, and its pass and block while it searches.</summary>
+public sealed record WorkerTask(string Job, string Phase, int? Pass, int? Block);
 
 /// <summary>The cluster page: members, unreachable ones, workers and what each holds.</summary>
 public sealed record ClusterView(string SelfAddress, IReadOnlyList<MemberView> Members, IReadOnlyList<string> Unreachable, IReadOnlyList<WorkerView> Workers);

@@ -4,6 +4,7 @@ using Akka.Cluster.Tools.PublishSubscribe;
 using EvolQ.Cluster;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Sweeps;
+using EvolQ.Cluster.Workers;
 
 namespace EvolQ.Web.Dashboard;
 
@@ -30,6 +31,9 @@ public sealed class LiveDashboardSource(ActorSystem system, Func<ICanTell> sweep
     private readonly EvaluationRates rates = new();
     private readonly Lock ratesGate = new();
 
+    /// <summary>Where this process's workers write quantized-model files (`evolq run`: its --out); null when unknown.</summary>
+    public string? ModelsRoot { get; init; }
+
     public bool CanAct => true;
 
     public string Describe => $"the cluster, through {Akka.Cluster.Cluster.Get(system).SelfAddress}";
@@ -44,12 +48,7 @@ public sealed class LiveDashboardSource(ActorSystem system, Func<ICanTell> sweep
     {
         if (await Sweep(sweepId, cancellationToken) is not { } detail)
             return null;
-        var live = new Dictionary<string, JobStatus>(StringComparer.Ordinal);
-        foreach (var job in detail.Jobs.Where(j => j.Phase is JobPhase.Calibrating or JobPhase.Searching or JobPhase.Evaluating))
-        {
-            if (await jobRegion().Ask<object>(new GetJobStatus(job.JobId), AskTimeout, cancellationToken) is JobStatus status)
-                live[job.JobId] = status;
-        }
+        var live = (await Statuses(detail, cancellationToken)).ToDictionary(s => s.JobId, StringComparer.Ordinal);
         var now = DateTime.UtcNow;
         Dictionary<string, double> perSecond;
         lock (ratesGate)
@@ -61,6 +60,30 @@ public sealed class LiveDashboardSource(ActorSystem system, Func<ICanTell> sweep
                 .ToDictionary(r => r.JobId, r => r.Rate!.Value, StringComparer.Ordinal);
         }
         return SweepProgress.Board(detail, live, perSecond);
+    }
+
+    /// <summary>The live status of every job of the sweep that the sweep manager records as running.</summary>
+    private async Task<List<JobStatus>> Statuses(SweepDetail detail, CancellationToken cancellationToken)
+    {
+        var live = new List<JobStatus>();
+        foreach (var job in detail.Jobs.Where(j => j.Phase is JobPhase.Calibrating or JobPhase.Searching or JobPhase.Evaluating))
+        {
+            if (await jobRegion().Ask<object>(new GetJobStatus(job.JobId), AskTimeout, cancellationToken) is JobStatus status)
+                live.Add(status);
+        }
+        return live;
+    }
+
+    /// <summary>The live status of every running job of every running sweep.</summary>
+    private async Task<List<JobStatus>> RunningStatuses(CancellationToken cancellationToken)
+    {
+        var live = new List<JobStatus>();
+        foreach (var summary in (await Sweeps(cancellationToken)).Where(s => s.Running > 0))
+        {
+            if (await Sweep(summary.SweepId, cancellationToken) is { } detail)
+                live.AddRange(await Statuses(detail, cancellationToken));
+        }
+        return live;
     }
 
     public async Task<JobView?> Job(string jobId, CancellationToken cancellationToken)
@@ -79,6 +102,9 @@ public sealed class LiveDashboardSource(ActorSystem system, Func<ICanTell> sweep
         return null;
     }
 
+    public string? ModelFile(string sweepId, string jobId) =>
+        ModelsRoot is null ? null : EngineBackend.ModelFilePath(ModelsRoot, sweepId, jobId);
+
     public async Task<ClusterView?> Cluster(CancellationToken cancellationToken)
     {
         var cluster = Akka.Cluster.Cluster.Get(system);
@@ -89,9 +115,15 @@ public sealed class LiveDashboardSource(ActorSystem system, Func<ICanTell> sweep
             !unreachable.Contains(m.Address), m.Address.Equals(state.Leader))).ToArray();
         var answers = new TaskCompletionSource<IReadOnlyCollection<WorkerHeartbeat>>(TaskCreationOptions.RunContinuationsAsynchronously);
         system.ActorOf(Props.Create(() => new WorkerCollector(TimeSpan.FromMilliseconds(700), answers)));
+        // What each worker does now: the running jobs whose dispatchers use it (a held job may be idle).
+        var serving = (await RunningStatuses(cancellationToken))
+            .SelectMany(s => (s.WorkerIds ?? []).Select(w => (Worker: w, Task: new WorkerTask(s.JobId, s.Phase.Word(),
+                s.Phase == JobPhase.Searching ? s.Pass : null, s.Phase == JobPhase.Searching && s.Block >= 0 ? s.Block : null))))
+            .ToLookup(p => p.Worker, p => p.Task, StringComparer.Ordinal);
         var heartbeats = await answers.Task.WaitAsync(cancellationToken);
         var workers = heartbeats.OrderBy(h => h.WorkerId, StringComparer.Ordinal).Select(h => new WorkerView(
-            h.WorkerId, h.Device, h.MemoryBytes, h.QueueLength, h.Jobs.Select(j => j.JobId).Order(StringComparer.Ordinal).ToArray())).ToArray();
+            h.WorkerId, h.Device, h.MemoryBytes, h.QueueLength, h.Jobs.Select(j => j.JobId).Order(StringComparer.Ordinal).ToArray(),
+            serving[h.WorkerId].OrderBy(t => t.Job, StringComparer.Ordinal).ToArray())).ToArray();
         return new ClusterView(cluster.SelfAddress.ToString(), members, unreachable.Select(a => a.ToString()).Order(StringComparer.Ordinal).ToArray(), workers);
     }
 

@@ -18,15 +18,17 @@ public sealed class DashboardBrowserTests
 
     private const string Token = "dashboard-token";
     private const string SweepId = "dash";
+    private const int Population = 8;
     private static readonly TimeSpan Long = TimeSpan.FromMinutes(3);
 
     [Fact]
     public async Task The_pages_update_live_refuse_a_cancel_or_retry_without_the_token_and_show_the_numbers_of_sweep_results()
     {
         using var dir = new TempDirectory("evolq-dashboard");
-        // Enough search (4 passes over 4 blocks, 3 cycles) that the jobs run for a while after the page opens.
+        // Enough search (6 passes over 4 blocks, 3 cycles) that the jobs still search while the cluster and job pages
+        // are looked at.
         var file = dir.File("dash.conf");
-        File.WriteAllText(file, SweepTestNode.SweepText(SweepId, seeds: "[0, 1]", passes: 4, cycles: 3, population: 8));
+        File.WriteAllText(file, SweepTestNode.SweepText(SweepId, seeds: "[0, 1]", passes: 6, cycles: 3, population: Population));
         var database = dir.File("journal.db");
         var dashboardPort = Loopback.FreePort();
         using var run = ChildProcess.Start(Evolq.Executable, ["run", file, "--db", database, "--out", dir.File("out"), "--dashboard-port", Port(dashboardPort)], new Dictionary<string, string?>
@@ -35,6 +37,7 @@ public sealed class DashboardBrowserTests
             ["EVOLQ_CTL_PORT"] = Port(Loopback.FreePort()),
             ["EVOLQ_HTTP_PORT"] = null,
             ["EVOLQ_LOG_LEVEL"] = null,
+            ["EVOLQ_MODELS_DIR"] = null,
         });
         await run.WaitForOutput($"dashboard on http://127.0.0.1:{dashboardPort}/sweeps/{SweepId}", Long);
         var live = $"http://127.0.0.1:{dashboardPort}";
@@ -51,6 +54,9 @@ public sealed class DashboardBrowserTests
         await page.WaitForFunctionAsync("before => document.querySelector('#jobs tbody').innerText !== before", before, new() { Timeout = 60_000 });
         Assert.True(await page.EvaluateAsync<bool>("() => window.notReloaded === true"), "The page reloaded instead of updating itself.");
         Assert.Equal(2, await page.Locator("#jobs tbody tr").CountAsync());
+        // The sweep's ETA from the searching jobs' rate, before any job is done.
+        await page.WaitForFunctionAsync("() => /ETA \\d+:\\d\\d/.test(document.querySelector('#summary').innerText)", null, new() { Timeout = 60_000 });
+        Assert.Contains("0 done", await page.InnerTextAsync("#summary"), StringComparison.Ordinal);
 
         // Cancel without the token: the node refuses (401) and the sweep goes on.
         await page.ClickAsync("#cancel");
@@ -58,11 +64,27 @@ public sealed class DashboardBrowserTests
         await page.WaitForTimeoutAsync(1500);
         Assert.StartsWith("running;", await page.InnerTextAsync("#summary"), StringComparison.Ordinal);
 
-        // A job: its properties, and the population of its block while it searches.
+        // The cluster while the jobs search: each worker says which job it evaluates for and where that job stands.
         var jobId = $"{SweepId}.vit_tiny_patch7_28.w4a8.s0";
+        await page.GotoAsync($"{live}/cluster");
+        await WaitForText(page, "#workers tbody", $"{jobId} searching, pass ");
+        await WaitForText(page, "#workers tbody", $"{SweepId}.vit_tiny_patch7_28.w4a8.s1 searching, pass ");
+
+        // A job: its properties, and the population of its block while it searches.
         await page.GotoAsync($"{live}/jobs/{jobId}");
         await WaitForText(page, "#job tbody", "vit_tiny_patch7_28");
-        Assert.Contains("model file", await page.InnerTextAsync("#job tbody"), StringComparison.Ordinal);
+        // Its workers by name, and the exact file its model goes to (written once it is done: checked after the run).
+        await WaitForText(page, "#job tbody", "/cpu#");
+        var modelFile = Path.Combine(dir.File("out"), SweepId, "models", jobId + ".evolq.safetensors");
+        Assert.Contains($"{modelFile} (written when the job is done)", await page.InnerTextAsync("#job tbody"), StringComparison.Ordinal);
+        // The population: μ members in rank order, the copies of the visit's start grouped in one row; and the
+        // visit's history, its start first.
+        await WaitForText(page, "#population-note", $"{Population} members in rank order");
+        var members = await page.Locator("#population tbody tr td:nth-child(3)").AllInnerTextsAsync();
+        Assert.Equal(Population, members.Sum(m => int.Parse(m, CultureInfo.InvariantCulture)));
+        Assert.Contains("the visit's start", await page.InnerTextAsync("#population tbody"), StringComparison.Ordinal);
+        await WaitForText(page, "#history tbody", "the visit's start");
+        Assert.Equal("1", await page.Locator("#history tbody tr").First.Locator("td").First.InnerTextAsync());
         // Its finished block visits come in as it searches (the first within a few seconds of the search's start).
         await page.WaitForFunctionAsync("() => document.querySelectorAll('#visits tbody tr').length > 0", null, new() { Timeout = 60_000 });
         // Its Retry button: refused without the token; with it, the sweep manager's answer (only failed jobs run again).
@@ -83,6 +105,7 @@ public sealed class DashboardBrowserTests
 
         Assert.Equal(0, await run.WaitForExit(Long));
         Assert.Contains($"sweep {SweepId} done: 2 jobs done", run.Output, StringComparison.Ordinal);
+        Assert.True(File.Exists(modelFile), $"The job page named {modelFile}, which the run did not write.");
 
         // The database's dashboard, read-only: the list, the sweep's results equal to `evolq sweep results --format json`.
         var readOnlyPort = Loopback.FreePort();
@@ -140,5 +163,6 @@ public sealed class DashboardBrowserTests
     private static string Stat(JsonElement stat) => string.Create(CultureInfo.InvariantCulture,
         $"{stat.GetProperty("mean").GetDouble():0.00} ± {stat.GetProperty("std").GetDouble():0.00}");
 
-    private static string Signed(double value) => (value >= 0 ? "+" : "") + value.ToString("0.00", CultureInfo.InvariantCulture);
+    // The results table's form of a gain (ResultsTable): what rounds to zero has no sign.
+    private static string Signed(double value) => value.ToString("+0.00;-0.00;0.00", CultureInfo.InvariantCulture);
 }
