@@ -86,6 +86,35 @@ public sealed class VitExportTests(ITestOutputHelper output) : IDisposable
         }
     }
 
+    /// <summary>
+    /// Every quantized-model file in the folder EVOLQ_JOB_FILES names (a sweep's models folder, runs/demo/models after
+    /// `evolq demo`), exported and run in ONNX Runtime on all 10,000 test images at the basic level: what issue 15 asks
+    /// of a sweep's own files. A measurement, because it needs a finished sweep.
+    /// </summary>
+    [MeasurementFact]
+    public void Every_file_of_a_finished_sweep_agrees_on_every_test_image()
+    {
+        var jobFiles = Environment.GetEnvironmentVariable("EVOLQ_JOB_FILES")
+            ?? throw new InvalidOperationException("Set EVOLQ_JOB_FILES to a folder of quantized-model files (runs/demo/models).");
+        var files = Directory.GetFiles(jobFiles, "*.safetensors").Order(StringComparer.Ordinal).ToArray();
+        Assert.NotEmpty(files);
+        foreach (var file in files)
+        {
+            var name = Path.GetFileName(file);
+            var onnx = Export(file, name, exact: false);
+            var (model, preprocessing, _) = QuantizedModelFile.Load(file);
+            using (model)
+            {
+                var (images, labels) = OnnxComparison.Load(DataSpec.Parse("fashion-mnist:test").Open(), ModelTransforms.For(preprocessing), 10_000);
+                using var _ = images;
+                using var __ = labels;
+                using var expected = OnnxComparison.TorchLogits(model, images);
+                var agreement = Compare(model, expected, labels, onnx, images, GraphOptimizationLevel.ORT_ENABLE_BASIC, name + " Q/DQ, basic optimisations");
+                Assert.True(agreement.Top1Agreement >= 99.5, $"{name}: {agreement}");
+            }
+        }
+    }
+
     private Agreement Compare(QuantizableModel model, Tensor expected, Tensor labels, string onnx, Tensor images, GraphOptimizationLevel level, string what)
     {
         using var actual = OnnxComparison.OnnxLogits(onnx, images, level);
