@@ -3,6 +3,7 @@ using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Workers;
 using EvolQ.Engine.Evaluation;
 using EvolQ.Testing;
+using EvolQ.Testing.Cluster;
 
 namespace EvolQ.Cluster.Tests;
 

@@ -3,6 +3,7 @@ using Akka.Actor;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Workers;
 using EvolQ.Testing;
+using EvolQ.Testing.Cluster;
 using Xunit.Abstractions;
 
 namespace EvolQ.Cluster.Tests;

@@ -3,6 +3,7 @@ using Akka.TestKit;
 using EvolQ.Cluster.Coordination;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Workers;
+using EvolQ.Testing.Cluster;
 
 namespace EvolQ.Cluster.Tests;
 

@@ -8,6 +8,7 @@ using EvolQ.Cluster.Health;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Workers;
 using EvolQ.Testing;
+using EvolQ.Testing.Cluster;
 using AkkaCluster = Akka.Cluster.Cluster;
 
 namespace EvolQ.Cluster.Tests;

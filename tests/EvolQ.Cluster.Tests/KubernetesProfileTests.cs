@@ -12,6 +12,7 @@ using EvolQ.Cluster.Kubernetes;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Workers;
 using EvolQ.Testing;
+using EvolQ.Testing.Cluster;
 using EvolQ.Web;
 using k8s;
 using k8s.Models;

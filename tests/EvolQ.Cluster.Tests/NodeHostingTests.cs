@@ -13,6 +13,7 @@ using EvolQ.Cluster.Serialization;
 using EvolQ.Cluster.Workers;
 using EvolQ.Engine.Evaluation;
 using EvolQ.Testing;
+using EvolQ.Testing.Cluster;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using AkkaCluster = Akka.Cluster.Cluster;

@@ -4,6 +4,7 @@ using EvolQ.Cluster.Coordination;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Engine.Evaluation;
 using EvolQ.Search;
+using EvolQ.Testing.Cluster;
 using EvaluationResult = EvolQ.Cluster.Protocol.EvaluationResult;
 
 namespace EvolQ.Cluster.Tests;

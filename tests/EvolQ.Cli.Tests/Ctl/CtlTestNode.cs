@@ -7,6 +7,7 @@ using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Workers;
 using EvolQ.Search;
 using EvolQ.Testing;
+using EvolQ.Testing.Cluster;
 
 namespace EvolQ.Cli.Tests.Ctl;
 
@@ -14,16 +15,10 @@ namespace EvolQ.Cli.Tests.Ctl;
 /// A live in-process node (coordinator + one synthetic worker) with its ctl endpoint on a free loopback port and one
 /// finished sweep of one synthetic job; shared by the ctl command-line tests.
 /// </summary>
-public sealed class CtlTestNode : IAsyncLifetime
+public sealed class CtlTestNode : CtlNodeFixture
 {
     public const string Token = "cli-token";
     public const string JobId = "golden.w4";
-
-    private readonly TempDirectory dir = new("evolq-ctl");
-
-    public EvolQNode Node { get; private set; } = null!;
-
-    public string Endpoint => $"127.0.0.1:{Node.Ctl!.EndPoint.Port}";
 
     /// <summary>The configuration of a test node: free ports, the SQLite journal in <paramref name="database"/>.</summary>
     public static Config NodeConfigFor(string database, string token) =>
@@ -39,30 +34,16 @@ public sealed class CtlTestNode : IAsyncLifetime
             evolq.coordinator {"{"} tick-interval = 100ms, worker-query-interval = 500ms {"}"}
             """));
 
-    /// <summary>A small synthetic job (4 blocks, 1 pass, 3 cycles of 2 offspring: 28 evaluations).</summary>
-    public static JobSpec Spec(string jobId) => new(
-        jobId, "synthetic", "", "synthetic:", null,
-        new Dictionary<string, string>(new Quantization.QuantizationConfig().ToMetadata()),
-        60, 10, 5,
-        new SearchSettings { WeightBits = 4, Seed = 1234, Passes = 1, Cycles = 3, PopulationSize = 6, TournamentSize = 3, Offspring = 2 },
-        "infonce", 3.0,
-        new Dictionary<string, string> { ["blocks"] = "4", ["scales"] = "8", ["batches"] = "6" });
+    protected override Task<EvolQNode> StartNode(string journal) =>
+        EvolQNode.StartAsync(NodeConfigFor(journal, Token), [new SyntheticBackend(TimeSpan.FromMilliseconds(1))]);
 
-    public async Task InitializeAsync()
+    protected override async Task Seed()
     {
-        Node = await EvolQNode.StartAsync(NodeConfigFor(dir.File("journal.db"), Token), [new SyntheticBackend(TimeSpan.FromMilliseconds(1))]);
-        Node.StartCtl();
         var ask = TimeSpan.FromSeconds(10);
         await Node.Sweeps.Ask<SweepSummary>(new SubmitSweep(new SweepSpec("golden", "golden",
-            [new SweepJob(Spec(JobId), "synthetic", "W4A8", 0)], 1, "sweeps/golden.conf")), ask);
+            [new SweepJob(SyntheticJobs.Spec(JobId), "synthetic", "W4A8", 0)], 1, "sweeps/golden.conf")), ask);
         await Eventually.True(async () => (await Node.Sweeps.Ask<SweepDetail>(new GetSweep("golden"), ask)).Summary.State == SweepState.Done,
             TimeSpan.FromSeconds(40), "the golden sweep to finish");
-    }
-
-    public async Task DisposeAsync()
-    {
-        await Node.DisposeAsync();
-        dir.Dispose();
     }
 
     /// <summary>`evolq ctl ENDPOINT --token T WORDS...` in-process.</summary>

@@ -5,6 +5,7 @@ using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Workers;
 using EvolQ.Search;
 using EvolQ.Testing;
+using EvolQ.Testing.Cluster;
 
 namespace EvolQ.Cli.Tests.Sweep;
 
@@ -28,7 +29,7 @@ public sealed class FollowProcessTests
         node.StartCtl();
         var endpoint = $"127.0.0.1:{node.Ctl!.EndPoint.Port}";
         // 500 passes over 4 blocks: a search of minutes, far longer than the test, at little CPU cost.
-        var job = CtlTestNode.Spec("long.w4") with { Search = new SearchSettings { WeightBits = 4, Seed = 1234, Passes = 500, Cycles = 3, PopulationSize = 6, TournamentSize = 3, Offspring = 2 } };
+        var job = SyntheticJobs.Spec("long.w4") with { Search = new SearchSettings { WeightBits = 4, Seed = 1234, Passes = 500, Cycles = 3, PopulationSize = 6, TournamentSize = 3, Offspring = 2 } };
         await node.Sweeps.Ask<SweepSummary>(new SubmitSweep(new SweepSpec("long", "long", [new SweepJob(job, "synthetic", "W4A8", 0)], 1, "long.conf")), Soon);
 
         // Piped output: progress lines; Ctrl+C ends the watch with 130 and one line saying the sweep goes on.

@@ -8,6 +8,7 @@ using EvolQ.Cluster.Workers;
 using EvolQ.Engine.Quantize;
 using EvolQ.Search;
 using EvolQ.Testing;
+using EvolQ.Testing.Cluster;
 
 namespace EvolQ.Cli.Tests.Sweep;
 
@@ -102,7 +103,7 @@ public sealed class SweepCommandTests(SweepTestNode fixture)
             CtlTestNode.NodeConfigFor(dir.File("journal.db"), SweepTestNode.Token), [new SyntheticBackend(TimeSpan.FromMilliseconds(2))]);
         node.StartCtl();
         var endpoint = $"127.0.0.1:{node.Ctl!.EndPoint.Port}";
-        var job = CtlTestNode.Spec("long.w4") with { Search = new SearchSettings { WeightBits = 4, Seed = 1234, Passes = 500, Cycles = 3, PopulationSize = 6, TournamentSize = 3, Offspring = 2 } };
+        var job = SyntheticJobs.Spec("long.w4") with { Search = new SearchSettings { WeightBits = 4, Seed = 1234, Passes = 500, Cycles = 3, PopulationSize = 6, TournamentSize = 3, Offspring = 2 } };
         await node.Sweeps.Ask<SweepSummary>(new SubmitSweep(new SweepSpec("long", "long", [new SweepJob(job, "synthetic", "W4A8", 0)], 1, "long.conf")), TimeSpan.FromSeconds(10));
         CliRun Sweep(params string[] args) => Cli.Run(["sweep", .. args, "--node", endpoint, "--token", SweepTestNode.Token]);
         SweepState State() => node.Sweeps.Ask<SweepDetail>(new GetSweep("long"), TimeSpan.FromSeconds(10)).GetAwaiter().GetResult().Summary.State;
@@ -141,7 +142,7 @@ public sealed class SweepCommandTests(SweepTestNode fixture)
         var endpoint = $"127.0.0.1:{node.Ctl!.EndPoint.Port}";
         var ask = TimeSpan.FromSeconds(10);
         SweepSpec Spec(string id, int cycles, int passes = 1, params long[] seeds) => new(id, $"compare {id}",
-            seeds.Select(seed => new SweepJob(CtlTestNode.Spec($"{id}.w4.s{seed}") with
+            seeds.Select(seed => new SweepJob(SyntheticJobs.Spec($"{id}.w4.s{seed}") with
             {
                 Search = new SearchSettings { WeightBits = 4, Seed = 1234 + seed, Passes = passes, Cycles = cycles, PopulationSize = 6, TournamentSize = 3, Offspring = 2 },
             }, "synthetic", "W4A8", seed)).ToArray(), 2, $"{id}.conf");

@@ -4,6 +4,7 @@ using EvolQ.Cluster.Protocol;
 using EvolQ.Engine.Evaluation;
 using EvolQ.Search;
 using EvolQ.Testing;
+using EvolQ.Testing.Cluster;
 
 namespace EvolQ.Cli.Tests.Sweep;
 
@@ -34,7 +35,7 @@ public sealed class SweepDatabaseCommandTests : IDisposable
     public void Dispose() => dir.Dispose();
 
     private static SweepSpec Sweep(string id, string name, int cycles, params long[] seeds) => new(id, name,
-        seeds.Select(seed => new SweepJob(CtlTestNode.Spec($"{id}.w4.s{seed}") with
+        seeds.Select(seed => new SweepJob(SyntheticJobs.Spec($"{id}.w4.s{seed}") with
         {
             Search = new SearchSettings { WeightBits = 4, Seed = 1234 + seed, Passes = 2, Cycles = cycles, PopulationSize = 6, TournamentSize = 3, Offspring = 2 },
         }, "synthetic", "W4A8", seed)).ToArray(), 2, $"sweeps/{id}.conf");

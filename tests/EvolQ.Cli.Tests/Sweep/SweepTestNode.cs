@@ -4,6 +4,7 @@ using EvolQ.Cluster;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Workers;
 using EvolQ.Testing;
+using EvolQ.Testing.Cluster;
 
 namespace EvolQ.Cli.Tests.Sweep;
 
@@ -11,18 +12,9 @@ namespace EvolQ.Cli.Tests.Sweep;
 /// A live in-process node (coordinator + one CPU engine worker) with its ctl endpoint on a free loopback port; the
 /// `evolq sweep` tests submit sweep files of the shipped tiny model on small Fashion-MNIST subsets to it.
 /// </summary>
-public sealed class SweepTestNode : IAsyncLifetime
+public sealed class SweepTestNode() : CtlNodeFixture("evolq-sweepcli")
 {
     public const string Token = "sweep-token";
-
-    private readonly TempDirectory dir = new("evolq-sweepcli");
-
-    public EvolQNode Node { get; private set; } = null!;
-
-    public string Endpoint => $"127.0.0.1:{Node.Ctl!.EndPoint.Port}";
-
-    /// <summary>A folder for the tests' files, removed with the node.</summary>
-    public TempDirectory Files => dir;
 
     /// <summary>A sweep file of the tiny model: <paramref name="seeds"/> seeds of W4A8, a search of the given size.</summary>
     public static string SweepText(string id, string seeds = "[0, 1]", int passes = 1, int cycles = 2, int population = 6) => $$"""
@@ -39,17 +31,8 @@ public sealed class SweepTestNode : IAsyncLifetime
         }
         """;
 
-    public async Task InitializeAsync()
-    {
-        Node = await EvolQNode.StartAsync(CtlTestNode.NodeConfigFor(dir.File("journal.db"), Token), [new EngineBackend("cpu")]);
-        Node.StartCtl();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await Node.DisposeAsync();
-        dir.Dispose();
-    }
+    protected override Task<EvolQNode> StartNode(string journal) =>
+        EvolQNode.StartAsync(CtlTestNode.NodeConfigFor(journal, Token), [new EngineBackend("cpu")]);
 
     /// <summary>`evolq sweep VERB ARGS... --node ENDPOINT --token T` in-process.</summary>
     internal CliRun Sweep(params string[] args) => Cli.Run(["sweep", .. args, "--node", Endpoint, "--token", Token]);
@@ -57,7 +40,7 @@ public sealed class SweepTestNode : IAsyncLifetime
     /// <summary>Writes a sweep file into the test folder; its path.</summary>
     internal string File(string name, string text)
     {
-        var path = dir.File(name);
+        var path = Files.File(name);
         System.IO.File.WriteAllText(path, text);
         return path;
     }

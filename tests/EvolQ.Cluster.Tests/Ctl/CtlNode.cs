@@ -6,6 +6,7 @@ using EvolQ.Cluster.Ctl.Wire;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Workers;
 using EvolQ.Testing;
+using EvolQ.Testing.Cluster;
 
 namespace EvolQ.Cluster.Tests.Ctl;
 
@@ -13,20 +14,15 @@ namespace EvolQ.Cluster.Tests.Ctl;
 /// One live in-process node (coordinator + one synthetic worker) with its ctl endpoint on a free loopback port, a
 /// finished sweep of one synthetic job and a cancelled sweep of a long one; shared by the ctl test classes.
 /// </summary>
-public sealed class CtlNode : IAsyncLifetime
+public sealed class CtlNode : CtlNodeFixture
 {
     public const string Token = "s3cret-token";
     public const string JobId = "sweep-1.done";
     public const string LongJobId = "sweep-2.long";
 
-    private readonly TempDirectory dir = new();
     private TestNodes? nodes;
 
-    public EvolQNode Node { get; private set; } = null!;
-
     public CtlServer Server => Node.Ctl!;
-
-    public int Port => Server.EndPoint.Port;
 
     public static string CtlConfig { get; } = """
         evolq.ctl {
@@ -39,11 +35,16 @@ public sealed class CtlNode : IAsyncLifetime
         }
         """;
 
-    public async Task InitializeAsync()
+    protected override Task<EvolQNode> StartNode(string journal)
     {
-        nodes = new TestNodes(dir.File("journal.db"));
-        Node = await nodes.Start("coordinator, worker", [new SyntheticBackend(TimeSpan.FromMilliseconds(1))], CtlConfig);
-        Node.StartCtl(extraPalettes: [new EchoPalette()]);
+        nodes = new TestNodes(journal);
+        return nodes.Start("coordinator, worker", [new SyntheticBackend(TimeSpan.FromMilliseconds(1))], CtlConfig);
+    }
+
+    protected override IReadOnlyList<Palette> ExtraPalettes => [new EchoPalette()];
+
+    protected override async Task Seed()
+    {
         var ask = TimeSpan.FromSeconds(10);
         await Node.Sweeps.Ask<SweepSummary>(new SubmitSweep(new SweepSpec("sweep-1", "demo",
             [new SweepJob(SyntheticJobs.Spec(JobId), "synthetic", "W4A8", 0)], 1, "sweeps/demo.conf")), ask);
@@ -55,12 +56,7 @@ public sealed class CtlNode : IAsyncLifetime
         await Node.Sweeps.Ask<SweepSummary>(new CancelSweep("sweep-2"), ask);
     }
 
-    public async Task DisposeAsync()
-    {
-        if (nodes is not null)
-            await nodes.DisposeAsync();
-        dir.Dispose();
-    }
+    protected override ValueTask StopNode() => nodes!.DisposeAsync();
 
     public Task<CtlClient> Connect(string token = Token) =>
         CtlClient.ConnectAsync("127.0.0.1", Port, token, TimeSpan.FromSeconds(5));

@@ -5,6 +5,7 @@ using EvolQ.Cluster.Ctl.Palettes;
 using EvolQ.Cluster.Ctl.Wire;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Testing;
+using EvolQ.Testing.Cluster;
 
 namespace EvolQ.Cluster.Tests.Ctl;
 

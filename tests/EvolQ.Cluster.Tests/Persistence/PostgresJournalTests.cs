@@ -2,6 +2,7 @@ using Akka.Actor;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Workers;
 using EvolQ.Testing;
+using EvolQ.Testing.Cluster;
 
 namespace EvolQ.Cluster.Tests.Persistence;
 

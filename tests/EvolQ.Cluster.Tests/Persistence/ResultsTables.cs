@@ -6,6 +6,7 @@ using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Sweeps;
 using EvolQ.Engine.Evaluation;
 using EvolQ.Testing;
+using EvolQ.Testing.Cluster;
 
 namespace EvolQ.Cluster.Tests.Persistence;
 

@@ -5,6 +5,7 @@ using EvolQ.Cluster.Persistence;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Workers;
 using EvolQ.Testing;
+using EvolQ.Testing.Cluster;
 
 namespace EvolQ.Cluster.Tests.Persistence;
 

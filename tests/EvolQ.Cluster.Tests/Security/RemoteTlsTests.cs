@@ -9,6 +9,7 @@ using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Tests.Persistence;
 using EvolQ.Cluster.Workers;
 using EvolQ.Testing;
+using EvolQ.Testing.Cluster;
 using AkkaCluster = Akka.Cluster.Cluster;
 
 namespace EvolQ.Cluster.Tests.Security;

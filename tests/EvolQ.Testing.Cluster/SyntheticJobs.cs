@@ -2,11 +2,12 @@ using EvolQ.Cluster.Coordination;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Workers;
 using EvolQ.Search;
+using Xunit;
 
-namespace EvolQ.Cluster.Tests;
+namespace EvolQ.Testing.Cluster;
 
 /// <summary>Synthetic job specs and their results computed in-process, the reference for every cluster run.</summary>
-internal static class SyntheticJobs
+public static class SyntheticJobs
 {
     public static JobSpec Spec(string jobId, int offspring = 2, int passes = 1, int cycles = 3, int blocks = 4, int batches = 6) => new(
         jobId, "synthetic", "", "synthetic:", null,
