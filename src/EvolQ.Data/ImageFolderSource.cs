@@ -1,3 +1,5 @@
+using EvolQ.TensorIO;
+
 namespace EvolQ.Data;
 
 /// <summary>torchvision's ImageFolder: <c>root/&lt;class&gt;/**/&lt;image&gt;</c>, with the same class and image order.</summary>
@@ -25,9 +27,9 @@ public sealed class ImageFolderSource : ImageSource
     {
         ArgumentNullException.ThrowIfNull(root);
         Root = Path.GetFullPath(root);
-        if (!Directory.Exists(Root))
+        if (InputFile.WhyNotFolder(Root) is { } problem)
         {
-            throw new DataSourceException($"The image folder '{root}' does not exist.");
+            throw new DataSourceException($"The image folder '{root}' {problem}.");
         }
 
         // Python's os.scandir sees hidden entries too; .NET skips them unless told not to.

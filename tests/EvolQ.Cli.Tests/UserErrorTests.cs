@@ -102,6 +102,45 @@ public sealed class UserErrorTests : IDisposable
         Assert.Contains(expected, run.AssertUserError(), StringComparison.Ordinal);
     }
 
+    public static TheoryData<string, string> NotWhatTheyShouldBe => new()
+    {
+        // Where a file is expected: a folder, a FIFO (opening it would wait for a writer forever), a device, a link loop.
+        { "npy:{folder},{labels}", "Cannot read the images file '{folder}': folder is a directory, not a file." },
+        { "npy:{fifo},{labels}", "Cannot read the images file '{fifo}': pipe.npy is a FIFO (named pipe), not a regular file." },
+        { "npy:/dev/zero,{labels}", "Cannot read the images file '/dev/zero': zero is a character device, not a regular file." },
+        { "npy:{loop},{labels}", "Cannot read the images file '{loop}': loop.npy is a symbolic link loop (or a chain of links too long to follow)." },
+        { "preprocessed:{folder},{labels}", "Cannot read the images file '{folder}': folder is a directory, not a file." },
+        // Where a folder is expected: a file, a FIFO, a device, a link loop (none of them is missing).
+        { "imagefolder:{labels}", "The image folder '{labels}' is a file, not a folder." },
+        { "imagefolder:{fifo}", "The image folder '{fifo}' is a FIFO (named pipe), not a folder." },
+        { "imagefolder:/dev/zero", "The image folder '/dev/zero' is a character device, not a folder." },
+        { "imagefolder:{loop}", "The image folder '{loop}' is a symbolic link loop (or a chain of links too long to follow)." },
+        { "fashion-mnist:test:{fifo}", "The Fashion-MNIST folder '{fifo}' is a FIFO (named pipe), not a folder." },
+        { "fashion-mnist:test:{labels}", "The Fashion-MNIST folder '{labels}' is a file, not a folder." },
+    };
+
+    [Theory]
+    [MemberData(nameof(NotWhatTheyShouldBe))]
+    public async Task Data_paths_that_are_not_what_they_should_be_are_one_sentence_and_never_a_hang(string spec, string expected)
+    {
+        var folder = Directory.CreateDirectory(temp.File("folder")).FullName;
+        var labels = temp.File("labels.npy");
+        // Never read: the images come first and are refused.
+        File.WriteAllBytes(labels, [1, 2, 3]);
+        var fifo = temp.File("pipe.npy");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", fifo))
+            await mkfifo.WaitForExitAsync();
+        var loop = temp.File("loop.npy");
+        File.CreateSymbolicLink(loop, temp.File("loop2.npy"));
+        File.CreateSymbolicLink(temp.File("loop2.npy"), loop);
+        string Fill(string text) => text.Replace("{folder}", folder, StringComparison.Ordinal).Replace("{labels}", labels, StringComparison.Ordinal)
+            .Replace("{fifo}", fifo, StringComparison.Ordinal).Replace("{loop}", loop, StringComparison.Ordinal);
+
+        var run = Task.Run(() => Cli.Run("eval", "--model", DemoModel.Name, "--checkpoint", DemoModel.Checkpoint, "--limit", "2", "--data", Fill(spec)));
+        Assert.True(await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(60))) == run, $"evolq eval --data {spec} hangs");
+        Assert.Equal(Fill(expected), (await run).AssertUserError());
+    }
+
     [Fact]
     public void Data_with_more_classes_than_the_model()
     {
