@@ -34,10 +34,10 @@ public sealed class ImageFolderSource : ImageSource
 
         // Python's os.scandir sees hidden entries too; .NET skips them unless told not to.
         var options = new EnumerationOptions { AttributesToSkip = 0, IgnoreInaccessible = false, RecurseSubdirectories = false };
-        _classes = Directory.EnumerateDirectories(Root, "*", options)
+        _classes = Listed(root, () => Directory.EnumerateDirectories(Root, "*", options)
             .Select(d => Path.GetFileName(d))
             .Order(CodePointComparer.Instance)
-            .ToArray();
+            .ToArray());
         if (_classes.Length == 0)
         {
             throw new DataSourceException($"The image folder '{root}' has no class folders (expected {root}/<class>/<image>).");
@@ -49,7 +49,7 @@ public sealed class ImageFolderSource : ImageSource
         for (int label = 0; label < _classes.Length; label++)
         {
             int before = paths.Count;
-            foreach (string file in ListImages(Path.Combine(Root, _classes[label])))
+            foreach (string file in Listed(root, () => ListImages(Path.Combine(Root, _classes[label])).ToArray()))
             {
                 paths.Add(file);
                 labels.Add(label);
@@ -103,6 +103,22 @@ public sealed class ImageFolderSource : ImageSource
     {
         CheckIndex(index);
         return ImageDecoder.DecodeRgb(_paths[index]);
+    }
+
+    /// <summary>
+    /// Runs a listing of the folder: a folder in it that cannot be read (no permission, an I/O error) is this source's
+    /// error, named in one sentence, not a crash of the process that lists it.
+    /// </summary>
+    private static T Listed<T>(string root, Func<T> list)
+    {
+        try
+        {
+            return list();
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            throw new DataSourceException($"The image folder '{root}' cannot be listed ({e.Message.Trim().TrimEnd('.')}).", e);
+        }
     }
 
     /// <summary>Image files under <paramref name="classDir"/> in torchvision's order.</summary>
