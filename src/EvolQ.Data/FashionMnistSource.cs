@@ -1,3 +1,5 @@
+using EvolQ.TensorIO;
+
 namespace EvolQ.Data;
 
 /// <summary>Fashion-MNIST from its IDX files: 1x28x28 8-bit images (60,000 train, 10,000 test), 10 classes.</summary>
@@ -29,10 +31,11 @@ public sealed class FashionMnistSource : ImageSource
         };
         Split = split;
         Directory = directory ?? DefaultDirectory;
-        if (!System.IO.Directory.Exists(Directory))
+        if (InputFile.WhyNotFolder(Directory) is { } problem)
         {
-            throw new DataSourceException(
-                $"The Fashion-MNIST folder '{Directory}' does not exist (install the package dataset-fashion-mnist or give the folder).");
+            throw new DataSourceException(problem == "does not exist"
+                ? $"The Fashion-MNIST folder '{Directory}' does not exist (install the package dataset-fashion-mnist or give the folder)."
+                : $"The Fashion-MNIST folder '{Directory}' {problem}.");
         }
 
         var imagesPath = Find(Directory, $"{prefix}-images-idx3-ubyte");

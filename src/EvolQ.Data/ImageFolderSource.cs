@@ -1,3 +1,5 @@
+using EvolQ.TensorIO;
+
 namespace EvolQ.Data;
 
 /// <summary>torchvision's ImageFolder: <c>root/&lt;class&gt;/**/&lt;image&gt;</c>, with the same class and image order.</summary>
@@ -25,17 +27,17 @@ public sealed class ImageFolderSource : ImageSource
     {
         ArgumentNullException.ThrowIfNull(root);
         Root = Path.GetFullPath(root);
-        if (!Directory.Exists(Root))
+        if (InputFile.WhyNotFolder(Root) is { } problem)
         {
-            throw new DataSourceException($"The image folder '{root}' does not exist.");
+            throw new DataSourceException($"The image folder '{root}' {problem}.");
         }
 
         // Python's os.scandir sees hidden entries too; .NET skips them unless told not to.
         var options = new EnumerationOptions { AttributesToSkip = 0, IgnoreInaccessible = false, RecurseSubdirectories = false };
-        classes = Directory.EnumerateDirectories(Root, "*", options)
+        classes = Listed(root, () => Directory.EnumerateDirectories(Root, "*", options)
             .Select(d => Path.GetFileName(d))
             .Order(CodePointComparer.Instance)
-            .ToArray();
+            .ToArray());
         if (classes.Length == 0)
         {
             throw new DataSourceException($"The image folder '{root}' has no class folders (expected {root}/<class>/<image>).");
@@ -47,7 +49,7 @@ public sealed class ImageFolderSource : ImageSource
         for (var label = 0; label < classes.Length; label++)
         {
             var before = paths.Count;
-            foreach (var file in ListImages(Path.Combine(Root, classes[label])))
+            foreach (var file in Listed(root, () => ListImages(Path.Combine(Root, classes[label])).ToArray()))
             {
                 paths.Add(file);
                 labels.Add(label);
@@ -101,6 +103,22 @@ public sealed class ImageFolderSource : ImageSource
     {
         CheckIndex(index);
         return ImageDecoder.DecodeRgb(this.paths[index]);
+    }
+
+    /// <summary>
+    /// Runs a listing of the folder: a folder in it that cannot be read (no permission, an I/O error) is this source's
+    /// error, named in one sentence, not a crash of the process that lists it.
+    /// </summary>
+    private static T Listed<T>(string root, Func<T> list)
+    {
+        try
+        {
+            return list();
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            throw new DataSourceException($"The image folder '{root}' cannot be listed ({e.Message.Trim().TrimEnd('.')}).", e);
+        }
     }
 
     /// <summary>Image files under <paramref name="classDir"/> in torchvision's order.</summary>

@@ -159,7 +159,8 @@ public sealed class TensorFileSource : ImageSource
 
     private static Tensor ReadNpy(string path, string what)
     {
-        if (!File.Exists(path))
+        // Only what is not there at all is said here; a folder, FIFO or device where the file should be is the reader's to name.
+        if (!Path.Exists(path) && !File.Exists(path))
         {
             throw new DataSourceException($"The {what} file '{path}' does not exist.");
         }

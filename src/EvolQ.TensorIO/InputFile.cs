@@ -42,6 +42,52 @@ public static class InputFile
         return got == bytes.Length ? bytes : bytes[..got];
     }
 
+    /// <summary>
+    /// Null when <paramref name="path"/> can be opened as a regular file; otherwise the problem phrase, as
+    /// <see cref="OpenRead"/> would give it: for checks ahead of the read (a sweep file's checkpoints).
+    /// </summary>
+    public static string? WhyNotFile(string path)
+    {
+        string? problem = null;
+        try
+        {
+            using var stream = OpenRead(path, p => new InvalidDataException(problem = p), bufferSize: 1);
+        }
+        catch (InvalidDataException) when (problem is not null)
+        {
+        }
+        return problem;
+    }
+
+    /// <summary>
+    /// Null when <paramref name="path"/> is a folder (or a link to one); otherwise the problem phrase ("does not exist",
+    /// "is a file, not a folder", "is a FIFO (named pipe), not a folder"): a data folder that is a file is not missing.
+    /// </summary>
+    public static string? WhyNotFolder(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (Directory.Exists(path))
+        {
+            return null;
+        }
+
+        if (!OperatingSystem.IsLinux())
+        {
+            return File.Exists(path) ? "is a file, not a folder" : "does not exist";
+        }
+
+        // The path itself, links followed (AT_FDCWD); a stat opens nothing, so a FIFO cannot make it wait.
+        var status = new byte[256];
+        if (Native.statx(Native.AT_FDCWD, path, 0, Native.STATX_TYPE, status) != 0)
+        {
+            return Describe(Marshal.GetLastPInvokeError());
+        }
+
+        var mode = BitConverter.ToUInt16(status, 28);
+        return (mode & 0xF000) == 0x8000 ? "is a file, not a folder"
+            : (DescribeType(mode) ?? "is not a folder").Replace("not a regular file", "not a folder", StringComparison.Ordinal);
+    }
+
     /// <summary>The problem phrase for an errno from open(2) or statx(2).</summary>
     internal static string Describe(int errno) => errno switch
     {
@@ -149,6 +195,7 @@ public static class InputFile
         public const int O_NONBLOCK = 0x800;
         public const int O_CLOEXEC = 0x80000;
         public const int AT_EMPTY_PATH = 0x1000;
+        public const int AT_FDCWD = -100;
         public const uint STATX_TYPE = 0x1;
         public const int F_GETFL = 3;
         public const int F_SETFL = 4;

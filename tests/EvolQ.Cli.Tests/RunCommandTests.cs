@@ -106,6 +106,36 @@ public sealed class RunCommandTests
         Assert.Equal("no such sweep file", Cli.Run("run", dir.File("none.conf")).AssertUserError().Split(": ")[^1].TrimEnd('.').Replace("there is ", "", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task A_checkpoint_in_a_sweep_file_that_is_not_a_regular_file_is_one_line_and_never_a_hang()
+    {
+        using var dir = new TempDirectory();
+        var fifo = dir.File("pipe.safetensors");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", fifo))
+            await mkfifo.WaitForExitAsync();
+        var folder = Directory.CreateDirectory(dir.File("folder.safetensors")).FullName;
+        foreach (var (checkpoint, problem) in new[]
+                 {
+                     (fifo, "is a FIFO (named pipe), not a regular file"),
+                     (folder, "is a directory, not a file"),
+                     ("/dev/zero", "is a character device, not a regular file"),
+                 })
+        {
+            File.WriteAllText(dir.File("bad.conf"), $$"""
+                sweep {
+                  models = [ { name = vit_tiny_patch7_28, checkpoint = "{{checkpoint}}" } ]
+                  bits = [W4A8]
+                  seeds = [0]
+                  calibration.data = "fashion-mnist:train"
+                }
+                """);
+            var run = Task.Run(() => Cli.Run("run", dir.File("bad.conf"), "--db", dir.File("journal.db")));
+            Assert.True(await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(60))) == run, $"a sweep whose checkpoint is {checkpoint} hangs");
+            Assert.Equal($"{dir.File("bad.conf")}:2: the checkpoint of vit_tiny_patch7_28, {checkpoint}, {problem}.", (await run).AssertUserError());
+            Assert.False(File.Exists(dir.File("journal.db")));
+        }
+    }
+
     private static string Table(string output) =>
         string.Join('\n', output.Split('\n').Where(l => l.StartsWith("| vit_tiny", StringComparison.Ordinal)));
 }

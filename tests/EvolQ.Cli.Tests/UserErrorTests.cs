@@ -102,6 +102,98 @@ public sealed class UserErrorTests : IDisposable
         Assert.Contains(expected, run.AssertUserError(), StringComparison.Ordinal);
     }
 
+    public static TheoryData<string, string> NotWhatTheyShouldBe => new()
+    {
+        // Where a file is expected: a folder, a FIFO (opening it would wait for a writer forever), a device, a link loop.
+        { "npy:{folder},{labels}", "Cannot read the images file '{folder}': folder is a directory, not a file." },
+        { "npy:{fifo},{labels}", "Cannot read the images file '{fifo}': pipe.npy is a FIFO (named pipe), not a regular file." },
+        { "npy:/dev/zero,{labels}", "Cannot read the images file '/dev/zero': zero is a character device, not a regular file." },
+        { "npy:{loop},{labels}", "Cannot read the images file '{loop}': loop.npy is a symbolic link loop (or a chain of links too long to follow)." },
+        { "preprocessed:{folder},{labels}", "Cannot read the images file '{folder}': folder is a directory, not a file." },
+        // Where a folder is expected: a file, a FIFO, a device, a link loop (none of them is missing).
+        { "imagefolder:{labels}", "The image folder '{labels}' is a file, not a folder." },
+        { "imagefolder:{fifo}", "The image folder '{fifo}' is a FIFO (named pipe), not a folder." },
+        { "imagefolder:/dev/zero", "The image folder '/dev/zero' is a character device, not a folder." },
+        { "imagefolder:{loop}", "The image folder '{loop}' is a symbolic link loop (or a chain of links too long to follow)." },
+        { "fashion-mnist:test:{fifo}", "The Fashion-MNIST folder '{fifo}' is a FIFO (named pipe), not a folder." },
+        { "fashion-mnist:test:{labels}", "The Fashion-MNIST folder '{labels}' is a file, not a folder." },
+    };
+
+    [Theory]
+    [MemberData(nameof(NotWhatTheyShouldBe))]
+    public async Task Data_paths_that_are_not_what_they_should_be_are_one_sentence_and_never_a_hang(string spec, string expected)
+    {
+        var folder = Directory.CreateDirectory(temp.File("folder")).FullName;
+        var labels = temp.File("labels.npy");
+        // Never read: the images come first and are refused.
+        File.WriteAllBytes(labels, [1, 2, 3]);
+        var fifo = temp.File("pipe.npy");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", fifo))
+            await mkfifo.WaitForExitAsync();
+        var loop = temp.File("loop.npy");
+        File.CreateSymbolicLink(loop, temp.File("loop2.npy"));
+        File.CreateSymbolicLink(temp.File("loop2.npy"), loop);
+        string Fill(string text) => text.Replace("{folder}", folder, StringComparison.Ordinal).Replace("{labels}", labels, StringComparison.Ordinal)
+            .Replace("{fifo}", fifo, StringComparison.Ordinal).Replace("{loop}", loop, StringComparison.Ordinal);
+
+        var run = Task.Run(() => Cli.Run("eval", "--model", DemoModel.Name, "--checkpoint", DemoModel.Checkpoint, "--limit", "2", "--data", Fill(spec)));
+        Assert.True(await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(60))) == run, $"evolq eval --data {spec} hangs");
+        Assert.Equal(Fill(expected), (await run).AssertUserError());
+    }
+
+    /// <summary>
+    /// Files and folders the user may not read, met by a real evolq process. Root reads everything whatever the file
+    /// modes say, so the process drops to the user nobody (setpriv; hence root to run it) before it starts.
+    /// </summary>
+    [RootFact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task Unreadable_files_and_folders_are_one_sentence_each()
+    {
+        var dir = Directory.CreateDirectory(temp.File("unreadable")).FullName;
+        string Locked(string name, byte[] bytes)
+        {
+            var path = Path.Combine(dir, name);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllBytes(path, bytes);
+            File.SetUnixFileMode(path, UnixFileMode.None);
+            return path;
+        }
+        var png = File.ReadAllBytes(Fixtures.PathOf("data", "images", "n01440764", "palette_66x50.png"));
+        var checkpoint = Locked("locked.safetensors", File.ReadAllBytes(DemoModel.Checkpoint));
+        var images = Locked("locked.npy", [1, 2, 3]);
+        var sweep = Locked("locked.conf", "sweep { }"u8.ToArray());
+        Locked("images/a/x.png", png);
+        File.WriteAllBytes(Path.Combine(dir, "images", "b.png"), png);
+        Directory.CreateDirectory(Path.Combine(dir, "classes", "a"));
+        Directory.CreateDirectory(Path.Combine(dir, "classes", "b"));
+        File.WriteAllBytes(Path.Combine(dir, "classes", "a", "x.png"), png);
+        File.WriteAllBytes(Path.Combine(dir, "classes", "b", "y.png"), png);
+        File.SetUnixFileMode(Path.Combine(dir, "classes", "a"), UnixFileMode.None);
+        string[] eval = ["eval", "--model", DemoModel.Name, "--limit", "2"];
+
+        Assert.Equal("Checkpoint locked.safetensors cannot be read (permission denied).",
+            (await AsNobody([.. eval, "--checkpoint", checkpoint, "--data", "fashion-mnist:test"])).AssertUserError());
+        Assert.Equal($"Cannot read the images file '{images}': locked.npy cannot be read (permission denied).",
+            (await AsNobody([.. eval, "--checkpoint", DemoModel.Checkpoint, "--data", $"npy:{images},{images}"])).AssertUserError());
+        Assert.Equal($"{sweep}: the sweep file cannot be read (permission denied).",
+            (await AsNobody(["run", sweep, "--db", Path.Combine(dir, "journal.db")])).AssertUserError());
+        Assert.Equal($"The image folder '{Path.Combine(dir, "classes")}' cannot be listed (Access to the path '{Path.Combine(dir, "classes", "a")}' is denied).",
+            (await AsNobody([.. eval, "--checkpoint", DemoModel.Checkpoint, "--data", $"imagefolder:{Path.Combine(dir, "classes")}"])).AssertUserError());
+        File.Delete(Path.Combine(dir, "images", "b.png"));
+        Directory.CreateDirectory(Path.Combine(dir, "images", "b"));
+        File.WriteAllBytes(Path.Combine(dir, "images", "b", "y.png"), png);
+        Assert.Equal($"Image '{Path.Combine(dir, "images", "a", "x.png")}' cannot be read (permission denied).",
+            (await AsNobody([.. eval, "--checkpoint", DemoModel.Checkpoint, "--data", $"imagefolder:{Path.Combine(dir, "images")}"])).AssertUserError());
+    }
+
+    private static async Task<CliRun> AsNobody(string[] args)
+    {
+        using var process = ChildProcess.Start("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--", Evolq.Executable, .. args],
+            new Dictionary<string, string?> { ["HOME"] = Path.GetTempPath() });
+        var code = await process.WaitForExit(TimeSpan.FromSeconds(120));
+        return new CliRun(code, process.Output, process.Error);
+    }
+
     [Fact]
     public void Data_with_more_classes_than_the_model()
     {

@@ -64,6 +64,37 @@ public sealed class NodeConfigTests
     }
 
     [Fact]
+    public async Task A_hostile_EVOLQ_CONFIG_is_one_sentence_never_a_hang_or_a_stack_overflow()
+    {
+        using var dir = new EvolQ.Testing.TempDirectory();
+        var fifo = dir.File("pipe.conf");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", fifo))
+            await mkfifo.WaitForExitAsync();
+        File.WriteAllText(dir.File("deep.conf"), "a = " + new string('[', 100_000) + new string(']', 100_000));
+        File.WriteAllText(dir.File("self.conf"), "a = ${a}\nb = ${a}");
+        File.WriteAllText(dir.File("include.conf"), "include \"other.conf\"\nakka.loglevel = INFO");
+        File.WriteAllBytes(dir.File("binary.conf"), [0xff, 0xfe, 0x00, 0xc3]);
+        File.WriteAllText(dir.File("good.conf"), "evolq.coordinator.tick-interval = 123ms");
+
+        async Task<string> Refused(string path)
+        {
+            var task = Task.Run(() => Assert.Throws<ConfigurationException>(() => NodeConfig.Load("local", n => n == "EVOLQ_CONFIG" ? path : null)).Message);
+            Assert.True(await Task.WhenAny(task, Task.Delay(TimeSpan.FromSeconds(10))) == task, $"EVOLQ_CONFIG={path} hangs");
+            return await task;
+        }
+
+        Assert.Equal($"EVOLQ_CONFIG names '{fifo}', which is a FIFO (named pipe), not a regular file.", await Refused(fifo));
+        Assert.Equal("EVOLQ_CONFIG names '/dev/zero', which is a character device, not a regular file.", await Refused("/dev/zero"));
+        Assert.Equal($"EVOLQ_CONFIG names '{dir.Path}', which is a directory, not a file.", await Refused(dir.Path));
+        Assert.StartsWith($"EVOLQ_CONFIG: {dir.File("deep.conf")}:1: objects and lists nest deeper than 64 levels", await Refused(dir.File("deep.conf")), StringComparison.Ordinal);
+        Assert.Equal($"EVOLQ_CONFIG: {dir.File("self.conf")}: the substitution ${{a}} refers to itself (directly or through others).", await Refused(dir.File("self.conf")));
+        Assert.StartsWith($"EVOLQ_CONFIG: {dir.File("include.conf")}:1: include directives are not allowed", await Refused(dir.File("include.conf")), StringComparison.Ordinal);
+        Assert.Equal($"EVOLQ_CONFIG names '{dir.File("binary.conf")}', which is not UTF-8 text.", await Refused(dir.File("binary.conf")));
+        Assert.Equal(TimeSpan.FromMilliseconds(123),
+            NodeConfig.Load("local", n => n == "EVOLQ_CONFIG" ? dir.File("good.conf") : null).GetTimeSpan("evolq.coordinator.tick-interval"));
+    }
+
+    [Fact]
     public void An_unknown_profile_is_refused()
     {
         var e = Assert.Throws<ConfigurationException>(() => NodeConfig.Load("cloud", _ => null));

@@ -124,6 +124,7 @@ public sealed class DataFuzzTests : IDisposable
     [InlineData(100_000u, 100_000u)]
     [InlineData(1_000_000u, 10_000u)]
     [InlineData(9_500u, 9_500u)]
+    [InlineData(60_000u, 60_000u)]
     public void A_png_header_declaring_gigapixels_is_refused_before_decoding(uint width, uint height)
     {
         var before = GC.GetAllocatedBytesForCurrentThread();

@@ -64,6 +64,27 @@ public sealed class HostileTensorFileTests
     }
 
     [Fact]
+    public void An_npy_file_that_really_holds_the_gigabytes_it_declares_is_refused_by_the_limit_before_reading_them()
+    {
+        // 9 GiB of float32 behind the header, as a sparse file: the length is real, the disk blocks are not.
+        using var dir = new TempDirectory();
+        var path = dir.File("big.npy");
+        var header = TensorFileBytes.Npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2415919104,), }", dataBytes: 0);
+        using (var file = File.Create(path))
+        {
+            file.Write(header);
+            file.SetLength(header.Length + 2415919104L * 4);
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<TensorFileException>(() => NpyFile.Read(path).Dispose());
+        Assert.Equal(
+            "big.npy declares an array of shape [2415919104] and dtype '<f4' of 9663676416 bytes, over the size limit: the limit is 8589934592 (EVOLQ_MAX_TENSOR_BYTES; set that environment variable higher to allow it).",
+            e.Message);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20);
+    }
+
+    [Fact]
     public void An_npy_in_a_stream_that_cannot_seek_is_held_to_the_size_limit()
     {
         var bytes = TensorFileBytes.Npy("{'descr': '<f4', 'fortran_order': False, 'shape': (17179869184,), }", dataBytes: 16);

@@ -94,6 +94,39 @@ public sealed class NotAFileTests : IDisposable
     }
 
     [Fact]
+    public async Task What_is_not_a_file_or_not_a_folder_is_named_without_opening_it()
+    {
+        var fifo = temp.File("pipe");
+        using (var mkfifo = Process.Start("mkfifo", fifo))
+        {
+            mkfifo.WaitForExit();
+        }
+
+        var file = temp.File("file.npy");
+        File.WriteAllBytes(file, [1]);
+        File.CreateSymbolicLink(temp.File("a"), temp.File("b"));
+        File.CreateSymbolicLink(temp.File("b"), temp.File("a"));
+
+        var checks = Task.Run(() => new[]
+        {
+            InputFile.WhyNotFile(fifo), InputFile.WhyNotFile(temp.Path), InputFile.WhyNotFile("/dev/null"), InputFile.WhyNotFile(temp.File("a")),
+            InputFile.WhyNotFile(temp.File("none")), InputFile.WhyNotFile(file),
+            InputFile.WhyNotFolder(fifo), InputFile.WhyNotFolder(file), InputFile.WhyNotFolder("/dev/null"), InputFile.WhyNotFolder(temp.File("a")),
+            InputFile.WhyNotFolder(temp.File("none")), InputFile.WhyNotFolder(temp.Path),
+        });
+        Assert.True(await Task.WhenAny(checks, Task.Delay(TimeSpan.FromSeconds(10))) == checks, "a check of a FIFO hangs");
+        Assert.Equal(
+            new[]
+            {
+                "is a FIFO (named pipe), not a regular file", "is a directory, not a file", "is a character device, not a regular file",
+                "is a symbolic link loop (or a chain of links too long to follow)", "does not exist", null,
+                "is a FIFO (named pipe), not a folder", "is a file, not a folder", "is a character device, not a folder",
+                "is a symbolic link loop (or a chain of links too long to follow)", "does not exist", null,
+            },
+            await checks);
+    }
+
+    [Fact]
     public void A_symlink_to_a_regular_file_is_read()
     {
         var target = temp.File("real.npy");

@@ -44,15 +44,42 @@ public static class NodeConfig
 
         var config = Embedded(profile).WithFallback(Base);
         if (Variable(environment, "EVOLQ_CONFIG") is { } file)
-        {
-            if (!File.Exists(file))
-                throw new ConfigurationException($"EVOLQ_CONFIG names '{file}', which does not exist.");
-            config = ConfigurationFactory.ParseString(File.ReadAllText(file)).WithFallback(config);
-        }
+            config = ConfigFile(file).WithFallback(config);
 
         config = EnvironmentOverrides(environment).WithFallback(config);
         config = overrides is null ? config : overrides.WithFallback(config);
         return WithTransportSchemeInSeeds(config);
+    }
+
+    /// <summary>The most bytes an EVOLQ_CONFIG file may have (a node's settings are a few KB).</summary>
+    private const long MaxConfigFileBytes = 16L << 20;
+
+    /// <summary>
+    /// The operator's HOCON file (EVOLQ_CONFIG), read as a sweep file is: not a FIFO (opening one would wait forever)
+    /// or device, bounded in size, and its nesting and substitutions checked before and after Akka's parser, which
+    /// recurses and overflows the stack (the process dies) on a file nested some thousands deep.
+    /// </summary>
+    private static Config ConfigFile(string file)
+    {
+        var bytes = EvolQ.TensorIO.InputFile.ReadAllBytes(file, MaxConfigFileBytes,
+            problem => new ConfigurationException($"EVOLQ_CONFIG names '{file}', which {problem}."),
+            length => new ConfigurationException(string.Create(CultureInfo.InvariantCulture,
+                $"EVOLQ_CONFIG names '{file}', which is {length} bytes; a node's settings file may have at most {MaxConfigFileBytes}.")));
+        string text;
+        try
+        {
+            text = Sweeps.HoconGuard.StrictUtf8.GetString(bytes);
+        }
+        catch (System.Text.DecoderFallbackException)
+        {
+            throw new ConfigurationException($"EVOLQ_CONFIG names '{file}', which is not UTF-8 text.");
+        }
+        if (Sweeps.HoconGuard.Scan(text, file) is [var first, ..])
+            throw new ConfigurationException($"EVOLQ_CONFIG: {first}");
+        var config = ConfigurationFactory.ParseString(text);
+        if (Sweeps.HoconGuard.CheckSubstitutions(config, file) is { } substitutions)
+            throw new ConfigurationException($"EVOLQ_CONFIG: {substitutions}");
+        return config;
     }
 
     /// <summary>

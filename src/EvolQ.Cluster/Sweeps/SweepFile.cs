@@ -244,8 +244,8 @@ public static partial class SweepFile
             if (checkPaths)
             {
                 checkpoint = System.IO.Path.GetFullPath(checkpoint);
-                if (!File.Exists(checkpoint))
-                    reader.Error(name, $"the checkpoint of {info.Name}, {checkpoint}, does not exist.");
+                if (EvolQ.TensorIO.InputFile.WhyNotFile(checkpoint) is { } problem)
+                    reader.Error(name, $"the checkpoint of {info.Name}, {checkpoint}, {problem}.");
             }
             if (models.Any(m => m.Item1 == info.Name))
                 reader.Error(name, $"model {info.Name} is listed twice.");
