@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.RegularExpressions;
 using System.Security.Cryptography;
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
+using System.Text.RegularExpressions;
 using EvolQ.Testing;
+using Microsoft.Data.Sqlite;
 
 namespace EvolQ.Cli.Tests;
 
