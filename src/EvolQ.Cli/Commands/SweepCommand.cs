@@ -47,54 +47,83 @@ public static class SweepCommand
         var sweep = SweepArgument();
         var job = new Option<string?>("--job") { Description = "Only this job." };
         var output = new Option<string>("--out") { Description = "The folder the files go to (<job id>.evolq.safetensors).", Required = true };
-        var database = DatabaseOption("The database whose results tables hold the sweep (no node is needed)");
+        var database = DatabaseOption("Read the jobs from this database's results tables instead of asking a node");
         var device = DeviceOption.Create();
+        var target = new Target();
         // `models` was its first name; kept as an alias so scripts written against it keep working.
-        var command = new Command("export", "Writes the quantized-model file of each done job again from the results database: the job's checkpoint and calibration data, its recorded scales and metrics; the same bytes the worker wrote.")
+        var command = new Command("export", "Writes the quantized-model file of each done job again from the results tables (a node's, or a database's with --db): the job's checkpoint and calibration data, its recorded scales and metrics; the same bytes the worker wrote. The checkpoint and data must be where the job read them.")
         {
             sweep, job, output, database, device,
         };
+        target.AddTo(command);
         command.Aliases.Add("models");
         command.SetAction(parse =>
         {
             var id = parse.GetValue(sweep)!;
-            var db = parse.GetValue(database) ?? throw new UserInputException("sweep export reads the sweep's scales from the results database: give --db.");
             var onlyJob = parse.GetValue(job);
             var folder = Path.GetFullPath(parse.GetValue(output)!);
             var deviceName = parse.GetValue(device)!;
             DeviceOption.Resolve(deviceName);
-            var records = FromDatabase(db, results => results.ReadJobModels(id, onlyJob));
-            if (records.Count == 0)
-                throw new UserInputException($"Sweep '{id}' has no done job{(onlyJob is null ? "" : $" '{onlyJob}'")} in {db}.");
-            Directory.CreateDirectory(folder);
-            using var backend = new EngineBackend(deviceName.ToLowerInvariant());
-            var skipped = 0;
-            foreach (var record in records)
+            if (parse.GetValue(database) is { } db)
             {
-                var jobId = record.Spec.JobId;
-                if (record.Scales is null)
-                {
-                    console.Error.WriteLine($"evolq: job {jobId} ended before this evolq recorded final scales; it has no model to write.");
-                    skipped++;
-                    continue;
-                }
-                console.Output.WriteLine($"{jobId}: calibrating {record.Spec.ModelName} as the job did, then its searched scales.");
-                backend.Prepare(record.Spec, CancellationToken.None);
+                target.Refuse(parse, "--db reads the jobs from the database without a node: leave out --node and --token.");
+                return WriteModels(console, FromDatabase(db, results => results.ReadJobModels(id, onlyJob)), id, onlyJob, db, folder, deviceName);
+            }
+            return target.Run(console, parse, async client =>
+            {
+                List<string> words = ["evolq", "sweep", "models", id];
+                if (onlyJob is not null)
+                    words.AddRange(["--job", onlyJob]);
+                var (status, texts) = await Collect(client, console, words).ConfigureAwait(false);
+                if (status != 0)
+                    return status;
+                IReadOnlyList<JobModelRecord> records;
                 try
                 {
-                    backend.SetCurrentScales(jobId, record.Scales);
-                    var path = Path.Combine(folder, jobId + ".evolq.safetensors");
-                    backend.WriteModel(jobId, path, record.Metrics);
-                    console.Output.WriteLine($"Wrote {path}.");
+                    records = SweepDetailJson.ReadModels(string.Concat(texts));
                 }
-                finally
+                catch (FormatException e)
                 {
-                    backend.Release(jobId);
+                    throw new CtlClientException(e.Message);
                 }
-            }
-            return skipped == 0 ? 0 : 1;
+                return WriteModels(console, records, id, onlyJob, "the node's results tables", folder, deviceName);
+            });
         });
         return command;
+    }
+
+    /// <summary>Each record's quantized-model file, computed here as the worker computed it; 1 when a job had no scales to write.</summary>
+    private static int WriteModels(CommandConsole console, IReadOnlyList<JobModelRecord> records, string id, string? onlyJob, string source, string folder, string deviceName)
+    {
+        if (records.Count == 0)
+            throw new UserInputException($"Sweep '{id}' has no done job{(onlyJob is null ? "" : $" '{onlyJob}'")} in {source}.");
+        Directory.CreateDirectory(folder);
+        using var backend = new EngineBackend(deviceName.ToLowerInvariant());
+        var skipped = 0;
+        foreach (var record in records)
+        {
+            var jobId = record.Spec.JobId;
+            if (record.Scales is null)
+            {
+                console.Error.WriteLine($"evolq: job {jobId} ended before this evolq recorded final scales; it has no model to write.");
+                skipped++;
+                continue;
+            }
+            console.Output.WriteLine($"{jobId}: calibrating {record.Spec.ModelName} as the job did, then its searched scales.");
+            backend.Prepare(record.Spec, CancellationToken.None);
+            try
+            {
+                backend.SetCurrentScales(jobId, record.Scales);
+                var path = Path.Combine(folder, jobId + ".evolq.safetensors");
+                backend.WriteModel(jobId, path, record.Metrics);
+                console.Output.WriteLine($"Wrote {path}.");
+            }
+            finally
+            {
+                backend.Release(jobId);
+            }
+        }
+        return skipped == 0 ? 0 : 1;
     }
 
     private static Command Submit(CommandConsole console)

@@ -1,12 +1,14 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using EvolQ.Cluster.Persistence;
 using EvolQ.Cluster.Protocol;
 
 namespace EvolQ.Cluster.Sweeps;
 
 /// <summary>
 /// A <see cref="SweepDetail"/> as JSON, so that a ctl client can draw a sweep's plots and tables on its own machine
-/// (`evolq sweep results --out`). Losses may be infinite or NaN (a diverged candidate), so named literals are allowed.
+/// (`evolq sweep results --out`), and its done jobs' model records, so that it can write their quantized-model files
+/// (`evolq sweep export --node`). Losses may be infinite or NaN (a diverged candidate), so named literals are allowed.
 /// </summary>
 public static class SweepDetailJson
 {
@@ -38,6 +40,29 @@ public static class SweepDetailJson
         catch (JsonException e)
         {
             throw new FormatException($"The node's answer is not a sweep's detail: {e.Message}", e);
+        }
+    }
+
+    public static string WriteModels(IReadOnlyList<JobModelRecord> records)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        return JsonSerializer.Serialize(records, Options);
+    }
+
+    /// <exception cref="FormatException">The text is not a list of job model records (one sentence).</exception>
+    public static IReadOnlyList<JobModelRecord> ReadModels(string json)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        try
+        {
+            var records = JsonSerializer.Deserialize<JobModelRecord[]>(json, Options);
+            return records is not null && records.All(r => r?.Spec is not null)
+                ? records
+                : throw new FormatException("The node's answer holds no job records.");
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException($"The node's answer is not a list of job records: {e.Message}", e);
         }
     }
 }

@@ -1,4 +1,6 @@
 using System.Globalization;
+using EvolQ.Cli.Tests.Ctl;
+using EvolQ.Cluster;
 using EvolQ.Cluster.Persistence;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Workers;
@@ -22,7 +24,7 @@ public sealed class SweepModelsTests : IDisposable
     private readonly TempDirectory folder = new("evolq-sweep-models");
 
     [Fact]
-    public void The_worker_file_reproduces_its_top1_and_sweep_models_writes_the_same_bytes_from_the_database()
+    public async Task The_worker_file_reproduces_its_top1_and_sweep_export_writes_the_same_bytes_from_the_database_or_through_a_node()
     {
         // The file records the torch thread count it was computed with (math_libraries), a process-wide setting that
         // other tests in this process change: the worker here, `eval --threads 1` and the export (which keeps the
@@ -79,6 +81,19 @@ public sealed class SweepModelsTests : IDisposable
 
         var unknown = Cli.Run("sweep", "models", SweepId, "--db", db, "--out", again, "--job", "qm.nope").AssertUserError();
         Assert.Equal("Sweep 'qm' has no job 'qm.nope'.", unknown);
+
+        // Through a node whose journal is that database: the node reads its results tables, this process writes the file.
+        const string token = "models-token";
+        await using (var node = await EvolQNode.StartAsync(CtlTestNode.NodeConfigFor(db, token), []))
+        {
+            node.StartCtl();
+            var endpoint = $"127.0.0.1:{node.Ctl!.EndPoint.Port}";
+            var viaNode = folder.File("via-node");
+            Cli.Run("sweep", "export", SweepId, "--node", endpoint, "--token", token, "--out", viaNode).AssertSuccess();
+            Assert.Equal(File.ReadAllBytes(written), File.ReadAllBytes(Path.Combine(viaNode, spec.JobId + ".evolq.safetensors")));
+            var refused = Cli.Run("sweep", "export", SweepId, "--node", endpoint, "--token", token, "--out", viaNode, "--job", "qm.nope").AssertUserError();
+            Assert.Equal("Sweep 'qm' has no job 'qm.nope'.", refused);
+        }
     }
 
     [Fact]

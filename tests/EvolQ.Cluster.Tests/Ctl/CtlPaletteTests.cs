@@ -29,7 +29,7 @@ public sealed class CtlPaletteTests(CtlNode fixture)
         Assert.Equal(["hierarchy", "system"], palettes["actor"]);
         Assert.Equal(["peek", "slurp", "tail"], palettes["log"]);
         Assert.Equal(["connections"], palettes["remote"]);
-        Assert.Equal(["allocation", "job cancel", "job resume", "job show", "jobs", "sweep cancel", "sweep delete", "sweep follow", "sweep results", "sweep resume", "sweep retry", "sweep show", "sweep submit", "sweeps", "workers"], palettes["evolq"]);
+        Assert.Equal(["allocation", "job cancel", "job resume", "job show", "jobs", "sweep cancel", "sweep delete", "sweep follow", "sweep models", "sweep results", "sweep resume", "sweep retry", "sweep show", "sweep submit", "sweeps", "workers"], palettes["evolq"]);
         var peek = client.Palettes.Single(p => p.Name == "log").Commands.Single(c => c.Name == "peek");
         Assert.Contains(peek.Parameters, p => p is { Name: "count", Kind: ParameterKind.Option, Default: "20", Short: "c" });
         Assert.True(client.Palettes.Single(p => p.Name == "log").Commands.Single(c => c.Name == "tail").Streaming);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using EvolQ.Cluster.Persistence;
 using EvolQ.Cluster.Protocol;
 using EvolQ.Cluster.Sweeps;
 using EvolQ.Engine.Quantize;
@@ -113,5 +114,24 @@ public sealed partial class EvolQPalette
             "detail" => SweepDetailJson.Write(detail),
             _ => Results.Markdown(detail, rows),
         }).ConfigureAwait(false);
+    }
+
+    [Command("sweep models", "A sweep's done jobs as `evolq sweep export` rebuilds their quantized-model files: spec, final scales and metrics from this node's results tables, as JSON.")]
+    [Argument("sweep", "the sweep id")]
+    [Option("job", "only this job")]
+    public async Task SweepModels(CommandCall call)
+    {
+        var database = SweepResultsProjection.DatabaseOf(context.System.Settings.Config)
+            ?? throw new CommandFailedException("This node keeps no results tables (its journal is not an SQL database): ask a node that does, or give `evolq sweep export` the database with --db.");
+        IReadOnlyList<JobModelRecord> records;
+        try
+        {
+            records = database.ReadJobModels(call.Required("sweep"), call.Get("job"));
+        }
+        catch (ResultsDatabaseException e)
+        {
+            throw new CommandFailedException(e.Message);
+        }
+        await call.Output.Text(SweepDetailJson.WriteModels(records)).ConfigureAwait(false);
     }
 }
