@@ -180,7 +180,9 @@ public sealed class HealthEndpointTests
                 client.Dispose();
         }
 
-        // Many at once.
+        // Many at once, once the node is ready (its worker has started: on a loaded machine that can take longer than
+        // the garbage above).
+        await Eventually.True(async () => (await Get(port, "/health/ready")).Status == HttpStatusCode.OK, TimeSpan.FromSeconds(30), "the node to be ready");
         var statuses = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Get(port, "/health/ready")));
         Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s.Status));
 
