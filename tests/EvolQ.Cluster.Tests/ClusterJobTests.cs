@@ -137,6 +137,8 @@ public sealed class ClusterJobTests
         SyntheticJobs.AssertIdentical(SyntheticJobs.Reference(spec), result);
     }
 
+    // Slow: waits out a real idle time-out.
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task A_coordinator_woken_for_a_job_never_submitted_stops_by_itself()
     {

@@ -197,6 +197,8 @@ public sealed class NodeHostingTests
         Assert.Equal(JobPhase.Pending, (await first.Jobs.Ask<JobStatus>(new GetJobStatus("nothing"), TimeSpan.FromSeconds(10))).Phase);
     }
 
+    // Slow: waits out a real join time-out.
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task A_node_that_does_not_become_Up_frees_its_port_and_devices()
     {

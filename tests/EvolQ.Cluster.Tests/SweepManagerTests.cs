@@ -17,6 +17,8 @@ public sealed class SweepManagerTests
         new(SyntheticJobs.Spec($"{sweep}.{name}", passes: 1, cycles: 2, blocks: 3, batches: 4) with { ModelName = model },
             model, "W4A8", 0);
 
+    // Slow: the limits and failures are SweepBookTests' rules as pure state; this runs them through the actor on a live node.
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task A_sweep_runs_within_its_limit_records_metrics_and_goes_on_past_a_failed_job()
     {
@@ -55,6 +57,8 @@ public sealed class SweepManagerTests
         }
     }
 
+    // Slow: a live node with jobs' journals; the bookkeeping is SweepBookTests'.
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task A_deleted_sweep_takes_its_jobs_journals_along_so_that_the_same_sweep_submitted_again_runs_afresh()
     {

@@ -126,6 +126,8 @@ public sealed class CtlHostileClientTests(CtlNode fixture)
         await AssertServing();
     }
 
+    // Slow: waits out a real handshake time-out.
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task A_silent_connection_is_dropped_after_the_handshake_time_out()
     {
@@ -150,6 +152,8 @@ public sealed class CtlHostileClientTests(CtlNode fixture)
         Assert.Equal((1L, EndStatus.Ok), (end.Id, end.Status));
     }
 
+    // Slow: waits out a real write time-out.
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task A_client_that_stops_reading_a_stream_is_dropped_after_the_write_time_out_and_others_go_on()
     {

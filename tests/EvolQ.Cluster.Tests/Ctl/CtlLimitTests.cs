@@ -127,6 +127,8 @@ public sealed class CtlLimitTests
             Assert.Equal("The node refused the ctl token.", Assert.IsType<RefusedFrame>(wrong.Reply).Reason);
     }
 
+    // Slow: waits out a real idle time-out.
+    [Trait("Category", "Slow")]
     [Fact]
     public async Task A_connection_without_a_command_for_the_idle_time_out_is_closed_with_a_sentence()
     {
