@@ -93,35 +93,55 @@ public sealed class WorkDispatcherTests
         var b = Heard(d, "b", T0);
         var c = Heard(d, "c", T0);
 
-        // Three workers for two candidates: each candidate in two halves, four pieces for three workers.
+        // Three workers for two candidates: each candidate in thirds, six pieces for three workers (two rounds).
         d.StartStep([Candidate(1), Candidate(2)], 0, Scales, T0);
         d.Dispatch(T0);
         var first = new[] { TakeOne(a), TakeOne(b), TakeOne(c) };
-        Assert.Equal([(1L, 0, 5), (1L, 5, 5), (2L, 0, 5)], first.Select(r => (r.Key.CandidateId, r.Key.FirstBatch, r.Key.BatchCount)));
+        Assert.Equal([(1L, 0, 3), (1L, 3, 3), (1L, 6, 4)], first.Select(r => (r.Key.CandidateId, r.Key.FirstBatch, r.Key.BatchCount)));
         Assert.Equal(20, d.Wanted);
 
         Assert.Null(d.OnResult(Answer(a, first[0].Key), a, T0));
         d.Dispatch(T0);
         var next = TakeOne(a);
-        Assert.Equal((2L, 5, 5), (next.Key.CandidateId, next.Key.FirstBatch, next.Key.BatchCount));
+        Assert.Equal((2L, 0, 3), (next.Key.CandidateId, next.Key.FirstBatch, next.Key.BatchCount));
         Assert.Null(next.CurrentScales);
         Assert.Empty(b.Inbox);
         Assert.Empty(c.Inbox);
     }
 
     [Fact]
-    public void Candidates_that_outnumber_the_workers_are_not_split()
+    public void Candidates_that_outnumber_the_workers_are_split_only_where_the_step_ends_sooner()
     {
         var d = Dispatcher(batches: 10);
         var a = Heard(d, "a", T0);
         var b = Heard(d, "b", T0);
 
-        d.StartStep([Candidate(1), Candidate(2), Candidate(3)], 0, Scales, T0);
+        // Four on two workers: two rounds of whole candidates, nothing to gain by cutting them.
+        d.StartStep([Candidate(1), Candidate(2), Candidate(3), Candidate(4)], 0, Scales, T0);
         d.Dispatch(T0);
-
         Assert.Equal([(1L, 0, 10), (2L, 0, 10)], new[] { TakeOne(a), TakeOne(b) }.Select(r => (r.Key.CandidateId, r.Key.FirstBatch, r.Key.BatchCount)));
         Assert.Equal(2, d.InFlight);
+
+        // Three on two: whole candidates would leave one worker idle for the third's 10 batches; halves end in 15.
+        var e = Dispatcher(batches: 10);
+        var c = Heard(e, "c", T0);
+        var f = Heard(e, "f", T0);
+        e.StartStep([Candidate(1), Candidate(2), Candidate(3)], 0, Scales, T0);
+        e.Dispatch(T0);
+        Assert.Equal([(1L, 0, 5), (1L, 5, 5)], new[] { TakeOne(c), TakeOne(f) }.Select(r => (r.Key.CandidateId, r.Key.FirstBatch, r.Key.BatchCount)));
     }
+
+    [Theory]
+    [InlineData(1, 1, 10, 1)] // one worker: never cut
+    [InlineData(4, 1, 10, 1)]
+    [InlineData(4, 2, 10, 1)] // an even share of whole candidates
+    [InlineData(1, 3, 10, 3)] // one candidate over three workers: 3 + 3 + 4 batches
+    [InlineData(4, 3, 10, 2)] // halves: 3 rounds of 5 (15) instead of 2 rounds of 10 (20)
+    [InlineData(4, 64, 10, 10)] // more workers than batches: one batch a piece
+    [InlineData(4, 16, 10, 4)]
+    [InlineData(8, 3, 1, 1)] // a single batch cannot be cut
+    public void A_step_is_cut_so_its_workers_finish_it_together(int candidates, int workers, int batches, int expected) =>
+        Assert.Equal(expected, WorkDispatcher.PiecesPerCandidate(candidates, workers, batches));
 
     [Fact]
     public void A_piece_past_its_deadline_goes_to_another_worker_and_the_job_fails_after_the_last_attempt()

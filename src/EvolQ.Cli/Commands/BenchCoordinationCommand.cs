@@ -23,6 +23,10 @@ namespace EvolQ.Cli.Commands;
 public static class BenchCoordinationCommand
 {
     private const int Blocks = 4;
+    private const int Cycles = 5;
+
+    /// <summary>A synthetic job's evaluations: each block's visit evaluates its current scales, then cycles of offspring.</summary>
+    private const int EvaluationsPerJob = Blocks * (1 + Cycles * Offspring);
 
     public static Command Create(CommandConsole console)
     {
@@ -40,7 +44,7 @@ public static class BenchCoordinationCommand
         {
             // The bench's own node logs its warnings through the command's logger, as every node of evolq does.
             using var akkaLogs = Logging.LogSettings.Install(console.Logger);
-            var table = new Table().AddColumns("workers", "processes", "jobs", "evaluations", "seconds", "eval/s", "ideal eval/s", "efficiency", "overhead/eval", "redispatches");
+            var table = new Table().AddColumns("workers", "processes", "jobs", "evaluations", "seconds", "eval/s", "ideal eval/s", "efficiency", "steady eval/s", "steady efficiency", "overhead/eval", "redispatches");
             var costMs = parse.GetValue(cost);
             var batchCount = parse.GetValue(batches);
             if (parse.GetValue(processes) < 2 || costMs < 0 || batchCount < 1 || parse.GetValue(perWorker) < 1)
@@ -54,18 +58,25 @@ public static class BenchCoordinationCommand
                 var rate = r.Evaluations / r.Seconds;
                 table.AddRow(Num(count), Num(r.Processes + 1), Num(r.Jobs), r.Evaluations.ToString(CultureInfo.InvariantCulture), F(r.Seconds, "0.0"), F(rate, "0.0"),
                     costMs > 0 ? F(ideal, "0.0") : "-", costMs > 0 ? F(rate / ideal * 100, "0") + "%" : "-",
+                    F(r.SteadyRate, "0.0"), costMs > 0 ? F(r.SteadyRate / ideal * 100, "0") + "%" : "-",
                     F((r.Seconds * count / r.Evaluations - batchCount * costMs / 1000.0) * 1000, "0.0") + " ms",
                     r.Redispatches.ToString(CultureInfo.InvariantCulture));
             }
             console.Ansi.Write(table);
             console.Output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Synthetic jobs: {Blocks} blocks, {batchCount} batches of {costMs} ms per evaluation; overhead/eval = worker time per evaluation beyond its {batchCount * costMs} ms of work."));
+                $"Synthetic jobs: {Blocks} blocks, {batchCount} batches of {costMs} ms per evaluation; overhead/eval = worker time per evaluation beyond its {batchCount * costMs} ms of work; steady = the middle 80% of the evaluations (without the jobs' calibrations at the start and the last jobs' tail)."));
+            // A step asks its offspring and waits for all of them; each can be split into at most one piece per batch.
+            console.Output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"One job keeps at most {Offspring * batchCount} pieces in flight ({Offspring} offspring x {batchCount} batches; {batchCount} while a block's visit evaluates its current scales), so it cannot use more workers than that; a sweep's other jobs fill the rest."));
             return 0;
         });
         return command;
     }
 
-    private sealed record Result(int Processes, int Jobs, long Evaluations, double Seconds, long Redispatches);
+    private const int Population = 8;
+    private const int Offspring = 4;
+
+    private sealed record Result(int Processes, int Jobs, long Evaluations, double Seconds, double SteadyRate, long Redispatches);
 
     private static async Task<Result> Measure(CommandConsole console, int workers, int processes, double costMs, int batches, int perWorker, int heldJobs)
     {
@@ -74,8 +85,6 @@ public static class BenchCoordinationCommand
         await File.WriteAllTextAsync(timings, $"""
             evolq.worker.max-held-jobs = {heldJobs}
             akka.loglevel = WARNING
-            evolq.worker.heartbeat-interval = 500ms
-            evolq.coordinator.worker-query-interval = 1s
             evolq.ctl.enabled = off
             evolq.http.enabled = off
             akka.cluster.pub-sub.gossip-interval = 300ms
@@ -98,22 +107,16 @@ public static class BenchCoordinationCommand
                 children.Add(StartWorkers(share, costMs, port, timings));
             }
             await WaitForWorkers(node, workers);
+            // A cluster that has run a sweep, not one whose every code path is met for the first time: one small sweep
+            // first (sharding's first shard allocations, the JIT's first compilations, the journal's tables).
+            await RunSweep(node, "warmup", 2, batches);
 
-            // Jobs of 4 blocks x (8 + 5 cycles x 4 offspring) = 112 evaluations; enough of them to keep every worker busy.
+            // Enough jobs to keep every worker busy.
             var evaluationsWanted = Math.Max(120, perWorker * workers);
-            var jobCount = (evaluationsWanted + 111) / 112;
-            var sweep = new SweepSpec("bench", "coordination benchmark",
-                Enumerable.Range(0, jobCount).Select(j => new SweepJob(JobSpecFor($"bench.j{j}", j, batches), "synthetic", "W4A8", j)).ToArray(),
-                jobCount, "evolq bench coordination");
+            var jobCount = (evaluationsWanted + EvaluationsPerJob - 1) / EvaluationsPerJob;
             var clock = Stopwatch.StartNew();
-            await node.Sweeps.Ask<SweepSummary>(new SubmitSweep(sweep), TimeSpan.FromSeconds(30));
-            SweepDetail detail;
-            do
-            {
-                await Task.Delay(100);
-                detail = await node.Sweeps.Ask<SweepDetail>(new GetSweep("bench"), TimeSpan.FromSeconds(30));
-            }
-            while (detail.Summary.State != SweepState.Done);
+            var progress = new List<(double Seconds, long Evaluations)>();
+            var detail = await RunSweep(node, "bench", jobCount, batches, done => progress.Add((clock.Elapsed.TotalSeconds, done)));
             var seconds = clock.Elapsed.TotalSeconds;
             long evaluations = 0, redispatches = 0;
             foreach (var job in detail.Jobs)
@@ -125,7 +128,7 @@ public static class BenchCoordinationCommand
                 redispatches += status.Redispatches;
             }
             console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {workers} workers: {evaluations} evaluations in {seconds:0.0} s"));
-            return new Result(used, jobCount, evaluations, seconds, redispatches);
+            return new Result(used, jobCount, evaluations, seconds, SteadyRate(progress, evaluations), redispatches);
         }
         finally
         {
@@ -139,9 +142,59 @@ public static class BenchCoordinationCommand
         }
     }
 
+    /// <summary>Submits a sweep of synthetic jobs and waits for its end, reporting the evaluations told every 250 ms.</summary>
+    private static async Task<SweepDetail> RunSweep(EvolQNode node, string name, int jobCount, int batches, Action<long>? progress = null)
+    {
+        var sweep = new SweepSpec(name, "coordination benchmark",
+            Enumerable.Range(0, jobCount).Select(j => new SweepJob(JobSpecFor($"{name}.j{j}", j, batches), "synthetic", "W4A8", j)).ToArray(),
+            jobCount, "evolq bench coordination");
+        await node.Sweeps.Ask<SweepSummary>(new SubmitSweep(sweep), TimeSpan.FromSeconds(30));
+        SweepDetail detail;
+        var finished = new Dictionary<string, long>(StringComparer.Ordinal);
+        do
+        {
+            await Task.Delay(250);
+            detail = await node.Sweeps.Ask<SweepDetail>(new GetSweep(name), TimeSpan.FromSeconds(30));
+            progress?.Invoke(await EvaluationsDone(node, detail, finished));
+        }
+        while (detail.Summary.State != SweepState.Done);
+        return detail;
+    }
+
+    /// <summary>Evaluations told so far over the sweep's jobs; a job seen done is asked once more, then remembered.</summary>
+    private static async Task<long> EvaluationsDone(EvolQNode node, SweepDetail detail, Dictionary<string, long> finished)
+    {
+        var asked = detail.Jobs.Where(j => j.Phase is JobPhase.Searching or JobPhase.Evaluating or JobPhase.Done && !finished.ContainsKey(j.JobId)).ToArray();
+        var statuses = await Task.WhenAll(asked.Select(j => node.Jobs.Ask<JobStatus>(new GetJobStatus(j.JobId), TimeSpan.FromSeconds(30))));
+        foreach (var status in statuses.Where(s => s.Phase == JobPhase.Done))
+            finished[status.JobId] = status.EvaluationsDone;
+        return statuses.Where(s => s.Phase != JobPhase.Done).Sum(s => (long)s.EvaluationsDone) + finished.Values.Sum();
+    }
+
+    /// <summary>Evaluations per second between the moments 10% and 90% of them were told (interpolated between samples).</summary>
+    private static double SteadyRate(List<(double Seconds, long Evaluations)> progress, long total)
+    {
+        double At(double fraction)
+        {
+            var target = fraction * total;
+            var previous = (Seconds: 0.0, Evaluations: 0L);
+            foreach (var sample in progress)
+            {
+                if (sample.Evaluations >= target)
+                    return sample.Evaluations == previous.Evaluations
+                        ? sample.Seconds
+                        : previous.Seconds + (sample.Seconds - previous.Seconds) * (target - previous.Evaluations) / (sample.Evaluations - previous.Evaluations);
+                previous = sample;
+            }
+            return progress[^1].Seconds;
+        }
+        var span = At(0.9) - At(0.1);
+        return span > 0 ? 0.8 * total / span : double.NaN;
+    }
+
     private static JobSpec JobSpecFor(string id, long seed, int batches) => new(
         id, "synthetic", "", "synthetic:", null, new Dictionary<string, string>(new QuantizationConfig().ToMetadata()),
-        batches * 100, 100, seed, new SearchSettings { WeightBits = 4, Seed = seed, Passes = 1, Cycles = 5, PopulationSize = 8, TournamentSize = 3, Offspring = 4 }, "infonce", 3.0,
+        batches * 100, 100, seed, new SearchSettings { WeightBits = 4, Seed = seed, Passes = 1, Cycles = Cycles, PopulationSize = Population, TournamentSize = 3, Offspring = Offspring }, "infonce", 3.0,
         new Dictionary<string, string>
         {
             ["blocks"] = Blocks.ToString(CultureInfo.InvariantCulture),

@@ -168,7 +168,12 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
         Command<CancelJob>(_ => Cancel());
         Command<ResumeJob>(_ => Resume());
         Command<RetryJob>(Retry);
-        Command<WorkerHeartbeat>(h => After(d => d.Heard(h, DateTime.UtcNow)));
+        // Every worker's heartbeat reaches every running job: only one that changes something is worth a dispatch.
+        Command<WorkerHeartbeat>(h =>
+        {
+            if (dispatcher?.Heard(h, DateTime.UtcNow) == true)
+                Pump();
+        });
         Command<Terminated>(t => After(d => d.Remove(t.ActorRef, "stopped")));
         Command<ClusterEvent.MemberRemoved>(m => After(d => d.RemoveAt(m.Member.Address, "its node left the cluster")));
         Command<Tick>(_ => After(d => d.Tick(DateTime.UtcNow)));
@@ -253,6 +258,11 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
             Fail($"The fitness of candidate {done.CandidateId} is NaN; a fitness evaluation must return a number.");
             return;
         }
+        // The worker that answered is free: it gets the step's waiting pieces now rather than after the journal write,
+        // which would otherwise be idle time on every evaluation. Only the next step waits for the write (journal first).
+        Pump();
+        if (phase == JobPhase.Failed)
+            return;
         Persist(new FitnessTold(jobId, done.CandidateId, done.Loss), e =>
         {
             Apply(e);

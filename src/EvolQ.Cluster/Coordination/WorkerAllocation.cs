@@ -42,18 +42,38 @@ public static class WorkerAllocation
         var seats = workers.OrderBy(w => w.WorkerId, StringComparer.Ordinal).ToArray();
         var active = claims.Select(c => c.JobId).ToHashSet(StringComparer.Ordinal);
         var load = seats.ToDictionary(w => w.WorkerId, _ => 0, StringComparer.Ordinal);
-        var plan = claims.ToDictionary(c => c.JobId, _ => new List<string>(), StringComparer.Ordinal);
+        var plan = claims.ToDictionary(c => c.JobId, _ => new HashSet<string>(StringComparer.Ordinal), StringComparer.Ordinal);
         var before = previous.ToDictionary(p => p.Key, p => p.Value.ToHashSet(StringComparer.Ordinal), StringComparer.Ordinal);
 
-        // Preference of one job among eligible workers: the one it had, one that holds it prepared, one that holds
-        // no other running job (that job may want it back), then the lowest id.
-        WorkerSeat? Best(JobClaim job, Func<WorkerSeat, bool> eligible) =>
-            seats.Where(w => eligible(w) && !job.Unusable.Contains(w.WorkerId) && !plan[job.JobId].Contains(w.WorkerId))
-                .OrderBy(w => load[w.WorkerId])
-                .ThenBy(w => before.TryGetValue(job.JobId, out var had) && had.Contains(w.WorkerId) ? 0 : 1)
-                .ThenBy(w => w.HeldJobs.Contains(job.JobId) ? 0 : 1)
-                .ThenBy(w => w.HeldJobs.Count(h => h != job.JobId && active.Contains(h)))
-                .FirstOrDefault();
+        // Preference of one job among eligible workers: the least loaded, then the one it had, one that holds it
+        // prepared, one that holds no other running job (that job may want it back), then the lowest id. One pass with
+        // a strict comparison keeps the first of equals, and seats are in id order: the allocator replans on every
+        // change, so this runs for every job on every claim and heartbeat that changes something.
+        WorkerSeat? Best(JobClaim job, Func<WorkerSeat, bool> eligible)
+        {
+            var had = before.TryGetValue(job.JobId, out var set) ? set : null;
+            var taken = plan[job.JobId];
+            WorkerSeat? best = null;
+            (int Load, int NotHad, int NotHeld, int Others) bestKey = default;
+            foreach (var w in seats)
+            {
+                if (!eligible(w) || job.Unusable.Contains(w.WorkerId) || taken.Contains(w.WorkerId))
+                    continue;
+                var others = 0;
+                foreach (var h in w.HeldJobs)
+                {
+                    if (h != job.JobId && active.Contains(h))
+                        others++;
+                }
+                var key = (load[w.WorkerId], had is not null && had.Contains(w.WorkerId) ? 0 : 1, w.HeldJobs.Contains(job.JobId) ? 0 : 1, others);
+                if (best is null || key.CompareTo(bestKey) < 0)
+                {
+                    best = w;
+                    bestKey = key;
+                }
+            }
+            return best;
+        }
 
         void Assign(JobClaim job, WorkerSeat worker)
         {
