@@ -35,7 +35,7 @@ public static class BenchCoordinationCommand
         var cost = new Option<double>("--cost-ms") { Description = "Time a worker takes for one calibration batch.", DefaultValueFactory = _ => 10 };
         var batches = new Option<int>("--batches") { Description = "Calibration batches per evaluation (the paper: 10).", DefaultValueFactory = _ => 10 };
         var heldJobs = new Option<int>("--held-jobs") { Description = "Jobs a worker keeps prepared (evolq.worker.max-held-jobs).", DefaultValueFactory = _ => 2 };
-        var perWorker = new Option<int>("--evaluations-per-worker") { Description = "Evaluations to run per worker (at least 120 in all).", DefaultValueFactory = _ => 30 };
+        var perWorker = new Option<int>("--evaluations-per-worker") { Description = "Evaluations to run per worker (at least 120 in all); fewer make the jobs' start and end weigh more.", DefaultValueFactory = _ => 300 };
         var command = new Command("coordination", "Evaluations per second and scaling efficiency of the cluster with synthetic workers of fixed cost, over several processes.")
         {
             workers, processes, cost, batches, perWorker, heldJobs,
