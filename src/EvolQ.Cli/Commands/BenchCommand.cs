@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 
 namespace EvolQ.Cli.Commands;
 
-/// <summary>`evolq bench forward|fitness|calibrate|coordination`: throughput and peak memory, as a table or JSON.</summary>
+/// <summary>`evolq bench forward|fitness|calibrate|search|coordination`: throughput and peak memory, as a table or JSON.</summary>
 public static class BenchCommand
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
@@ -74,7 +74,27 @@ public static class BenchCommand
             return calibrateSetup.Write(parse, results, ["model", "images", "device", "threads", "seconds", "peak RSS"],
                 r => [r.Model, Num(r.Batches * r.BatchSize), r.Device, Num(r.Threads), Fixed(r.Seconds, "0.0"), Gigabytes(r.PeakResidentBytes)]);
         });
-        return new Command("bench", "Measure throughput and memory (numbers for docs/benchmarks.md).") { forward, fitness, calibrate, BenchCoordinationCommand.Create(console) };
+        var searchModels = ModelsOption("vit_tiny_patch7_28");
+        var searchBatches = BatchesOption();
+        var searchBatchSize = BatchSizeOption();
+        var passes = new Option<int>("--passes") { Description = "Passes over the blocks (the paper: 10).", DefaultValueFactory = _ => 2 };
+        var cycles = new Option<int>("--cycles") { Description = "Cycles per block visit (the paper: 3).", DefaultValueFactory = _ => 3 };
+        var search = new Command("search", "A whole Evol-Q search on random weights: evaluations per second, and peak memory in calibration and in each pass.")
+        {
+            searchModels, searchBatches, searchBatchSize, passes, cycles,
+        };
+        var searchSetup = Common(search);
+        search.SetAction(parse =>
+        {
+            var device = searchSetup.Device(parse);
+            var results = parse.GetValue(searchModels)!.Select(name => SearchBenchmark.Run(name, Positive(parse.GetValue(searchBatches), "--batches"),
+                Positive(parse.GetValue(searchBatchSize), "--batch"), Positive(parse.GetValue(passes), "--passes"), Positive(parse.GetValue(cycles), "--cycles"), device)).ToList();
+            return searchSetup.Write(parse, results, ["model", "images/evaluation", "passes x cycles", "device", "threads", "calibration s", "evaluations", "search s", "eval/s", "peak RSS: calibration", "peak RSS: each pass", "estimate"],
+                r => [r.Model, Num(r.Batches * r.BatchSize), $"{Num(r.Passes)} x {Num(r.Cycles)}", r.Device, Num(r.Threads), Fixed(r.CalibrationSeconds, "0.0"),
+                    r.Evaluations.ToString(CultureInfo.InvariantCulture), Fixed(r.SearchSeconds, "0.0"), Fixed(r.EvaluationsPerSecond, "0.00"),
+                    Gigabytes(r.CalibrationPeakResidentBytes), string.Join(", ", r.PassPeakResidentBytes.Select(Gigabytes)), Gigabytes(r.EstimatedPeakBytes)]);
+        });
+        return new Command("bench", "Measure throughput and memory (numbers for docs/benchmarks.md).") { forward, fitness, calibrate, search, BenchCoordinationCommand.Create(console) };
 
         Setup Common(Command command)
         {
