@@ -261,8 +261,8 @@ public sealed class JobCoordinator : ReceivePersistentActor, IWithTimers
         // The worker that answered is free: it gets the step's waiting pieces now rather than after the journal write,
         // which would otherwise be idle time on every evaluation. Only the next step waits for the write (journal first).
         Pump();
-        if (phase == JobPhase.Failed)
-            return;
+        if (dispatcher is null)
+            return; // the dispatch found the job unable to go on and failed it (which stops the dispatcher)
         Persist(new FitnessTold(jobId, done.CandidateId, done.Loss), e =>
         {
             Apply(e);
