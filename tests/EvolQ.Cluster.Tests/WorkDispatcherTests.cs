@@ -131,6 +131,20 @@ public sealed class WorkDispatcherTests
         Assert.Equal([(1L, 0, 5), (1L, 5, 5)], new[] { TakeOne(c), TakeOne(f) }.Select(r => (r.Key.CandidateId, r.Key.FirstBatch, r.Key.BatchCount)));
     }
 
+    [Fact]
+    public void A_heartbeat_asks_for_a_dispatch_only_when_it_brings_a_worker_or_finds_one_holding_the_job()
+    {
+        var d = Dispatcher(batches: 10);
+        var a = new FakeWorker("a", "10.0.0.1");
+        WorkerHeartbeat Beat(bool holds) => new(a, "a", "cpu", 0, holds ? [new HeldJob(JobId, Fp)] : [], 0);
+
+        Assert.True(d.Heard(Beat(holds: false), T0)); // a new worker
+        Assert.False(d.Heard(Beat(holds: false), T0)); // the same, again
+        Assert.True(d.Heard(Beat(holds: true), T0)); // now it holds the job: it can serve at once
+        Assert.False(d.Heard(Beat(holds: true), T0));
+        Assert.Equal(1, d.UsableWorkers);
+    }
+
     [Theory]
     [InlineData(1, 1, 10, 1)] // one worker: never cut
     [InlineData(4, 1, 10, 1)]
