@@ -77,8 +77,14 @@ public sealed class EvolutionarySearch
     public long EvaluationsDone => this.state.Told;
 
     /// <summary>The evaluations the whole job takes: P·B·(1 + K·λ).</summary>
-    public long EvaluationsPlanned =>
-        (long)Settings.Passes * BlockCount * (1 + (long)Settings.Cycles * Settings.Offspring);
+    public long EvaluationsPlanned => PlannedEvaluations(Settings, BlockCount);
+
+    /// <summary>The evaluations a search with these settings over <paramref name="blockCount"/> blocks takes: P·B·(1 + K·λ).</summary>
+    public static long PlannedEvaluations(SearchSettings settings, int blockCount)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return (long)settings.Passes * blockCount * (1 + (long)settings.Cycles * settings.Offspring);
+    }
 
     /// <summary>The finished block visits, in the order they finished.</summary>
     public IReadOnlyList<BlockVisit> History => this.state.History;

@@ -17,7 +17,7 @@ public static class Loopback
     /// </summary>
     public static int FreePort()
     {
-        var (low, _) = EphemeralRange();
+        var low = EphemeralLow();
         const int first = 10000;
         lock (HandedOut)
         {
@@ -47,18 +47,18 @@ public static class Loopback
         }
     }
 
-    /// <summary>The kernel's range for outgoing connections' ports (Linux's default when it cannot be read).</summary>
-    private static (int Low, int High) EphemeralRange()
+    /// <summary>The lowest port the kernel gives outgoing connections (Linux's default when it cannot be read).</summary>
+    private static int EphemeralLow()
     {
         try
         {
             var parts = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range")
                 .Split((char[])['\t', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries);
-            return (int.Parse(parts[0], CultureInfo.InvariantCulture), int.Parse(parts[1], CultureInfo.InvariantCulture));
+            return int.Parse(parts[0], CultureInfo.InvariantCulture);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
         {
-            return (32768, 60999);
+            return 32768;
         }
     }
 }

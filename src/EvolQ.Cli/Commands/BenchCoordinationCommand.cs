@@ -22,11 +22,10 @@ namespace EvolQ.Cli.Commands;
 /// </summary>
 public static class BenchCoordinationCommand
 {
+    // The synthetic jobs' shape: 4 blocks, one pass of 5 cycles of 4 offspring (84 evaluations).
     private const int Blocks = 4;
-    private const int Cycles = 5;
-
-    /// <summary>A synthetic job's evaluations: each block's visit evaluates its current scales, then cycles of offspring.</summary>
-    private const int EvaluationsPerJob = Blocks * (1 + Cycles * Offspring);
+    private const int Offspring = 4;
+    private static readonly int EvaluationsPerJob = (int)EvolutionarySearch.PlannedEvaluations(Search(0), Blocks);
 
     public static Command Create(CommandConsole console)
     {
@@ -72,9 +71,6 @@ public static class BenchCoordinationCommand
         });
         return command;
     }
-
-    private const int Population = 8;
-    private const int Offspring = 4;
 
     private sealed record Result(int Processes, int Jobs, long Evaluations, double Seconds, double SteadyRate, long Redispatches);
 
@@ -192,9 +188,12 @@ public static class BenchCoordinationCommand
         return span > 0 ? 0.8 * total / span : double.NaN;
     }
 
+    private static SearchSettings Search(long seed) =>
+        new() { WeightBits = 4, Seed = seed, Passes = 1, Cycles = 5, PopulationSize = 8, TournamentSize = 3, Offspring = Offspring };
+
     private static JobSpec JobSpecFor(string id, long seed, int batches) => new(
         id, "synthetic", "", "synthetic:", null, new Dictionary<string, string>(new QuantizationConfig().ToMetadata()),
-        batches * 100, 100, seed, new SearchSettings { WeightBits = 4, Seed = seed, Passes = 1, Cycles = Cycles, PopulationSize = Population, TournamentSize = 3, Offspring = Offspring }, "infonce", 3.0,
+        batches * 100, 100, seed, Search(seed), "infonce", 3.0,
         new Dictionary<string, string>
         {
             ["blocks"] = Blocks.ToString(CultureInfo.InvariantCulture),

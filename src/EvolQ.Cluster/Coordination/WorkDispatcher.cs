@@ -428,7 +428,7 @@ internal sealed class WorkDispatcher
         // Most calls (every result, grant and tick of every job) find nothing waiting: no need to rank the workers.
         if (!units.Any(u => !u.Done && u.AssignedTo is null) && (finalScales is null || finalWorker is not null))
         {
-            InFlight = units.Count(u => !u.Done && u.AssignedTo is not null) + (finalWorker is null ? 0 : 1);
+            InFlight = CountInFlight();
             return;
         }
 
@@ -469,11 +469,13 @@ internal sealed class WorkDispatcher
             worker.Ref.Tell(new EvaluationRequest(unit.Key, unit.Block, unit.Scales, scales), self);
         }
 
-        InFlight = units.Count(u => !u.Done && u.AssignedTo is not null) + (finalWorker is null ? 0 : 1);
+        InFlight = CountInFlight();
         waiting -= workers.Values.Count(w => w.Preparation == Preparation.Preparing);
         foreach (var worker in workers.Values.Where(w => CanPrepare(w) && Allowed(w, now)).OrderBy(w => w.WorkerId, StringComparer.Ordinal).Take(Math.Max(0, waiting)))
             SendPrepare(worker, now);
     }
+
+    private int CountInFlight() => units.Count(u => !u.Done && u.AssignedTo is not null) + (finalWorker is null ? 0 : 1);
 
     private static bool CanPrepare(WorkerEntry w) => w.Preparation == Preparation.None && !w.Suspect && w.Free;
 

@@ -1,5 +1,6 @@
 using EvolQ.Data;
 using EvolQ.Engine.Calibration;
+using EvolQ.Engine.Fitness;
 using EvolQ.Engine.Jobs;
 using EvolQ.Models;
 using EvolQ.Quantization;
@@ -43,6 +44,10 @@ public sealed class BenchmarkModel : IDisposable
             throw;
         }
     }
+
+    /// <summary>What a worker's a-priori estimate prices a job of this model and these batches at (its peak).</summary>
+    public static long EstimatedPeakBytes(string modelName, int batches, int batchSize, Device device) =>
+        JobMemoryEstimate.For(ModelRegistry.Get(modelName), batches * batchSize, batchSize, onCpu: device.type == DeviceType.CPU).PeakBytes;
 
     /// <summary>FQ-ViT's calibration on all batches (OMSE and PTF search on the last one, as the job does).</summary>
     public void Calibrate()

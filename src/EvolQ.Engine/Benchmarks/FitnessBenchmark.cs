@@ -27,7 +27,7 @@ public static class FitnessBenchmark
         var cachedPassMean = blocks.Count / passSeconds;
         return new FitnessBenchmarkResult(modelName, batches, batchSize, evaluator.ImagesPerForward, device.ToString(), get_num_threads(), uncached, cachedPassMean,
             ProcessMemory.PeakResidentBytes(),
-            JobMemoryEstimate.For(ModelRegistry.Get(modelName), batches * batchSize, batchSize, onCpu: device.type == TorchSharp.DeviceType.CPU).PeakBytes);
+            BenchmarkModel.EstimatedPeakBytes(modelName, batches, batchSize, device));
     }
 
     private static double Rate(FitnessEvaluator evaluator, SearchableBlock block, int evaluations, bool cached, Device device)

@@ -47,6 +47,6 @@ public static class SearchBenchmark
         return new SearchBenchmarkResult(modelName, batches, batchSize, passes, cycles, device.ToString(), get_num_threads(),
             calibrationSeconds, search.EvaluationsDone, searchSeconds, search.EvaluationsDone / searchSeconds,
             calibrationPeak, passPeaks,
-            JobMemoryEstimate.For(ModelRegistry.Get(modelName), batches * batchSize, batchSize, onCpu: device.type == TorchSharp.DeviceType.CPU).PeakBytes);
+            BenchmarkModel.EstimatedPeakBytes(modelName, batches, batchSize, device));
     }
 }
