@@ -56,6 +56,78 @@ public sealed class FakeQuantSearchTests
     }
 
     [Theory]
+    [InlineData(21, 8, 1.0)]
+    [InlineData(22, 8, 3.0)]
+    [InlineData(23, 4, 3.0)]
+    [InlineData(24, 3, 5.0)]
+    [InlineData(25, 2, 1.0)]
+    public void Dropping_losers_keeps_the_winner_and_every_survivors_score(ulong seed, int bits, double tail)
+    {
+        using var scope = NewDisposeScope();
+        var generator = new Generator(seed);
+        // OMSE's 90 shrink factors on a batch whose tail (the power of a normal sample) sets where the optimum lies.
+        using var power = tail.ToScalar();
+        var normal = randn([7 * 4096 * 16 + 123], generator: generator);
+        var x = normal.sign().mul_(normal.abs().pow_(power));
+        var (qMin, qMax) = (0f, (1 << bits) - 1f);
+        var (low, high) = (x.min().item<float>(), x.max().item<float>());
+        var factors = Enumerable.Range(0, OmseObserver.ShrinkSteps).Select(i => 1f - i * 0.01f).ToArray();
+        var scales = factors.Select(f => Math.Max((high * f - low * f) / (qMax - qMin), 1e-8f)).ToArray();
+        var zeroPoints = factors.Select((f, i) => Math.Clamp(qMin - MathF.Round(low * f / scales[i]), qMin, qMax)).ToArray();
+
+        var every = FakeQuantSearch.MeanSquaredErrors(x, scales, zeroPoints, qMin, qMax);
+        var pruned = FakeQuantSearch.MeanSquaredErrors(x, scales, zeroPoints, qMin, qMax, dropLosers: true);
+
+        var winner = FirstLowest(every);
+        Assert.Equal(winner, FirstLowest(pruned));
+        var dropped = 0;
+        for (var c = 0; c < scales.Length; c++)
+        {
+            if (double.IsPositiveInfinity(pruned[c]))
+            {
+                dropped++;
+                Assert.True(every[c] > every[winner] || (every[c] == every[winner] && c > winner), $"candidate {c} was dropped but could win");
+            }
+            else
+            {
+                Assert.Equal(BitConverter.DoubleToInt64Bits(every[c]), BitConverter.DoubleToInt64Bits(pruned[c]));
+            }
+        }
+        // Most candidates clip far too much or too little to need the whole batch: the saving is real.
+        Assert.InRange(dropped, scales.Length / 2, scales.Length - 1);
+    }
+
+    [Fact]
+    public void On_a_tie_the_first_of_the_equal_candidates_survives()
+    {
+        using var scope = NewDisposeScope();
+        var generator = new Generator(31);
+        var x = randn([5 * 4096 * 16], generator: generator);
+        // Candidates 1, 2, 4 and 5 are the same pair, the best; 0 and 3 are worse. Three are completed first (1, 2, 4),
+        // so 5 meets the winner's score exactly and must be dropped, being later.
+        float[] scales = [0.5f, 0.02f, 0.02f, 0.001f, 0.02f, 0.02f];
+        float[] zeroPoints = [128f, 128f, 128f, 128f, 128f, 128f];
+
+        var pruned = FakeQuantSearch.MeanSquaredErrors(x, scales, zeroPoints, 0, 255, dropLosers: true);
+        var every = FakeQuantSearch.MeanSquaredErrors(x, scales, zeroPoints, 0, 255);
+
+        Assert.Equal(1, FirstLowest(every));
+        Assert.Equal(every[1], pruned[1]);
+        Assert.Equal(1, FirstLowest(pruned));
+        Assert.Equal(double.PositiveInfinity, pruned[5]);
+    }
+
+    /// <summary>OMSE's rule: the first strictly lower score wins.</summary>
+    private static int FirstLowest(double[] scores)
+    {
+        var best = 0;
+        for (var c = 1; c < scores.Length; c++)
+            if (scores[c] < scores[best])
+                best = c;
+        return best;
+    }
+
+    [Theory]
     [InlineData(11, 8)]
     [InlineData(12, 4)]
     [InlineData(13, 3)]

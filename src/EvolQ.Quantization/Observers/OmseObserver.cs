@@ -75,15 +75,16 @@ public sealed class OmseObserver(BitType bitType, TensorRole role, Granularity g
 
     /// <summary>
     /// Each candidate's mean squared error on the batch: in one pass (<see cref="FakeQuantSearch"/>) for a layer-wise
-    /// quantizer of finite CPU float32 values, else one libtorch pass per candidate (per-channel scales, a GPU batch,
-    /// or NaN/Inf, whose scores the libtorch formula carries through).
+    /// quantizer of finite CPU float32 values, where candidates proven to lose score +Infinity and are not finished,
+    /// else one libtorch pass per candidate (per-channel scales, a GPU batch, or NaN/Inf, whose scores the libtorch
+    /// formula carries through).
     /// </summary>
     private double[] Scores(Tensor lastBatch, (Tensor Scale, Tensor ZeroPoint, Tensor Min, Tensor Max)[] candidates, long[] broadcast)
     {
         if (OnePassSearch && Granularity == Granularity.LayerWise && lastBatch.device_type == TorchSharp.DeviceType.CPU
             && lastBatch.dtype == ScalarType.Float32 && lastBatch.isfinite().all().item<bool>())
             return FakeQuantSearch.MeanSquaredErrors(lastBatch, candidates.Select(c => c.Scale.item<float>()).ToArray(),
-                candidates.Select(c => c.ZeroPoint.item<float>()).ToArray(), QMin, QMax);
+                candidates.Select(c => c.ZeroPoint.item<float>()).ToArray(), QMin, QMax, dropLosers: true);
         return candidates.Select(c =>
         {
             using var tryScope = NewDisposeScope();
