@@ -11,8 +11,7 @@ public sealed class EmaObserver(BitType bitType, TensorRole role, Granularity gr
 
     protected override (Tensor Min, Tensor Max) Accumulate(Tensor channelRows)
     {
-        var min = channelRows.amin(1);
-        var max = channelRows.amax(1);
+        var (min, max) = BatchRange(channelRows);
         if (MinValue is null)
             return (min, max);
         return (MovingAverage(MinValue, min, Sigma), MovingAverage(MaxValue!, max, Sigma));

@@ -63,6 +63,21 @@ public abstract class Observer : IDisposable
     /// <summary>New running (min, max) per channel from this batch's channel rows and the previous statistics.</summary>
     protected abstract (Tensor Min, Tensor Max) Accumulate(Tensor channelRows);
 
+    /// <summary>
+    /// This batch's (min, max): per channel row, or over the whole tensor for a layer-wise observer, in one pass
+    /// (aminmax). The whole-tensor value is what the minimum over per-channel minima is, since min and max are exact,
+    /// and the running statistics that follow from it are too (their update is monotonic in the new value).
+    /// </summary>
+    protected (Tensor Min, Tensor Max) BatchRange(Tensor channelRows) =>
+        Granularity == Granularity.LayerWise ? channelRows.aminmax() : channelRows.aminmax(1);
+
+    /// <summary>The running minimum and maximum with this batch folded in (MinMax, and the searches that start from it).</summary>
+    protected (Tensor Min, Tensor Max) RunningRange(Tensor channelRows)
+    {
+        var (min, max) = BatchRange(channelRows);
+        return MinValue is null ? (min, max) : (minimum(min, MinValue), maximum(max, MaxValue!));
+    }
+
     /// <summary>Scale and zero-point from the statistics (and, for searching observers, the last batch).</summary>
     protected virtual (Tensor Scale, Tensor ZeroPoint) Finish(Tensor lastBatch) => FromRange(MinValue!, MaxValue!);
 

@@ -26,12 +26,7 @@ public sealed class OmseObserver(BitType bitType, TensorRole role, Granularity g
         ChosenShrinkIndex = shrinkIndex;
     }
 
-    protected override (Tensor Min, Tensor Max) Accumulate(Tensor channelRows)
-    {
-        var min = channelRows.amin(1);
-        var max = channelRows.amax(1);
-        return MinValue is null ? (min, max) : (minimum(min, MinValue), maximum(max, MaxValue!));
-    }
+    protected override (Tensor Min, Tensor Max) Accumulate(Tensor channelRows) => RunningRange(channelRows);
 
     protected override (Tensor Scale, Tensor ZeroPoint) Finish(Tensor lastBatch)
     {

@@ -27,12 +27,7 @@ public sealed class PtfObserver : Observer
         ChosenAlphas = alphas.ToArray();
     }
 
-    protected override (Tensor Min, Tensor Max) Accumulate(Tensor channelRows)
-    {
-        var min = channelRows.amin(1);
-        var max = channelRows.amax(1);
-        return MinValue is null ? (min, max) : (minimum(min, MinValue), maximum(max, MaxValue!));
-    }
+    protected override (Tensor Min, Tensor Max) Accumulate(Tensor channelRows) => RunningRange(channelRows);
 
     protected override (Tensor Scale, Tensor ZeroPoint) Finish(Tensor lastBatch)
     {
