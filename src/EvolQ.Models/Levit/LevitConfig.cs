@@ -54,7 +54,6 @@ public sealed record LevitConfig
 
     public int SearchableBlockCount => SearchedBlocks.Count();
 
-    /// <summary>Parameters of the checkpoint layout (what the published sizes count), from the shapes.</summary>
     /// <summary>Activation shapes per image, for pricing a job's memory before it loads.</summary>
     public ModelFootprint Footprint
     {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using EvolQ.Quantization;
 using EvolQ.Quantization.Modules;
 using static TorchSharp.torch;
 
@@ -21,6 +22,8 @@ public sealed class LevitStem : nn.Module<Tensor, Tensor>
     private readonly QAct qact4;
     private readonly QAct qact5;
     private readonly QAct qact6;
+    // The forward's steps in order (the constructor says why they run one at a time).
+    private readonly Func<Tensor, Tensor>[] steps;
 
     internal LevitStem(LevitConfig config, LevitLayers layers) : base("patch_embed")
     {
@@ -47,16 +50,22 @@ public sealed class LevitStem : nn.Module<Tensor, Tensor>
         register_module("6", convs[3]);
         register_module("qact6", qact6);
         RegisterComponents();
+        // One step at a time, each input freed once its output exists: the first convolution's output (C/8 channels at
+        // half the image's resolution) is the largest activation of the whole model, and the four tensors a line of
+        // conv, quantize, Hardswish, quantize kept alive together set a job's peak at batch 100.
+        steps =
+        [
+            convs[0].forward, qact0.forward, Hardswish, qact1.forward,
+            convs[1].forward, qact2.forward, Hardswish, qact3.forward,
+            convs[2].forward, qact4.forward, Hardswish, qact5.forward,
+            convs[3].forward, qact6.forward,
+        ];
     }
 
     /// <summary>The convolutions "0", "2", "4", "6".</summary>
     public IReadOnlyList<nn.Module<Tensor, Tensor>> Convolutions => convs;
 
-    public override Tensor forward(Tensor images)
-    {
-        var x = qact1.forward(nn.functional.hardswish(qact0.forward(convs[0].forward(images))));
-        x = qact3.forward(nn.functional.hardswish(qact2.forward(convs[1].forward(x))));
-        x = qact5.forward(nn.functional.hardswish(qact4.forward(convs[2].forward(x))));
-        return qact6.forward(convs[3].forward(x));
-    }
+    public override Tensor forward(Tensor images) => TensorScope.Chain(images, 0, steps.Length, (i, x) => steps[i](x));
+
+    private static Tensor Hardswish(Tensor x) => nn.functional.hardswish(x);
 }
